@@ -1,0 +1,31 @@
+// One hop of the bare kafkajs pipe: consume a topic and produce the same bytes, keys and timestamps
+// to the next, with no decoding and no processing. The baseline every pipeline figure is compared to.
+// Usage: node --import tsx bench/pipeline/bare-relay.ts <brokers> <from-topic> <to-topic> <group>
+import { Kafka, logLevel, Partitioners } from 'kafkajs'
+
+const [brokers, from, to, group] = process.argv.slice(2) as [string, string, string, string]
+const kafka = new Kafka({ clientId: `relay-${group}`, brokers: brokers.split(','), logLevel: logLevel.WARN })
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 500 })
+await producer.connect()
+await consumer.connect()
+await consumer.subscribe({ topic: from, fromBeginning: true })
+await consumer.run({
+  eachBatchAutoResolve: false,
+  eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+    if (batch.messages.length === 0) return
+    await producer.send({
+      topic: to, acks: -1,
+      messages: batch.messages.map((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp })),
+    })
+    resolveOffset(batch.lastOffset())
+    await commitOffsetsIfNecessary()
+  },
+})
+process.send?.('ready')
+const stop = async () => {
+  await consumer.disconnect()
+  await producer.disconnect()
+  process.exit(0)
+}
+process.on('SIGTERM', () => void stop())

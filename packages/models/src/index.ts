@@ -1,0 +1,3 @@
+export * from './isolation-forest.ts'
+export * from './model-artifact.ts'
+export * from './model-registry.ts'

@@ -1,0 +1,270 @@
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
+import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
+import type { BaseConfig } from './config.ts'
+import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
+import { canRetry, errorCode } from './errors.ts'
+import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+
+/** A consumed message, decoded and typed by its topic's schema. */
+export interface DeliveredMessage<T> {
+  value: T
+  key: string | null
+  /** Kafka name of the topic (with the deployment prefix) */
+  topic: string
+  partition: number
+  offset: string
+  timestamp: number
+  headers: Record<string, string>
+}
+
+export interface BatchContext {
+  /** Dead-letters one message of the batch (a poison input the handler met); the rest of the batch goes on. */
+  deadLetter(message: DeliveredMessage<unknown>, err: unknown): void
+  heartbeat(): Promise<void>
+}
+
+/**
+ * Processes one batch from one partition. It must produce its output before it returns: offsets
+ * are committed right after, so a crash before then means the batch is delivered again.
+ */
+export type BatchHandler<T> = (messages: DeliveredMessage<T>[], ctx: BatchContext) => Promise<void>
+
+export interface OutgoingRecord<T> {
+  key: string | null
+  value: T
+  headers?: Record<string, string>
+}
+
+export interface TypedProducer {
+  /** Encodes by the topic's schema and sends with acks from all in-sync replicas. */
+  send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]): Promise<void>
+  close(): Promise<void>
+}
+
+export interface ConsumeOptions<T> {
+  /** logical group name; the deployment prefix is added */
+  groupId: string
+  fromBeginning?: boolean
+  handler: BatchHandler<T>
+  /** partitions processed at once by this instance */
+  concurrency?: number
+}
+
+export interface RunningConsumer {
+  close(): Promise<void>
+}
+
+export interface KafkaRuntime {
+  readonly client: Kafka
+  readonly codec: Codec
+  kafkaName(topic: Topic<unknown>): string
+  /** Creates every topic in the registry (and the dead-letter topics) that is missing; safe to call from every instance at once. */
+  ensureTopics(): Promise<void>
+  /** The service's one producer (idempotent), created on first use. */
+  producer(): Promise<TypedProducer>
+  consume<T>(topic: Topic<T>, options: ConsumeOptions<T>): Promise<RunningConsumer>
+  /** Dead-letters input rejected before it became a message (e.g. a malformed syslog line), to the dead-letter topic of the topic it was bound for. */
+  deadLetterInput(boundFor: Topic<unknown>, source: Omit<DeadLetterSource, 'sourceTopic'>, value: Buffer, error: { code: string; message: string }): Promise<void>
+  /** Stops every consumer: each finishes the batch in hand and commits its offsets. */
+  stopConsumers(): Promise<void>
+  /** Flushes and disconnects the producer. */
+  closeProducer(): Promise<void>
+}
+
+/** Partition counts: data topics from config; control topics need order, not parallelism. */
+function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number {
+  return topic.kind === 'control' ? 1 : config.TOPIC_PARTITIONS
+}
+
+/** Client defaults live here: retries, timeouts and the logger bridge. */
+export async function createKafkaRuntime(
+  service: string, config: BaseConfig, log: Logger, metrics: Metrics, onFatal: (err: unknown) => void,
+): Promise<KafkaRuntime> {
+  const kafkaLog = log.child({ component: 'kafkajs' })
+  const client = new Kafka({
+    clientId: `${config.TOPIC_PREFIX}${service}`,
+    brokers: config.KAFKA_BROKERS,
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 300, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...rest } = entry
+      if (level <= logLevel.ERROR) kafkaLog.error(rest, message)
+      else kafkaLog.warn(rest, message)
+    },
+  })
+  const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
+  const codec = await createCodec({ registryUrl: config.SCHEMA_REGISTRY_URL, kafkaName, topics: allTopics() })
+
+  let producerPromise: Promise<TypedProducer> | null = null
+  const consumers: Consumer[] = []
+
+  async function createProducer(): Promise<TypedProducer> {
+    const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    return {
+      async send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]) {
+        if (records.length === 0) return
+        const messages = await Promise.all(records.map(async (r) => ({
+          key: r.key, value: await codec.encode(topic, r.value), ...(r.headers ? { headers: r.headers } : {}),
+        })))
+        await producer.send({ topic: kafkaName(topic), messages, acks: -1 })
+        metrics.messagesOut.inc({ topic: topic.name }, records.length)
+      },
+      close: () => producer.disconnect(),
+    }
+  }
+  const producer = () => (producerPromise ??= createProducer())
+
+  async function deadLetter(topic: Topic<unknown>, source: DeadLetterSource, value: Buffer | null, error: { code: string; message: string }) {
+    const envelope: DeadLetter = buildDeadLetter(service, source, value, error)
+    await (await producer()).send(dlqOf(topic), [{ key: source.key ?? null, value: envelope }])
+    metrics.messagesFailed.inc({ topic: topic.name, code: error.code })
+    log.warn({ topic: source.sourceTopic, partition: source.partition, offset: source.offset, peer: source.peer, code: error.code }, `dead-lettered: ${error.message}`)
+  }
+
+  return {
+    client,
+    codec,
+    kafkaName,
+
+    async ensureTopics() {
+      const admin = client.admin()
+      await admin.connect()
+      try {
+        const existing = new Set(await admin.listTopics())
+        const missing = allTopics().filter((t) => !existing.has(kafkaName(t)))
+        if (missing.length === 0) return
+        try {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((t) => ({
+              topic: kafkaName(t),
+              numPartitions: partitionsOf(t, config),
+              replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+              configEntries: t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+            })),
+          })
+        } catch (err) {
+          // Another instance may have created them between our list and create: that is success.
+          if (!String((err as Error).message).includes('already exists') && errorCode(err) !== 'TOPIC_ALREADY_EXISTS') {
+            const still = new Set(await admin.listTopics())
+            if (missing.some((t) => !still.has(kafkaName(t)))) throw err
+          }
+        }
+        log.info({ topics: missing.map(kafkaName) }, 'created topics')
+      } finally {
+        await admin.disconnect()
+      }
+    },
+
+    producer,
+
+    async consume<T>(topic: Topic<T>, options: ConsumeOptions<T>): Promise<RunningConsumer> {
+      const consumer = client.consumer({
+        groupId: `${config.TOPIC_PREFIX}${options.groupId}`,
+        maxWaitTimeInMs: 500,
+        retry: { initialRetryTime: 500, retries: 10 },
+      })
+      consumers.push(consumer)
+      // kafkajs restarts a consumer after retriable errors; one it gives up on ends the process, so k8s restarts it.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) onFatal(payload.error)
+      })
+      await consumer.connect()
+      await consumer.subscribe({ topic: kafkaName(topic), fromBeginning: options.fromBeginning ?? true })
+      await consumer.run({
+        autoCommit: true,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.concurrency ?? 1,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+          if (batch.messages.length === 0) return
+          const endTimer = metrics.batchDuration.startTimer({ topic: topic.name })
+          metrics.messagesIn.inc({ topic: topic.name }, batch.messages.length)
+          const rejected: Array<{ raw: KafkaMessage; err: unknown }> = []
+          const delivered: DeliveredMessage<T>[] = []
+          for (const raw of batch.messages) {
+            try {
+              delivered.push({
+                value: await codec.decode(topic, raw.value),
+                key: raw.key ? raw.key.toString('utf8') : null,
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: raw.offset,
+                timestamp: Number(raw.timestamp),
+                headers: headersOf(raw.headers),
+              })
+            } catch (err) {
+              if (!(err instanceof CodecError)) throw err
+              rejected.push({ raw, err })
+            }
+          }
+          const rawByOffset = new Map(batch.messages.map((m) => [m.offset, m]))
+          const ctx: BatchContext = {
+            deadLetter: (message, err) => rejected.push({ raw: rawByOffset.get(message.offset)!, err }),
+            heartbeat,
+          }
+          const rejectedBeforeHandler = rejected.length
+          try {
+            await options.handler(delivered, ctx)
+          } catch (err) {
+            if (canRetry(err)) {
+              metrics.batchRetries.inc({ topic: topic.name, code: errorCode(err) })
+              log.warn({ err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() }, 'batch will be retried')
+              throw err
+            }
+            // Not retryable and not pinned to one message: find the messages that fail alone.
+            rejected.length = rejectedBeforeHandler
+            await handleOneByOne(delivered, options.handler, ctx, rejected, rawByOffset)
+          }
+          for (const { raw, err } of rejected) {
+            await deadLetter(topic, {
+              sourceTopic: batch.topic, partition: batch.partition, offset: raw.offset,
+              key: raw.key ? raw.key.toString('utf8') : null, headers: headersOf(raw.headers),
+            }, raw.value, { code: errorCode(err), message: (err as Error).message ?? String(err) })
+          }
+          resolveOffset(batch.lastOffset())
+          await commitOffsetsIfNecessary()
+          metrics.consumerLag.set({ topic: topic.name, partition: String(batch.partition) }, Number(batch.offsetLag()))
+          endTimer()
+        },
+      })
+      return { close: () => consumer.disconnect() }
+    },
+
+    deadLetterInput: (boundFor, source, value, error) => deadLetter(boundFor, { ...source, sourceTopic: kafkaName(boundFor) }, value, error),
+
+    async stopConsumers() {
+      await Promise.all(consumers.map((c) => c.disconnect()))
+    },
+
+    async closeProducer() {
+      if (producerPromise) await (await producerPromise).close()
+    },
+  }
+}
+
+async function handleOneByOne<T>(
+  delivered: DeliveredMessage<T>[], handler: BatchHandler<T>, ctx: BatchContext,
+  rejected: Array<{ raw: KafkaMessage; err: unknown }>, rawByOffset: Map<string, KafkaMessage>,
+) {
+  for (const message of delivered) {
+    try {
+      await handler([message], ctx)
+    } catch (err) {
+      if (canRetry(err)) throw err
+      rejected.push({ raw: rawByOffset.get(message.offset)!, err })
+    }
+  }
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue
+    out[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString()
+  }
+  return out
+}

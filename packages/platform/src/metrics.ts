@@ -1,0 +1,28 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * Every metric a service exports, named once. Names follow app_<thing>_<unit>; labels are
+ * bounded (service, topic, partition, outcome, code), never per message or per entity.
+ */
+export function createMetrics(service: string) {
+  const registry = new Registry()
+  registry.setDefaultLabels({ service })
+  collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    messagesIn: new Counter({ name: 'app_messages_in_total', help: 'messages consumed', labelNames: ['topic'], registers: [registry] }),
+    messagesOut: new Counter({ name: 'app_messages_out_total', help: 'messages produced', labelNames: ['topic'], registers: [registry] }),
+    messagesFailed: new Counter({
+      name: 'app_messages_failed_total', help: 'messages or inputs dead-lettered, by reason', labelNames: ['topic', 'code'], registers: [registry],
+    }),
+    batchRetries: new Counter({ name: 'app_batch_retries_total', help: 'batches given back for a retry after a transient failure', labelNames: ['topic', 'code'], registers: [registry] }),
+    consumerLag: new Gauge({ name: 'app_consumer_lag_messages', help: 'messages behind the partition end, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] }),
+    batchDuration: new Histogram({
+      name: 'app_batch_duration_seconds', help: 'time to process one consumed batch, output produced', labelNames: ['topic'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    ready: new Gauge({ name: 'app_ready', help: '1 when the service is ready to work', registers: [registry] }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,45 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+import type { Logger } from './logger.ts'
+
+export type PgPool = pg.Pool
+
+/** A pool with the project's defaults; `close()` ends it. */
+export function createPgPool(url: string, size: number): pg.Pool & { close(): Promise<void> } {
+  const pool = new pg.Pool({ connectionString: url, max: size, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 }) as pg.Pool & { close(): Promise<void> }
+  pool.close = () => pool.end()
+  return pool
+}
+
+/**
+ * Runs the versioned migrations in `dir` (files `NNN_name.sql`, applied in order, each once) for
+ * `owner`. An advisory lock lets several instances start at once; each file runs in a transaction.
+ */
+export async function runMigrations(pool: pg.Pool, owner: string, dir: string, log: Logger): Promise<void> {
+  const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
+  const client = await pool.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`migrations:${owner}`])
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      owner text NOT NULL, version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (owner, version))`)
+    const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE owner = $1', [owner])
+    const applied = new Set(rows.map((r) => r.version))
+    for (const file of files) {
+      if (applied.has(file)) continue
+      await client.query('BEGIN')
+      try {
+        await client.query(readFileSync(join(dir, file), 'utf8'))
+        await client.query('INSERT INTO schema_migrations (owner, version) VALUES ($1, $2)', [owner, file])
+        await client.query('COMMIT')
+        log.info({ owner, migration: file }, 'applied migration')
+      } catch (err) {
+        await client.query('ROLLBACK')
+        throw err
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`migrations:${owner}`]).catch(() => {})
+    client.release()
+  }
+}

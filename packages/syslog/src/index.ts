@@ -1,0 +1,3 @@
+export * from './decode-line.ts'
+export * from './parse-syslog.ts'
+export * from './tcp-deframer.ts'

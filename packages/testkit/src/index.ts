@@ -1,0 +1,7 @@
+export * from './stack.ts'
+export * from './wait-for.ts'
+export * from './service-process.ts'
+export * from './topic-reader.ts'
+export * from './test-database.ts'
+export * from './syslog-replay.ts'
+export * from './pipeline.ts'

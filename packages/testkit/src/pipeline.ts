@@ -1,0 +1,78 @@
+import { join } from 'node:path'
+import type { ServiceName } from '@vigil/schemas'
+import { freePort, startService, type ServiceProcess } from './service-process.ts'
+import type { StackEnv } from './stack.ts'
+import { createTestDatabase } from './test-database.ts'
+import { createTopicReader, type TopicReader } from './topic-reader.ts'
+
+export interface PipelineOptions {
+  stack: StackEnv
+  /** topic, consumer-group and Redis key prefix: isolates this pipeline from every other on the broker */
+  prefix: string
+  logDir: string
+  /** instances per service; 0 leaves a service out */
+  instances?: Partial<Record<ServiceName, number>>
+  /** extra settings for every service */
+  env?: Record<string, string>
+  /** a TCP port for the ingestor's syslog listener; any free port when left out */
+  syslogTcpPort?: number
+}
+
+export interface Pipeline {
+  env: Record<string, string>
+  syslogTcpPort: number
+  syslogUdpPort: number
+  services: Record<ServiceName, ServiceProcess[]>
+  reader: TopicReader
+  /** Starts one more instance of a service with the pipeline's settings. */
+  add(name: ServiceName, env?: Record<string, string>): Promise<ServiceProcess>
+  /** SIGTERM to every instance; returns their exit codes. */
+  stop(): Promise<Array<{ name: string; code: number | null; ms: number }>>
+}
+
+const ORDER: ServiceName[] = ['trainer', 'alerter', 'scorer', 'featurizer', 'ingestor']
+
+/** Starts the five services as real processes against the stack, in a fresh database and topic namespace. */
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const pgUrl = await createTestDatabase(options.stack.PG_URL, options.prefix.replace(/[^a-z0-9]/gi, '_').replace(/_+$/, '').toLowerCase())
+  const syslogTcpPort = options.syslogTcpPort ?? await freePort()
+  const syslogUdpPort = await freePort()
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: options.stack.KAFKA_BROKERS,
+    ...(options.stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: options.stack.SCHEMA_REGISTRY_URL } : {}),
+    PG_URL: pgUrl,
+    REDIS_URL: options.stack.REDIS_URL,
+    REDIS_KEY_PREFIX: options.prefix,
+    TOPIC_PREFIX: options.prefix,
+    SYSLOG_BIND: '127.0.0.1',
+    SYSLOG_TCP_PORT: String(syslogTcpPort),
+    SYSLOG_UDP_PORT: String(syslogUdpPort),
+    LOG_LEVEL: 'info',
+    ...options.env,
+  }
+  const services = Object.fromEntries(ORDER.map((n) => [n, [] as ServiceProcess[]])) as unknown as Record<ServiceName, ServiceProcess[]>
+  const add = async (name: ServiceName, extra: Record<string, string> = {}) => {
+    const instance = await startService(name, { ...env, ...extra, INSTANCE_ID: `${name}-${services[name].length + 1}` }, join(options.logDir))
+    services[name].push(instance)
+    return instance
+  }
+  // The trainer goes first so it creates the topics and tables before the others race for them.
+  for (const name of ORDER) {
+    const count = options.instances?.[name] ?? 1
+    for (let i = 0; i < count; i++) {
+      const instance = await add(name)
+      // The scorer is not ready until a first model exists; the rest must be ready before input flows.
+      if (name !== 'scorer') await instance.waitReady()
+    }
+  }
+  const reader = await createTopicReader(options.stack.KAFKA_BROKERS, options.prefix, options.stack.SCHEMA_REGISTRY_URL)
+  return {
+    env, syslogTcpPort, syslogUdpPort, services, reader, add,
+    async stop() {
+      await reader.close().catch(() => {})
+      const all = ORDER.slice().reverse().flatMap((n) => services[n])
+      const results = await Promise.all(all.map(async (s) => ({ name: s.name, ...(await s.stop('SIGTERM')) })))
+      return results
+    },
+  }
+}

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import type { ServiceName } from '@vigil/schemas'
+import { REPO_ROOT } from './stack.ts'
+import { waitFor } from './wait-for.ts'
+
+/** A service running as a real process, as in production: signals, exit codes and logs are real. */
+export interface ServiceProcess {
+  name: ServiceName
+  metricsPort: number
+  child: ChildProcess
+  logFile: string
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>
+  isReady(): Promise<boolean>
+  waitReady(timeoutMs?: number): Promise<void>
+  /** Sends `signal` and waits for the exit; returns the exit code and how long it took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>
+  metrics(): Promise<string>
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
+
+/** Starts `services/<name>/src/main.ts` with `env` (on top of PATH and HOME only), logging to `logDir/<name>-<n>.log`. */
+export async function startService(name: ServiceName, env: Record<string, string>, logDir: string): Promise<ServiceProcess> {
+  mkdirSync(logDir, { recursive: true })
+  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort()
+  const logFile = join(logDir, `${name}-${metricsPort}.log`)
+  const log = createWriteStream(logFile, { flags: 'a' })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, METRICS_PORT: String(metricsPort) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout!.pipe(log)
+  child.stderr!.pipe(log)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = (path: string) => `http://127.0.0.1:${metricsPort}${path}`
+  const isReady = async () => {
+    try {
+      return (await fetch(url('/readyz'))).status === 200
+    } catch {
+      return false
+    }
+  }
+  return {
+    name, metricsPort, child, logFile, exited, isReady,
+    async waitReady(timeoutMs = 60_000) {
+      let ended = false
+      void exited.then(() => (ended = true))
+      await waitFor(`${name} ready (log: ${logFile})`, async () => {
+        if (ended) throw new Error(`${name} exited before it was ready; see ${logFile}`)
+        return isReady()
+      }, timeoutMs)
+    },
+    async stop(signal = 'SIGTERM') {
+      const started = Date.now()
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      const code = await exited
+      return { code, ms: Date.now() - started }
+    },
+    metrics: async () => (await fetch(url('/metrics'))).text(),
+  }
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import avro from 'avsc'
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
+import type { Topic } from './topics.ts'
+
+const schemaDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'avro')
+
+/** Why a message could not be encoded or decoded. Never retryable: the bytes will not change. */
+export type CodecErrorCode = 'EMPTY_MESSAGE' | 'NOT_JSON' | 'SCHEMA_MISMATCH' | 'UNKNOWN_WIRE_FORMAT' | 'REGISTRY_DECODE_FAILED' | 'REGISTRY_NOT_CONFIGURED'
+
+/** A message that does not fit its topic's schema. */
+export class CodecError extends Error {
+  override readonly name = 'CodecError'
+  constructor(readonly code: CodecErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** Encodes and decodes every topic's messages by the topic's Avro schema. */
+export interface Codec {
+  /** Whether messages go out in the Confluent wire format through a schema registry. */
+  readonly usesRegistry: boolean
+  encode<T>(topic: Topic<T>, value: T): Promise<Buffer>
+  decode<T>(topic: Topic<T>, bytes: Buffer | null): Promise<T>
+}
+
+export interface CodecOptions {
+  /** Confluent-compatible schema registry; without one, messages are schema-validated JSON. */
+  registryUrl?: string | undefined
+  /** Kafka name of a topic (the deployment may prefix names); subjects are `<kafka name>-value`. */
+  kafkaName: (topic: Topic<unknown>) => string
+  /** Topics whose schemas are registered at start, so a producer never races its first message. */
+  topics: readonly Topic<unknown>[]
+}
+
+const CONFLUENT_MAGIC_BYTE = 0
+const JSON_OPEN_BRACE = 0x7b
+
+/** Loads (once) the Avro type of a topic from schemas/avro. */
+export function avroTypeOf(topic: Topic<unknown>): avro.Type {
+  let type = avroTypes.get(topic.schema)
+  if (!type) {
+    type = avro.Type.forSchema(JSON.parse(avroSchemaText(topic)))
+    avroTypes.set(topic.schema, type)
+  }
+  return type
+}
+const avroTypes = new Map<string, avro.Type>()
+
+/** The schema file's text, as registered. */
+export function avroSchemaText(topic: Topic<unknown>): string {
+  return readFileSync(join(schemaDir, `${topic.schema}.avsc`), 'utf8')
+}
+
+/**
+ * Creates the codec. With a registry URL every topic's schema is registered at once and messages
+ * are written in the Confluent wire format; without one they are JSON, validated against the same
+ * schema both ways. Decoding recognises either format by its first byte, so a topic can hold both
+ * while a deployment moves to a registry.
+ */
+export async function createCodec(options: CodecOptions): Promise<Codec> {
+  const registry = options.registryUrl ? new SchemaRegistry({ host: options.registryUrl }) : null
+  const schemaIds = new Map<string, number>()
+  if (registry) {
+    for (const topic of options.topics) {
+      const subject = `${options.kafkaName(topic)}-value`
+      const { id } = await registry.register({ type: SchemaType.AVRO, schema: avroSchemaText(topic) }, { subject })
+      schemaIds.set(topic.name, id)
+    }
+  }
+
+  return {
+    usesRegistry: registry !== null,
+
+    async encode<T>(topic: Topic<T>, value: T): Promise<Buffer> {
+      const type = avroTypeOf(topic)
+      assertValid(type, topic, value)
+      if (!registry) return Buffer.from(JSON.stringify(value))
+      const id = schemaIds.get(topic.name)
+      if (id === undefined) throw new Error(`topic ${topic.name} was not registered at start`)
+      return registry.encode(id, value)
+    },
+
+    async decode<T>(topic: Topic<T>, bytes: Buffer | null): Promise<T> {
+      if (!bytes || bytes.length === 0) throw new CodecError('EMPTY_MESSAGE', `empty message on ${topic.name}`)
+      const type = avroTypeOf(topic)
+      let value: unknown
+      if (bytes[0] === JSON_OPEN_BRACE) {
+        try {
+          value = JSON.parse(bytes.toString('utf8'))
+        } catch (cause) {
+          throw new CodecError('NOT_JSON', `message on ${topic.name} starts like JSON but does not parse: ${(cause as Error).message}`, { cause })
+        }
+      } else if (bytes[0] === CONFLUENT_MAGIC_BYTE) {
+        if (!registry) throw new CodecError('REGISTRY_NOT_CONFIGURED', `message on ${topic.name} is in the Confluent wire format but no SCHEMA_REGISTRY_URL is set`)
+        try {
+          value = await registry.decode(bytes)
+        } catch (cause) {
+          throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} did not decode through the registry: ${(cause as Error).message}`, { cause })
+        }
+      } else {
+        throw new CodecError('UNKNOWN_WIRE_FORMAT', `message on ${topic.name} is neither JSON nor Confluent Avro (first byte 0x${bytes[0]!.toString(16).padStart(2, '0')})`)
+      }
+      assertValid(type, topic, value)
+      // clone fills fields the writer left out with their schema defaults.
+      return type.clone(value) as T
+    },
+  }
+}
+
+function assertValid(type: avro.Type, topic: Topic<unknown>, value: unknown): void {
+  const problems: string[] = []
+  const valid = type.isValid(value, {
+    errorHook: (path: string[], got: unknown) => {
+      if (problems.length < 5) problems.push(`${path.join('.') || '(root)'}=${preview(got)}`)
+    },
+  })
+  if (!valid) throw new CodecError('SCHEMA_MISMATCH', `message does not match schema ${topic.schema}: ${problems.join(', ')}`)
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text
+}

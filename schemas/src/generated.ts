@@ -1,0 +1,182 @@
+// Generated from schemas/avro/*.avsc by schemas/scripts/generate-types.ts. Do not edit.
+/** An alert for one entity and detector. Keyed by entity. */
+export interface Alert {
+  /** stable: the same entity, detector and window give the same id */
+  alertId: string
+  /** what raised it, e.g. model:default */
+  detector: string
+  title: string
+  /** low, medium, high or critical */
+  severity: string
+  /** OCSF severity_id: 2 low, 3 medium, 4 high, 5 critical */
+  severityId: number
+  entity: Entity
+  /** event time of the first event that raised it */
+  firstSeen: number
+  createdAt: number
+  score: number
+  threshold: number
+  modelVersion: string
+  features: Record<string, number>
+  evidence: Array<AlertEvidence>
+}
+
+export interface Entity {
+  kind: string
+  id: string
+}
+
+export interface AlertEvidence {
+  eventId: string
+  topic: string
+  partition: number
+  offset: string
+  line: string
+}
+
+/** A message or input that could not be processed, with the reason. Every <topic>.dlq topic carries this schema. */
+export interface DeadLetter {
+  /** the topic the message came from, or would have gone to for input rejected at the edge */
+  sourceTopic: string
+  partition: null | number
+  offset: null | string
+  key: null | string
+  headers: Record<string, string>
+  /** the original bytes (or their first bytes, see valueLength), base64 */
+  valueBase64: string
+  /** length of the original value in bytes */
+  valueLength: number
+  /** the first bytes as text, for people */
+  valuePreview: string
+  errorCode: string
+  errorMessage: string
+  service: string
+  /** the sender, for input rejected at the edge */
+  peer: null | string
+  failedAt: number
+}
+
+/** One parsed event and its feature vector. Keyed by entity (source IP, else host). */
+export interface FeatureRecord {
+  /** <raw-logs topic>/<partition>/<offset>: stable across redelivery */
+  eventId: string
+  entity: Entity
+  /** from the line; arrival time only when the line has none */
+  eventTime: number
+  receivedAt: number
+  /** the log family whose parser produced the event, or generic */
+  family: string
+  event: EcsFields
+  evidence: Evidence
+  vector: FeatureVector
+}
+
+/** ECS fields of the event, nested as in ECS */
+export interface EcsFields {
+  category: Array<string>
+  type: Array<string>
+  action: string
+  outcome: string
+  /** source.ip */
+  sourceIp: null | string
+  /** source.port */
+  sourcePort: null | number
+  /** user.name */
+  userName: null | string
+  /** host.name */
+  hostName: null | string
+  /** process.name */
+  processName: null | string
+  /** message */
+  message: string
+}
+
+/** where the original line is in raw-logs */
+export interface Evidence {
+  topic: string
+  partition: number
+  offset: string
+  line: string
+}
+
+/** generated from schemas/src/features.ts; edit there */
+export interface FeatureVector {
+  auth_attempts: number
+  auth_failures: number
+  auth_failure_ratio: number
+  distinct_users: number
+  invalid_user_attempts: number
+  events_in_window: number
+  seconds_since_previous: number
+}
+
+/** Which model version scorers must run. Compacted; the key is the model's name, so the last record per key is the live version. */
+export interface ModelControl {
+  /** the model's name, e.g. default */
+  model: string
+  /** the version to run; the artifact is in the Postgres model registry */
+  version: string
+  algorithm: string
+  /** sha256 of the artifact bytes; scorers refuse an artifact that does not match */
+  sha256: string
+  /** the input vector, in order */
+  featureNames: Array<string>
+  publishedAt: number
+  /** why it was published: trained, promoted, rolled back */
+  reason: string
+}
+
+/** One log line as received, before parsing. Keyed by the sending host. */
+export interface RawLog {
+  /** the original line, exactly as received (valid UTF-8, no trailing newline) */
+  line: string
+  /** when the ingestor received it */
+  receivedAt: number
+  /** how it arrived: syslog-udp, syslog-tcp, zeek-tcp, file, kafka */
+  transport: string
+  /** address of the sender, host:port */
+  peer: null | string
+  /** the parsed syslog header, when the line arrived as syslog */
+  syslog: null | SyslogHeader
+}
+
+export interface SyslogHeader {
+  /** RFC5424 or RFC3164 */
+  format: string
+  facility: number
+  severity: number
+  /** as written in the line */
+  timestamp: null | string
+  hostname: null | string
+  appName: null | string
+  procId: null | string
+  msgId: null | string
+  structuredData: Array<SdElement>
+  message: string
+}
+
+export interface SdElement {
+  id: string
+  params: Record<string, string>
+}
+
+/** The model's verdict on one event. Keyed by entity. */
+export interface Score {
+  eventId: string
+  entity: Entity
+  eventTime: number
+  /** when the line reached the ingestor */
+  receivedAt: number
+  scoredAt: number
+  family: string
+  /** event.action of the scored event */
+  action: string
+  /** calibrated anomaly score in [0,1]: the share of training events that scored lower */
+  score: number
+  /** the model's own score */
+  rawScore: number
+  modelVersion: string
+  /** the input vector by feature name */
+  features: Record<string, number>
+  evidence: Evidence
+}

@@ -1,0 +1,4 @@
+export * from './generated.ts'
+export * from './topics.ts'
+export * from './features.ts'
+export * from './codec.ts'

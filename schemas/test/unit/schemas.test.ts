@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { renderTypes } from '../../scripts/generate-types.ts'
+import { allTopics, avroTypeOf, createCodec, CodecError, dlqOf, featureDefinitions, featureNames, topics, type FeatureRecord, type Topic } from '../../src/index.ts'
+
+const root = join(import.meta.dirname, '..', '..')
+
+describe('topic registry', () => {
+  it('gives every topic a schema file that parses', () => {
+    for (const topic of allTopics()) {
+      expect(existsSync(join(root, 'avro', `${topic.schema}.avsc`)), topic.name).toBe(true)
+      expect(() => avroTypeOf(topic)).not.toThrow()
+    }
+  })
+
+  it('has a dead-letter topic for every consumed topic, and model-control compacted', () => {
+    const names = allTopics().map((t) => t.name)
+    for (const t of Object.values(topics) as Topic<unknown>[]) {
+      if (t.consumers.length > 0) expect(names).toContain(`${t.name}.dlq`)
+    }
+    expect(topics.modelControl.compacted).toBe(true)
+    expect(dlqOf(topics.rawLogs).name).toBe('raw-logs.dlq')
+  })
+
+  it('keeps src/generated.ts in step with the Avro schemas', () => {
+    expect(readFileSync(join(root, 'src', 'generated.ts'), 'utf8')).toBe(renderTypes())
+  })
+})
+
+describe('feature definitions', () => {
+  it('are exactly the fields of the features schema, in order', () => {
+    const schema = JSON.parse(readFileSync(join(root, 'avro', 'features.avsc'), 'utf8'))
+    const vector = schema.fields.find((f: { name: string }) => f.name === 'vector').type
+    expect(vector.fields.map((f: { name: string }) => f.name)).toEqual(featureNames)
+    expect(vector.fields.every((f: { type: string }) => f.type === 'double')).toBe(true)
+  })
+
+  it('name each feature once and document it', () => {
+    expect(new Set(featureNames).size).toBe(featureNames.length)
+    for (const f of featureDefinitions) expect(f.description.length).toBeGreaterThan(10)
+  })
+})
+
+describe('JSON codec (no registry)', () => {
+  const codecP = createCodec({ kafkaName: (t) => t.name, topics: allTopics() })
+  const record: FeatureRecord = {
+    eventId: 'raw-logs/0/1', entity: { kind: 'source.ip', id: '10.0.0.1' }, eventTime: 1, receivedAt: 2, family: 'sshd',
+    event: { category: ['authentication'], type: ['info'], action: 'ssh_login_failed', outcome: 'failure', sourceIp: '10.0.0.1', sourcePort: 22, userName: 'root', hostName: 'h', processName: 'sshd', message: 'm' },
+    evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l' },
+    vector: { auth_attempts: 1, auth_failures: 1, auth_failure_ratio: 1, distinct_users: 1, invalid_user_attempts: 0, events_in_window: 1, seconds_since_previous: 600 },
+  }
+
+  it('round-trips a valid record', async () => {
+    const codec = await codecP
+    expect(await codec.decode(topics.features, await codec.encode(topics.features, record))).toEqual(record)
+  })
+
+  it('fills defaults the writer left out', async () => {
+    const codec = await codecP
+    const raw = await codec.decode(topics.rawLogs, Buffer.from(JSON.stringify({ line: 'x', receivedAt: 1, transport: 'kafka' })))
+    expect(raw).toEqual({ line: 'x', receivedAt: 1, transport: 'kafka', peer: null, syslog: null })
+  })
+
+  it('refuses to encode a record that does not fit its schema', async () => {
+    const codec = await codecP
+    await expect(codec.encode(topics.features, { ...record, eventTime: 'yesterday' } as unknown as FeatureRecord)).rejects.toThrow(/eventTime/)
+  })
+
+  it.each([
+    ['empty', Buffer.alloc(0), 'EMPTY_MESSAGE'],
+    ['garbage', Buffer.from([0xff, 0xfe, 0x01]), 'UNKNOWN_WIRE_FORMAT'],
+    ['broken JSON', Buffer.from('{"line": '), 'NOT_JSON'],
+    ['wrong shape', Buffer.from('{"line": 5}'), 'SCHEMA_MISMATCH'],
+    ['Confluent framing without a registry', Buffer.from([0, 0, 0, 0, 1, 2]), 'REGISTRY_NOT_CONFIGURED'],
+  ])('names why %s does not decode', async (_label, bytes, code) => {
+    const codec = await codecP
+    const err = await codec.decode(topics.rawLogs, bytes).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CodecError)
+    expect((err as CodecError).code).toBe(code)
+  })
+})

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fails when anything still listens on the native stack's ports or a stack process is left.
+set -uo pipefail
+ports="${KAFKA_PORT:-19092} ${KAFKA_CONTROLLER_PORT:-19093} ${PG_PORT:-15432} ${REDIS_PORT:-16379} ${REGISTRY_PORT:-18081}"
+left=0
+for port in $ports; do
+  if ss -ltnH "sport = :$port" | grep -q .; then
+    echo "still listening on port $port:"; ss -ltnpH "sport = :$port"; left=1
+  fi
+done
+if pgrep -f "$(pwd)/.cache/stack" >/dev/null; then
+  echo "stack processes left:"; pgrep -af "$(pwd)/.cache/stack"; left=1
+fi
+[ $left -eq 0 ] && echo "stack down: nothing listening on $ports"
+exit $left

@@ -1,0 +1,59 @@
+import { TransientError, type PgPool } from '@vigil/platform'
+import type { Alert } from '@vigil/schemas'
+
+export interface RecordedAlert {
+  alert: Alert
+  /** true when this event opened the alert, or the alert was stored but never published (a crash in between) */
+  needsPublishing: boolean
+}
+
+/** Alerts in Postgres: the unique alert id and (alert, event) pairs make every write idempotent. */
+export function createAlertStore(pool: PgPool, maxEvidence: number) {
+  return {
+    /** Folds one event into its alert, or opens the alert. Null when this event was already counted (a redelivery). */
+    async record(alert: Alert, eventId: string, eventTime: number): Promise<RecordedAlert | null> {
+      const client = await pool.connect().catch((cause) => {
+        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+      })
+      try {
+        await client.query('BEGIN')
+        const upsert = await client.query<{ body: Alert; published: boolean; inserted: boolean }>(
+          `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body)
+           VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), to_timestamp($7 / 1000.0), $8, $9, $10)
+           ON CONFLICT (alert_id) DO UPDATE SET alert_id = alerts.alert_id
+           RETURNING body, published, (xmax = 0) AS inserted`,
+          [alert.alertId, alert.detector, alert.entity.kind, alert.entity.id, alert.title, alert.severity, eventTime, alert.score, alert.modelVersion, alert],
+        )
+        const counted = await client.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [alert.alertId, eventId])
+        const row = upsert.rows[0]!
+        if (counted.rowCount === 0) {
+          await client.query('COMMIT')
+          return row.published ? null : { alert: row.body, needsPublishing: true }
+        }
+        if (!row.inserted) {
+          await client.query(
+            `UPDATE alerts SET event_count = event_count + 1,
+               first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
+               max_score = greatest(max_score, $3),
+               body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
+             WHERE alert_id = $1`,
+            [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence)],
+          )
+        }
+        await client.query('COMMIT')
+        return { alert: row.body, needsPublishing: !row.published }
+      } catch (cause) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+      } finally {
+        client.release()
+      }
+    },
+
+    async markPublished(alertIds: string[]): Promise<void> {
+      if (alertIds.length) await pool.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [alertIds])
+    },
+  }
+}
+
+export type AlertStore = ReturnType<typeof createAlertStore>

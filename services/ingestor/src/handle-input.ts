@@ -1,0 +1,54 @@
+import type { RawLog } from '@vigil/schemas'
+import { decodeLine, parseSyslog } from '@vigil/syslog'
+
+/** One frame or datagram as it arrived. */
+export interface ReceivedInput {
+  bytes: Buffer
+  transport: 'syslog-udp' | 'syslog-tcp'
+  /** sender, host:port */
+  peer: string
+  receivedAt: number
+}
+
+export type InputVerdict =
+  | { ok: true; key: string; record: RawLog }
+  | { ok: false; code: string; reason: string }
+
+/**
+ * Turns received bytes into a raw-logs record, or says why they cannot be one. The record is keyed
+ * by the sending host (the syslog HOSTNAME, else the peer address) so one host's lines stay in order.
+ */
+export function handleInput(input: ReceivedInput): InputVerdict {
+  const decoded = decodeLine(input.bytes)
+  if (!decoded.ok) return { ok: false, code: decoded.code, reason: decoded.reason }
+  const parsed = parseSyslog(decoded.line)
+  if (!parsed.ok) return { ok: false, code: parsed.code, reason: parsed.reason }
+  const header = parsed.header
+  return {
+    ok: true,
+    key: header.hostname ?? hostOf(input.peer),
+    record: {
+      line: decoded.line,
+      receivedAt: input.receivedAt,
+      transport: input.transport,
+      peer: input.peer,
+      syslog: {
+        format: header.format,
+        facility: header.facility,
+        severity: header.severity,
+        timestamp: header.timestamp,
+        hostname: header.hostname,
+        appName: header.appName,
+        procId: header.procId,
+        msgId: header.msgId,
+        structuredData: header.structuredData,
+        message: header.message,
+      },
+    },
+  }
+}
+
+function hostOf(peer: string): string {
+  const i = peer.lastIndexOf(':')
+  return i > 0 ? peer.slice(0, i) : peer
+}

@@ -1,0 +1,33 @@
+import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
+import { createPgPool, runMigrations, runService } from '@vigil/platform'
+import { topics } from '@vigil/schemas'
+import { createLiveModel } from './adapters/live-model.ts'
+import { loadConfig } from './config.ts'
+import { handleFeatures } from './handle-features.ts'
+
+await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ config, log, kafka, setReady, onShutdown }) => {
+  const pool = createPgPool(config.PG_URL, config.PG_POOL_SIZE)
+  onShutdown(pool)
+  await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
+  const liveModel = createLiveModel(pool, config.MODEL_NAME, log)
+  const producer = await kafka.producer()
+
+  // Every instance reads model-control whole (a group of its own), so each runs the live version.
+  await kafka.consume(topics.modelControl, {
+    groupId: `scorer-control-${config.INSTANCE_ID}`,
+    fromBeginning: true,
+    handler: async (messages) => {
+      for (const m of messages) await liveModel.apply(m.value)
+    },
+  })
+
+  // Bootstrapping: nothing is scored, and /readyz says not ready, until a first model exists.
+  log.info({ model: config.MODEL_NAME }, 'waiting for a first model on model-control')
+  void liveModel.firstLoaded().then(async () => {
+    await kafka.consume(topics.features, {
+      groupId: 'scorer',
+      handler: (messages) => handleFeatures(messages, liveModel.current()!, producer),
+    })
+    setReady(true)
+  }).catch((err) => log.fatal({ err }, 'could not start scoring'))
+})

@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config'
+
+// Two projects: `unit` needs nothing running; `integration` needs the real stack
+// (Kafka, Postgres, Redis, optionally a schema registry), found by test/global-setup.ts.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{schemas,packages/*,services/*}/test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['{schemas,packages/*,services/*}/test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['./test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // The machine has 2 cores and one broker: run integration files one at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+})
