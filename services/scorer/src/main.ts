@@ -5,11 +5,11 @@ import { createLiveModel } from './adapters/live-model.ts'
 import { loadConfig } from './config.ts'
 import { handleFeatures } from './handle-features.ts'
 
-await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ config, log, kafka, setReady, onShutdown }) => {
+await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ config, log, metrics, kafka, setReady, onShutdown }) => {
   const pool = createPgPool(config.PG_URL, config.PG_POOL_SIZE)
   onShutdown(pool)
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
-  const liveModel = createLiveModel(pool, config.MODEL_NAME, log)
+  const liveModel = createLiveModel(pool, config.MODEL_NAME, log, metrics)
   const producer = await kafka.producer()
 
   // Every instance reads model-control whole (a group of its own), so each runs the live version.

@@ -1,4 +1,4 @@
-import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
+import { listModelVersions, MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
 import { createPgPool, runMigrations, runService } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { dirname, join } from 'node:path'
@@ -23,7 +23,9 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, kafka, o
     handler: (messages) => history.store(messages.map((m) => m.value)),
   })
 
+  const [newest] = await listModelVersions(pool, config.MODEL_NAME)
   const schedule = startTrainingSchedule(pool, history, {
+    lastTrainedAt: newest?.createdAt ?? null,
     minRows: config.TRAIN_MIN_ROWS, intervalMs: config.TRAIN_INTERVAL_MS, settleMs: config.TRAIN_SETTLE_MS, checkMs: config.TRAIN_CHECK_MS,
   }, log, (reason) => trainAndPublish({
     pool, history, producer, log, modelName: config.MODEL_NAME, maxRows: config.TRAIN_MAX_ROWS, trees: config.TRAIN_TREES,

@@ -2,6 +2,8 @@ import type { Logger, PgPool } from '@vigil/platform'
 import type { FeatureHistory } from './adapters/feature-history.ts'
 
 export interface ScheduleOptions {
+  /** when the newest registered version was trained: a restarted trainer does not retrain at once */
+  lastTrainedAt: Date | null
   minRows: number
   intervalMs: number
   settleMs: number
@@ -16,7 +18,7 @@ export interface ScheduleOptions {
 export function startTrainingSchedule(
   pool: PgPool, history: FeatureHistory, options: ScheduleOptions, log: Logger, train: (reason: string) => Promise<string>,
 ) {
-  let lastTrainedAt: Date | null = null
+  let lastTrainedAt = options.lastTrainedAt
   let timer: NodeJS.Timeout | null = null
   let running: Promise<void> = Promise.resolve()
   let stopped = false

@@ -1,5 +1,5 @@
 import { decodeArtifact, loadModel, loadModelArtifact, sha256Of, type LoadedModel } from '@vigil/models'
-import { PoisonMessageError, TransientError, type Logger, type PgPool } from '@vigil/platform'
+import { PoisonMessageError, TransientError, type Logger, type Metrics, type PgPool } from '@vigil/platform'
 import type { ModelControl } from '@vigil/schemas'
 
 /** The model version in use, swapped whole between batches. */
@@ -22,7 +22,7 @@ export interface LiveModel {
  * model-control announced, and only then swapped in; a batch already running keeps the model it
  * started with, so no message is scored by two versions or skipped.
  */
-export function createLiveModel(pool: PgPool, modelName: string, log: Logger): LiveModel {
+export function createLiveModel(pool: PgPool, modelName: string, log: Logger, metrics: Metrics): LiveModel {
   let running: RunningModel | null = null
   let resolveFirst: (m: RunningModel) => void
   const first = new Promise<RunningModel>((resolve) => (resolveFirst = resolve))
@@ -46,6 +46,8 @@ export function createLiveModel(pool: PgPool, modelName: string, log: Logger): L
       }
       const model = loadModel(decodeArtifact(stored.artifact))
       running = { version: control.version, model }
+      metrics.modelVersion.reset()
+      metrics.modelVersion.set({ model: control.model, version: control.version }, 1)
       log.info({ model: control.model, version: control.version, reason: control.reason }, 'model swapped in')
       resolveFirst(running)
     },

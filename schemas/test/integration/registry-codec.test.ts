@@ -1,0 +1,30 @@
+import { describe, expect, inject, it } from 'vitest'
+import { allTopics, createCodec, topics, uniqueTestPrefix, type RawLog } from './support.ts'
+
+// Runs whenever the stack has a schema registry (the native stack's Apicurio, or SCHEMA_REGISTRY_URL).
+const registryUrl = inject('stack').SCHEMA_REGISTRY_URL
+
+describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema registry', () => {
+  const record: RawLog = {
+    line: '<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186', receivedAt: 1, transport: 'syslog-tcp', peer: '127.0.0.1:9',
+    syslog: { format: 'RFC3164', facility: 4, severity: 6, timestamp: 'Dec 10 06:55:46', hostname: 'LabSZ', appName: 'sshd', procId: '24200', msgId: null, structuredData: [], message: 'Invalid user webmaster from 173.234.31.186' },
+  }
+
+  it('registers every topic schema under <topic>-value and writes the Confluent wire format', async () => {
+    const prefix = uniqueTestPrefix()
+    const codec = await createCodec({ registryUrl, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+    expect(codec.usesRegistry).toBe(true)
+    const bytes = await codec.encode(topics.rawLogs, record)
+    expect(bytes[0]).toBe(0) // magic byte, then a 4-byte schema id
+    const subjects = (await (await fetch(`${registryUrl}/subjects`)).json()) as string[]
+    for (const t of allTopics()) expect(subjects).toContain(`${prefix}${t.name}-value`)
+    expect(await codec.decode(topics.rawLogs, bytes)).toEqual(record)
+  })
+
+  it('still reads schema-validated JSON on the same topic, and says why other bytes fail', async () => {
+    const prefix = uniqueTestPrefix()
+    const codec = await createCodec({ registryUrl, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+    expect(await codec.decode(topics.rawLogs, Buffer.from(JSON.stringify(record)))).toEqual(record)
+    await expect(codec.decode(topics.rawLogs, Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1]))).rejects.toMatchObject({ code: 'REGISTRY_DECODE_FAILED' })
+  })
+})

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { topics } from '@vigil/schemas'
+import { REPO_ROOT, replayOverTcp, startPipeline, uniquePrefix, waitFor, type Pipeline } from '@vigil/testkit'
+
+const lines = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'OpenSSH_2k.log'), 'utf8').split(/\r?\n/).filter((l) => l.length > 0)
+
+describe('model lifecycle', () => {
+  let pipeline: Pipeline | undefined
+  afterAll(async () => {
+    await pipeline?.stop()
+  })
+
+  it('waits unready for a first model, then swaps in a retrained one without a restart, scoring every event once', async () => {
+    pipeline = await startPipeline({
+      stack: inject('stack'), prefix: uniquePrefix('swap'), logDir: join(REPO_ROOT, '.cache', 'test-logs', 'swap'),
+      instances: { alerter: 0 },
+      env: { TRAIN_MIN_ROWS: '300', TRAIN_INTERVAL_MS: '2000', TRAIN_SETTLE_MS: '1000', TRAIN_TREES: '30' },
+    })
+    const p = pipeline
+    const scorer = p.services.scorer[0]!
+    // Bootstrapping: no history, no model, so the scorer is alive but not ready.
+    expect(await scorer.isReady()).toBe(false)
+    expect((await fetch(`http://127.0.0.1:${scorer.metricsPort}/healthz`)).status).toBe(200)
+
+    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, 1000))
+    await scorer.waitReady(60_000)
+    const firstScores = await p.reader.readAll(topics.scores, 1000, 60_000)
+    const firstVersion = firstScores[0]!.value.modelVersion
+
+    // More history arrives; the trainer's schedule retrains and publishes a new version on model-control.
+    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(1000))
+    const controls = await waitFor('a second model version on model-control', async () => {
+      const all = await p.reader.readAll(topics.modelControl)
+      return new Set(all.map((c) => c.value.version)).size >= 2 ? all : undefined
+    }, 60_000, 500)
+    const secondVersion = controls.at(-1)!.value.version
+    expect(secondVersion).not.toBe(firstVersion)
+
+    await waitFor('the scorer to run the new version', async () => (await scorer.metrics()).includes(`version="${secondVersion}"`), 30_000)
+
+    // Replay once more: these events arrive after the swap and must carry the new version.
+    const thirdStarted = Date.now()
+    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, 200))
+    const scores = await p.reader.readAll(topics.scores, lines.length + 200, 90_000)
+    const ids = scores.map((s) => s.value.eventId)
+    expect(new Set(ids).size).toBe(ids.length) // none scored twice
+    expect(ids.length).toBe(lines.length + 200) // none skipped
+    const afterSwap = scores.filter((s) => s.value.receivedAt >= thirdStarted)
+    expect(afterSwap).toHaveLength(200)
+    expect(new Set(afterSwap.map((s) => s.value.modelVersion))).toEqual(new Set([secondVersion]))
+    expect(scorer.child.exitCode).toBeNull() // the same process throughout
+  })
+})
