@@ -6,6 +6,7 @@ COPY package.json package-lock.json .npmrc ./
 COPY schemas/package.json schemas/
 COPY packages/platform/package.json packages/platform/
 COPY packages/models/package.json packages/models/
+COPY packages/syslog/package.json packages/syslog/
 COPY packages/testkit/package.json packages/testkit/
 COPY services/ingestor/package.json services/ingestor/
 COPY services/featurizer/package.json services/featurizer/

@@ -1,10 +1,9 @@
 // Vigil's main job: start the stack and the five services, replay the real OpenSSH sample through
 // syslog TCP, and print the alerts as they arrive. Run with `npm start`.
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { topics, dlqOf, type Alert } from '@vigil/schemas'
-import { REPO_ROOT, replayOverTcp, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
+import { readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
 
 const SAMPLE = process.env.VIGIL_SAMPLE ?? join(REPO_ROOT, '..', 'shared', 'data', 'loghub', 'OpenSSH', 'OpenSSH_2k.log')
 const TIMEOUT_MS = 120_000
@@ -30,7 +29,7 @@ await alertsConsumer.run({
   },
 })
 
-const lines = readFileSync(SAMPLE, 'utf8').split(/\r?\n/).filter((l) => l.length > 0)
+const lines = readLogLines(SAMPLE)
 console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
 await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines)
 console.log(`[${elapsed()}] replay sent; the trainer trains a first model on the history, then the scorer catches up`)

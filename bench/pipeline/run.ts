@@ -3,16 +3,15 @@
 // forwarding bytes) on the same broker, topic layout and keys, in the same run.
 // Run: npm run bench:pipeline   (BENCH_LINES=20000 by default)
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { topics, type RawLog } from '@vigil/schemas'
-import { REPO_ROOT, replayOverTcp, stackFromEnv, startNativeStack, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 import { printTable, quantile } from '../lib/stats.ts'
 
 const N = Number(process.env.BENCH_LINES ?? 20_000)
 const PARTITIONS = 12
-const sample = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'OpenSSH_2k.log'), 'utf8').split(/\r?\n/).filter(Boolean)
+const sample = readLogLines(OPENSSH_SAMPLE)
 const lines = Array.from({ length: N }, (_, i) => sample[i % sample.length]!)
 const stack = stackFromEnv() ?? startNativeStack()
 

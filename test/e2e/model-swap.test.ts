@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics } from '@vigil/schemas'
-import { REPO_ROOT, replayOverTcp, startPipeline, uniquePrefix, waitFor, type Pipeline } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
-const lines = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'OpenSSH_2k.log'), 'utf8').split(/\r?\n/).filter((l) => l.length > 0)
+const lines = readLogLines(OPENSSH_SAMPLE)
 
 describe('model lifecycle', () => {
   let pipeline: Pipeline | undefined

@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics } from '@vigil/schemas'
-import { REPO_ROOT, replayOverTcp, startPipeline, toSyslog, uniquePrefix, waitFor, type Pipeline } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, toSyslog, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The whole real OpenSSH sample (loghub, 2,000 lines) through syslog TCP and all five services.
-const SAMPLE = join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'OpenSSH_2k.log')
-const lines = readFileSync(SAMPLE, 'utf8').split(/\r?\n/).filter((l) => l.length > 0)
+const lines = readLogLines(OPENSSH_SAMPLE)
 
 /** Source IPs by failed password attempts in the sample, most first: the ground truth, read from the file itself. */
 function failedLoginsBySource(): Array<[string, number]> {
