@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when anything still listens on the native stack's ports or a stack process is left.
 set -uo pipefail
-ports="${KAFKA_PORT:-19092} ${KAFKA_CONTROLLER_PORT:-19093} ${PG_PORT:-15432} ${REDIS_PORT:-16379} ${REGISTRY_PORT:-18081}"
+ports="${STACK_KAFKA_PORT:-19092} ${STACK_KAFKA_CONTROLLER_PORT:-19093} ${STACK_PG_PORT:-15432} ${STACK_REDIS_PORT:-16379} ${STACK_REGISTRY_PORT:-18081}"
 left=0
 for port in $ports; do
   if ss -ltnH "sport = :$port" | grep -q .; then
