@@ -1,15 +1,19 @@
 // Vigil's main job: start the stack and the five services, replay the real OpenSSH sample through
 // syslog TCP, and print the alerts as they arrive. Run with `npm start`.
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
-import { topics, dlqOf, type Alert } from '@vigil/schemas'
-import { readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
+import { dlqOf, topics, type Alert } from '@vigil/schemas'
+import { OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
 
-const SAMPLE = process.env.VIGIL_SAMPLE ?? join(REPO_ROOT, '..', 'shared', 'data', 'loghub', 'OpenSSH', 'OpenSSH_2k.log')
+// The shared data set beside the repository, else the same file as copied into the test fixtures.
+const SHARED_SAMPLE = join(REPO_ROOT, '..', 'shared', 'data', 'loghub', 'OpenSSH', 'OpenSSH_2k.log')
+const SAMPLE = process.env.SAMPLE_FILE ?? (existsSync(SHARED_SAMPLE) ? SHARED_SAMPLE : OPENSSH_SAMPLE)
 const TIMEOUT_MS = 120_000
 
 const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
+const lines = readLogLines(SAMPLE)
 const stack = stackFromEnv() ?? startNativeStack()
 const prefix = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
 const logDir = join(REPO_ROOT, '.cache', 'run', prefix.slice(0, -1))
@@ -18,25 +22,20 @@ const pipeline = await startPipeline({ stack, prefix, logDir })
 
 const kafka = new Kafka({ clientId: 'vigil-main-job', brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
 const alertsConsumer = kafka.consumer({ groupId: `${prefix}main-job-printer` })
-await alertsConsumer.connect()
-await alertsConsumer.subscribe({ topic: pipeline.reader.kafkaName(topics.alerts), fromBeginning: true })
-const alerts: Alert[] = []
-await alertsConsumer.run({
-  eachMessage: async ({ message }) => {
-    const alert = await pipeline.reader.codec.decode(topics.alerts, message.value)
-    alerts.push(alert)
-    printAlert(alert)
-  },
-})
-
-const lines = readLogLines(SAMPLE)
-console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
-await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines)
-console.log(`[${elapsed()}] replay sent; the trainer trains a first model on the history, then the scorer catches up`)
+// Ctrl-C stops the services too, not only this process.
+process.once('SIGINT', () => void pipeline.stop().then(() => process.exit(130)))
 
 let exitCode = 0
 try {
   const { reader } = pipeline
+  await alertsConsumer.connect()
+  await alertsConsumer.subscribe({ topic: reader.kafkaName(topics.alerts), fromBeginning: true })
+  await alertsConsumer.run({
+    eachMessage: async ({ message }) => printAlert(await reader.codec.decode(topics.alerts, message.value)),
+  })
+  console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
+  await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines)
+  console.log(`[${elapsed()}] replay sent; the trainer trains a first model on the history, then the scorer catches up`)
   await waitFor('every line to be scored', async () => {
     const [raw, rawDlq, features, scores] = await Promise.all([
       reader.count(topics.rawLogs), reader.count(dlqOf(topics.rawLogs)), reader.count(topics.features), reader.count(topics.scores)])
