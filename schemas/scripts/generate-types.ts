@@ -40,7 +40,9 @@ function renderType(schema: AvroSchema, declared: Map<string, string>): string {
       declared.set(name, '') // reserve the slot so nested types come after their parent
       const fields = (schema.fields ?? []).map((f) => {
         const doc = f.doc ? `  /** ${f.doc} */\n` : ''
-        return `${doc}  ${f.name}: ${renderType(f.type, declared)}`
+        // A field with a default may be left out by a writer; the codec fills it in on decode.
+        const optional = f.default !== undefined ? '?' : ''
+        return `${doc}  ${f.name}${optional}: ${renderType(f.type, declared)}`
       })
       const doc = schema.doc ? `/** ${schema.doc} */\n` : ''
       declared.set(name, `${doc}export interface ${name} {\n${fields.join('\n')}\n}\n`)

@@ -38,10 +38,10 @@ export interface AlertEvidence {
 export interface DeadLetter {
   /** the topic the message came from, or would have gone to for input rejected at the edge */
   sourceTopic: string
-  partition: null | number
-  offset: null | string
-  key: null | string
-  headers: Record<string, string>
+  partition?: null | number
+  offset?: null | string
+  key?: null | string
+  headers?: Record<string, string>
   /** the original bytes (or their first bytes, see valueLength), base64 */
   valueBase64: string
   /** length of the original value in bytes */
@@ -52,7 +52,7 @@ export interface DeadLetter {
   errorMessage: string
   service: string
   /** the sender, for input rejected at the edge */
-  peer: null | string
+  peer?: null | string
   failedAt: number
 }
 
@@ -66,29 +66,214 @@ export interface FeatureRecord {
   receivedAt: number
   /** the log family whose parser produced the event, or generic */
   family: string
-  event: EcsFields
+  /** the parsed event in ECS */
+  event: EcsEvent
   evidence: Evidence
   vector: FeatureVector
 }
 
-/** ECS fields of the event, nested as in ECS */
-export interface EcsFields {
+/** The normalized event: a subset of Elastic Common Schema, nested as in ECS */
+export interface EcsEvent {
+  /** @timestamp: event time, ms since epoch, from the line */
+  timestamp: number
+  message: string
+  event: EventInfo
+  source?: null | Endpoint
+  destination?: null | Endpoint
+  user?: null | User
+  host?: null | Host
+  process?: null | Process
+  network?: null | Network
+  url?: null | Url
+  http?: null | Http
+  user_agent?: null | UserAgent
+  dns?: null | Dns
+  tls?: null | Tls
+  observer?: null | Observer
+  rule?: null | Rule
+  log?: null | Log
+  ssh?: null | Ssh
+  zeek?: null | Zeek
+  related?: Related
+}
+
+export interface EventInfo {
+  kind: string
   category: Array<string>
   type: Array<string>
   action: string
+  /** success, failure or unknown */
   outcome: string
-  /** source.ip */
-  sourceIp: null | string
-  /** source.port */
-  sourcePort: null | number
-  /** user.name */
-  userName: null | string
-  /** host.name */
-  hostName: null | string
-  /** process.name */
-  processName: null | string
-  /** message */
-  message: string
+  /** the log family whose parser produced the event */
+  module: string
+  /** module.log, e.g. zeek.conn, web.access */
+  dataset?: null | string
+  /** nanoseconds */
+  duration?: null | number
+  severity?: null | number
+  /** the whole original line */
+  original: string
+}
+
+/** ECS source/destination */
+export interface Endpoint {
+  ip?: null | string
+  port?: null | number
+  domain?: null | string
+  bytes?: null | number
+  packets?: null | number
+  geo?: null | Geo
+  as?: null | AutonomousSystem
+}
+
+/** enrichment from the IP database */
+export interface Geo {
+  country_iso_code?: null | string
+  country_name?: null | string
+  city_name?: null | string
+  location?: null | GeoPoint
+}
+
+export interface GeoPoint {
+  lat: number
+  lon: number
+}
+
+export interface AutonomousSystem {
+  number?: null | number
+  organization_name?: null | string
+}
+
+export interface User {
+  name?: null | string
+  id?: null | string
+  target?: null | TargetUser
+}
+
+export interface TargetUser {
+  name?: null | string
+}
+
+export interface Host {
+  name?: null | string
+}
+
+export interface Process {
+  name?: null | string
+  pid?: null | number
+  command_line?: null | string
+  working_directory?: null | string
+}
+
+export interface Network {
+  transport?: null | string
+  protocol?: null | string
+  bytes?: null | number
+  packets?: null | number
+  direction?: null | string
+  community_id?: null | string
+}
+
+export interface Url {
+  original?: null | string
+  path?: null | string
+  query?: null | string
+  domain?: null | string
+}
+
+export interface Http {
+  version?: null | string
+  request?: null | HttpRequest
+  response?: null | HttpResponse
+}
+
+export interface HttpRequest {
+  method?: null | string
+  bytes?: null | number
+  referrer?: null | string
+}
+
+export interface HttpResponse {
+  status_code?: null | number
+  bytes?: null | number
+}
+
+export interface UserAgent {
+  original?: null | string
+}
+
+export interface Dns {
+  question?: null | DnsQuestion
+  response_code?: null | string
+  answers?: Array<string>
+}
+
+export interface DnsQuestion {
+  name?: null | string
+  type?: null | string
+}
+
+export interface Tls {
+  version?: null | string
+  cipher?: null | string
+  established?: null | boolean
+  server?: null | TlsServer
+}
+
+export interface TlsServer {
+  name?: null | string
+}
+
+export interface Observer {
+  name?: null | string
+  type?: null | string
+  ingress_interface?: null | string
+  egress_interface?: null | string
+}
+
+export interface Rule {
+  name?: null | string
+}
+
+export interface Log {
+  level?: null | string
+  syslog?: null | LogSyslog
+}
+
+export interface LogSyslog {
+  facility?: null | number
+  severity?: null | number
+  msgid?: null | string
+  structured_data?: Array<SdElement>
+}
+
+export interface SdElement {
+  id: string
+  params: Record<string, string>
+}
+
+/** sshd detail, under the family's own namespace */
+export interface Ssh {
+  method?: null | string
+  invalid_user?: null | boolean
+  attempts?: null | number
+  repeated?: null | number
+}
+
+/** Zeek detail */
+export interface Zeek {
+  uid?: null | string
+  log?: null | string
+  conn_state?: null | string
+  history?: null | string
+  service?: null | string
+  note?: null | string
+  name?: null | string
+}
+
+export interface Related {
+  ip?: Array<string>
+  user?: Array<string>
 }
 
 /** where the original line is in raw-logs */
@@ -135,9 +320,9 @@ export interface RawLog {
   /** how it arrived: syslog-udp, syslog-tcp, zeek-tcp, file, kafka */
   transport: string
   /** address of the sender, host:port */
-  peer: null | string
+  peer?: null | string
   /** the parsed syslog header, when the line arrived as syslog */
-  syslog: null | SyslogHeader
+  syslog?: null | SyslogHeader
 }
 
 export interface SyslogHeader {
@@ -146,18 +331,13 @@ export interface SyslogHeader {
   facility: number
   severity: number
   /** as written in the line */
-  timestamp: null | string
-  hostname: null | string
-  appName: null | string
-  procId: null | string
-  msgId: null | string
-  structuredData: Array<SdElement>
+  timestamp?: null | string
+  hostname?: null | string
+  appName?: null | string
+  procId?: null | string
+  msgId?: null | string
+  structuredData?: Array<SdElement>
   message: string
-}
-
-export interface SdElement {
-  id: string
-  params: Record<string, string>
 }
 
 /** The model's verdict on one event. Keyed by entity. */

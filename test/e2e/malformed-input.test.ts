@@ -56,7 +56,7 @@ describe('malformed input', () => {
     const raw = await pipeline.reader.readAll(topics.rawLogs, 1)
     expect(raw.map((r) => r.value.line)).toEqual([GOOD])
     const features = await pipeline.reader.readAll(topics.features, 1, 30_000)
-    expect(features[0]!.value.event.action).toBe('ssh_invalid_user')
+    expect(features[0]!.value.event.event.action).toBe('ssh_invalid_user')
     expect(await pipeline.services.ingestor[0]!.isReady()).toBe(true)
   })
 

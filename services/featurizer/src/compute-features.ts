@@ -23,7 +23,7 @@ export function windowMarksOf(event: NormalizedEvent): WindowMarks {
 export function computeFeatures(event: NormalizedEvent, stats: WindowStats): FeatureVector {
   const sincePrevious = stats.previousEventTime === null
     ? FEATURE_WINDOW_SECONDS
-    : Math.min(FEATURE_WINDOW_SECONDS, Math.max(0, (event.ecs['@timestamp'] - stats.previousEventTime) / 1000))
+    : Math.min(FEATURE_WINDOW_SECONDS, Math.max(0, (event.ecs.timestamp - stats.previousEventTime) / 1000))
   return {
     auth_attempts: stats.authAttempts,
     auth_failures: stats.authFailures,

@@ -1,8 +1,8 @@
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
-import type { FeatureStore } from './adapters/feature-store.ts'
+import type { FeatureStore, WindowStats } from './adapters/feature-store.ts'
 import { computeFeatures, windowMarksOf } from './compute-features.ts'
-import { normalizeEvent } from './normalize-event.ts'
+import { normalizeEvent, type NormalizedEvent } from './normalize-event.ts'
 
 export interface RawLogsDeps {
   featureStore: FeatureStore
@@ -17,28 +17,17 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], { feat
   })
   const windows = await featureStore.update(events)
   await producer.send(topics.features, events.map(({ event }, i) => ({ key: event.entity.id, value: toFeatureRecord(event, windows[i]!) })))
-  function toFeatureRecord(event: (typeof events)[number]['event'], stats: (typeof windows)[number]): FeatureRecord {
-    const ecs = event.ecs
-    return {
-      eventId: event.eventId,
-      entity: event.entity,
-      eventTime: ecs['@timestamp'],
-      receivedAt: event.receivedAt,
-      family: event.family,
-      event: {
-        category: ecs.event.category,
-        type: ecs.event.type,
-        action: ecs.event.action,
-        outcome: ecs.event.outcome,
-        sourceIp: ecs.source?.ip ?? null,
-        sourcePort: ecs.source?.port ?? null,
-        userName: ecs.user?.name ?? null,
-        hostName: ecs.host?.name ?? null,
-        processName: ecs.process?.name ?? null,
-        message: ecs.message,
-      },
-      evidence: event.evidence,
-      vector: computeFeatures(event, stats),
-    }
+}
+
+function toFeatureRecord(event: NormalizedEvent, stats: WindowStats): FeatureRecord {
+  return {
+    eventId: event.eventId,
+    entity: event.entity,
+    eventTime: event.ecs.timestamp,
+    receivedAt: event.receivedAt,
+    family: event.family,
+    event: event.ecs,
+    evidence: event.evidence,
+    vector: computeFeatures(event, stats),
   }
 }

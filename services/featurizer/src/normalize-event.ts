@@ -1,58 +1,78 @@
 import type { DeliveredMessage } from '@vigil/platform'
 import type { Entity, Evidence, RawLog } from '@vigil/schemas'
 import { parseSyslogTimestamp } from '@vigil/syslog'
-import type { EcsEvent } from './ecs-event.ts'
-import { parseSshd } from './parsers/sshd.ts'
+import type { EcsEvent, ParsedFields } from './ecs-event.ts'
+import { parserFor, type ParserInput } from './parsers/index.ts'
 
 /** A raw line after parsing: its ECS event, the entity whose window it joins, and where it came from. */
 export interface NormalizedEvent {
   eventId: string
   entity: Entity
   receivedAt: number
+  /** the family that claimed the line (sshd, web, zeek, ...), or syslog for lines no family claims */
   family: string
+  /** false when the family claimed the line but its parser did not know the shape */
+  parsed: boolean
   ecs: EcsEvent
   evidence: Evidence
 }
 
+/** The family of lines no parser claims: syslog from any program, kept as a typed generic event. */
+export const GENERIC_FAMILY = 'syslog'
+
 /**
- * Parses one raw-logs message into an ECS event. Lines of a family we do not parse yet, or shapes a
- * parser does not know, become generic events: every line yields an event, none is dropped.
+ * Parses one raw-logs message into an ECS event. Every line yields an event: a line of a family
+ * whose parser does not know its shape, and a line no family claims, become generic events.
  */
 export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEvent {
   const raw = message.value
-  const header = raw.syslog
-  const text = header?.message ?? raw.line
-  const eventTime = (header && parseSyslogTimestamp(header, raw.receivedAt)) ?? raw.receivedAt
-  // sshd logs as `sshd`, and its PAM module on older systems as `sshd(pam_unix)`.
-  const sshd = header?.appName?.startsWith('sshd') ? parseSshd(text) : null
-  const family = sshd ? 'sshd' : 'generic'
+  const header = raw.syslog ?? null
+  const input: ParserInput = {
+    message: header?.message ?? raw.line,
+    appName: header?.appName ?? null,
+    line: raw.line,
+    zeek: null,
+  }
+  const parser = parserFor(input)
+  const fields: ParsedFields | null = parser ? safeParse(parser.parse, input) : null
+  const family = parser?.family ?? GENERIC_FAMILY
+  const eventTime = (header && parseSyslogTimestamp({ timestamp: header.timestamp ?? null }, raw.receivedAt)) ?? raw.receivedAt
+  const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
   const ecs: EcsEvent = {
-    '@timestamp': eventTime,
-    message: text,
-    event: {
-      kind: 'event', category: [], type: ['info'], action: 'log', outcome: 'unknown', module: family, original: raw.line,
-      ...sshd?.event,
-    },
-    ...(sshd?.source ? { source: sshd.source } : {}),
-    ...(sshd?.destination ? { destination: sshd.destination } : {}),
-    ...(sshd?.user ? { user: sshd.user } : {}),
-    ...(sshd?.ssh ? { ssh: sshd.ssh } : {}),
+    ...rest,
+    timestamp: eventTime,
+    message: input.message,
+    event: { kind: 'event', module: family, original: raw.line, ...parsedEvent },
     ...(header?.hostname ? { host: { name: header.hostname } } : {}),
-    ...(header?.appName ? { process: { name: header.appName, ...(pidOf(header.procId)) } } : {}),
+    ...(header?.appName ? { process: { name: header.appName, ...pidOf(header.procId ?? null), ...rest.process } } : {}),
+    ...(header ? {
+      log: { syslog: { facility: header.facility, severity: header.severity, msgid: header.msgId ?? null, structured_data: header.structuredData ?? [] } },
+    } : {}),
   }
   return {
     eventId: `${message.topic}/${message.partition}/${message.offset}`,
     entity: entityOf(ecs),
     receivedAt: raw.receivedAt,
     family,
+    parsed: parser === null || fields !== null,
     ecs,
     evidence: { topic: message.topic, partition: message.partition, offset: message.offset, line: raw.line },
   }
 }
 
-/** Whose window an event joins: the remote address when there is one, else the host that logged it. */
+// Parsers promise not to throw; a bug in one must still not stop the stream.
+function safeParse(parse: (input: ParserInput) => ParsedFields | null, input: ParserInput): ParsedFields | null {
+  try {
+    return parse(input)
+  } catch {
+    return null
+  }
+}
+
+/** Whose window an event joins: the remote address when there is one, else the user, else the host that logged it. */
 function entityOf(ecs: EcsEvent): Entity {
   if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
+  if (ecs.user?.name) return { kind: 'user.name', id: ecs.user.name }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }
   return { kind: 'host.name', id: 'unknown' }
 }

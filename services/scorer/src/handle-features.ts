@@ -17,7 +17,7 @@ export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[]
       receivedAt: f.receivedAt,
       scoredAt,
       family: f.family,
-      action: f.event.action,
+      action: f.event.event.action,
       score: scores[i]!.calibrated,
       rawScore: scores[i]!.raw,
       modelVersion: version,

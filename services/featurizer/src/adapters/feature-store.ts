@@ -54,7 +54,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const newestByEntity = new Map<string, number>()
       for (const { event, marks } of batch) {
         const k = keysOf(event)
-        const t = event.ecs['@timestamp']
+        const t = event.ecs.timestamp
         const id = event.eventId
         // A line standing for N repeats adds N members, so window counts see N events.
         const members = marks.weight > 1 ? Array.from({ length: marks.weight }, (_, r) => [t, r === 0 ? id : `${id}#${r}`]).flat() : [t, id]

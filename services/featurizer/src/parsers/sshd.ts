@@ -1,9 +1,9 @@
 import { isIP } from 'node:net'
-import type { EcsEvent, EventOutcome } from '../ecs-event.ts'
+import type { EventOutcome, ParsedFields } from '../ecs-event.ts'
 
 /** What the sshd parser fills in; the caller adds @timestamp, message, kind, module, original, host and process. */
-export type SshdFields = Pick<EcsEvent, 'source' | 'destination' | 'user' | 'ssh'> & {
-  event: Pick<EcsEvent['event'], 'category' | 'type' | 'action' | 'outcome'>
+export type SshdFields = Pick<ParsedFields, 'source' | 'destination' | 'user' | 'ssh'> & {
+  event: Pick<ParsedFields['event'], 'category' | 'type' | 'action' | 'outcome'>
 }
 
 /**

@@ -30,7 +30,7 @@ export function createFeatureHistory(pool: PgPool) {
           [
             records.map((r) => r.eventId), records.map((r) => r.entity.kind), records.map((r) => r.entity.id),
             records.map((r) => r.eventTime), records.map((r) => r.receivedAt), records.map((r) => r.family),
-            records.map((r) => r.event.action), featureNames, records.map((r) => toFeatureArray(r.vector).join(',')),
+            records.map((r) => r.event.event.action), featureNames, records.map((r) => toFeatureArray(r.vector).join(',')),
           ],
         )
       } catch (cause) {
