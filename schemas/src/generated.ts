@@ -323,6 +323,8 @@ export interface RawLog {
   peer?: null | string
   /** the parsed syslog header, when the line arrived as syslog */
   syslog?: null | SyslogHeader
+  /** set when the line is Zeek output */
+  zeek?: null | ZeekContext
 }
 
 export interface SyslogHeader {
@@ -338,6 +340,15 @@ export interface SyslogHeader {
   msgId?: null | string
   structuredData?: Array<SdElement>
   message: string
+}
+
+export interface ZeekContext {
+  /** the Zeek log type: conn, dns, http, ssh, ssl, notice, weird, ... */
+  log: string
+  /** for TSV lines: the #fields header the line belongs to; null for JSON lines */
+  fields?: null | Array<string>
+  /** for TSV lines: the #types header */
+  types?: null | Array<string>
 }
 
 /** The model's verdict on one event. Keyed by entity. */

@@ -49,6 +49,11 @@ export interface ConsumeOptions<T> {
   handler: BatchHandler<T>
   /** partitions processed at once by this instance */
   concurrency?: number
+  /**
+   * Decodes a message's bytes instead of the topic's codec, for topics other programs write to
+   * too (e.g. raw-logs from rsyslog). Throw a CodecError to dead-letter the message.
+   */
+  decode?: (bytes: Buffer | null, headers: Record<string, string>) => Promise<T>
 }
 
 export interface RunningConsumer {
@@ -187,14 +192,15 @@ export async function createKafkaRuntime(
           const delivered: DeliveredMessage<T>[] = []
           for (const raw of batch.messages) {
             try {
+              const headers = headersOf(raw.headers)
               delivered.push({
-                value: await codec.decode(topic, raw.value),
+                value: options.decode ? await options.decode(raw.value, headers) : await codec.decode(topic, raw.value),
                 key: raw.key ? raw.key.toString('utf8') : null,
                 topic: batch.topic,
                 partition: batch.partition,
                 offset: raw.offset,
                 timestamp: Number(raw.timestamp),
-                headers: headersOf(raw.headers),
+                headers,
               })
             } catch (err) {
               if (!(err instanceof CodecError)) throw err

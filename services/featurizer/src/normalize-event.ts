@@ -31,7 +31,7 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
     message: header?.message ?? raw.line,
     appName: header?.appName ?? null,
     line: raw.line,
-    zeek: null,
+    zeek: raw.zeek ? { log: raw.zeek.log, fields: raw.zeek.fields ?? null } : null,
   }
   const parser = parserFor(input)
   const fields: ParsedFields | null = parser ? safeParse(parser.parse, input) : null
