@@ -67,7 +67,7 @@ describe('JSON codec (no registry)', () => {
   it('fills defaults the writer left out', async () => {
     const codec = await codecP
     const raw = await codec.decode(topics.rawLogs, Buffer.from(JSON.stringify({ line: 'x', receivedAt: 1, transport: 'kafka' })))
-    expect(raw).toEqual({ line: 'x', receivedAt: 1, transport: 'kafka', peer: null, syslog: null })
+    expect(raw).toEqual({ line: 'x', receivedAt: 1, transport: 'kafka', peer: null, syslog: null, zeek: null })
   })
 
   it('refuses to encode a record that does not fit its schema', async () => {
