@@ -286,13 +286,68 @@ export interface Evidence {
 
 /** generated from schemas/src/features.ts; edit there */
 export interface FeatureVector {
+  /** authentication attempts (failed or accepted) by the entity in the window, this event included (count) */
   auth_attempts: number
+  /** failed authentications by the entity in the window (count) */
   auth_failures: number
+  /** failed-authentication rate: auth_failures / auth_attempts over the window; 0 when there were no attempts (ratio) */
   auth_failure_ratio: number
+  /** distinct user names the entity tried in the window (HyperLogLog over one-minute buckets) (count) */
   distinct_users: number
+  /** attempts by the entity for user names that do not exist on the host, in the window (count) */
   invalid_user_attempts: number
+  /** events of any kind from the entity in the window, this event included (count) */
   events_in_window: number
+  /** event time since the entity's previous event, capped at the window length (seconds) */
   seconds_since_previous: number
+  /** hour of the event time in the configured time zone (FEATURE_TIME_ZONE) (hour 0-23) */
+  hour_of_day: number
+  /** day of the week of the event time in the configured time zone (day 0-6, 0 = Sunday) */
+  day_of_week: number
+  /** 1 when the event falls on Saturday or Sunday in the configured time zone (0/1) */
+  is_weekend: number
+  /** is 1 when the event falls within business hours (BUSINESS_HOURS on BUSINESS_DAYS) in the configured time zone (0/1) */
+  is_business_hours: number
+  /** authentication attempts by the entity in the minute ending at the event (count/min) */
+  auth_attempts_per_minute: number
+  /** HTTP requests by the entity over the 10 seconds ending at the event, divided by 10 (requests/s) */
+  requests_per_second: number
+  /** distinct destination addresses and ports the entity reached in the window (HyperLogLog) (count) */
+  distinct_destinations: number
+  /** distinct URL paths the entity requested in the window (HyperLogLog) (count) */
+  distinct_url_paths: number
+  /** share of the entity's HTTP requests in the window answered 4xx (ratio) */
+  http_4xx_ratio: number
+  /** share of the entity's HTTP requests in the window answered 5xx (ratio) */
+  http_5xx_ratio: number
+  /** 1 when the source country (IP database) was never seen in a successful login of this user (0/1) */
+  geo_new_country_for_user: number
+  /** 1 when the source IP was never seen in a successful login of this user (0/1) */
+  ip_new_for_user: number
+  /** great-circle distance from the source location to the mean location of the user's earlier successful logins; 0 when either is unknown (km) */
+  geo_distance_from_usual_km: number
+  /** bytes of the event: network.bytes, else source plus destination bytes, else the HTTP response size (bytes) */
+  bytes: number
+  /** session or request duration (event.duration), e.g. a Zeek connection or an HTTP request time (seconds) */
+  duration_seconds: number
+  /** Shannon entropy of the requested URL (path and query) (bits/char) */
+  url_entropy: number
+  /** Shannon entropy of the user agent string (bits/char) */
+  user_agent_entropy: number
+  /** Shannon entropy of the DNS query name (long random names suggest tunnelling or DGA) (bits/char) */
+  dns_query_entropy: number
+  /** is 1 when user.name or user.target.name is in PRIVILEGED_USERS (root, admin, ...) (0/1) */
+  is_privileged_user: number
+  /** is 1 when the URL path starts with one of SENSITIVE_PATHS (/admin, /wp-login.php, /.env, ...) (0/1) */
+  is_sensitive_endpoint: number
+  /** is 1 when the user agent looks like a web browser (0/1) */
+  user_agent_is_browser: number
+  /** is 1 when the user agent is a command-line tool or HTTP library (curl, wget, python-requests, Go, ...) (0/1) */
+  user_agent_is_cli: number
+  /** is 1 when the user agent names a vulnerability scanner (nikto, sqlmap, nmap, Netsparker, w3af, ...) (0/1) */
+  user_agent_is_scanner: number
+  /** is 1 when the user agent declares a crawler or bot (Googlebot, bingbot, ...) (0/1) */
+  user_agent_is_bot: number
 }
 
 /** Which model version scorers must run. Compacted; the key is the model's name, so the last record per key is the live version. */

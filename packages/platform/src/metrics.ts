@@ -21,6 +21,9 @@ export function createMetrics(service: string) {
       name: 'app_batch_duration_seconds', help: 'time to process one consumed batch, output produced', labelNames: ['topic'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
     }),
+    events: new Counter({
+      name: 'app_events_total', help: 'events parsed, by log family; parsed="false" when the family did not know the line\'s shape', labelNames: ['family', 'parsed'], registers: [registry],
+    }),
     modelVersion: new Gauge({ name: 'app_model_version_info', help: '1 for the model version this instance runs', labelNames: ['model', 'version'], registers: [registry] }),
     ready: new Gauge({ name: 'app_ready', help: '1 when the service is ready to work', registers: [registry] }),
   }

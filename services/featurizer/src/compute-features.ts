@@ -1,29 +1,67 @@
 import { FEATURE_WINDOW_SECONDS, type FeatureVector } from '@vigil/schemas'
 import type { WindowMarks, WindowStats } from './adapters/feature-store.ts'
+import { haversineKm } from './adapters/geo.ts'
+import type { TemporalFeatures } from './features/temporal-features.ts'
+import { shannonEntropy, userAgentClass } from './features/text-features.ts'
 import type { NormalizedEvent } from './normalize-event.ts'
 
-// Login attempts: the lines that carry an attempt's verdict. An attempt also writes pam_unix and
-// "Invalid user" lines; counting those too would count one attempt several times.
-const AUTH_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded'])
+/** Settings the features depend on, from the featurizer's config. */
+export interface FeatureContext {
+  temporal: (eventTime: number) => TemporalFeatures
+  sensitivePaths: readonly string[]
+  privilegedUsers: ReadonlySet<string>
+}
 
-/** How the event counts towards its entity's windows. */
+// sshd writes several lines per login attempt (pam_unix, "Invalid user", the verdict); only the
+// verdict counts as the attempt, or one attempt would count several times.
+const SSHD_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded'])
+
+function isAuthAttempt(event: NormalizedEvent): boolean {
+  const e = event.ecs.event
+  if (event.family === 'sshd') return SSHD_ATTEMPT_ACTIONS.has(e.action)
+  return e.category.includes('authentication') && e.outcome !== 'unknown'
+}
+
+/** How the event counts towards its entity's windows and its user's login history. */
 export function windowMarksOf(event: NormalizedEvent): WindowMarks {
   const ecs = event.ecs
-  const authAttempt = AUTH_ATTEMPT_ACTIONS.has(ecs.event.action)
+  const authAttempt = isAuthAttempt(event)
+  const status = ecs.http?.response?.status_code ?? null
+  const ip = ecs.source?.ip ?? null
+  const user = ecs.user?.name ?? null
+  const geo = ecs.source?.geo ?? null
   return {
     authAttempt,
     authFailure: authAttempt && ecs.event.outcome === 'failure',
     invalidUser: authAttempt && ecs.ssh?.invalid_user === true,
-    user: authAttempt ? ecs.user?.name ?? null : null,
+    user: authAttempt ? user : null,
+    httpRequest: status !== null,
+    http4xx: status !== null && status >= 400 && status < 500,
+    http5xx: status !== null && status >= 500,
+    urlPath: ecs.url?.path ?? null,
+    destination: ecs.destination?.ip ? `${ecs.destination.ip}:${ecs.destination.port ?? ''}` : null,
+    login: authAttempt && user && ip ? {
+      user, ip, country: geo?.country_iso_code ?? null, lat: geo?.location?.lat ?? null, lon: geo?.location?.lon ?? null,
+      success: ecs.event.outcome === 'success',
+    } : null,
     weight: Math.max(1, ecs.ssh?.repeated ?? 1),
   }
 }
 
-/** The feature vector of one event, from its window; each field is defined in schemas/src/features.ts. */
-export function computeFeatures(event: NormalizedEvent, stats: WindowStats): FeatureVector {
+/** The feature vector of one event; each field is defined in schemas/src/features.ts. */
+export function computeFeatures(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureVector {
+  const ecs = event.ecs
+  const t = ecs.timestamp
   const sincePrevious = stats.previousEventTime === null
     ? FEATURE_WINDOW_SECONDS
-    : Math.min(FEATURE_WINDOW_SECONDS, Math.max(0, (event.ecs.timestamp - stats.previousEventTime) / 1000))
+    : Math.min(FEATURE_WINDOW_SECONDS, Math.max(0, (t - stats.previousEventTime) / 1000))
+  const ua = ecs.user_agent?.original ?? null
+  const uaClass = userAgentClass(ua)
+  const path = ecs.url?.path ?? null
+  const geo = ecs.source?.geo?.location ?? null
+  const user = stats.user
+  const bytes = ecs.network?.bytes ?? sumOrNull(ecs.source?.bytes, ecs.destination?.bytes) ?? ecs.http?.response?.bytes ?? 0
+  const names = [ecs.user?.name, ecs.user?.target?.name].filter((n): n is string => !!n)
   return {
     auth_attempts: stats.authAttempts,
     auth_failures: stats.authFailures,
@@ -32,5 +70,31 @@ export function computeFeatures(event: NormalizedEvent, stats: WindowStats): Fea
     invalid_user_attempts: stats.invalidUserAttempts,
     events_in_window: stats.events,
     seconds_since_previous: sincePrevious,
+    ...context.temporal(t),
+    auth_attempts_per_minute: stats.authAttemptsLastMinute,
+    requests_per_second: stats.httpRequestsLast10s / 10,
+    distinct_destinations: stats.distinctDestinations,
+    distinct_url_paths: stats.distinctPaths,
+    http_4xx_ratio: stats.httpRequests === 0 ? 0 : stats.http4xx / stats.httpRequests,
+    http_5xx_ratio: stats.httpRequests === 0 ? 0 : stats.http5xx / stats.httpRequests,
+    geo_new_country_for_user: user && ecs.source?.geo?.country_iso_code && !user.countryKnown ? 1 : 0,
+    ip_new_for_user: user && !user.ipKnown ? 1 : 0,
+    geo_distance_from_usual_km: user && geo && user.usualLat !== null && user.usualLon !== null
+      ? haversineKm(geo.lat, geo.lon, user.usualLat, user.usualLon) : 0,
+    bytes,
+    duration_seconds: ecs.event.duration ? ecs.event.duration / 1e9 : 0,
+    url_entropy: shannonEntropy(ecs.url?.original ?? path),
+    user_agent_entropy: shannonEntropy(ua),
+    dns_query_entropy: shannonEntropy(ecs.dns?.question?.name),
+    is_privileged_user: names.some((n) => context.privilegedUsers.has(n)) ? 1 : 0,
+    is_sensitive_endpoint: path && context.sensitivePaths.some((p) => path.startsWith(p)) ? 1 : 0,
+    user_agent_is_browser: uaClass === 'browser' ? 1 : 0,
+    user_agent_is_cli: uaClass === 'cli' ? 1 : 0,
+    user_agent_is_scanner: uaClass === 'scanner' ? 1 : 0,
+    user_agent_is_bot: uaClass === 'bot' ? 1 : 0,
   }
+}
+
+function sumOrNull(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a == null && b == null ? null : (a ?? 0) + (b ?? 0)
 }

@@ -1,12 +1,29 @@
 import { baseConfig, parseConfig, redisConfig } from '@vigil/platform'
 import { z } from 'zod'
 
+const list = (fallback: string) => z.string().default(fallback).transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+const range = /^(\d{1,2})-(\d{1,2})$/
+
 // The only file in the featurizer that reads process.env.
 export const Config = baseConfig.extend({
   ...redisConfig,
   // Per-entity windows
-  LATE_EVENT_GRACE_SECONDS: z.coerce.number().int().min(0).default(300), // events this far behind an entity's newest are still counted
-  STATE_TTL_SECONDS: z.coerce.number().int().min(60).default(3600), // idle entities' state expires after this much wall time
+  LATE_EVENT_GRACE_SECONDS: z.coerce.number().int().min(0).default(300), // events this far behind an entity's newest still count fully
+  STATE_TTL_SECONDS: z.coerce.number().int().min(60).default(3600), // idle entities' window state expires after this much wall time
+  USER_STATE_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400), // a user's login history (countries, IPs, usual place)
+  // Feature settings
+  FEATURE_TIME_ZONE: z.string().default('UTC').refine((tz) => { try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true } catch { return false } }, 'not an IANA time zone'), // for hour, weekday, business hours
+  BUSINESS_HOURS: z.string().regex(range, 'like 08-18').default('08-18'), // [start, end) hours
+  BUSINESS_DAYS: z.string().regex(range, 'like 1-5').default('1-5'), // first-last weekday, 0 = Sunday
+  SENSITIVE_PATHS: list('/admin,/wp-login.php,/wp-admin,/xmlrpc.php,/.env,/.git,/phpmyadmin,/server-status,/actuator,/cgi-bin,/etc/passwd,/login,/manager/html,/console'), // URL path prefixes
+  PRIVILEGED_USERS: list('root,admin,administrator,toor,sudo,oracle,postgres'), // user names that are privileged
+  GEO_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'), // country, city and AS of source and destination IPs
 })
 export type Config = z.infer<typeof Config>
 export const loadConfig = (env: Record<string, string | undefined>) => parseConfig(Config, env)
+
+/** [start, end] of a `a-b` setting. */
+export function parseRange(value: string): [number, number] {
+  const m = range.exec(value)!
+  return [Number(m[1]), Number(m[2])]
+}

@@ -1,25 +1,33 @@
-import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
+import type { DeliveredMessage, Metrics, TypedProducer } from '@vigil/platform'
 import { topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from './adapters/feature-store.ts'
-import { computeFeatures, windowMarksOf } from './compute-features.ts'
+import type { GeoLookup } from './adapters/geo.ts'
+import { computeFeatures, windowMarksOf, type FeatureContext } from './compute-features.ts'
+import { enrichEvent } from './enrich-event.ts'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.ts'
 
 export interface RawLogsDeps {
   featureStore: FeatureStore
   producer: TypedProducer
+  geo: GeoLookup | null
+  context: FeatureContext
+  metrics: Metrics
 }
 
 /** raw-logs batch → one feature record per line, keyed by entity so each entity's windows stay on one scorer partition. */
-export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], { featureStore, producer }: RawLogsDeps): Promise<void> {
+export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: RawLogsDeps): Promise<void> {
   const events = messages.map((m) => {
-    const event = normalizeEvent(m)
+    const event = enrichEvent(normalizeEvent(m), deps.geo)
+    deps.metrics.events.inc({ family: event.family, parsed: String(event.parsed) })
     return { event, marks: windowMarksOf(event) }
   })
-  const windows = await featureStore.update(events)
-  await producer.send(topics.features, events.map(({ event }, i) => ({ key: event.entity.id, value: toFeatureRecord(event, windows[i]!) })))
+  const windows = await deps.featureStore.update(events)
+  await deps.producer.send(topics.features, events.map(({ event }, i) => ({
+    key: event.entity.id, value: toFeatureRecord(event, windows[i]!, deps.context),
+  })))
 }
 
-function toFeatureRecord(event: NormalizedEvent, stats: WindowStats): FeatureRecord {
+function toFeatureRecord(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureRecord {
   return {
     eventId: event.eventId,
     entity: event.entity,
@@ -28,6 +36,6 @@ function toFeatureRecord(event: NormalizedEvent, stats: WindowStats): FeatureRec
     family: event.family,
     event: event.ecs,
     evidence: event.evidence,
-    vector: computeFeatures(event, stats),
+    vector: computeFeatures(event, stats, context),
   }
 }

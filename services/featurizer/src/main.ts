@@ -1,19 +1,35 @@
 import { createRedis, runService } from '@vigil/platform'
 import { FEATURE_WINDOW_SECONDS, topics } from '@vigil/schemas'
 import { createFeatureStore } from './adapters/feature-store.ts'
-import { loadConfig } from './config.ts'
+import { createGeoLookup } from './adapters/geo.ts'
+import { loadConfig, parseRange } from './config.ts'
+import { createTemporalFeatures } from './features/temporal-features.ts'
+import { createRawLogDecoder } from './decode-raw-log.ts'
 import { handleRawLogs } from './handle-raw-logs.ts'
 
-await runService({ name: 'featurizer', loadConfig }, async ({ config, kafka, onShutdown }) => {
+await runService({ name: 'featurizer', loadConfig }, async ({ config, metrics, kafka, onShutdown }) => {
   const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX)
   const featureStore = createFeatureStore(redis, {
-    windowSeconds: FEATURE_WINDOW_SECONDS, lateGraceSeconds: config.LATE_EVENT_GRACE_SECONDS, ttlSeconds: config.STATE_TTL_SECONDS,
+    windowSeconds: FEATURE_WINDOW_SECONDS, lateGraceSeconds: config.LATE_EVENT_GRACE_SECONDS,
+    ttlSeconds: config.STATE_TTL_SECONDS, userTtlSeconds: config.USER_STATE_TTL_SECONDS,
   })
+  const geo = config.GEO_ENABLED ? await createGeoLookup() : null
+  const [startHour, endHour] = parseRange(config.BUSINESS_HOURS)
+  const [firstDay, lastDay] = parseRange(config.BUSINESS_DAYS)
+  const context = {
+    temporal: createTemporalFeatures(config.FEATURE_TIME_ZONE, {
+      startHour, endHour, days: new Set(Array.from({ length: lastDay - firstDay + 1 }, (_, i) => firstDay + i)),
+    }),
+    sensitivePaths: config.SENSITIVE_PATHS,
+    privilegedUsers: new Set(config.PRIVILEGED_USERS),
+  }
   const producer = await kafka.producer()
 
   await kafka.consume(topics.rawLogs, {
     groupId: 'featurizer',
-    handler: (messages) => handleRawLogs(messages, { featureStore, producer }),
+    // raw-logs is written by log shippers too (rsyslog, syslog-ng, Vector, Zeek): see docs/shippers.md
+    decode: createRawLogDecoder(kafka.codec, kafka.kafkaName(topics.rawLogs)),
+    handler: (messages) => handleRawLogs(messages, { featureStore, producer, geo, context, metrics }),
   })
 
   onShutdown(redis) // after the consumer has finished its batch
