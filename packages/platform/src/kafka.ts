@@ -77,6 +77,9 @@ export interface KafkaRuntime {
   closeProducer(): Promise<void>
 }
 
+/** The longest wait between two tries of a batch held by a transient failure; short enough to stop within the shutdown budget. */
+const RETRY_BACKOFF_MAX_MS = 2_000
+
 /** Partition counts: data topics from config; control topics need order, not parallelism. */
 function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number {
   return topic.kind === 'control' ? 1 : config.TOPIC_PARTITIONS
@@ -184,7 +187,7 @@ export async function createKafkaRuntime(
         autoCommit: true,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.concurrency ?? 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
           if (batch.messages.length === 0) return
           const endTimer = metrics.batchDuration.startTimer({ topic: topic.name })
           metrics.messagesIn.inc({ topic: topic.name }, batch.messages.length)
@@ -213,17 +216,30 @@ export async function createKafkaRuntime(
             heartbeat,
           }
           const rejectedBeforeHandler = rejected.length
-          try {
-            await options.handler(delivered, ctx)
-          } catch (err) {
-            if (canRetry(err)) {
+          // A dependency that is down (Redis, Postgres) holds this partition where it is: the batch is
+          // tried again with backoff, heartbeats keep the group membership, and nothing is committed
+          // until it succeeds. Shutdown or a rebalance gives the batch back uncommitted.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await options.handler(delivered, ctx)
+              break
+            } catch (err) {
+              if (!canRetry(err)) {
+                // Not retryable and not pinned to one message: find the messages that fail alone.
+                rejected.length = rejectedBeforeHandler
+                await handleOneByOne(delivered, options.handler, ctx, rejected, rawByOffset)
+                break
+              }
               metrics.batchRetries.inc({ topic: topic.name, code: errorCode(err) })
-              log.warn({ err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() }, 'batch will be retried')
-              throw err
+              if (attempt === 1 || attempt % 10 === 0) {
+                log.warn({ err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset(), attempt }, 'batch held until a dependency returns')
+              }
+              if (!isRunning() || isStale()) throw err
+              await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MAX_MS, 100 * 2 ** attempt)))
+              if (!isRunning() || isStale()) throw err
+              await heartbeat()
+              rejected.length = rejectedBeforeHandler
             }
-            // Not retryable and not pinned to one message: find the messages that fail alone.
-            rejected.length = rejectedBeforeHandler
-            await handleOneByOne(delivered, options.handler, ctx, rejected, rawByOffset)
           }
           for (const { raw, err } of rejected) {
             await deadLetter(topic, {

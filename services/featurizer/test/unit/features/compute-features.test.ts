@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { featureNames, FEATURE_WINDOW_SECONDS } from '@vigil/schemas'
+import type { WindowStats } from '../../../src/adapters/feature-store.ts'
+import { computeFeatures, windowMarksOf, type FeatureContext } from '../../../src/compute-features.ts'
+import { createTemporalFeatures } from '../../../src/features/temporal-features.ts'
+import type { NormalizedEvent } from '../../../src/normalize-event.ts'
+
+const context: FeatureContext = {
+  temporal: createTemporalFeatures('UTC', { startHour: 8, endHour: 18, days: new Set([1, 2, 3, 4, 5]) }),
+  sensitivePaths: ['/admin', '/.env'],
+  privilegedUsers: new Set(['root']),
+}
+const quiet: WindowStats = {
+  events: 1, authAttempts: 0, authAttemptsLastMinute: 0, authFailures: 0, invalidUserAttempts: 0, distinctUsers: 0, httpRequests: 0,
+  httpRequestsLast10s: 0, http4xx: 0, http5xx: 0, distinctPaths: 0, distinctDestinations: 0, previousEventTime: null, user: null,
+}
+
+function event(family: string, ecs: Partial<Omit<NormalizedEvent['ecs'], 'event'>> & { event: Partial<NormalizedEvent['ecs']['event']> }): NormalizedEvent {
+  return {
+    eventId: 'raw-logs/0/1', entity: { kind: 'source.ip', id: '1.2.3.4' }, receivedAt: 0, family, parsed: true,
+    evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'x' },
+    ecs: {
+      timestamp: Date.UTC(2025, 11, 10, 10, 0), message: 'm', ...ecs,
+      event: { kind: 'event', category: [], type: [], action: 'log', outcome: 'unknown', module: family, original: 'x', ...ecs.event },
+    },
+  }
+}
+
+describe('computeFeatures', () => {
+  it('gives every defined feature, and defaults to an event with no history', () => {
+    const vector = computeFeatures(event('syslog', { event: {} }), quiet, context)
+    expect(Object.keys(vector).sort()).toEqual([...featureNames].sort())
+    expect(vector.seconds_since_previous).toBe(FEATURE_WINDOW_SECONDS)
+    expect(vector.auth_failure_ratio).toBe(0)
+  })
+
+  it('turns a brute-force window into rates', () => {
+    const failed = event('sshd', { event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, user: { name: 'root' } })
+    const marks = windowMarksOf(failed)
+    expect(marks).toMatchObject({ authAttempt: true, authFailure: true, user: 'root' })
+    const vector = computeFeatures(failed, { ...quiet, events: 40, authAttempts: 20, authFailures: 19, distinctUsers: 5, previousEventTime: failed.ecs.timestamp - 2000 }, context)
+    expect(vector).toMatchObject({ auth_attempts: 20, auth_failures: 19, auth_failure_ratio: 0.95, distinct_users: 5, seconds_since_previous: 2, is_privileged_user: 1, hour_of_day: 10, is_business_hours: 1 })
+  })
+
+  it('does not count the pam_unix line of an sshd attempt as a second attempt', () => {
+    const pam = event('sshd', { event: { category: ['authentication'], action: 'ssh_pam_auth_failure', outcome: 'failure' }, source: { ip: '1.2.3.4' } })
+    expect(windowMarksOf(pam).authAttempt).toBe(false)
+  })
+
+  it('reads web requests: status classes, sensitive paths, user agents, entropy', () => {
+    const request = event('web', {
+      event: { category: ['web'], action: 'http_request', outcome: 'failure' },
+      url: { original: '/.env?x=1', path: '/.env' }, http: { response: { status_code: 404, bytes: 512 } }, user_agent: { original: 'sqlmap/1.7' },
+    })
+    expect(windowMarksOf(request)).toMatchObject({ httpRequest: true, http4xx: true, http5xx: false, urlPath: '/.env' })
+    const vector = computeFeatures(request, { ...quiet, httpRequests: 10, http4xx: 8, httpRequestsLast10s: 30 }, context)
+    expect(vector).toMatchObject({ http_4xx_ratio: 0.8, requests_per_second: 3, is_sensitive_endpoint: 1, user_agent_is_scanner: 1, bytes: 512 })
+    expect(vector.url_entropy).toBeGreaterThan(2)
+  })
+
+  it('measures how far a login is from the user\'s usual place, and whether country and IP are new', () => {
+    const login = event('sshd', {
+      event: { category: ['authentication'], action: 'ssh_login_succeeded', outcome: 'success' },
+      source: { ip: '1.2.3.4', geo: { country_iso_code: 'CN', location: { lat: 22.5, lon: 114.1 } } }, user: { name: 'alice' },
+    })
+    expect(windowMarksOf(login).login).toMatchObject({ user: 'alice', country: 'CN', success: true })
+    const vector = computeFeatures(login, { ...quiet, authAttempts: 1, user: { countryKnown: false, ipKnown: false, usualLat: 48.85, usualLon: 2.35 } }, context)
+    expect(vector.geo_new_country_for_user).toBe(1)
+    expect(vector.ip_new_for_user).toBe(1)
+    expect(vector.geo_distance_from_usual_km).toBeGreaterThan(9000) // Paris to Shenzhen
+    expect(vector.geo_distance_from_usual_km).toBeLessThan(10000)
+  })
+})
