@@ -2,7 +2,7 @@ import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type Kafka
 import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
-import { canRetry, errorCode } from './errors.ts'
+import { canRetry, errorCode, TransientError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -77,6 +77,9 @@ export interface KafkaRuntime {
   closeProducer(): Promise<void>
 }
 
+/** Bytes of records in one produce request at most; the broker refuses a record batch over its max.message.bytes (1 MB by default). */
+const MAX_REQUEST_BYTES = 512 * 1024
+
 /** The longest wait between two tries of a batch held by a transient failure; short enough to stop within the shutdown budget. */
 const RETRY_BACKOFF_MAX_MS = 2_000
 
@@ -110,7 +113,10 @@ export async function createKafkaRuntime(
   const consumers: Consumer[] = []
 
   async function createProducer(): Promise<TypedProducer> {
-    const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+    // Not kafkajs's idempotent mode: after one failed request its sequence numbers stay out of
+    // order for good. One request in flight keeps each partition in order; a retry may duplicate
+    // a record, which every consumer absorbs (outputs are keyed by event or alert id).
+    const producer: Producer = client.producer({ maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
     return {
       async send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]) {
@@ -118,7 +124,22 @@ export async function createKafkaRuntime(
         const messages = await Promise.all(records.map(async (r) => ({
           key: r.key, value: await codec.encode(topic, r.value), ...(r.headers ? { headers: r.headers } : {}),
         })))
-        await producer.send({ topic: kafkaName(topic), messages, acks: -1 })
+        // Requests stay under the broker's message size limit (1 MB by default) whatever the batch.
+        let start = 0
+        while (start < messages.length) {
+          let bytes = 0
+          let end = start
+          while (end < messages.length && (end === start || bytes + messages[end]!.value.length <= MAX_REQUEST_BYTES)) {
+            bytes += messages[end]!.value.length + (messages[end]!.key?.length ?? 0)
+            end++
+          }
+          try {
+            await producer.send({ topic: kafkaName(topic), messages: messages.slice(start, end), acks: -1 })
+          } catch (cause) {
+            throw new TransientError('PRODUCE_FAILED', `could not write to ${kafkaName(topic)}: ${(cause as Error).message}`, { cause })
+          }
+          start = end
+        }
         metrics.messagesOut.inc({ topic: topic.name }, records.length)
       },
       close: () => producer.disconnect(),

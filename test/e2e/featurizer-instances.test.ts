@@ -1,0 +1,43 @@
+import { join } from 'node:path'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { topics, type FeatureRecord } from '@vigil/schemas'
+import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix } from '@vigil/testkit'
+
+// Two hosts' real logs, so the lines spread over partitions and instances.
+const lines = [...readLogLines(OPENSSH_SAMPLE), ...readLogLines(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'Linux_2k.log'))]
+
+/** Features by line (and which occurrence of that line), so two runs with different offsets compare. */
+async function featuresByLine(featurizers: number, pipelines: Pipeline[]): Promise<Map<string, FeatureRecord['vector']>> {
+  const p = await startPipeline({
+    stack: inject('stack'), prefix: uniquePrefix(`instances-${featurizers}`), logDir: join(REPO_ROOT, '.cache', 'test-logs', 'instances'),
+    instances: { trainer: 0, scorer: 0, alerter: 0, featurizer: featurizers },
+  })
+  pipelines.push(p)
+  await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines)
+  const features = await p.reader.readAll(topics.features, lines.length, 120_000)
+  const byLine = new Map<string, FeatureRecord['vector']>()
+  const seen = new Map<string, number>()
+  for (const f of features.sort((a, b) => a.value.evidence.partition - b.value.evidence.partition || Number(a.value.evidence.offset) - Number(b.value.evidence.offset))) {
+    const line = f.value.evidence.line
+    const n = (seen.get(line) ?? 0) + 1
+    seen.set(line, n)
+    byLine.set(`${n}:${line}`, f.value.vector)
+  }
+  return byLine
+}
+
+describe('several featurizer instances in one consumer group', () => {
+  const pipelines: Pipeline[] = []
+  afterAll(async () => {
+    await Promise.all(pipelines.map((p) => p.stop()))
+  })
+
+  it('give the same features as one instance for the same replay', async () => {
+    const one = await featuresByLine(1, pipelines)
+    const three = await featuresByLine(3, pipelines)
+    expect(one.size).toBe(lines.length)
+    expect(three.size).toBe(lines.length)
+    const different = [...one].filter(([key, vector]) => JSON.stringify(three.get(key)) !== JSON.stringify(vector))
+    expect(different.slice(0, 3)).toEqual([])
+  })
+})
