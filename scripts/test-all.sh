@@ -13,6 +13,7 @@ stop_stack() {
 }
 
 npm ci --no-audit --no-fund
+bash scripts/install-test-deps.sh
 trap stop_stack EXIT
 bash deploy/local/stack.sh up
 bash deploy/local/stack.sh up

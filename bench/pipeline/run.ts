@@ -27,7 +27,7 @@ async function bareRelay(): Promise<Result> {
   await admin.disconnect()
   const relays: ChildProcess[] = []
   for (let hop = 0; hop < 3; hop++) {
-    const child = fork(join(import.meta.dirname, 'bare-relay.ts'), [stack.KAFKA_BROKERS, chain[hop]!, chain[hop + 1]!, `${prefix}relay-${hop}`], { execArgv: ['--import', 'tsx'] })
+    const child = fork(join(import.meta.dirname, '..', 'lib', 'bare-relay.ts'), [stack.KAFKA_BROKERS, chain[hop]!, chain[hop + 1]!, `${prefix}relay-${hop}`], { execArgv: ['--import', 'tsx'] })
     await new Promise((resolve) => child.once('message', resolve))
     relays.push(child)
   }

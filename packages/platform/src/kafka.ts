@@ -207,7 +207,7 @@ export async function createKafkaRuntime(
       await consumer.run({
         autoCommit: true,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.concurrency ?? 1,
+        partitionsConsumedConcurrently: options.concurrency ?? config.CONSUMER_CONCURRENCY,
         eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
           if (batch.messages.length === 0) return
           const endTimer = metrics.batchDuration.startTimer({ topic: topic.name })

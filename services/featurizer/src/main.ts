@@ -3,8 +3,8 @@ import { FEATURE_WINDOW_SECONDS, topics } from '@vigil/schemas'
 import { createFeatureStore } from './adapters/feature-store.ts'
 import { createGeoLookup } from './adapters/geo.ts'
 import { loadConfig, parseRange } from './config.ts'
-import { createTemporalFeatures } from './features/temporal-features.ts'
 import { createRawLogDecoder } from './decode-raw-log.ts'
+import { createTemporalFeatures } from './features/temporal-features.ts'
 import { handleRawLogs } from './handle-raw-logs.ts'
 
 await runService({ name: 'featurizer', loadConfig }, async ({ config, metrics, kafka, onShutdown }) => {

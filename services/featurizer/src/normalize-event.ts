@@ -34,19 +34,22 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
     zeek: raw.zeek ? { log: raw.zeek.log, fields: raw.zeek.fields ?? null } : null,
   }
   const parser = parserFor(input)
-  const fields: ParsedFields | null = parser ? safeParse(parser.parse, input) : null
+  const fields: ParsedFields | null = parser ? safeCall(parser.parse, input) : null
   const family = parser?.family ?? GENERIC_FAMILY
-  const eventTime = (header && parseSyslogTimestamp({ timestamp: header.timestamp ?? null }, raw.receivedAt)) ?? raw.receivedAt
+  // The line's own time: the family's (a Zeek ts, an access log's [date]), else the syslog header's; arrival time only when the line has none.
+  const eventTime = (fields && parser?.eventTime ? safeCall(parser.eventTime, input) : null)
+    ?? (header && parseSyslogTimestamp({ timestamp: header.timestamp ?? null }, raw.receivedAt)) ?? raw.receivedAt
+  const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? hostOfPeer(raw.peer ?? null) : null)
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
   const ecs: EcsEvent = {
     ...rest,
     timestamp: eventTime,
-    message: input.message,
+    message: (fields && parser?.message ? safeCall(parser.message, input) : null) ?? input.message,
     event: { kind: 'event', module: family, original: raw.line, ...parsedEvent },
-    ...(header?.hostname ? { host: { name: header.hostname } } : {}),
+    ...(host ? { host: { name: host } } : {}),
     ...(header?.appName ? { process: { name: header.appName, ...pidOf(header.procId ?? null), ...rest.process } } : {}),
     ...(header ? {
-      log: { syslog: { facility: header.facility, severity: header.severity, msgid: header.msgId ?? null, structured_data: header.structuredData ?? [] } },
+      log: { ...rest.log, syslog: { facility: header.facility, severity: header.severity, msgid: header.msgId ?? null, structured_data: header.structuredData ?? [] } },
     } : {}),
   }
   return {
@@ -61,18 +64,28 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
 }
 
 // Parsers promise not to throw; a bug in one must still not stop the stream.
-function safeParse(parse: (input: ParserInput) => ParsedFields | null, input: ParserInput): ParsedFields | null {
+function safeCall<T>(read: (input: ParserInput) => T | null, input: ParserInput): T | null {
   try {
-    return parse(input)
+    return read(input)
   } catch {
     return null
   }
 }
 
-/** Whose window an event joins: the remote address when there is one, else the user, else the host that logged it. */
+/** The sender's address without its port: the host of lines that carry no host name (Zeek records, files). */
+function hostOfPeer(peer: string | null): string | null {
+  if (!peer) return null
+  const i = peer.lastIndexOf(':')
+  return i > 0 && /^\d+$/.test(peer.slice(i + 1)) ? peer.slice(0, i) : peer
+}
+
+/**
+ * Whose window an event joins: the remote address when there is one, else the host that logged it.
+ * Not the user: a user's events come from many hosts, whose streams reach the featurizer on
+ * different partitions in no fixed order, and windows fed that way would not be reproducible.
+ */
 function entityOf(ecs: EcsEvent): Entity {
   if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
-  if (ecs.user?.name) return { kind: 'user.name', id: ecs.user.name }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }
   return { kind: 'host.name', id: 'unknown' }
 }

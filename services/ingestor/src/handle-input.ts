@@ -1,13 +1,17 @@
-import type { RawLog } from '@vigil/schemas'
+import type { RawLog, ZeekContext } from '@vigil/schemas'
 import { decodeLine, parseSyslog } from '@vigil/syslog'
 
 /** One frame or datagram as it arrived. */
 export interface ReceivedInput {
   bytes: Buffer
-  transport: 'syslog-udp' | 'syslog-tcp'
-  /** sender, host:port */
+  transport: 'syslog-udp' | 'syslog-tcp' | 'zeek-tcp' | 'file'
+  /** sender, host:port; for a file, its path */
   peer: string
   receivedAt: number
+  /** the sending host, when the peer does not name it (a file's lines come from this host) */
+  host?: string
+  /** set for Zeek output: its log type and TSV header; the line is then taken as it is, not as syslog */
+  zeek?: ZeekContext
 }
 
 export type InputVerdict =
@@ -21,6 +25,14 @@ export type InputVerdict =
 export function handleInput(input: ReceivedInput): InputVerdict {
   const decoded = decodeLine(input.bytes)
   if (!decoded.ok) return { ok: false, code: decoded.code, reason: decoded.reason }
+  if (input.zeek) {
+    const { log, fields = null, types = null } = input.zeek
+    return {
+      ok: true,
+      key: input.host ?? hostOf(input.peer),
+      record: { line: decoded.line, receivedAt: input.receivedAt, transport: input.transport, peer: input.peer, syslog: null, zeek: { log, fields, types } },
+    }
+  }
   const parsed = parseSyslog(decoded.line)
   if (!parsed.ok) return { ok: false, code: parsed.code, reason: parsed.reason }
   const header = parsed.header

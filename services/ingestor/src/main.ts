@@ -1,7 +1,10 @@
+import { hostname } from 'node:os'
 import { runService } from '@vigil/platform'
 import { loadConfig } from './config.ts'
 import { createRawLogSink } from './raw-log-sink.ts'
 import { startSyslogTcp, startSyslogUdp } from './syslog-listeners.ts'
+import { startZeekDirTailer } from './zeek/zeek-dir-tailer.ts'
+import { startZeekTcpListener } from './zeek/zeek-tcp-listener.ts'
 
 await runService({ name: 'ingestor', loadConfig }, async ({ config, log, kafka, onShutdown }) => {
   const producer = await kafka.producer()
@@ -9,6 +12,16 @@ await runService({ name: 'ingestor', loadConfig }, async ({ config, log, kafka, 
 
   const udp = await startSyslogUdp(config.SYSLOG_BIND, config.SYSLOG_UDP_PORT, sink, log)
   const tcp = await startSyslogTcp(config.SYSLOG_BIND, config.SYSLOG_TCP_PORT, config.MAX_LINE_BYTES, sink, log)
+  const zeekTcp = config.ZEEK_TCP_PORT > 0
+    ? await startZeekTcpListener(config.ZEEK_TCP_BIND, config.ZEEK_TCP_PORT, config.MAX_LINE_BYTES, sink, log)
+    : null
+  const zeekFiles = config.ZEEK_LOG_DIR && config.ZEEK_STATE_FILE
+    ? await startZeekDirTailer({
+      dir: config.ZEEK_LOG_DIR, stateFile: config.ZEEK_STATE_FILE, pollMs: config.ZEEK_POLL_MS,
+      sink, log, maxLineBytes: config.MAX_LINE_BYTES, host: hostname(),
+    })
+    : null
 
-  onShutdown(sink, udp, tcp) // closed in reverse: stop listening, then flush what was accepted
+  // closed in reverse: stop listening and tailing, then flush what was accepted
+  onShutdown(sink, udp, tcp, ...[zeekTcp, zeekFiles].filter((r) => r !== null))
 })

@@ -21,4 +21,8 @@ export interface FamilyParser {
   family: string
   claims(input: ParserInput): boolean
   parse(input: ParserInput): ParsedFields | null
+  /** the event time the line itself carries (epoch ms), for families whose lines come without a syslog header */
+  eventTime?(input: ParserInput): number | null
+  /** a message for people, when the family's lines are records rather than text (Zeek) */
+  message?(input: ParserInput): string | null
 }

@@ -1,6 +1,6 @@
 // One hop of the bare kafkajs pipe: consume a topic and produce the same bytes, keys and timestamps
 // to the next, with no decoding and no processing. The baseline every pipeline figure is compared to.
-// Usage: node --import tsx bench/pipeline/bare-relay.ts <brokers> <from-topic> <to-topic> <group>
+// Usage: node --import tsx bench/lib/bare-relay.ts <brokers> <from-topic> <to-topic> <group>
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 
 const [brokers, from, to, group] = process.argv.slice(2) as [string, string, string, string]

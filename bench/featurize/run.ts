@@ -1,0 +1,58 @@
+// The featurizer benchmark: parse + features with the real Redis on the real samples, events/s of one
+// featurizer process, beside a bare consume→produce of the same messages in the same run.
+// Target: the featurizer keeps at least half the bare pipe's rate.  Run: npm run bench:featurize
+import { join } from 'node:path'
+import { topics, type RawLog } from '@vigil/schemas'
+import { OPENSSH_SAMPLE, readLogLines, REPO_ROOT, stackFromEnv, startNativeStack, startService, uniquePrefix } from '@vigil/testkit'
+import { benchKafka, createTopics, produceAll, startBareRelay, writeRate } from '../lib/kafka-bench.ts'
+import { printTable } from '../lib/stats.ts'
+
+const N = Number(process.env.BENCH_EVENTS ?? 30_000)
+const PARTITIONS = 12
+const stack = stackFromEnv() ?? startNativeStack()
+const kafka = benchKafka(stack.KAFKA_BROKERS)
+
+// Real lines of several families, as the ingestor would have written them (keyed by host).
+const samples = [
+  { host: 'LabSZ', lines: readLogLines(OPENSSH_SAMPLE) },
+  { host: 'combo', lines: readLogLines(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'Linux_2k.log')) },
+]
+const now = Date.now()
+const records = Array.from({ length: N }, (_, i) => {
+  const sample = samples[i % samples.length]!
+  const line = sample.lines[Math.floor(i / samples.length) % sample.lines.length]!
+  const value: RawLog = { line: `<38>${line}`, receivedAt: now, transport: 'bench', peer: null, syslog: null, zeek: null }
+  return { key: sample.host, value: Buffer.from(JSON.stringify(value)) }
+})
+
+async function bare(): Promise<number> {
+  const prefix = uniquePrefix('bench-feat-bare')
+  const [from, to] = [`${prefix}raw-logs`, `${prefix}features`]
+  await createTopics(kafka, [from, to], PARTITIONS)
+  await produceAll(kafka, from, records)
+  const relay = await startBareRelay(stack.KAFKA_BROKERS, from, to, `${prefix}relay`)
+  const rate = await writeRate(kafka, to, N)
+  relay.kill('SIGTERM')
+  return rate
+}
+
+async function featurizer(): Promise<number> {
+  const prefix = uniquePrefix('bench-feat')
+  await createTopics(kafka, [`${prefix}raw-logs`], PARTITIONS)
+  await produceAll(kafka, `${prefix}raw-logs`, records)
+  const service = await startService('featurizer', {
+    KAFKA_BROKERS: stack.KAFKA_BROKERS, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
+  }, join(REPO_ROOT, '.cache', 'bench-logs'))
+  await service.waitReady()
+  const rate = await writeRate(kafka, `${prefix}${topics.features.name}`, N)
+  await service.stop()
+  return rate
+}
+
+console.log(`featurizer benchmark: ${N} raw-logs records (OpenSSH and Linux syslog samples), ${PARTITIONS} partitions, Redis ${stack.REDIS_URL}`)
+const bareRate = await bare()
+const featurizerRate = await featurizer()
+printTable(['pipe', 'events/s'], [['bare consume→produce (kafkajs)', bareRate.toFixed(0)], ['featurizer (parse, Redis windows, features)', featurizerRate.toFixed(0)]])
+console.log(`featurizer / bare: ${(featurizerRate / bareRate).toFixed(2)} (target ≥ 0.5)`)
+process.exit(0)

@@ -1,0 +1,49 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { Kafka, logLevel, Partitioners } from 'kafkajs'
+import { waitFor } from '@vigil/testkit'
+
+/** A kafkajs client for benchmark harnesses. */
+export function benchKafka(brokers: string): Kafka {
+  return new Kafka({ clientId: `bench-${randomUUID().slice(0, 8)}`, brokers: brokers.split(','), logLevel: logLevel.WARN })
+}
+
+export async function createTopics(kafka: Kafka, names: string[], partitions: number): Promise<void> {
+  const admin = kafka.admin()
+  await admin.connect()
+  await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions })) })
+  await admin.disconnect()
+}
+
+/** Writes `records` in requests of 500. */
+export async function produceAll(kafka: Kafka, topic: string, records: Array<{ key: string; value: Buffer }>): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  for (let i = 0; i < records.length; i += 500) await producer.send({ topic, acks: -1, messages: records.slice(i, i + 500) })
+  await producer.disconnect()
+}
+
+/**
+ * Reads `count` records of `topic` and returns the rate at which they were written: records per
+ * second between the first and the last record's timestamp (set by the producer that wrote them).
+ */
+export async function writeRate(kafka: Kafka, topic: string, count: number, timeoutMs = 600_000): Promise<number> {
+  const stamps: number[] = []
+  const consumer = kafka.consumer({ groupId: `bench-reader-${randomUUID()}` })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({ eachBatch: async ({ batch }) => { for (const m of batch.messages) stamps.push(Number(m.timestamp)) } })
+  await waitFor(`${count} records on ${topic}`, () => stamps.length >= count, timeoutMs, 200)
+  await consumer.disconnect()
+  const first = Math.min(...stamps)
+  const last = Math.max(...stamps)
+  return (stamps.length - 1) / Math.max(0.001, (last - first) / 1000)
+}
+
+/** Starts one bare consume→produce hop as its own process. */
+export async function startBareRelay(brokers: string, from: string, to: string, group: string): Promise<ChildProcess> {
+  const child = fork(join(import.meta.dirname, 'bare-relay.ts'), [brokers, from, to, group], { execArgv: ['--import', 'tsx'] })
+  await new Promise((resolve) => child.once('message', resolve))
+  return child
+}
