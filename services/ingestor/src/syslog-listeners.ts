@@ -1,14 +1,9 @@
 import { createSocket } from 'node:dgram'
-import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
+import { startFramedTcpServer, type Listener } from './framed-tcp-server.ts'
 import type { Logger } from '@vigil/platform'
 import type { RawLogSink } from './raw-log-sink.ts'
 import { createTcpDeframer } from '@vigil/syslog'
-
-export interface Listener {
-  port: number
-  close(): Promise<void>
-}
 
 /** Syslog over UDP: one datagram, one message (RFC 5426). */
 export async function startSyslogUdp(bind: string, port: number, sink: RawLogSink, log: Logger): Promise<Listener> {
@@ -25,54 +20,20 @@ export async function startSyslogUdp(bind: string, port: number, sink: RawLogSin
 }
 
 /**
- * Syslog over TCP with octet-counting or newline framing (RFC 6587), detected per frame. Frames are
- * handled in arrival order per connection, and the socket pauses while the sink applies backpressure.
+ * Syslog over TCP with octet-counting or newline framing (RFC 6587), detected per frame.
  */
-export async function startSyslogTcp(bind: string, port: number, maxLineBytes: number, sink: RawLogSink, log: Logger): Promise<Listener> {
-  const sockets = new Set<Socket>()
-  const chains = new Map<Socket, Promise<void>>() // frames of each connection still being handed to the sink
-  const server = createServer((socket) => {
-    sockets.add(socket)
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`
+export function startSyslogTcp(bind: string, port: number, maxLineBytes: number, sink: RawLogSink, log: Logger): Promise<Listener> {
+  return startFramedTcpServer('syslog tcp', bind, port, log, (peer) => {
     const deframer = createTcpDeframer({ maxFrameBytes: maxLineBytes })
-    let chain: Promise<void> = Promise.resolve()
-    const handleFrames = (frames: ReturnType<typeof deframer.push>) => {
-      if (frames.length === 0) return
-      socket.pause()
-      const receivedAt = Date.now()
-      chain = chain.then(async () => {
+    return {
+      push: (chunk) => deframer.push(chunk),
+      end: () => deframer.end(),
+      handle: async (frames, receivedAt) => {
         for (const frame of frames) {
           if (frame.ok) await sink.accept({ bytes: frame.bytes, transport: 'syslog-tcp', peer, receivedAt })
           else await sink.reject({ code: frame.code, reason: frame.reason, preview: frame.preview, length: frame.length, transport: 'syslog-tcp', peer })
         }
-      }).catch((err) => log.error({ err, peer }, 'tcp input not handled')).finally(() => {
-        if (!socket.destroyed) socket.resume()
-      })
-      chains.set(socket, chain)
+      },
     }
-    socket.on('data', (chunk) => handleFrames(deframer.push(chunk)))
-    socket.on('end', () => handleFrames(deframer.end()))
-    socket.on('error', (err) => log.warn({ err, peer }, 'tcp connection error'))
-    socket.on('close', () => {
-      sockets.delete(socket)
-      void chain.finally(() => chains.delete(socket))
-    })
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, bind, () => resolve())
-  })
-  const actual = (server.address() as AddressInfo).port
-  log.info({ bind, port: actual }, 'syslog tcp listening')
-  return {
-    port: actual,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      // Senders reconnect to another instance; what we already read reaches the sink, which flushes after this.
-      for (const socket of sockets) socket.end()
-      setTimeout(() => sockets.forEach((s) => s.destroy()), 1_000).unref()
-      await closed
-      await Promise.all(chains.values())
-    },
-  }
 }

@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { parseSyslog } from '@vigil/syslog'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { avroTypeOf, topics, type EcsEvent } from '@vigil/schemas'
-import type { ParsedFields } from '../../../src/ecs-event.ts'
+import { avroProblems, lineEdits, mutate } from './parser-fuzz.ts'
 import type { ParserInput } from '../../../src/parsers/family-parser.ts'
 import { parsePrivilege, privilegeParser, type PrivilegeFields } from '../../../src/parsers/privilege.ts'
 
@@ -40,16 +39,6 @@ const SESSION_CLOSED = { category: ['session'], type: ['end'], action: 'pam_sess
 const AUTH_FAILED = { category: ['authentication'], type: ['info'], outcome: 'failure' as const }
 
 
-// The parser output as the features topic carries it (what the featurizer adds around it filled in).
-type AvroType = ReturnType<typeof avroTypeOf>
-const ecsType = (avroTypeOf(topics.features) as unknown as { field(name: string): { type: AvroType } }).field('event').type
-function avroProblems(fields: ParsedFields, line: string): string[] {
-  const { event, ...rest } = fields
-  const ecs: EcsEvent = { ...rest, timestamp: 0, message: line, event: { kind: 'event', module: 'test', original: line, ...event } }
-  const problems: string[] = []
-  ecsType.isValid(ecs, { errorHook: (path: string[], value: unknown) => problems.push(`${path.join('.')}=${JSON.stringify(value)}`) })
-  return problems
-}
 
 describe('privilege parser on real logs', () => {
   it.each([
@@ -273,32 +262,10 @@ describe('privilege parser properties', () => {
   })
 
   it('never throws on mutated real lines, and returns null or a typed event', () => {
-    fc.assert(fc.property(fc.constantFrom(...real), edits(), (original, changes) => {
+    fc.assert(fc.property(fc.constantFrom(...real), lineEdits([' ', ';', ':', '=', '(', ')', '[', ']', ' ; ', 'COMMAND=', ' by ', '(uid=0)'], 400), (original, changes) => {
       const i = { ...original, message: mutate(original.message, changes) }
       privilegeParser.claims(i)
       return wellFormed(parsePrivilege(i), i.message)
     }), { numRuns: 1000 })
   })
 })
-
-type Edit = { kind: 'insert' | 'delete' | 'replace' | 'truncate'; at: number; text: string }
-
-function edits(): fc.Arbitrary<Edit[]> {
-  const edit = fc.record({
-    kind: fc.constantFrom('insert', 'delete', 'replace', 'truncate') as fc.Arbitrary<Edit['kind']>,
-    at: fc.nat({ max: 400 }),
-    text: fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom(' ', ';', ':', '=', '(', ')', '[', ']', ' ; ', 'COMMAND=', ' by ', '(uid=0)')),
-  })
-  return fc.array(edit, { minLength: 1, maxLength: 6 })
-}
-
-function mutate(s: string, changes: Edit[]): string {
-  for (const { kind, at, text } of changes) {
-    const i = s.length === 0 ? 0 : at % (s.length + 1)
-    if (kind === 'insert') s = s.slice(0, i) + text + s.slice(i)
-    else if (kind === 'delete') s = s.slice(0, i) + s.slice(i + 1 + (text.length % 3))
-    else if (kind === 'replace') s = s.slice(0, i) + text + s.slice(i + text.length)
-    else s = s.slice(0, i)
-  }
-  return s
-}

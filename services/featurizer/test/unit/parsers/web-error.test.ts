@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { avroTypeOf, topics, type EcsEvent } from '@vigil/schemas'
-import type { ParsedFields } from '../../../src/ecs-event.ts'
+import { avroProblems, lineEdits, mutate } from './parser-fuzz.ts'
 import type { ParserInput } from '../../../src/parsers/family-parser.ts'
 import { parseWebError, webErrorParser, webErrorTimestamp, type WebErrorFields } from '../../../src/parsers/web-error.ts'
 
@@ -23,16 +22,6 @@ const ERROR = { category: ['web'], type: ['error'], action: 'http_error', outcom
 const info = (severity: number) => ({ category: ['web'], type: ['info'], action: 'http_error', outcome: 'unknown' as const, dataset: 'web.error', severity })
 
 
-// The parser output as the features topic carries it (what the featurizer adds around it filled in).
-type AvroType = ReturnType<typeof avroTypeOf>
-const ecsType = (avroTypeOf(topics.features) as unknown as { field(name: string): { type: AvroType } }).field('event').type
-function avroProblems(fields: ParsedFields, line: string): string[] {
-  const { event, ...rest } = fields
-  const ecs: EcsEvent = { ...rest, timestamp: 0, message: line, event: { kind: 'event', module: 'test', original: line, ...event } }
-  const problems: string[] = []
-  ecsType.isValid(ecs, { errorHook: (path: string[], value: unknown) => problems.push(`${path.join('.')}=${JSON.stringify(value)}`) })
-  return problems
-}
 
 describe('parseWebError on real error logs', () => {
   it.each(Object.entries(SOURCES))('claims and parses every line of %s', (name, load) => {
@@ -207,7 +196,7 @@ describe('parseWebError properties', () => {
   })
 
   it('never throws on mutated real lines, and returns null or a typed event', () => {
-    fc.assert(fc.property(fc.constantFrom(...real), edits(), (line, changes) => {
+    fc.assert(fc.property(fc.constantFrom(...real), lineEdits(['[', ']', ' ', ':', '"', ', ', '(', ')'], 300), (line, changes) => {
       const mutated = mutate(line, changes)
       webErrorParser.claims(headerless(mutated))
       const ts = webErrorTimestamp(mutated)
@@ -215,25 +204,3 @@ describe('parseWebError properties', () => {
     }), { numRuns: 1000 })
   })
 })
-
-type Edit = { kind: 'insert' | 'delete' | 'replace' | 'truncate'; at: number; text: string }
-
-function edits(): fc.Arbitrary<Edit[]> {
-  const edit = fc.record({
-    kind: fc.constantFrom('insert', 'delete', 'replace', 'truncate') as fc.Arbitrary<Edit['kind']>,
-    at: fc.nat({ max: 300 }),
-    text: fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('[', ']', ' ', ':', '"', ', ', '(', ')')),
-  })
-  return fc.array(edit, { minLength: 1, maxLength: 6 })
-}
-
-function mutate(s: string, changes: Edit[]): string {
-  for (const { kind, at, text } of changes) {
-    const i = s.length === 0 ? 0 : at % (s.length + 1)
-    if (kind === 'insert') s = s.slice(0, i) + text + s.slice(i)
-    else if (kind === 'delete') s = s.slice(0, i) + s.slice(i + 1 + (text.length % 3))
-    else if (kind === 'replace') s = s.slice(0, i) + text + s.slice(i + text.length)
-    else s = s.slice(0, i)
-  }
-  return s
-}

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '@vigil/platform'
 import { sendTcpBytes, waitFor } from '@vigil/testkit'
-import type { Listener } from '../../../src/syslog-listeners.ts'
+import type { Listener } from '../../../src/framed-tcp-server.ts'
 import { startZeekTcpListener } from '../../../src/zeek/zeek-tcp-listener.ts'
 import { createFakeSink } from './fake-sink.ts'
 
