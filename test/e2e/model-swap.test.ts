@@ -30,14 +30,21 @@ describe('model lifecycle', () => {
 
     // More history arrives; the trainer's schedule retrains and publishes a new version on model-control.
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(1000))
-    const controls = await waitFor('a second model version on model-control', async () => {
-      const all = await p.reader.readAll(topics.modelControl)
-      return new Set(all.map((c) => c.value.version)).size >= 2 ? all : undefined
-    }, 60_000, 500)
-    const secondVersion = controls.at(-1)!.value.version
+    // Retraining follows the new history (perhaps more than once while it arrives); wait until the
+    // scorer runs the newest version and no newer one has come for longer than the retrain interval.
+    let stableSince = 0
+    let newest = ''
+    const secondVersion = await waitFor('the scorer to run the newest version, and no newer one to come', async () => {
+      const versions = (await p.reader.readAll(topics.modelControl)).map((c) => c.value.version)
+      const latest = versions.at(-1)!
+      if (new Set(versions).size < 2 || !(await scorer.metrics()).includes(`version="${latest}"`)) return undefined
+      if (latest !== newest) {
+        newest = latest
+        stableSince = Date.now()
+      }
+      return Date.now() - stableSince > 3_000 ? latest : undefined
+    }, 90_000, 500)
     expect(secondVersion).not.toBe(firstVersion)
-
-    await waitFor('the scorer to run the new version', async () => (await scorer.metrics()).includes(`version="${secondVersion}"`), 30_000)
 
     // Replay once more: these events arrive after the swap and must carry the new version.
     const thirdStarted = Date.now()

@@ -8,6 +8,7 @@ describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema regis
   const record: RawLog = {
     line: '<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186', receivedAt: 1, transport: 'syslog-tcp', peer: '127.0.0.1:9',
     syslog: { format: 'RFC3164', facility: 4, severity: 6, timestamp: 'Dec 10 06:55:46', hostname: 'LabSZ', appName: 'sshd', procId: '24200', msgId: null, structuredData: [], message: 'Invalid user webmaster from 173.234.31.186' },
+    zeek: null,
   }
 
   it('registers every topic schema under <topic>-value and writes the Confluent wire format', async () => {
