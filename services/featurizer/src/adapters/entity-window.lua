@@ -49,8 +49,18 @@ for i = 1, #previous, 2 do
   local member = previous[i]
   if member ~= id and string.sub(member, 1, #id + 1) ~= id .. '#' then prev = previous[i + 1]; break end
 end
+-- A distinct count merges a window of HyperLogLogs, the costliest step here: only done when the
+-- entity has that kind of activity in the window (logins, requests) or the event reaches a destination.
+-- The same goes for the narrower counts: they can only be non-zero when the broad one is.
+local auth = count('auth', from)
+local http = count('http', from)
+local function ifAuth(f) if auth > 0 then return f() end return 0 end
+local function ifHttp(f) if http > 0 then return f() end return 0 end
 return {
-  count('ev', from), count('auth', from), count('auth', t - 60000), count('fail', from), count('inval', from),
-  count('http', from), count('http', t - 10000), count('h4', from), count('h5', from),
-  distinct('users'), distinct('paths'), distinct('dst'), prev,
+  count('ev', from), auth, ifAuth(function() return count('auth', t - 60000) end),
+  ifAuth(function() return count('fail', from) end), ifAuth(function() return count('inval', from) end),
+  http, ifHttp(function() return count('http', t - 10000) end),
+  ifHttp(function() return count('h4', from) end), ifHttp(function() return count('h5', from) end),
+  ifAuth(function() return distinct('users') end), ifHttp(function() return distinct('paths') end),
+  ARGV[7] ~= '' and distinct('dst') or 0, prev,
 }
