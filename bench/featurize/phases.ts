@@ -20,7 +20,8 @@ for (const reg of [undefined, process.env.SCHEMA_REGISTRY_URL]) {
 const codec = await createCodec({ registryUrl: reg, kafkaName: (t) => `phase-${t.name}`, topics: allTopics() })
 const decode = createRawLogDecoder(codec, 'phase-raw-logs')
 const geo = await createGeoLookup()
-const redis = createRedis(process.env.REDIS_URL!, 'phase:'); await new Promise((r) => redis.once('ready', r))
+const redis = createRedis(process.env.REDIS_URL!, 'phase:')
+await redis.ready()
 const store = createFeatureStore(redis, { windowSeconds: 600, lateGraceSeconds: 300, ttlSeconds: 600, userTtlSeconds: 600 })
 const context = { temporal: createTemporalFeatures('UTC', { startHour: 8, endHour: 18, days: new Set([1, 2, 3, 4, 5]) }), sensitivePaths: ['/admin'], privilegedUsers: new Set(['root']) }
 let t = performance.now()

@@ -168,7 +168,8 @@ export async function createKafkaRuntime(
         if (missing.length === 0) return
         try {
           await admin.createTopics({
-            waitForLeaders: true,
+            // kafkajs's own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a fresh broker answers for a moment: we wait below.
+            waitForLeaders: false,
             topics: missing.map((t) => ({
               topic: kafkaName(t),
               numPartitions: partitionsOf(t, config),
@@ -182,6 +183,17 @@ export async function createKafkaRuntime(
             const still = new Set(await admin.listTopics())
             if (missing.some((t) => !still.has(kafkaName(t)))) throw err
           }
+        }
+        // A new topic's leaders reach the broker's metadata a moment after creation; a consumer that
+        // subscribes before that fails with UNKNOWN_TOPIC_OR_PARTITION, so wait until every partition has one.
+        const deadline = Date.now() + 30_000
+        for (;;) {
+          const described = await admin.fetchTopicMetadata({ topics: missing.map(kafkaName) }).then((m) => m.topics, () => [])
+          const ready = described.length === missing.length && described.every((t) =>
+            t.partitions.length === partitionsOf(missing.find((m) => kafkaName(m) === t.name)!, config) && t.partitions.every((p) => p.leader >= 0))
+          if (ready) break
+          if (Date.now() > deadline) throw new Error(`topics ${missing.map(kafkaName).join(', ')} have no leaders after 30 s`)
+          await new Promise((r) => setTimeout(r, 200))
         }
         log.info({ topics: missing.map(kafkaName) }, 'created topics')
       } finally {

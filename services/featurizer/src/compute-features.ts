@@ -1,7 +1,7 @@
 import { FEATURE_WINDOW_SECONDS, type FeatureVector } from '@vigil/schemas'
 import type { WindowMarks, WindowStats } from './adapters/feature-store.ts'
 import { haversineKm } from './adapters/geo.ts'
-import type { TemporalFeatures } from './features/temporal-features.ts'
+import { createTemporalFeatures, type TemporalFeatures } from './features/temporal-features.ts'
 import { shannonEntropy, userAgentClass } from './features/text-features.ts'
 import type { NormalizedEvent } from './normalize-event.ts'
 
@@ -10,6 +10,20 @@ export interface FeatureContext {
   temporal: (eventTime: number) => TemporalFeatures
   sensitivePaths: readonly string[]
   privilegedUsers: ReadonlySet<string>
+}
+
+/** The feature settings from the featurizer's config: time zone, business hours, sensitive paths, privileged users. */
+export function createFeatureContext(settings: {
+  timeZone: string; businessHours: [number, number]; businessDays: [number, number]; sensitivePaths: string[]; privilegedUsers: string[]
+}): FeatureContext {
+  const [startHour, endHour] = settings.businessHours
+  const [firstDay, lastDay] = settings.businessDays
+  const days = new Set(Array.from({ length: lastDay - firstDay + 1 }, (_, i) => firstDay + i))
+  return {
+    temporal: createTemporalFeatures(settings.timeZone, { startHour, endHour, days }),
+    sensitivePaths: settings.sensitivePaths,
+    privilegedUsers: new Set(settings.privilegedUsers),
+  }
 }
 
 // sshd writes several lines per login attempt (pam_unix, "Invalid user", the verdict); only the

@@ -2,27 +2,24 @@ import { createRedis, runService } from '@vigil/platform'
 import { FEATURE_WINDOW_SECONDS, topics } from '@vigil/schemas'
 import { createFeatureStore } from './adapters/feature-store.ts'
 import { createGeoLookup } from './adapters/geo.ts'
+import { createFeatureContext } from './compute-features.ts'
 import { loadConfig, parseRange } from './config.ts'
 import { createRawLogDecoder } from './decode-raw-log.ts'
-import { createTemporalFeatures } from './features/temporal-features.ts'
 import { handleRawLogs } from './handle-raw-logs.ts'
 
-await runService({ name: 'featurizer', loadConfig }, async ({ config, metrics, kafka, onShutdown }) => {
-  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX)
+await runService({ name: 'featurizer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
+  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)
+  onShutdown(redis) // closed after the consumer has finished its batch
+  await redis.ready()
   const featureStore = createFeatureStore(redis, {
     windowSeconds: FEATURE_WINDOW_SECONDS, lateGraceSeconds: config.LATE_EVENT_GRACE_SECONDS,
     ttlSeconds: config.STATE_TTL_SECONDS, userTtlSeconds: config.USER_STATE_TTL_SECONDS,
   })
   const geo = config.GEO_ENABLED ? await createGeoLookup() : null
-  const [startHour, endHour] = parseRange(config.BUSINESS_HOURS)
-  const [firstDay, lastDay] = parseRange(config.BUSINESS_DAYS)
-  const context = {
-    temporal: createTemporalFeatures(config.FEATURE_TIME_ZONE, {
-      startHour, endHour, days: new Set(Array.from({ length: lastDay - firstDay + 1 }, (_, i) => firstDay + i)),
-    }),
-    sensitivePaths: config.SENSITIVE_PATHS,
-    privilegedUsers: new Set(config.PRIVILEGED_USERS),
-  }
+  const context = createFeatureContext({
+    timeZone: config.FEATURE_TIME_ZONE, businessHours: parseRange(config.BUSINESS_HOURS), businessDays: parseRange(config.BUSINESS_DAYS),
+    sensitivePaths: config.SENSITIVE_PATHS, privilegedUsers: config.PRIVILEGED_USERS,
+  })
   const producer = await kafka.producer()
 
   await kafka.consume(topics.rawLogs, {
@@ -31,6 +28,4 @@ await runService({ name: 'featurizer', loadConfig }, async ({ config, metrics, k
     decode: createRawLogDecoder(kafka.codec, kafka.kafkaName(topics.rawLogs)),
     handler: (messages) => handleRawLogs(messages, { featureStore, producer, geo, context, metrics }),
   })
-
-  onShutdown(redis) // after the consumer has finished its batch
 })
