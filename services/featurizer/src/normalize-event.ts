@@ -1,6 +1,6 @@
 import type { DeliveredMessage } from '@vigil/platform'
 import type { Entity, Evidence, RawLog } from '@vigil/schemas'
-import { parseSyslogTimestamp } from '@vigil/syslog'
+import { hostOfPeer, parseSyslogTimestamp } from '@vigil/syslog'
 import type { EcsEvent, ParsedFields } from './ecs-event.ts'
 import { parserFor, type ParserInput } from './parsers/index.ts'
 
@@ -39,7 +39,7 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
   // The line's own time: the family's (a Zeek ts, an access log's [date]), else the syslog header's; arrival time only when the line has none.
   const eventTime = (fields && parser?.eventTime ? safeCall(parser.eventTime, input) : null)
     ?? (header && parseSyslogTimestamp({ timestamp: header.timestamp ?? null }, raw.receivedAt)) ?? raw.receivedAt
-  const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? hostOfPeer(raw.peer ?? null) : null)
+  const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? (raw.peer ? hostOfPeer(raw.peer) : null) : null)
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
   const ecs: EcsEvent = {
     ...rest,
@@ -72,12 +72,6 @@ function safeCall<T>(read: (input: ParserInput) => T | null, input: ParserInput)
   }
 }
 
-/** The sender's address without its port: the host of lines that carry no host name (Zeek records, files). */
-function hostOfPeer(peer: string | null): string | null {
-  if (!peer) return null
-  const i = peer.lastIndexOf(':')
-  return i > 0 && /^\d+$/.test(peer.slice(i + 1)) ? peer.slice(0, i) : peer
-}
 
 /**
  * Whose window an event joins: the remote address when there is one, else the host that logged it.

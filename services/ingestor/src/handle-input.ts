@@ -1,5 +1,5 @@
 import type { RawLog, ZeekContext } from '@vigil/schemas'
-import { decodeLine, parseSyslog } from '@vigil/syslog'
+import { decodeLine, hostOfPeer, parseSyslog } from '@vigil/syslog'
 
 /** One frame or datagram as it arrived. */
 export interface ReceivedInput {
@@ -29,7 +29,7 @@ export function handleInput(input: ReceivedInput): InputVerdict {
     const { log, fields = null, types = null } = input.zeek
     return {
       ok: true,
-      key: input.host ?? hostOf(input.peer),
+      key: input.host ?? hostOfPeer(input.peer),
       record: { line: decoded.line, receivedAt: input.receivedAt, transport: input.transport, peer: input.peer, syslog: null, zeek: { log, fields, types } },
     }
   }
@@ -38,7 +38,7 @@ export function handleInput(input: ReceivedInput): InputVerdict {
   const header = parsed.header
   return {
     ok: true,
-    key: header.hostname ?? hostOf(input.peer),
+    key: header.hostname ?? hostOfPeer(input.peer),
     record: {
       line: decoded.line,
       receivedAt: input.receivedAt,
@@ -58,9 +58,4 @@ export function handleInput(input: ReceivedInput): InputVerdict {
       },
     },
   }
-}
-
-function hostOf(peer: string): string {
-  const i = peer.lastIndexOf(':')
-  return i > 0 ? peer.slice(0, i) : peer
 }

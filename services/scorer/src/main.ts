@@ -29,5 +29,5 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
       handler: (messages) => handleFeatures(messages, liveModel.current()!, producer),
     })
     setReady(true)
-  }).catch((err) => log.fatal({ err }, 'could not start scoring'))
+  }) // a failure here is an unhandled rejection, which runService turns into a fatal shutdown
 })
