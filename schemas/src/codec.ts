@@ -24,6 +24,8 @@ export interface Codec {
   readonly usesRegistry: boolean
   encode<T>(topic: Topic<T>, value: T): Promise<Buffer>
   decode<T>(topic: Topic<T>, bytes: Buffer | null): Promise<T>
+  /** A value already parsed from JSON elsewhere, checked and completed as `decode` does with the JSON it parses. */
+  fromJson<T>(topic: Topic<T>, value: unknown): T
 }
 
 export interface CodecOptions {
@@ -103,11 +105,17 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
       } else {
         throw new CodecError('UNKNOWN_WIRE_FORMAT', `message on ${topic.name} is neither JSON nor Confluent Avro (first byte 0x${bytes[0]!.toString(16).padStart(2, '0')})`)
       }
-      assertValid(type, topic, value)
-      // clone fills fields the writer left out with their schema defaults.
-      return type.clone(value) as T
+      return checked(type, topic, value)
     },
+
+    fromJson: (topic, value) => checked(avroTypeOf(topic), topic, value),
   }
+}
+
+function checked<T>(type: avro.Type, topic: Topic<T>, value: unknown): T {
+  assertValid(type, topic, value)
+  // clone fills fields the writer left out with their schema defaults.
+  return type.clone(value) as T
 }
 
 function assertValid(type: avro.Type, topic: Topic<unknown>, value: unknown): void {

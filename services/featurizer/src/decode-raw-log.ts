@@ -36,7 +36,7 @@ export function createRawLogDecoder(codec: Codec, kafkaName: string, { now = Dat
     if (bytes[0] === CONFLUENT_MAGIC_BYTE) return codec.decode(topics.rawLogs, bytes)
 
     const doc = jsonDocumentOf(bytes)
-    if (doc !== null && isOwnRecord(doc.value)) return codec.decode(topics.rawLogs, bytes)
+    if (doc !== null && isOwnRecord(doc.value)) return codec.fromJson(topics.rawLogs, doc.value)
     const zeekLog = zeekLogOfHeaders(headers)
     if (doc !== null) {
       const record: RawLog = {

@@ -1,66 +1,97 @@
--- One event into its entity's windows, and the windows read back, in one call.
+-- One entity's events of a batch into its windows, and each event's window read back, in one call.
 -- KEYS[1]: the entity's key base (its hash tag keeps every key of the entity in one slot)
--- ARGV: t, eventId, weight, flags, user, urlPath, destination, windowMs, keepMs, ttlSeconds, bucketMinutes
+-- ARGV: windowMs, keepMs, ttlSeconds, bucketMinutes, then 7 values per event, in batch order:
+--   t, eventId, weight, flags, user, urlPath, destination
 -- flags: a string of 0/1 for auth, fail, inval, http, h4, h5
+-- Returns 13 values per event (see feature-store.ts).
 local base = KEYS[1]
-local t = tonumber(ARGV[1])
-local id = ARGV[2]
-local weight = tonumber(ARGV[3])
-local flags = ARGV[4]
-local windowMs = tonumber(ARGV[8])
-local keepMs = tonumber(ARGV[9])
-local ttl = tonumber(ARGV[10])
-local buckets = tonumber(ARGV[11])
+local windowMs = tonumber(ARGV[1])
+local keepMs = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local buckets = tonumber(ARGV[4])
+local SETS = { 'auth', 'fail', 'inval', 'http', 'h4', 'h5' }
 
-local function add(set)
+-- Trimming and expiry are per key, not per event: done once, after the batch, for every key it touched.
+local touchedSets = {}
+local touchedLogs = {}
+local newest = nil
+
+local function add(set, t, id, weight)
   local key = base .. ':' .. set
   redis.call('ZADD', key, t, id)
   for r = 1, weight - 1 do redis.call('ZADD', key, t, id .. '#' .. r) end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - keepMs))
-  redis.call('EXPIRE', key, ttl)
-end
-add('ev')
-local sets = { 'auth', 'fail', 'inval', 'http', 'h4', 'h5' }
-for i = 1, 6 do
-  if string.sub(flags, i, i) == '1' then add(sets[i]) end
+  touchedSets[key] = true
 end
 
-local minute = math.floor(t / 60000)
-local function pfadd(kind, value)
+local function pfadd(kind, minute, value)
   if value == '' then return end
   local key = base .. ':' .. kind .. ':' .. minute
   redis.call('PFADD', key, value)
-  redis.call('EXPIRE', key, ttl)
+  touchedLogs[key] = true
 end
-pfadd('users', ARGV[5])
-pfadd('paths', ARGV[6])
-pfadd('dst', ARGV[7])
 
-local from = t - windowMs
-local function count(set, since) return redis.call('ZCOUNT', base .. ':' .. set, since, t) end
-local function distinct(kind)
+local function count(set, since, t) return redis.call('ZCOUNT', base .. ':' .. set, since, t) end
+
+local function distinct(kind, minute)
   local keys = {}
   for i = 0, buckets - 1 do keys[#keys + 1] = base .. ':' .. kind .. ':' .. (minute - i) end
   return redis.call('PFCOUNT', unpack(keys))
 end
-local previous = redis.call('ZREVRANGEBYSCORE', base .. ':ev', t, '-inf', 'WITHSCORES', 'LIMIT', 0, weight + 1)
-local prev = ''
-for i = 1, #previous, 2 do
-  local member = previous[i]
-  if member ~= id and string.sub(member, 1, #id + 1) ~= id .. '#' then prev = previous[i + 1]; break end
+
+local function previousEventTime(t, id, weight)
+  local previous = redis.call('ZREVRANGEBYSCORE', base .. ':ev', t, '-inf', 'WITHSCORES', 'LIMIT', 0, weight + 1)
+  for i = 1, #previous, 2 do
+    local member = previous[i]
+    if member ~= id and string.sub(member, 1, #id + 1) ~= id .. '#' then return previous[i + 1] end
+  end
+  return ''
 end
--- A distinct count merges a window of HyperLogLogs, the costliest step here: only done when the
--- entity has that kind of activity in the window (logins, requests) or the event reaches a destination.
--- The same goes for the narrower counts: they can only be non-zero when the broad one is.
-local auth = count('auth', from)
-local http = count('http', from)
-local function ifAuth(f) if auth > 0 then return f() end return 0 end
-local function ifHttp(f) if http > 0 then return f() end return 0 end
-return {
-  count('ev', from), auth, ifAuth(function() return count('auth', t - 60000) end),
-  ifAuth(function() return count('fail', from) end), ifAuth(function() return count('inval', from) end),
-  http, ifHttp(function() return count('http', t - 10000) end),
-  ifHttp(function() return count('h4', from) end), ifHttp(function() return count('h5', from) end),
-  ifAuth(function() return distinct('users') end), ifHttp(function() return distinct('paths') end),
-  ARGV[7] ~= '' and distinct('dst') or 0, prev,
-}
+
+local out = {}
+for at = 5, #ARGV, 7 do
+  local t = tonumber(ARGV[at])
+  local id = ARGV[at + 1]
+  local weight = tonumber(ARGV[at + 2])
+  local flags = ARGV[at + 3]
+  local destination = ARGV[at + 6]
+  if newest == nil or t > newest then newest = t end
+
+  add('ev', t, id, weight)
+  for i = 1, 6 do
+    if string.byte(flags, i) == 49 then add(SETS[i], t, id, weight) end -- 49 is '1'
+  end
+  local minute = math.floor(t / 60000)
+  pfadd('users', minute, ARGV[at + 4])
+  pfadd('paths', minute, ARGV[at + 5])
+  pfadd('dst', minute, destination)
+
+  -- A distinct count merges a window of HyperLogLogs, the costliest step here: only done when the
+  -- entity has that kind of activity in the window (logins, requests) or the event reaches a destination.
+  -- The same goes for the narrower counts: they can only be non-zero when the broad one is.
+  local from = t - windowMs
+  local auth = count('auth', from, t)
+  local http = count('http', from, t)
+  local n = #out
+  out[n + 1] = count('ev', from, t)
+  out[n + 2] = auth
+  out[n + 3] = auth > 0 and count('auth', t - 60000, t) or 0
+  out[n + 4] = auth > 0 and count('fail', from, t) or 0
+  out[n + 5] = auth > 0 and count('inval', from, t) or 0
+  out[n + 6] = http
+  out[n + 7] = http > 0 and count('http', t - 10000, t) or 0
+  out[n + 8] = http > 0 and count('h4', from, t) or 0
+  out[n + 9] = http > 0 and count('h5', from, t) or 0
+  out[n + 10] = auth > 0 and distinct('users', minute) or 0
+  out[n + 11] = http > 0 and distinct('paths', minute) or 0
+  out[n + 12] = destination ~= '' and distinct('dst', minute) or 0
+  out[n + 13] = previousEventTime(t, id, weight)
+end
+
+if newest ~= nil then
+  for key in pairs(touchedSets) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (newest - keepMs))
+    redis.call('EXPIRE', key, ttl)
+  end
+  for key in pairs(touchedLogs) do redis.call('EXPIRE', key, ttl) end
+end
+return out

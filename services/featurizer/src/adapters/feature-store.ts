@@ -59,14 +59,16 @@ export interface FeatureStoreOptions {
 }
 
 const MINUTE_MS = 60_000
-// Runs inside Redis: one call per event instead of ~25 commands, which was most of the featurizer's time.
+/** values entity-window.lua returns per event */
+const WINDOW_VALUES = 13
+// Runs inside Redis: one call per entity and batch instead of ~25 commands per event, which was most of the featurizer's time.
 const ENTITY_WINDOW_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'entity-window.lua'), 'utf8')
 
 /**
  * Per-entity sliding windows on event time in Redis: sorted sets (score = event time, member =
  * event id, so a redelivered event is counted once) for counts, and HyperLogLogs in one-minute
  * event-time buckets for distinct counts (PFCOUNT over the window's buckets), updated and read by
- * one script call per event (entity-window.lua). A user's login history lives beside them. All
+ * one script call per entity and batch (entity-window.lua). A user's login history lives beside them. All
  * calls of a batch go in one pipeline; an entity's keys share a hash tag (one Cluster slot).
  */
 export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): FeatureStore {
@@ -79,14 +81,28 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
     async update(batch) {
       if (batch.length === 0) return []
       const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilEntityWindow(...args: Array<string | number>): unknown }
+      // One script call per entity with all of its events of the batch, in batch order.
+      const byEntity = new Map<string, number[]>()
+      batch.forEach(({ event }, i) => {
+        const base = entityBase(event)
+        const events = byEntity.get(base)
+        if (events) events.push(i)
+        else byEntity.set(base, [i])
+      })
+      const windowOf: Array<{ call: number; at: number }> = new Array(batch.length)
       let index = 0
-      const windowAt: number[] = []
+      for (const [base, events] of byEntity) {
+        const args: Array<string | number> = [base, windowMs, keepMs, options.ttlSeconds, bucketsPerWindow]
+        events.forEach((i, k) => {
+          const { event, marks } = batch[i]!
+          windowOf[i] = { call: index, at: k * WINDOW_VALUES }
+          args.push(event.ecs.timestamp, event.eventId, marks.weight, flagsOf(marks), marks.user ?? '', marks.urlPath ?? '', marks.destination ?? '')
+        })
+        pipeline.vigilEntityWindow(...args)
+        index++
+      }
       const userAt: Array<number | null> = []
-      for (const { event, marks } of batch) {
-        const flags = [marks.authAttempt, marks.authFailure, marks.invalidUser, marks.httpRequest, marks.http4xx, marks.http5xx].map((f) => (f ? '1' : '0')).join('')
-        windowAt.push(index++)
-        pipeline.vigilEntityWindow(entityBase(event), event.ecs.timestamp, event.eventId, marks.weight, flags, marks.user ?? '',
-          marks.urlPath ?? '', marks.destination ?? '', windowMs, keepMs, options.ttlSeconds, bucketsPerWindow)
+      for (const { marks } of batch) {
         if (!marks.login) {
           userAt.push(null)
           continue
@@ -120,8 +136,9 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const failed = results.find(([err]) => err)
       if (failed) throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${failed[0]!.message}`, { cause: failed[0] })
       return batch.map((_, i) => {
-        const window = results[windowAt[i]!]![1] as Array<number | string>
-        const n = (j: number) => Number(window[j])
+        const { call, at } = windowOf[i]!
+        const window = results[call]![1] as Array<number | string>
+        const n = (j: number) => Number(window[at + j])
         const u = userAt[i]
         let user: WindowStats['user'] = null
         if (u !== null && u !== undefined) {
@@ -137,13 +154,16 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
           events: n(0), authAttempts: n(1), authAttemptsLastMinute: n(2), authFailures: n(3), invalidUserAttempts: n(4),
           httpRequests: n(5), httpRequestsLast10s: n(6), http4xx: n(7), http5xx: n(8),
           distinctUsers: n(9), distinctPaths: n(10), distinctDestinations: n(11),
-          previousEventTime: window[12] === '' ? null : Number(window[12]),
+          previousEventTime: window[at + 12] === '' ? null : Number(window[at + 12]),
           user,
         }
       })
     },
   }
 }
+
+const FLAG_ORDER = ['authAttempt', 'authFailure', 'invalidUser', 'httpRequest', 'http4xx', 'http5xx'] as const
+const flagsOf = (marks: WindowMarks) => FLAG_ORDER.map((f) => (marks[f] ? '1' : '0')).join('')
 
 const entityBase = (event: NormalizedEvent) => `f:{${event.entity.kind}=${event.entity.id}}`
 const userBase = (user: string) => `u:{${user}}`

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createRedis, type Redis } from '@vigil/platform'
+import { uniquePrefix } from '@vigil/testkit'
+import { createFeatureStore, type FeatureStore, type WindowStats } from '../../src/adapters/feature-store.ts'
+import { windowMarksOf } from '../../src/compute-features.ts'
+import type { NormalizedEvent } from '../../src/normalize-event.ts'
+
+// The entity windows against the real Redis: counts by hand-worked expectations, the same answers
+// whether a replay arrives in one batch or many, and a redelivered batch counted once.
+
+const T0 = Date.UTC(2025, 11, 10, 10, 0)
+let redis: Redis
+
+beforeAll(async () => {
+  redis = createRedis(inject('stack').REDIS_URL, uniquePrefix('fstore'))
+  await redis.ready()
+})
+afterAll(async () => redis.close())
+
+const store = (): FeatureStore => createFeatureStore(redis, { windowSeconds: 600, lateGraceSeconds: 300, ttlSeconds: 3600, userTtlSeconds: 3600 })
+
+let offset = 0
+function sshd(ip: string, at: number, action: string, outcome: 'success' | 'failure', user: string, invalid = false): NormalizedEvent {
+  const id = `raw-logs/0/${offset++}`
+  return {
+    eventId: id, entity: { kind: 'source.ip', id: ip }, receivedAt: 0, family: 'sshd', parsed: true,
+    evidence: { topic: 'raw-logs', partition: 0, offset: id, line: 'x' },
+    ecs: {
+      timestamp: T0 + at * 1000, message: 'm', source: { ip }, user: { name: user },
+      ...(invalid ? { ssh: { invalid_user: true } } : {}),
+      event: { kind: 'event', category: ['authentication'], type: ['start'], action, outcome, module: 'sshd', original: 'x' },
+    },
+  } as NormalizedEvent
+}
+
+const failed = (ip: string, at: number, user = 'root') => sshd(ip, at, 'ssh_login_failed', 'failure', user)
+const accepted = (ip: string, at: number, user: string) => sshd(ip, at, 'ssh_login_succeeded', 'success', user)
+const withMarks = (events: NormalizedEvent[]) => events.map((event) => ({ event, marks: windowMarksOf(event) }))
+const counts = (w: WindowStats) => ({ events: w.events, auth: w.authAttempts, lastMinute: w.authAttemptsLastMinute, failures: w.authFailures, users: w.distinctUsers, previous: w.previousEventTime })
+
+describe('entity windows in Redis', () => {
+  it('counts an entity\'s attempts, failures and users over the window ending at each event', async () => {
+    const ip = `10.0.${offset % 250}.1`
+    const events = [failed(ip, 0), failed(ip, 10, 'admin'), accepted(ip, 20, 'bob'), failed(ip, 100), failed(ip, 700)]
+    const windows = (await store().update(withMarks(events))).map(counts)
+    expect(windows).toEqual([
+      { events: 1, auth: 1, lastMinute: 1, failures: 1, users: 1, previous: null },
+      { events: 2, auth: 2, lastMinute: 2, failures: 2, users: 2, previous: T0 },
+      { events: 3, auth: 3, lastMinute: 3, failures: 2, users: 3, previous: T0 + 10_000 },
+      { events: 4, auth: 4, lastMinute: 1, failures: 3, users: 3, previous: T0 + 20_000 },
+      // 600 s later the first three have left the window; the one at 100 s is still in it
+      { events: 2, auth: 2, lastMinute: 1, failures: 2, users: 1, previous: T0 + 100_000 },
+    ])
+  })
+
+  it('gives the same windows whether the events come in one batch or one at a time, with other entities between them', async () => {
+    const [a, b] = [`10.1.${offset % 250}.1`, `10.1.${offset % 250}.2`]
+    const make = (ip: string) => [failed(ip, 0), failed(ip, 5, 'x'), accepted(ip, 9, 'y'), failed(ip, 30)]
+    const interleave = (xs: NormalizedEvent[], ys: NormalizedEvent[]) => xs.flatMap((x, i) => [x, ys[i]!])
+    const together = (await store().update(withMarks(interleave(make(a), make(b))))).map(counts)
+    const [c, d] = [`10.2.${offset % 250}.1`, `10.2.${offset % 250}.2`]
+    const single: ReturnType<typeof counts>[] = []
+    for (const e of interleave(make(c), make(d))) single.push(...(await store().update(withMarks([e]))).map(counts))
+    const relative = (w: ReturnType<typeof counts>) => ({ ...w, previous: w.previous === null ? null : w.previous - T0 })
+    expect(single.map(relative)).toEqual(together.map(relative))
+  })
+
+  it('counts a redelivered batch once', async () => {
+    const ip = `10.3.${offset % 250}.1`
+    const batch = withMarks([failed(ip, 0), failed(ip, 1), failed(ip, 2)])
+    const first = (await store().update(batch)).map(counts)
+    const again = (await store().update(batch)).map(counts)
+    expect(again).toEqual(first)
+    expect(first.at(-1)).toMatchObject({ events: 3, failures: 3 })
+  })
+})
