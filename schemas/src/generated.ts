@@ -350,7 +350,7 @@ export interface FeatureVector {
   user_agent_is_bot: number
 }
 
-/** Which model version scorers must run. Compacted; the key is the model's name, so the last record per key is the live version. */
+/** Which model version scorers must run. Compacted; the key is the model's name for the live version and '<model>:shadow' for the shadow one, so the last record per key is what runs. */
 export interface ModelControl {
   /** the model's name, e.g. default */
   model: string
@@ -364,6 +364,8 @@ export interface ModelControl {
   publishedAt: number
   /** why it was published: trained, promoted, rolled back */
   reason: string
+  /** live: scorers score with it; shadow: scorers also score with it and write those scores to scores-shadow only. A shadow record with an empty version ends the shadow run */
+  role?: string
 }
 
 /** One log line as received, before parsing. Keyed by the sending host. */
@@ -422,7 +424,27 @@ export interface Score {
   /** the model's own score */
   rawScore: number
   modelVersion: string
+  /** the model version's alert threshold on score: at or above it the event is anomalous */
+  threshold?: number
+  /** each ensemble member's calibrated score in [0,1], by member name */
+  members?: Record<string, number>
+  /** the features that contributed most to the score, largest first */
+  explanations?: Array<Explanation>
   /** the input vector by feature name */
   features: Record<string, number>
   evidence: Evidence
+}
+
+export interface Explanation {
+  feature: string
+  /** the event's value of the feature */
+  value: number
+  /** median of the feature in the model's training data */
+  baselineP50: number
+  /** 99th percentile of the feature in the model's training data */
+  baselineP99: number
+  /** share of the anomaly attributed to this feature, 0-1 */
+  contribution: number
+  /** the same, in words, e.g. 'auth_failure_ratio 0.94, training p99 0.08' */
+  text: string
 }

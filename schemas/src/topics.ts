@@ -30,10 +30,12 @@ function defineTopic<T>(spec: Omit<Topic<T>, 'compacted' | 'kind'> & Partial<Pic
 export const topics = {
   rawLogs: defineTopic<RawLog>({ name: 'raw-logs', schema: 'raw-logs', key: 'sending host', producers: ['ingestor'], consumers: ['featurizer'] }),
   features: defineTopic<FeatureRecord>({ name: 'features', schema: 'features', key: 'entity id', producers: ['featurizer'], consumers: ['scorer', 'trainer'] }),
-  scores: defineTopic<Score>({ name: 'scores', schema: 'scores', key: 'entity id', producers: ['scorer'], consumers: ['alerter'] }),
+  scores: defineTopic<Score>({ name: 'scores', schema: 'scores', key: 'entity id', producers: ['scorer'], consumers: ['alerter', 'trainer'] }),
+  /** scores of a candidate version running in shadow: compared with the live scores, never alerted on */
+  scoresShadow: defineTopic<Score>({ name: 'scores-shadow', schema: 'scores', key: 'entity id', producers: ['scorer'], consumers: ['trainer'] }),
   alerts: defineTopic<Alert>({ name: 'alerts', schema: 'alerts', key: 'entity id', producers: ['alerter'], consumers: [] }),
   modelControl: defineTopic<ModelControl>({
-    name: 'model-control', schema: 'model-control', key: 'model name', kind: 'control', compacted: true,
+    name: 'model-control', schema: 'model-control', key: 'model name, or <model>:shadow', kind: 'control', compacted: true,
     producers: ['trainer'], consumers: ['scorer'],
   }),
 } as const
