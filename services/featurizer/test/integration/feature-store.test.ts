@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createRedis, type Redis } from '@vigil/platform'
+import { createRedis } from '@vigil/platform'
 import { uniquePrefix } from '@vigil/testkit'
 import { createFeatureStore, type FeatureStore, type WindowStats } from '../../src/adapters/feature-store.ts'
 import { windowMarksOf } from '../../src/compute-features.ts'
@@ -9,7 +9,7 @@ import type { NormalizedEvent } from '../../src/normalize-event.ts'
 // whether a replay arrives in one batch or many, and a redelivered batch counted once.
 
 const T0 = Date.UTC(2025, 11, 10, 10, 0)
-let redis: Redis
+let redis: ReturnType<typeof createRedis>
 
 beforeAll(async () => {
   redis = createRedis(inject('stack').REDIS_URL, uniquePrefix('fstore'))
