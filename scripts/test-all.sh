@@ -14,6 +14,7 @@ stop_stack() {
 
 npm ci --no-audit --no-fund
 bash scripts/install-test-deps.sh
+bash scripts/python-venv.sh   # scikit-learn, skl2onnx: fixtures for the ONNX tests
 trap stop_stack EXIT
 bash deploy/local/stack.sh up
 bash deploy/local/stack.sh up

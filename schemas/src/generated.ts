@@ -18,6 +18,8 @@ export interface Alert {
   threshold: number
   modelVersion: string
   features: Record<string, number>
+  /** why the model flagged it: its top features against their training baseline, in words */
+  reasons?: Array<string>
   evidence: Array<AlertEvidence>
 }
 
@@ -350,7 +352,7 @@ export interface FeatureVector {
   user_agent_is_bot: number
 }
 
-/** Which model version scorers must run. Compacted; the key is the model's name for the live version and '<model>:shadow' for the shadow one, so the last record per key is what runs. */
+/** Which model version scorers must run. Compacted; the key is the model's name for the live version and '<model>/shadow' for the shadow one, so the last record per key is what runs. */
 export interface ModelControl {
   /** the model's name, e.g. default */
   model: string

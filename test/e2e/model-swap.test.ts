@@ -15,7 +15,7 @@ describe('model lifecycle', () => {
     pipeline = await startPipeline({
       stack: inject('stack'), prefix: uniquePrefix('swap'), logDir: join(REPO_ROOT, '.cache', 'test-logs', 'swap'),
       instances: { alerter: 0 },
-      env: { TRAIN_MIN_ROWS: '300', TRAIN_INTERVAL_MS: '2000', TRAIN_SETTLE_MS: '1000', TRAIN_TREES: '30' },
+      env: { TRAIN_MIN_ROWS: '300', TRAIN_INTERVAL_MS: '2000', TRAIN_SETTLE_MS: '1000' },
     })
     const p = pipeline
     const scorer = p.services.scorer[0]!

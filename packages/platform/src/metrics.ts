@@ -24,7 +24,13 @@ export function createMetrics(service: string) {
     events: new Counter({
       name: 'app_events_total', help: 'events parsed, by log family; parsed="false" when the family did not know the line\'s shape', labelNames: ['family', 'parsed'], registers: [registry],
     }),
-    modelVersion: new Gauge({ name: 'app_model_version_info', help: '1 for the model version this instance runs', labelNames: ['model', 'version'], registers: [registry] }),
+    modelVersion: new Gauge({ name: 'app_model_version_info', help: '1 for the model version this instance runs, by role (live or shadow)', labelNames: ['model', 'version', 'role'], registers: [registry] }),
+    featureDrift: new Gauge({
+      name: 'app_feature_psi', help: 'population stability index of each feature, recent window against the live version\'s training window', labelNames: ['model', 'feature'], registers: [registry],
+    }),
+    modelEvaluations: new Counter({
+      name: 'app_model_evaluations_total', help: 'candidate versions evaluated by the gate, by outcome (accepted, rejected)', labelNames: ['model', 'outcome'], registers: [registry],
+    }),
     ready: new Gauge({ name: 'app_ready', help: '1 when the service is ready to work', registers: [registry] }),
   }
 }

@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto'
 import type { Alert, Score } from '@vigil/schemas'
 
 export interface AlertPolicy {
-  threshold: number
+  /** overrides the threshold each score carries from its model version */
+  threshold?: number | undefined
   windowMs: number
 }
+
+/** The threshold a score is judged by: the configured one, else its model version's. */
+export const thresholdFor = (score: Score, policy: AlertPolicy) => policy.threshold ?? score.threshold ?? 1
 
 /** The detector name of model scores. */
 export const modelDetector = (modelName = 'default') => `model:${modelName}`
@@ -28,9 +32,10 @@ export function buildAlert(score: Score, policy: AlertPolicy, now = Date.now()):
     firstSeen: score.eventTime,
     createdAt: now,
     score: score.score,
-    threshold: policy.threshold,
+    threshold: thresholdFor(score, policy),
     modelVersion: score.modelVersion,
     features: score.features,
+    reasons: (score.explanations ?? []).map((e) => e.text),
     evidence: [{ eventId: score.eventId, ...score.evidence }],
   }
 }

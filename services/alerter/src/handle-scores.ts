@@ -1,7 +1,7 @@
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { topics, type Alert, type Score } from '@vigil/schemas'
 import type { AlertStore } from './adapters/alert-store.ts'
-import { buildAlert, type AlertPolicy } from './build-alert.ts'
+import { buildAlert, thresholdFor, type AlertPolicy } from './build-alert.ts'
 
 /**
  * scores batch → alerts. Each score over the threshold is folded into its alert in Postgres first;
@@ -11,7 +11,7 @@ import { buildAlert, type AlertPolicy } from './build-alert.ts'
 export async function handleScores(messages: DeliveredMessage<Score>[], policy: AlertPolicy, store: AlertStore, producer: TypedProducer): Promise<void> {
   const toPublish = new Map<string, Alert>()
   for (const { value: score } of messages) {
-    if (score.score < policy.threshold) continue
+    if (score.score < thresholdFor(score, policy)) continue
     const recorded = await store.record(buildAlert(score, policy), score.eventId, score.eventTime)
     if (recorded?.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
   }

@@ -1,14 +1,27 @@
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { toFeatureArray, topics, type FeatureRecord, type Score } from '@vigil/schemas'
-import type { RunningModel } from './adapters/live-model.ts'
+import type { ModelPair, RunningModel } from './adapters/running-models.ts'
 
-/** features batch → one score per event, all by the same model version. */
-export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[], running: RunningModel, producer: TypedProducer): Promise<void> {
-  const { model, version } = running
-  const rows = messages.map((m) => toFeatureArray(m.value.vector, model.featureNames))
-  const scores = model.score(rows)
+export type ExplainRows = 'alerts' | 'all' | 'none'
+
+/**
+ * features batch → one score per event, all by the same live version, on `scores`; while a shadow
+ * version runs, its scores of the same events go to `scores-shadow`, never to the alerter.
+ */
+export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[], models: ModelPair, producer: TypedProducer, explain: ExplainRows): Promise<void> {
+  const records = messages.map((m) => m.value)
+  await producer.send(topics.scores, await scoresOf(records, models.live, explain))
+  if (models.shadow && models.shadow.version !== models.live.version) {
+    await producer.send(topics.scoresShadow, await scoresOf(records, models.shadow, explain))
+  }
+}
+
+async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: ExplainRows): Promise<Array<{ key: string; value: Score }>> {
+  const { ensemble, version, memberNames } = model
+  const rows = records.map((f) => toFeatureArray(f.vector, ensemble.featureNames))
+  const scored = await ensemble.score(rows, { explain })
   const scoredAt = Date.now()
-  await producer.send(topics.scores, messages.map(({ value: f }, i): { key: string; value: Score } => ({
+  return records.map((f, i) => ({
     key: f.entity.id,
     value: {
       eventId: f.eventId,
@@ -18,11 +31,16 @@ export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[]
       scoredAt,
       family: f.family,
       action: f.event.event.action,
-      score: scores[i]!.calibrated,
-      rawScore: scores[i]!.raw,
+      score: scored.score[i]!,
+      rawScore: scored.surprisal[i]!,
       modelVersion: version,
+      threshold: ensemble.threshold,
+      members: Object.fromEntries(memberNames.map((name, m) => [name, scored.members[m]![i]!])),
+      explanations: (scored.topFeatures[i] ?? []).map((t) => ({
+        feature: t.feature, value: t.value, baselineP50: t.p50, baselineP99: t.p99, contribution: t.share, text: t.text,
+      })),
       features: { ...f.vector },
       evidence: f.evidence,
     },
-  })))
+  }))
 }

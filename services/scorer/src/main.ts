@@ -1,7 +1,7 @@
 import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
 import { createPgPool, runMigrations, runService } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
-import { createLiveModel } from './adapters/live-model.ts'
+import { createRunningModels } from './adapters/running-models.ts'
 import { loadConfig } from './config.ts'
 import { handleFeatures } from './handle-features.ts'
 
@@ -9,7 +9,8 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   const pool = createPgPool(config.PG_URL, config.PG_POOL_SIZE)
   onShutdown(pool)
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
-  const liveModel = createLiveModel(pool, config.MODEL_NAME, log, metrics)
+  const models = createRunningModels(pool, { modelName: config.MODEL_NAME, instanceId: config.INSTANCE_ID, runtime: config.FOREST_RUNTIME }, log, metrics)
+  onShutdown(models) // withdraws this instance's deployments from the registry
   const producer = await kafka.producer()
 
   // Every instance reads model-control whole (a group of its own), so each runs the live version.
@@ -17,16 +18,16 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
     groupId: `scorer-control-${config.INSTANCE_ID}`,
     fromBeginning: true,
     handler: async (messages) => {
-      for (const m of messages) await liveModel.apply(m.value)
+      for (const m of messages) await models.apply(m.value)
     },
   })
 
   // Bootstrapping: nothing is scored, and /readyz says not ready, until a first model exists.
   log.info({ model: config.MODEL_NAME }, 'waiting for a first model on model-control')
-  void liveModel.firstLoaded().then(async () => {
+  void models.firstLoaded().then(async () => {
     await kafka.consume(topics.features, {
       groupId: 'scorer',
-      handler: (messages) => handleFeatures(messages, liveModel.current()!, producer),
+      handler: (messages) => handleFeatures(messages, models.current()!, producer, config.EXPLAIN),
     })
     setReady(true)
   }) // a failure here is an unhandled rejection, which runService turns into a fatal shutdown

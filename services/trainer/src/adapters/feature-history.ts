@@ -1,67 +1,164 @@
+import { createHash } from 'node:crypto'
 import type { PgPool } from '@vigil/platform'
-import { TransientError } from '@vigil/platform'
-import { featureNames, toFeatureArray, type FeatureRecord } from '@vigil/schemas'
+import { featureNames as currentFeatureNames, toFeatureArray, type FeatureRecord } from '@vigil/schemas'
+import { createHistoryTable, timestampOf, type HistoryStats, type StoreResult, type TimeWindow } from './history-table.ts'
 
-export interface HistoryStats {
-  rows: number
-  /** when the newest row was stored */
-  lastStoredAt: Date | null
-}
+export type { HistoryStats, StoreResult, TimeWindow }
 
 export interface TrainingSet {
+  /** feature vectors in `featureNames` order, oldest first */
   rows: number[][]
+  /** the event id of each row */
+  eventIds: string[]
+  featureNames: string[]
+  /** event times of the oldest and newest row */
+  windowStart: Date | null
+  windowEnd: Date | null
+  /** rows of the window left out because their entity was flagged in it */
+  excluded: number
+  /** trainingDataHash of the rows */
+  dataHash: string
+}
+
+export interface HoldoutSet {
+  rows: number[][]
+  eventIds: string[]
+  /** whether each row's entity was flagged in the window: the rows a good model scores high */
+  flagged: boolean[]
   featureNames: string[]
   windowStart: Date | null
   windowEnd: Date | null
 }
 
-/** The feature history in Postgres: what the trainer learns from. */
-export function createFeatureHistory(pool: PgPool) {
+/** Where training ends and the holdout (the most recent history) begins. */
+export interface HistoryWindows {
+  training: TimeWindow
+  holdout: TimeWindow
+}
+
+const COLUMNS = ['event_id', 'entity_kind', 'entity_id', 'event_time', 'received_at', 'family', 'action', 'feature_set', 'vector'] as const
+
+/**
+ * A row whose entity has a flag (a confirmed alert, a Sigma hit) overlapping the window $2..$3:
+ * it shows an attack, not what normal looks like, and stays out of training.
+ */
+const FLAGGED_IN_WINDOW = `EXISTS (
+  SELECT 1 FROM flagged_entities f
+  WHERE f.entity_kind = h.entity_kind AND f.entity_id = h.entity_id
+    AND f.flagged_from < $3 AND coalesce(f.flagged_to, 'infinity') >= $2)`
+
+/** Rows of the current feature set ($1) in the window $2..$3. */
+const IN_WINDOW = 'h.feature_set = $1 AND h.event_time >= $2 AND h.event_time < $3'
+
+/** The feature history in Postgres: what the trainer learns from, partitioned by day, written with COPY. */
+export function createFeatureHistory(pool: PgPool, names: readonly string[] = currentFeatureNames) {
+  const featureSet = featureSetId(names)
+  let featureSetSaved: Promise<unknown> | null = null
+  const table = createHistoryTable<FeatureRecord>(pool, {
+    table: 'feature_history',
+    columns: COLUMNS,
+    eventTime: (r) => r.eventTime,
+    values: (r) => [
+      r.eventId, r.entity.kind, r.entity.id, timestampOf(r.eventTime, 'eventTime'), timestampOf(r.receivedAt, 'receivedAt'),
+      r.family, r.event.event.action, featureSet, toFeatureArray(r.vector, names),
+    ],
+  })
+
+  /** Stores a batch with COPY; a redelivered record is stored once. Says how many rows were new. */
+  async function write(records: readonly FeatureRecord[]): Promise<StoreResult> {
+    featureSetSaved ??= pool.query('INSERT INTO feature_sets (id, names) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING', [featureSet, names])
+      .catch((err) => {
+        featureSetSaved = null
+        throw err
+      })
+    await featureSetSaved
+    return table.write(records)
+  }
+
+  async function vectors(sql: string, window: TimeWindow | undefined, limit: number) {
+    const { rows } = await pool.query<{ event_id: string; event_time: Date; vector: number[]; flagged: boolean }>(
+      sql, [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity', limit])
+    return rows.reverse()
+  }
+
   return {
-    /** Stores a batch in one statement; a redelivered record is stored once. */
-    async store(records: FeatureRecord[]): Promise<void> {
-      if (records.length === 0) return
-      try {
-        await pool.query(
-          `INSERT INTO feature_history (event_id, entity_kind, entity_id, event_time, received_at, family, action, feature_names, vector)
-           SELECT e, k, i, to_timestamp(t / 1000.0), to_timestamp(r / 1000.0), f, a, $8::text[], string_to_array(v, ',')::double precision[]
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::text[], $9::text[]) AS x(e, k, i, t, r, f, a, v)
-           ON CONFLICT (event_id) DO NOTHING`,
-          [
-            records.map((r) => r.eventId), records.map((r) => r.entity.kind), records.map((r) => r.entity.id),
-            records.map((r) => r.eventTime), records.map((r) => r.receivedAt), records.map((r) => r.family),
-            records.map((r) => r.event.event.action), featureNames, records.map((r) => toFeatureArray(r.vector).join(',')),
-          ],
-        )
-      } catch (cause) {
-        throw new TransientError('HISTORY_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+    ...table,
+
+    /** the feature names of the vectors it stores and reads, in order */
+    featureNames: names,
+
+    write,
+
+    /** `write`, for a batch handler. */
+    async store(records: readonly FeatureRecord[]): Promise<void> {
+      await write(records)
+    },
+
+    /** The holdout: the newest `holdoutMs` of event time; training: the `trainingMs` before it. Null without history. */
+    async windows(trainingMs: number, holdoutMs: number): Promise<HistoryWindows | null> {
+      const newest = await table.newestEventTime()
+      if (!newest) return null
+      const holdoutFrom = new Date(newest.getTime() - holdoutMs)
+      return {
+        training: { from: new Date(holdoutFrom.getTime() - trainingMs), to: holdoutFrom },
+        holdout: { from: holdoutFrom, to: new Date(newest.getTime() + 1) },
       }
     },
 
-    async stats(): Promise<HistoryStats> {
-      const { rows } = await pool.query<{ n: string; last: Date | null }>('SELECT count(*) AS n, max(stored_at) AS last FROM feature_history')
-      return { rows: Number(rows[0]!.n), lastStoredAt: rows[0]!.last }
+    /**
+     * The newest `limit` rows (of the current feature names) in `window`, or in the whole history
+     * without one, leaving out every row of an entity flagged within the window (unless told to keep
+     * them: the benchmark's "trained on everything" setting).
+     */
+    async trainingSet(limit: number, window?: TimeWindow, { excludeFlagged = true } = {}): Promise<TrainingSet> {
+      const rows = await vectors(
+        `SELECT h.event_id, h.event_time, h.vector FROM feature_history h
+         WHERE ${IN_WINDOW} ${excludeFlagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}
+         ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
+      const { rows: [counted] } = await pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM feature_history h WHERE ${IN_WINDOW} AND ${FLAGGED_IN_WINDOW}`,
+        [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
+      const set = {
+        rows: rows.map((r) => r.vector.map(Number)),
+        eventIds: rows.map((r) => r.event_id),
+        featureNames: [...names],
+        windowStart: rows[0]?.event_time ?? null,
+        windowEnd: rows.at(-1)?.event_time ?? null,
+        excluded: excludeFlagged ? Number(counted!.n) : 0,
+      }
+      return { ...set, dataHash: trainingDataHash(set.featureNames, rows.map((r, i) => ({ eventId: r.event_id, eventTime: r.event_time, vector: set.rows[i]! }))) }
     },
 
-    async rowsStoredSince(since: Date): Promise<number> {
-      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM feature_history WHERE stored_at > $1', [since])
-      return Number(rows[0]!.n)
-    },
-
-    /** The newest `limit` rows, with the current feature names (rows stored under other names are left out). */
-    async trainingSet(limit: number): Promise<TrainingSet> {
-      const { rows } = await pool.query<{ vector: number[]; event_time: Date }>(
-        `SELECT vector, event_time FROM feature_history WHERE feature_names = $1::text[] ORDER BY stored_at DESC, event_id LIMIT $2`,
-        [featureNames, limit])
-      const times = rows.map((r) => r.event_time.getTime())
+    /** The newest `limit` rows in `window` (the most recent history, see `windows`), flagged entities included and marked. */
+    async holdoutSet(window: TimeWindow, limit: number): Promise<HoldoutSet> {
+      const rows = await vectors(
+        `SELECT h.event_id, h.event_time, h.vector, ${FLAGGED_IN_WINDOW} AS flagged FROM feature_history h
+         WHERE ${IN_WINDOW} ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
       return {
         rows: rows.map((r) => r.vector.map(Number)),
-        featureNames: [...featureNames],
-        windowStart: times.length ? new Date(Math.min(...times)) : null,
-        windowEnd: times.length ? new Date(Math.max(...times)) : null,
+        eventIds: rows.map((r) => r.event_id),
+        flagged: rows.map((r) => r.flagged),
+        featureNames: [...names],
+        windowStart: rows[0]?.event_time ?? null,
+        windowEnd: rows.at(-1)?.event_time ?? null,
       }
     },
   }
 }
 
 export type FeatureHistory = ReturnType<typeof createFeatureHistory>
+
+/** The id a list of feature names is stored under: the first 16 hex digits of sha256 of the names joined by ','. Migration 002 computes the same. */
+export function featureSetId(names: readonly string[]): string {
+  return createHash('sha256').update(names.join(',')).digest('hex').slice(0, 16)
+}
+
+/**
+ * sha256 over the feature names and each row's event id, event time (ms) and vector, in the order
+ * given (trainingSet gives them oldest first, ties by event id): the same rows give the same hash.
+ */
+export function trainingDataHash(names: readonly string[], rows: ReadonlyArray<{ eventId: string; eventTime: Date; vector: readonly number[] }>): string {
+  const hash = createHash('sha256').update(`${names.join(',')}\n`)
+  for (const r of rows) hash.update(`${r.eventId}\t${r.eventTime.getTime()}\t${r.vector.join(',')}\n`)
+  return hash.digest('hex')
+}

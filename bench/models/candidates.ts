@@ -1,0 +1,67 @@
+import { seededRandom } from '../../packages/models/src/detector.ts'
+import { loadEnsemble } from '../../packages/models/src/ensemble/load-ensemble.ts'
+import { ensembleMembers, type EnsembleMemberKind } from '../../packages/models/src/ensemble/registry.ts'
+import { trainEnsemble } from '../../packages/models/src/ensemble/train-ensemble.ts'
+import { scoreForest, trainForest } from '../../packages/models/src/isolation-forest.ts'
+
+/** Anomaly scores of rows, higher = more anomalous. */
+export type Scorer = (rows: number[][]) => Float64Array | Promise<Float64Array>
+
+/** One row of the benchmark's tables on the TypeScript side. */
+export interface Candidate {
+  name: string
+  /** what differs from the package's defaults, for the report */
+  note: string
+  /** trains without labels and returns the trained model's scorer */
+  train(rows: number[][], featureNames: string[], seed: number): Promise<Scorer>
+}
+
+/** The trainer's TRAIN_MAX_ROWS default: the baseline forest, as the trainer ran it, sees at most the newest 4096 rows. */
+const BASELINE_MAX_ROWS = 4096
+const BASELINE_TREES = 100
+
+/** Every TypeScript candidate: each built-in ensemble member alone, the ensemble, and the ml-isolation-forest baseline. */
+export const candidates: Candidate[] = [
+  ...Object.values(ensembleMembers).map(member),
+  {
+    name: 'ensemble',
+    note: `trainEnsemble with every built-in member (${Object.keys(ensembleMembers).join(', ')}), weight 1, default settings; `
+      + 'ranked by surprisal (the score before it rounds to 1), scored with explain: none as score_samples explains nothing',
+    async train(rows, featureNames, seed) {
+      const artifact = await trainEnsemble(rows, featureNames, { members: Object.keys(ensembleMembers).map((kind) => ({ kind })), seed })
+      const ensemble = await loadEnsemble(artifact)
+      return async (scoreRows) => (await ensemble.score(scoreRows, { explain: 'none' })).surprisal
+    },
+  },
+  {
+    name: 'ml-isolation-forest (baseline)',
+    note: `the former model: trainForest/scoreForest, ${BASELINE_TREES} trees on the last ${BASELINE_MAX_ROWS} training rows (the trainer's default), `
+      + 'Math.random seeded while it trains',
+    async train(rows, _featureNames, seed) {
+      const forest = withSeededMathRandom(seed, () => trainForest(rows.slice(-BASELINE_MAX_ROWS), BASELINE_TREES))
+      return (scoreRows) => Float64Array.from(scoreForest(forest, scoreRows))
+    },
+  },
+]
+
+function member(kind: EnsembleMemberKind): Candidate {
+  return {
+    name: kind.kind,
+    note: `alone, defaults ${JSON.stringify(kind.defaults)}`,
+    async train(rows, _featureNames, seed) {
+      const detector = await kind.train(rows, kind.defaults as never, seed)
+      return (scoreRows) => detector.score(scoreRows)
+    },
+  }
+}
+
+// ml-isolation-forest draws from Math.random; a seeded stand-in makes its row reproducible.
+function withSeededMathRandom<T>(seed: number, run: () => T): T {
+  const original = Math.random
+  Math.random = seededRandom(seed)
+  try {
+    return run()
+  } finally {
+    Math.random = original
+  }
+}

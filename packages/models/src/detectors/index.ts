@@ -1,0 +1,3 @@
+export * from './gaussian-mixture.ts'
+export * from './hbos.ts'
+export * from './knn-distance.ts'

@@ -1,0 +1,118 @@
+import { seededRandom, type DetectorKind, type FeatureContribution, type FeatureRow, type TrainedDetector } from '../detector.ts'
+import { createNeighbourSearch, type NeighbourSearch } from './neighbour-search.ts'
+import { checkScaling, featureCount, fitColumnScaling, positiveContributions, sampleIndices, scaleRow, type ColumnScaling } from './columns.ts'
+
+/**
+ * Distance to the nearest training rows (Ramaswamy et al., 2000; Angiulli & Pizzuti, 2002): a row's
+ * score is its mean Euclidean distance to its k nearest rows of a stored reference sample, on scaled
+ * columns, found by brute force. It is what the other members are not: multivariate without a model.
+ * A forest splits one feature at a time and histograms see features alone, so a row made of values
+ * that are each common but never seen together passes them; it is still far from every training row.
+ * Chosen over Local Outlier Factor, which on the benchmark's labelled sets (bench/models) ranked
+ * attacks clearly worse (ROC-AUC 0.75 against 0.99 on Stratosphere Zeek, 0.85 against 0.98 on
+ * NSL-KDD): LOF's density ratio forgives rows in sparse regions, and attack traffic is sparse.
+ */
+export const KNN_DISTANCE = 'knn-distance'
+
+export interface KnnDistanceParams {
+  /** k: neighbours averaged over */
+  neighbours: number
+  /** reference rows kept (a seeded sample of the training rows); scoring cost grows with it */
+  referenceSize: number
+}
+
+interface KnnDistanceState {
+  scaling: ColumnScaling
+  neighbours: number
+  /** reference rows as given (raw values compress far better than scaled ones), row-major */
+  reference: number[]
+  /** per feature: the mean squared difference between a reference row and its neighbours */
+  typicalSpread: number[]
+}
+
+export const knnDistance: DetectorKind<KnnDistanceParams> = {
+  kind: KNN_DISTANCE,
+  defaults: { neighbours: 5, referenceSize: 2000 },
+  train(rows, params, seed) {
+    const width = featureCount(rows)
+    if (rows.length < 2) throw new Error('knn-distance needs at least 2 rows')
+    if (!(params.neighbours >= 1 && params.referenceSize >= 2)) throw new Error(`knn-distance needs neighbours >= 1 and referenceSize >= 2, got ${params.neighbours} and ${params.referenceSize}`)
+    const picked = Array.from(sampleIndices(rows.length, params.referenceSize, seededRandom(seed)), (i) => rows[i]!)
+    const scaling = fitColumnScaling(rows)
+    const k = Math.min(params.neighbours, picked.length - 1)
+    const reference = picked.flatMap((row) => Array.from(row))
+    const search = searchOf(scaling, reference, k)
+    const n = picked.length
+    const typicalSpread = new Array<number>(width).fill(0)
+    for (let o = 0; o < n; o++) {
+      search.find(search.scaledReference.subarray(o * width, (o + 1) * width), o)
+      for (let t = 0; t < k; t++) {
+        const p = search.index[t]!
+        for (let j = 0; j < width; j++) {
+          const d = search.scaledReference[o * width + j]! - search.scaledReference[p * width + j]!
+          typicalSpread[j]! += (d * d) / (n * k)
+        }
+      }
+    }
+    return createKnnDistance({ scaling, neighbours: k, reference, typicalSpread })
+  },
+  load: (state) => createKnnDistance(checkState(state)),
+}
+
+/** The reference rows scaled, and a search over them. */
+function searchOf(scaling: ColumnScaling, reference: number[], k: number): NeighbourSearch {
+  const width = scaling.center.length
+  const n = reference.length / width
+  const scaledReference = new Float64Array(reference.length)
+  for (let o = 0; o < n; o++) scaleRow(scaling, reference.slice(o * width, (o + 1) * width), scaledReference.subarray(o * width, (o + 1) * width))
+  return createNeighbourSearch(scaledReference, width, k)
+}
+
+function createKnnDistance(state: KnnDistanceState): TrainedDetector {
+  const { scaling, typicalSpread } = state
+  const k = state.neighbours
+  const width = scaling.center.length
+  const search = searchOf(scaling, state.reference, k)
+  const scaled = new Float64Array(width)
+  const SLACK = Number(process.env.KNN_SLACK ?? 0)
+  const neighboursOf = (row: FeatureRow) => search.find(scaleRow(scaling, row, scaled), -1, SLACK)
+  return {
+    kind: KNN_DISTANCE,
+    score(rows) {
+      const out = new Float64Array(rows.length)
+      for (let i = 0; i < rows.length; i++) {
+        neighboursOf(rows[i]!)
+        let total = 0
+        for (let t = 0; t < k; t++) total += Math.sqrt(search.squaredDistance[t]!)
+        out[i] = total / k
+      }
+      return out
+    },
+    /** per feature, the row's mean squared difference from its neighbours less the usual one between neighbours */
+    explain(row): FeatureContribution[] {
+      neighboursOf(row)
+      const excess = new Float64Array(width)
+      for (let t = 0; t < k; t++) {
+        const base = search.index[t]! * width
+        for (let j = 0; j < width; j++) {
+          const d = scaled[j]! - search.scaledReference[base + j]!
+          excess[j]! += (d * d) / k
+        }
+      }
+      for (let j = 0; j < width; j++) excess[j]! -= typicalSpread[j]!
+      return positiveContributions(excess)
+    },
+    toJSON: () => state,
+  }
+}
+
+function checkState(state: unknown): KnnDistanceState {
+  const s = state as KnnDistanceState
+  if (!s || !s.scaling || !Array.isArray(s.reference)) throw new Error('not a knn-distance state')
+  const width = checkScaling(s.scaling, s.scaling.center.length).center.length
+  const n = s.reference.length / width
+  if (!Number.isInteger(n) || n < 2 || s.typicalSpread.length !== width || !(s.neighbours >= 1 && s.neighbours < n)) {
+    throw new Error('knn-distance state does not fit together')
+  }
+  return s
+}

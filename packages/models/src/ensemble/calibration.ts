@@ -1,0 +1,108 @@
+/**
+ * Calibration: a raw score → how surprising it is among the held-out training rows. In the body it is
+ * the empirical CDF (binary search over stored quantiles, moved here from model-artifact.ts, ties now
+ * counted half). An empirical CDF of a few thousand points saturates at its last point, so every row
+ * beyond the training range would get the same score and no threshold above the top 1/4096 could be
+ * set; beyond the top `share` of the rows the tail is therefore an exponential fitted to them
+ * (peaks over threshold), which keeps ranking the rows that matter most.
+ *
+ * Scores are handled as surprisal s = -ln P(a training row scores at least this high), so that tails far
+ * below 1e-16 stay ordered; the calibrated score in [0,1] is 1 - e^(-s).
+ */
+export interface Calibration {
+  /** sorted raw scores at evenly spaced quantiles of the calibration rows */
+  points: number[]
+  /** above `from` (the 1 - share quantile): P(raw > x) = share · e^(-(x - from) / scale) */
+  tail: { from: number; share: number; scale: number }
+}
+
+/** Quantiles kept per calibration: a resolution of 1/4096 in the body. */
+export const CALIBRATION_POINTS = 2048
+
+/** Rows the exponential tail is fitted to, at least (its share is 1% to 10% of the rows). */
+const TAIL_ROWS = 20
+
+/** Fits a calibration to the raw scores of held-out training rows. */
+export function fitCalibration(raw: ArrayLike<number>, maxPoints = CALIBRATION_POINTS): Calibration {
+  const n = raw.length
+  if (n === 0) throw new Error('calibration needs at least one score')
+  const sorted = Float64Array.from(raw).sort()
+  if (!Number.isFinite(sorted[0]!) || !Number.isFinite(sorted[n - 1]!)) throw new Error('calibration scores must be finite')
+  const points: number[] = []
+  if (n <= maxPoints) points.push(...sorted)
+  else for (let t = 0; t < maxPoints; t++) points.push(sorted[Math.floor(((t + 0.5) * n) / maxPoints)]!)
+
+  const share = Math.min(0.1, Math.max(0.01, TAIL_ROWS / n))
+  const cut = Math.min(n - 1, Math.floor((1 - share) * n))
+  const from = sorted[cut]!
+  let excess = 0
+  for (let i = cut; i < n; i++) excess += sorted[i]! - from
+  excess /= n - cut
+  // Tied top scores give no excess: fall back to the exponential through the median and `from`.
+  const median = sorted[Math.floor(n / 2)]!
+  const scale = excess > 0 ? excess : from > median ? (from - median) / Math.log(0.5 / share) : 1
+  return { points, tail: { from, share, scale } }
+}
+
+/** -ln P(a calibration row scores at least `raw`): 0 below every row, unbounded beyond them. */
+export function surprisalOf(calibration: Calibration, raw: number): number {
+  const { from, share, scale } = calibration.tail
+  if (raw > from) return -Math.log(share) + (raw - from) / scale
+  const atOrAbove = 1 - empiricalCdf(calibration.points, raw)
+  return atOrAbove >= 1 ? 0 : -Math.log(Math.max(share, atOrAbove))
+}
+
+/** The calibrated score in [0,1]: the share of calibration rows that scored lower. */
+export function calibrate(calibration: Calibration, raw: number): number {
+  return -Math.expm1(-surprisalOf(calibration, raw))
+}
+
+/** Share of `sorted` below `raw`, ties counted half (mid-rank), by binary search. */
+export function empiricalCdf(sorted: readonly number[], raw: number): number {
+  const n = sorted.length
+  if (n === 0) return 0
+  let lo = 0
+  let hi = n
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (sorted[mid]! < raw) lo = mid + 1
+    else hi = mid
+  }
+  let upper = lo
+  hi = n
+  while (upper < hi) {
+    const mid = (upper + hi) >> 1
+    if (sorted[mid]! <= raw) upper = mid + 1
+    else hi = mid
+  }
+  return (lo + upper) / (2 * n)
+}
+
+/**
+ * The threshold at which `score >= threshold` flags the share of `scores` nearest `targetRate`
+ * (ties can make an exact share impossible). 1 when the rate asks for less than half a row.
+ */
+export function thresholdForAlertRate(scores: ArrayLike<number>, targetRate: number): number {
+  if (!(targetRate >= 0 && targetRate <= 1)) throw new Error(`alert rate must be in [0,1], got ${targetRate}`)
+  const n = scores.length
+  const want = Math.round(targetRate * n)
+  if (n === 0 || want === 0) return 1
+  const sorted = Float64Array.from(scores).sort()
+  const atOrAbove = (t: number) => n - lowerBound(sorted, t)
+  let threshold = sorted[n - want]!
+  // Ties at the threshold flag more rows than asked; the next distinct score up may come closer.
+  const upper = sorted.find((v) => v > threshold)
+  if (upper !== undefined && Math.abs(atOrAbove(upper) - want) < Math.abs(atOrAbove(threshold) - want)) threshold = upper
+  return threshold
+}
+
+function lowerBound(sorted: Float64Array, value: number): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (sorted[mid]! < value) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}

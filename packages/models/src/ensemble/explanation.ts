@@ -1,0 +1,103 @@
+import { featureDefinitions } from '@vigil/schemas'
+import type { FeatureContribution, FeatureRow } from '../detector.ts'
+
+/** One feature's training distribution, the yardstick explanations quote. */
+export interface FeatureBaseline {
+  p50: number
+  p99: number
+  min: number
+  max: number
+}
+
+/** A feature that pushed a row's score up. */
+export interface TopFeature {
+  feature: string
+  /** position in featureNames */
+  index: number
+  value: number
+  p50: number
+  p99: number
+  /** its share of the row's attributed score, 0..1 */
+  share: number
+  /** e.g. "auth_failure_ratio 0.94, training p99 0.08" */
+  text: string
+  /** the feature's definition from @vigil/schemas, when it is one of them */
+  description?: string
+}
+
+/** One member's say in a row: its explanation and how much of the combined score it carries. */
+export interface MemberExplanation {
+  contributions: readonly FeatureContribution[]
+  /** the member's weighted part of the combined surprisal */
+  carried: number
+}
+
+/** Per feature of the used training rows: p50, p99, min and max (nearest rank). */
+export function trainingBaselines(rows: readonly FeatureRow[], width: number): FeatureBaseline[] {
+  const column = new Float64Array(rows.length)
+  const rank = (q: number) => column[Math.min(rows.length - 1, Math.max(0, Math.ceil(q * rows.length) - 1))]!
+  return Array.from({ length: width }, (_, j) => {
+    for (let i = 0; i < rows.length; i++) column[i] = rows[i]![j]!
+    column.sort()
+    return { p50: rank(0.5), p99: rank(0.99), min: column[0]!, max: column[rows.length - 1]! }
+  })
+}
+
+/**
+ * The features most to blame for a row. Each member's contributions are normalised to sum to one and
+ * scaled by the part of the combined surprisal that member carries (its weight times its surprisal,
+ * over the weights), so the attribution adds up to the combined score and a member that found the row
+ * ordinary has little say in why it is not.
+ */
+export function topFeatures(
+  row: FeatureRow,
+  members: readonly MemberExplanation[],
+  featureNames: readonly string[],
+  baselines: readonly FeatureBaseline[],
+  count = 3,
+): TopFeature[] {
+  const attribution = new Float64Array(featureNames.length)
+  for (const { contributions, carried } of members) {
+    let total = 0
+    for (const c of contributions) if (c.weight > 0) total += c.weight
+    if (!(total > 0) || !(carried > 0)) continue
+    for (const c of contributions) if (c.weight > 0) attribution[c.feature]! += (carried * c.weight) / total
+  }
+  let sum = 0
+  for (const a of attribution) sum += a
+  const ranked: number[] = []
+  for (let j = 0; j < attribution.length; j++) if (attribution[j]! > 0) ranked.push(j)
+  ranked.sort((a, b) => attribution[b]! - attribution[a]! || a - b)
+  return ranked.slice(0, count).map((index) => {
+    const feature = featureNames[index]!
+    const baseline = baselines[index]!
+    const value = row[index]!
+    return {
+      feature,
+      index,
+      value,
+      p50: baseline.p50,
+      p99: baseline.p99,
+      share: attribution[index]! / sum,
+      text: describeFeatureValue(feature, value, baseline),
+      description: descriptions.get(feature),
+    }
+  })
+}
+
+const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.name, f.description]))
+
+/** "name value, training p99 x" above the median, "..., training p50 x" below it; the extreme when outside the range. */
+export function describeFeatureValue(feature: string, value: number, b: FeatureBaseline): string {
+  if (value >= b.p50) return `${feature} ${formatNumber(value)}, training p99 ${formatNumber(b.p99)}${value > b.max ? `, max ${formatNumber(b.max)}` : ''}`
+  return `${feature} ${formatNumber(value)}, training p50 ${formatNumber(b.p50)}${value < b.min ? `, min ${formatNumber(b.min)}` : ''}`
+}
+
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 3 })
+
+/** Integers as they are, large numbers compact (12.3K, 5B), others to three significant digits. */
+export function formatNumber(v: number): string {
+  if (Math.abs(v) >= 10_000) return compact.format(v)
+  if (Number.isInteger(v)) return String(v)
+  return String(Number(v.toPrecision(3)))
+}

@@ -1,0 +1,123 @@
+import type { FeatureRow } from '../detector.ts'
+import { surprisalOf } from './calibration.ts'
+import { combineSurprisals } from './combination.ts'
+import { checkEnsembleArtifact, type EnsembleArtifact } from './ensemble-artifact.ts'
+import { topFeatures, type MemberExplanation, type TopFeature } from './explanation.ts'
+import { ensembleMembers, memberKindOf, type DetectorRegistry, type EnsembleMember } from './registry.ts'
+
+/** A batch's verdicts, column by column (one typed array per quantity, no object per row). */
+export interface EnsembleScores {
+  /** per row, in [0,1]: the share of held-out training rows whose combined score was lower */
+  score: Float64Array
+  /** per row, -ln(1 - score) without rounding: still orders rows whose score rounds to 1 */
+  surprisal: Float64Array
+  /** per member (artifact order), per row: the member's calibrated score in [0,1] */
+  members: Float64Array[]
+  /** per row: the top 3 features, for the rows the `explain` option asked for */
+  topFeatures: (TopFeature[] | undefined)[]
+}
+
+export interface ScoreOptions {
+  /** which rows get top features: those at or above the threshold (default), all, or none */
+  explain?: 'alerts' | 'all' | 'none'
+}
+
+export interface LoadedEnsemble {
+  readonly featureNames: readonly string[]
+  readonly threshold: number
+  readonly members: readonly { kind: string; weight: number }[]
+  /** Scores rows (columns in featureNames order). Throws on a row of the wrong width or with a non-finite value. */
+  score(rows: readonly FeatureRow[], options?: ScoreOptions): Promise<EnsembleScores>
+  /** The top 3 features of one row. */
+  explain(row: FeatureRow): Promise<TopFeature[]>
+  /** Releases the members' resources (ONNX sessions); once, however often it is called. */
+  close(): Promise<void>
+}
+
+/** Builds a scorer from an artifact; member kinds come from `registry`. */
+export async function loadEnsemble(artifact: EnsembleArtifact, registry: DetectorRegistry = ensembleMembers): Promise<LoadedEnsemble> {
+  checkEnsembleArtifact(artifact)
+  const { featureNames, baselines, combination, threshold } = artifact
+  const width = featureNames.length
+  const specs = artifact.members
+  const detectors = await loadMembers(artifact, registry)
+  const weights = specs.map((m) => m.weight)
+  let total = 0
+  for (const w of weights) total += w
+
+  const score = async (rows: readonly FeatureRow[], options: ScoreOptions = {}): Promise<EnsembleScores> => {
+    checkFeatureRows(rows, width)
+    const n = rows.length
+    const raw = await Promise.all(detectors.map((d) => d.score(rows)))
+    const memberSurprisals = raw.map((r, m) => {
+      const { calibration, kind } = specs[m]!
+      if (r.length !== n) throw new Error(`member ${kind} gave ${r.length} scores for ${n} rows`)
+      const s = new Float64Array(n)
+      for (let i = 0; i < n; i++) {
+        // A NaN would calibrate as the most ordinary score there is.
+        if (Number.isNaN(r[i])) throw new Error(`member ${kind} gave NaN for row ${i}`)
+        s[i] = surprisalOf(calibration, r[i]!)
+      }
+      return s
+    })
+    const combined = combineSurprisals(memberSurprisals, weights, n)
+    const surprisal = new Float64Array(n)
+    const final = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      surprisal[i] = surprisalOf(combination, combined[i]!)
+      final[i] = -Math.expm1(-surprisal[i]!)
+    }
+    const explain = options.explain ?? 'alerts'
+    const topFeaturesOf: (TopFeature[] | undefined)[] = new Array(n).fill(undefined)
+    if (explain !== 'none') {
+      for (let i = 0; i < n; i++) {
+        if (explain === 'all' || final[i]! >= threshold) topFeaturesOf[i] = await explainRow(rows[i]!, memberSurprisals.map((s) => s[i]!))
+      }
+    }
+    return { score: final, surprisal, members: memberSurprisals.map((s) => s.map((v) => -Math.expm1(-v))), topFeatures: topFeaturesOf }
+  }
+
+  const explainRow = async (row: FeatureRow, surprisals: number[]): Promise<TopFeature[]> => {
+    const explanations: MemberExplanation[] = []
+    for (const [m, detector] of detectors.entries()) {
+      if (!detector.explain || weights[m] === 0) continue
+      explanations.push({ contributions: await detector.explain(row), carried: (weights[m]! * surprisals[m]!) / total })
+    }
+    return topFeatures(row, explanations, featureNames, baselines)
+  }
+
+  let closed: Promise<void> | undefined
+  return {
+    featureNames,
+    threshold,
+    members: specs.map(({ kind, weight }) => ({ kind, weight })),
+    score,
+    explain: async (row) => (await score([row], { explain: 'all' })).topFeatures[0]!,
+    close: () => (closed ??= closeAll(detectors)),
+  }
+}
+
+/** Closes every member, even when one fails; the first failure is rethrown. */
+export async function closeAll(members: readonly EnsembleMember[]): Promise<void> {
+  const results = await Promise.allSettled(members.map(async (m) => m.close?.()))
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+}
+
+/** Loads every member; if one fails, those already loaded are closed before the error goes on. */
+async function loadMembers(artifact: EnsembleArtifact, registry: DetectorRegistry): Promise<EnsembleMember[]> {
+  const results = await Promise.allSettled(artifact.members.map(async (m) => memberKindOf(registry, m.kind).load(m.state)))
+  const failed = results.find((r) => r.status === 'rejected')
+  if (!failed) return results.map((r) => (r as PromiseFulfilledResult<EnsembleMember>).value)
+  await closeAll(results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))).catch(() => {})
+  throw failed.reason
+}
+
+/** Throws unless every row has `width` finite values: a NaN would otherwise calibrate as the most ordinary score. */
+export function checkFeatureRows(rows: readonly FeatureRow[], width: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    if (row.length !== width) throw new Error(`row ${i} has ${row.length} features, the model takes ${width}`)
+    for (let j = 0; j < width; j++) if (!Number.isFinite(row[j]!)) throw new Error(`row ${i} feature ${j} is ${row[j]}`)
+  }
+}

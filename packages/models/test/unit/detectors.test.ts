@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest'
+import { seededRandom, type DetectorKind } from '../../src/detector.ts'
+import { gaussianMixture } from '../../src/detectors/gaussian-mixture.ts'
+import { hbos } from '../../src/detectors/hbos.ts'
+import { knnDistance } from '../../src/detectors/knn-distance.ts'
+import { at, attacks, inliers, rankAmong, WIDTH } from './detectors-fixture.ts'
+
+const members: DetectorKind<object>[] = [hbos, gaussianMixture, knnDistance]
+const training = inliers(3000, 1)
+const fresh = inliers(1000, 2)
+
+describe.each(members.map((kind) => [kind.kind, kind] as const))('%s', (_, kind) => {
+  const detector = kind.train(training, kind.defaults, 11)
+  const freshScores = detector.score(fresh)
+
+  it('ranks every injected attack above 99% of fresh ordinary events', () => {
+    const scores = detector.score(attacks().map((a) => a.row))
+    attacks().forEach(({ name }, i) => expect(rankAmong(freshScores, scores[i]!), name).toBeGreaterThanOrEqual(0.99))
+  })
+
+  it('scores a batch as it scores its rows one by one, with finite scores', () => {
+    const some = fresh.slice(0, 20)
+    const batch = detector.score(some)
+    some.forEach((row, i) => expect(detector.score([row])[0]).toBe(batch[i]))
+    expect(freshScores.every(Number.isFinite)).toBe(true)
+  })
+
+  it('is the same model for the same rows and seed', () => {
+    const again = kind.train(training, kind.defaults, 11)
+    expect(again.toJSON()).toEqual(detector.toJSON())
+    expect(again.score(fresh)).toEqual(freshScores)
+  })
+
+  it('scores and explains the same after toJSON, JSON and load', () => {
+    const loaded = kind.load(JSON.parse(JSON.stringify(detector.toJSON())))
+    expect(loaded.score(fresh)).toEqual(freshScores)
+    for (const row of fresh.slice(0, 10)) expect(loaded.explain!(row)).toEqual(detector.explain!(row))
+  })
+
+  it.each(['auth_failures', 'distinct_url_paths', 'bytes', 'dns_query_entropy', 'geo_distance_from_usual_km', 'requests_per_second'])(
+    'names %s first when only that feature is pushed far out',
+    (feature) => {
+      const j = at(feature)
+      let max = 0
+      for (const row of training) max = Math.max(max, row[j]!)
+      for (const original of fresh.slice(0, 5)) {
+        const row = [...original]
+        row[j] = (max + 1) * 1000
+        const explanation = detector.explain!(row)
+        expect(explanation[0]!.feature).toBe(j)
+        expect(explanation.every((c, i) => c.weight > 0 && (i === 0 || c.weight <= explanation[i - 1]!.weight))).toBe(true)
+      }
+    },
+  )
+
+  it('refuses a state that is not its own', () => {
+    expect(() => kind.load({ nothing: true })).toThrow()
+    expect(() => kind.load(null)).toThrow()
+  })
+})
+
+describe('hbos', () => {
+  it('costs more the farther a value lies beyond the training range', () => {
+    const detector = hbos.train(training, hbos.defaults, 1)
+    const j = at('bytes')
+    const row = (bytes: number) => Object.assign([...fresh[0]!], { [j]: bytes })
+    const [a, b, c] = detector.score([row(1e8), row(1e10), row(1e12)])
+    expect(a).toBeLessThan(b!)
+    expect(b).toBeLessThan(c!)
+  })
+
+  it('treats a value between two seen categories as an empty bin, and a never-seen flag as rare', () => {
+    const rows = Array.from({ length: 400 }, (_, i) => [i % 2 === 0 ? 1 : 3, 0])
+    const detector = hbos.train(rows, hbos.defaults, 1)
+    const [seen, between, flag] = detector.score([[1, 0], [2, 0], [1, 1]])
+    expect(between! - seen!).toBeCloseTo(-Math.log(hbos.defaults.alpha) + Math.log(1 + hbos.defaults.alpha), 9)
+    expect(flag).toBeGreaterThan(between!)
+  })
+})
+
+describe('gaussian-mixture', () => {
+  const clusters = (n: number, seed: number, centres: number[][]) => {
+    const random = seededRandom(seed)
+    const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+    return Array.from({ length: n }, (_, i) => centres[i % centres.length]!.map((c) => c + normal()))
+  }
+  const components = (rows: number[][]) => (gaussianMixture.train(rows, gaussianMixture.defaults, 3).toJSON() as { weights: number[] }).weights.length
+
+  it('chooses the number of components by BIC', () => {
+    expect(components(clusters(1200, 1, [[0, 0, 0]]))).toBe(1)
+    expect(components(clusters(1200, 1, [[0, 0, 0], [12, 12, 12], [-12, 12, -12]]))).toBe(3)
+  })
+
+  it('stays finite on constant and two-valued columns (the variance floor)', () => {
+    const rows = Array.from({ length: 300 }, (_, i) => [5, i % 2, i % 7])
+    const detector = gaussianMixture.train(rows, gaussianMixture.defaults, 1)
+    const [usual, odd] = detector.score([[5, 1, 3], [6, 0.5, 3]])
+    expect(Number.isFinite(usual) && Number.isFinite(odd)).toBe(true)
+    expect(odd).toBeGreaterThan(usual!)
+  })
+})
+
+describe('knn-distance', () => {
+  // Two features that always move together: every value of each is common, the pair (low, high) never occurs.
+  const random = seededRandom(5)
+  const correlated = Array.from({ length: 2000 }, () => {
+    const x = random()
+    return [x, x + 0.02 * (random() - 0.5), random()]
+  })
+  const probes = Array.from({ length: 500 }, () => {
+    const x = random()
+    return [x, x + 0.02 * (random() - 0.5), random()]
+  })
+  const unseenPair = [0.15, 0.85, 0.5]
+
+  it('flags a combination never seen whose every value is common, which histograms cannot see', () => {
+    const rank = (kind: DetectorKind<object>) => {
+      const detector = kind.train(correlated, kind.defaults, 1)
+      return rankAmong(detector.score(probes), detector.score([unseenPair])[0]!)
+    }
+    expect(rank(knnDistance)).toBe(1)
+    expect(rank(hbos)).toBeLessThan(0.9)
+  })
+
+  it('keeps at most referenceSize rows', () => {
+    const detector = knnDistance.train(training, { neighbours: 3, referenceSize: 100 }, 1)
+    expect((detector.toJSON() as { reference: number[] }).reference).toHaveLength(100 * WIDTH)
+  })
+})

@@ -1,0 +1,253 @@
+import { beforeAll, describe, expect, it } from 'vitest'
+import { encodeArtifact, trainModel } from '../../src/model-artifact.ts'
+import { gaussianMixture } from '../../src/detectors/gaussian-mixture.ts'
+import { hbos } from '../../src/detectors/hbos.ts'
+import { knnDistance } from '../../src/detectors/knn-distance.ts'
+import {
+  decodeEnsembleArtifact,
+  describeFeatureValue,
+  encodeEnsembleArtifact,
+  ensembleMembers,
+  formatNumber,
+  loadEnsemble,
+  trainEnsemble,
+  type DetectorRegistry,
+  type EnsembleArtifact,
+  type EnsembleConfig,
+  type EnsembleMemberKind,
+  type LoadedEnsemble,
+} from '../../src/ensemble/index.ts'
+import { at, attacks, featureNames, inliers, rankAmong, WIDTH } from './detectors-fixture.ts'
+
+// The members written here; the registry's other kinds (isolation-forest) are tested where they live.
+const registry: DetectorRegistry = { [hbos.kind]: hbos, [gaussianMixture.kind]: gaussianMixture, [knnDistance.kind]: knnDistance }
+const names = [...featureNames]
+const training = inliers(3000, 1)
+const fresh = inliers(2000, 2)
+const config: EnsembleConfig = {
+  seed: 7,
+  members: [{ kind: 'hbos' }, { kind: 'gaussian-mixture', params: { components: [1, 2, 4, 8] } }, { kind: 'knn-distance', weight: 2 }],
+  targetAlertRate: 0.05,
+}
+
+let artifact: EnsembleArtifact
+let ensemble: LoadedEnsemble
+beforeAll(async () => {
+  artifact = await trainEnsemble(training, names, config, registry)
+  ensemble = await loadEnsemble(artifact, registry)
+})
+
+describe('trainEnsemble', () => {
+  it('records members, calibrations, baselines, threshold and how it was trained', () => {
+    expect(artifact.format).toBe(2)
+    expect(artifact.featureNames).toEqual(names)
+    expect(artifact.members.map((m) => [m.kind, m.weight])).toEqual([['hbos', 1], ['gaussian-mixture', 1], ['knn-distance', 2]])
+    expect(artifact.members[1]!.params).toEqual({ ...gaussianMixture.defaults, components: [1, 2, 4, 8] })
+    expect(artifact.baselines).toHaveLength(WIDTH)
+    const hour = artifact.baselines[at('hour_of_day')]!
+    expect(hour.min).toBe(0)
+    expect(hour.max).toBe(23)
+    expect(hour.p50).toBeGreaterThanOrEqual(hour.min)
+    expect(hour.p99).toBeGreaterThanOrEqual(hour.p50)
+    expect(artifact.training).toMatchObject({ rows: 3000, excludedRows: 0, weighted: false, trainingRows: 2400, calibrationRows: 600, seed: 7, threshold: { targetAlertRate: 0.05 } })
+  })
+
+  it('gives the same bytes for the same rows, configuration and seed', async () => {
+    const again = await trainEnsemble(training, names, config, registry)
+    expect(encodeEnsembleArtifact(again).sha256).toBe(encodeEnsembleArtifact(artifact).sha256)
+  })
+
+  it('leaves out rows weighted 0 and resamples by unequal weights', async () => {
+    const small = { ...config, members: [{ kind: 'hbos' }] }
+    const rows = [...training.slice(0, 1000), ...Array.from({ length: 20 }, () => new Array<number>(WIDTH).fill(1e9))]
+    const excluded = await trainEnsemble(rows, names, { ...small, rowWeights: rows.map((_, i) => (i < 1000 ? 1 : 0)) }, registry)
+    expect(excluded.training).toMatchObject({ excludedRows: 20, weighted: false })
+    expect(excluded.baselines[at('bytes')]!.max).toBeLessThan(1e9)
+
+    const weights = training.slice(0, 1000).map((row) => (row[at('auth_attempts')]! > 0 ? 5 : 1))
+    const weighted = await trainEnsemble(training.slice(0, 1000), names, { ...small, rowWeights: weights }, registry)
+    const plain = await trainEnsemble(training.slice(0, 1000), names, small, registry)
+    expect(weighted.training.weighted).toBe(true)
+    // sshd rows, weighted up, move the median of auth_attempts from 0 to at least 1.
+    expect(plain.baselines[at('auth_attempts')]!.p50).toBe(0)
+    expect(weighted.baselines[at('auth_attempts')]!.p50).toBeGreaterThanOrEqual(1)
+  })
+
+  it('refuses what it cannot train', async () => {
+    await expect(trainEnsemble(training, names.slice(1), config, registry)).rejects.toThrow(/features/)
+    await expect(trainEnsemble(training, names, { ...config, members: [{ kind: 'nope' }] }, registry)).rejects.toThrow(/unknown ensemble member 'nope' \(known: hbos, gaussian-mixture, knn-distance\)/)
+    await expect(trainEnsemble(training, names, { ...config, members: [{ kind: 'hbos', weight: 0 }] }, registry)).rejects.toThrow(/positive/)
+    await expect(trainEnsemble(training.slice(0, 5), names, config, registry)).rejects.toThrow(/at least 10/)
+  })
+})
+
+describe('loadEnsemble', () => {
+  it('scores attacks above the ordinary events, and at or above the threshold', async () => {
+    const ordinary = await ensemble.score(fresh, { explain: 'none' })
+    const attack = await ensemble.score(attacks().map((a) => a.row))
+    attacks().forEach(({ name }, i) => {
+      expect(rankAmong(ordinary.score, attack.score[i]!), name).toBe(1)
+      expect(attack.score[i], name).toBeGreaterThanOrEqual(ensemble.threshold)
+    })
+    for (const s of [...ordinary.score, ...attack.score]) expect(s >= 0 && s <= 1).toBe(true)
+  })
+
+  it('alerts on about the target rate of fresh ordinary events', async () => {
+    const { score } = await ensemble.score(fresh, { explain: 'none' })
+    const rate = score.filter((s) => s >= ensemble.threshold).length / score.length
+    expect(rate).toBeGreaterThan(0.025)
+    expect(rate).toBeLessThan(0.08)
+  })
+
+  it('calibrates each member and the combination to about uniform on fresh ordinary events', async () => {
+    const { score, members } = await ensemble.score(fresh, { explain: 'none' })
+    for (const values of [score, ...members]) {
+      const below = (q: number) => values.filter((v) => v < q).length / values.length
+      expect(below(0.25)).toBeCloseTo(0.25, 1)
+      expect(below(0.5)).toBeCloseTo(0.5, 1)
+      expect(below(0.75)).toBeCloseTo(0.75, 1)
+    }
+  })
+
+  it('names the features an attack pushed, with its training yardstick', async () => {
+    const [bruteForce, scanner] = attacks()
+    const top = await ensemble.explain(bruteForce!.row)
+    expect(top).toHaveLength(3)
+    const pushed = ['auth_attempts', 'auth_failures', 'auth_failure_ratio', 'distinct_users', 'invalid_user_attempts', 'auth_attempts_per_minute', 'events_in_window', 'seconds_since_previous']
+    for (const t of top) expect(pushed).toContain(t.feature)
+    const failures = top.find((t) => t.feature === 'invalid_user_attempts') ?? top[0]!
+    const baseline = artifact.baselines[failures.index]!
+    expect(failures).toMatchObject({ value: bruteForce!.row[failures.index], p50: baseline.p50, p99: baseline.p99 })
+    expect(failures.text).toMatch(new RegExp(`^${failures.feature} \\S+, training p99 \\S+`))
+    expect(failures.description).toMatch(/\w+/)
+    expect(top.reduce((sum, t) => sum + t.share, 0)).toBeLessThanOrEqual(1 + 1e-12)
+
+    const scannerTop = (await ensemble.explain(scanner!.row)).map((t) => t.feature)
+    expect(scannerTop.some((f) => ['user_agent_is_scanner', 'http_4xx_ratio', 'distinct_url_paths', 'requests_per_second', 'events_in_window'].includes(f))).toBe(true)
+  })
+
+  it('names a single pushed feature first', async () => {
+    for (const feature of ['auth_failure_ratio', 'geo_distance_from_usual_km', 'dns_query_entropy', 'distinct_url_paths']) {
+      const row = [...fresh[3]!]
+      row[at(feature)] = feature === 'auth_failure_ratio' ? 0.94 : artifact.baselines[at(feature)]!.max * 100 + 100
+      expect((await ensemble.explain(row))[0]!.feature, feature).toBe(feature)
+    }
+  })
+
+  it('explains the rows at or above the threshold by default, all or none on request', async () => {
+    const rows = [...fresh.slice(0, 50), ...attacks().map((a) => a.row)]
+    const alerts = await ensemble.score(rows)
+    alerts.topFeatures.forEach((top, i) => expect(top !== undefined, `row ${i}`).toBe(alerts.score[i]! >= ensemble.threshold))
+    expect((await ensemble.score(rows, { explain: 'all' })).topFeatures.every((t) => t !== undefined)).toBe(true)
+    expect((await ensemble.score(rows, { explain: 'none' })).topFeatures.every((t) => t === undefined)).toBe(true)
+  })
+
+  it('scores the same after encoding, with the same sha256', async () => {
+    const { bytes, sha256 } = encodeEnsembleArtifact(artifact)
+    const decoded = decodeEnsembleArtifact(bytes)
+    expect(decoded).toEqual(artifact)
+    expect(encodeEnsembleArtifact(decoded).sha256).toBe(sha256)
+    const rows = [...fresh.slice(0, 200), ...attacks().map((a) => a.row)]
+    const reloaded = await loadEnsemble(decoded, registry)
+    expect(await reloaded.score(rows, { explain: 'all' })).toEqual(await ensemble.score(rows, { explain: 'all' }))
+  })
+
+  it('refuses a format 1 artifact, a member it does not know, and rows it cannot score', async () => {
+    const formatOne = encodeArtifact(trainModel([[1, 2], [2, 1], [3, 3]], ['a', 'b'], { trees: 2 })).bytes
+    expect(() => decodeEnsembleArtifact(formatOne)).toThrow(/unsupported artifact/)
+    await expect(loadEnsemble(artifact, { hbos })).rejects.toThrow(/unknown ensemble member/)
+    await expect(ensemble.score([fresh[0]!.slice(1)])).rejects.toThrow(/features/)
+    await expect(ensemble.score([Object.assign([...fresh[0]!], { 4: NaN })])).rejects.toThrow(/NaN/)
+  })
+})
+
+describe('member weights', () => {
+  it('a member alone orders rows as that member does; weights move the score toward the heavier member', { timeout: 60_000 }, async () => {
+    const rows = fresh.slice(0, 300)
+    const only = async (weights: number[]) => {
+      const members = [{ kind: 'hbos' }, { kind: 'knn-distance' }].map((m, i) => ({ ...m, weight: weights[i]! }))
+      const trained = await trainEnsemble(training, names, { ...config, members }, registry)
+      return (await loadEnsemble(trained, registry)).score(rows, { explain: 'none' })
+    }
+    const hbosOnly = await only([1, 0])
+    const order = (values: Float64Array) => Array.from(values.keys()).sort((a, b) => values[a]! - values[b]! || a - b)
+    const sameOrder = (a: Float64Array, b: Float64Array) => {
+      for (let i = 0; i < a.length; i++) for (let j = 0; j < a.length; j++) if (a[i]! < a[j]!) expect(b[i]).toBeLessThanOrEqual(b[j]!)
+    }
+    sameOrder(hbosOnly.members[0]!, hbosOnly.score)
+    expect(order(hbosOnly.score)).not.toEqual(order(hbosOnly.members[1]!))
+
+    // As knn-distance's weight grows, the score agrees more with knn-distance than with hbos.
+    const agreement = (a: Float64Array, b: Float64Array) => {
+      let same = 0
+      for (let i = 0; i < a.length; i++) for (let j = i + 1; j < a.length; j++) same += Math.sign(a[i]! - a[j]!) === Math.sign(b[i]! - b[j]!) ? 1 : 0
+      return same
+    }
+    const leaningKnn = await only([1, 9])
+    expect(agreement(leaningKnn.score, leaningKnn.members[1]!)).toBeGreaterThan(agreement(leaningKnn.score, leaningKnn.members[0]!))
+    expect(agreement(hbosOnly.score, hbosOnly.members[0]!)).toBeGreaterThan(agreement(hbosOnly.score, hbosOnly.members[1]!))
+  })
+})
+
+describe('asynchronous members', () => {
+  // An ONNX session scores asynchronously; the ensemble awaits whatever a member returns.
+  const asyncHbos: EnsembleMemberKind = {
+    kind: 'async-hbos',
+    defaults: hbos.defaults,
+    async train(rows, params, seed) {
+      return asynchronous(hbos.train(rows, params, seed))
+    },
+    async load(state) {
+      return asynchronous(hbos.load(state))
+    },
+  }
+  let closes = 0
+  function asynchronous(d: ReturnType<typeof hbos.train>) {
+    return {
+      kind: 'async-hbos',
+      score: async (rows: readonly ArrayLike<number>[]) => d.score(rows),
+      explain: async (row: ArrayLike<number>) => d.explain!(row),
+      toJSON: () => d.toJSON(),
+      close: async () => void (closes += 1),
+    }
+  }
+
+  it('score as their synchronous twins do', async () => {
+    const small = { ...config, members: [{ kind: 'hbos' }] }
+    const sync = await loadEnsemble(await trainEnsemble(training, names, small, registry), registry)
+    const both = { ...registry, 'async-hbos': asyncHbos }
+    const async = await loadEnsemble(await trainEnsemble(training, names, { ...small, members: [{ kind: 'async-hbos' }] }, both), both)
+    const rows = [...fresh.slice(0, 100), ...attacks().map((a) => a.row)]
+    expect(await async.score(rows, { explain: 'all' })).toEqual(await sync.score(rows, { explain: 'all' }))
+  })
+
+  it('are closed once: after training, and when the ensemble is closed', async () => {
+    const both = { ...registry, 'async-hbos': asyncHbos }
+    closes = 0
+    const artifact = await trainEnsemble(training.slice(0, 500), names, { ...config, members: [{ kind: 'async-hbos' }, { kind: 'hbos' }] }, both)
+    expect(closes).toBe(1)
+    const loaded = await loadEnsemble(artifact, both)
+    await Promise.all([loaded.close(), loaded.close()])
+    await loaded.close()
+    expect(closes).toBe(2)
+  })
+})
+
+describe('the built-in registry', () => {
+  it('holds the isolation forest beside the members here', () => {
+    expect(Object.keys(ensembleMembers).sort()).toEqual(['gaussian-mixture', 'hbos', 'isolation-forest', 'knn-distance'])
+  })
+})
+
+describe('explanation text', () => {
+  const baseline = { p50: 0, p99: 0.08, min: 0, max: 0.5 }
+  it('quotes p99 above the median, p50 below it, and the range when the value leaves it', () => {
+    expect(describeFeatureValue('auth_failure_ratio', 0.94, baseline)).toBe('auth_failure_ratio 0.94, training p99 0.08, max 0.5')
+    expect(describeFeatureValue('auth_failure_ratio', 0.3, baseline)).toBe('auth_failure_ratio 0.3, training p99 0.08')
+    expect(describeFeatureValue('seconds_since_previous', 0.5, { p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 0.5, training p50 20, min 1')
+  })
+
+  it('writes numbers short', () => {
+    expect([8e9, 75_512, 1234, 3.14159, 0.0812345, 0, -2].map(formatNumber)).toEqual(['8B', '75.5K', '1234', '3.14', '0.0812', '0', '-2'])
+  })
+})

@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto'
+import type { CompiledDetection } from './compile-rule.ts'
+import type { DetectionMatch } from './engine.ts'
+import type { EventSource, FieldReader } from './field-mapping.ts'
+import type { LoadedDetection } from './load-rules.ts'
+import { SigmaRuleError } from './parse-rule.ts'
+import type { Attribution, CorrelationRule, CorrelationType, CountCondition } from './rule-model.ts'
+import type { SigmaEvent } from './sigma-event.ts'
+
+/**
+ * Sigma correlation rules over a stream. Each referenced rule is a step; an event that matches
+ * steps of a correlation is observed in the state of its group (the group-by values), and the
+ * state says atomically whether the correlation fires. Semantics, per group, on event time t:
+ * - event_count: the distinct events in (t - timespan, t]; fires when the count meets the condition.
+ * - value_count: the distinct values of `condition.field` in the window; the same.
+ * - temporal: the distinct steps seen in the window; fires when their count meets the condition
+ *   (default: every step).
+ * - temporal_ordered: every step, in the listed order, within one timespan from the first.
+ * When a correlation fires, its group's state is cleared, so the next alert needs fresh events.
+ * Windows run on the newest event time the group has seen: an event older than that by more than
+ * the timespan no longer counts.
+ */
+export interface CompiledCorrelation {
+  rule: CorrelationRule
+  /** the referenced detections, in the rule's order */
+  steps: LoadedDetection[]
+  /** the group of an event matched by step `step` (in that event's source), or null when a group-by field is absent */
+  groupOf(step: number, event: SigmaEvent, source: EventSource): { key: string; values: Record<string, string> } | null
+  /** value_count: the counted field's value in the event, or null */
+  valueOf(step: number, event: SigmaEvent, source: EventSource): string | null
+}
+
+/** What the state store is asked for one event (already matched to steps of one correlation). */
+export interface Observation {
+  /** the correlation rule's id, so keys are per rule */
+  correlationId: string
+  type: CorrelationType
+  /** hash of the group-by values */
+  groupKey: string
+  /** the steps this event matched (indices into the rule's list) */
+  steps: number[]
+  stepCount: number
+  eventId: string
+  /** event time, ms */
+  time: number
+  timespanMs: number
+  condition: CountCondition
+  /** value_count: the value counted */
+  value: string | null
+}
+
+/** Evidence returned with a firing: the first members, enough for an alert to cite. */
+export const MAX_FIRING_MEMBERS = 100
+
+/** When a correlation fires: how many it counted and the evidence (event ids; for value_count, the values). */
+export interface Firing {
+  count: number
+  members: string[]
+}
+
+/** Correlation state shared by every alerter instance (Redis), or one process's (memory, for tests). */
+export interface CorrelationState {
+  /** Records the observation and, atomically with it, decides whether the correlation fires. */
+  observe(o: Observation): Promise<Firing | null>
+  close(): Promise<void>
+}
+
+/** A fired correlation, with the attribution of the correlation rule and of every rule it names (DRL 1.1). */
+export interface CorrelationMatch {
+  kind: 'correlation'
+  rule: Attribution
+  type: CorrelationType
+  correlated: Attribution[]
+  groupBy: Record<string, string>
+  count: number
+  /** event ids (event_count, temporal, temporal_ordered) or values (value_count) that made it fire */
+  members: string[]
+  /** the event that completed it */
+  eventId: string
+  eventTime: number
+}
+
+/** Resolves a correlation rule against the loaded detections. */
+export function compileCorrelation(rule: CorrelationRule, detections: readonly LoadedDetection[]): CompiledCorrelation {
+  const steps = rule.rules.map((ref) => {
+    const found = detections.find((d) => d.rule.attribution.id === ref || d.rule.name === ref)
+    if (found === undefined) throw new SigmaRuleError('CORRELATION_UNRESOLVED', `correlation names rule ${ref}, which is not loaded`)
+    return found
+  })
+  const { condition } = rule
+  if (condition.gt === undefined && condition.gte === undefined && condition.eq === undefined) {
+    throw new SigmaRuleError('CORRELATION_UNSUPPORTED', 'a condition with only an upper bound (lt, lte, neq) needs the window to close, which a stream does not wait for')
+  }
+  if (rule.type === 'temporal_ordered' && (condition.gte !== rule.rules.length || Object.keys(condition).length !== 1)) {
+    throw new SigmaRuleError('CORRELATION_UNSUPPORTED', 'temporal_ordered takes no condition but "every rule in order"')
+  }
+
+  // Per step and source, a reader for each group-by field (through the aliases) and for the counted value.
+  const fieldOf = (name: string, step: LoadedDetection): string => {
+    const alias = rule.aliases.get(name)
+    if (alias === undefined) return name
+    const field = alias.get(step.rule.attribution.id) ?? (step.rule.name !== null ? alias.get(step.rule.name) : undefined)
+    if (field === undefined) throw new SigmaRuleError('CORRELATION_UNRESOLVED', `alias ${name} names no field for rule ${step.rule.attribution.id}`)
+    return field
+  }
+  const readers = steps.map((step) => new Map(step.compiled.map((c: CompiledDetection) => {
+    const read = (name: string): FieldReader => {
+      const field = fieldOf(name, step)
+      const reader = c.source.reader(field)
+      if (reader === null) throw new SigmaRuleError('CORRELATION_UNRESOLVED', `field ${field} has no source in ${c.source.key} events (rule ${step.rule.attribution.id})`)
+      return reader
+    }
+    return [c.source.key, { group: rule.groupBy.map((g) => [g, read(g)] as const), value: rule.valueField === null ? null : read(rule.valueField) }]
+  })))
+
+  return {
+    rule,
+    steps,
+    groupOf(step, event, source) {
+      const r = readers[step]?.get(source.key)
+      if (r === undefined) return null
+      const values: Record<string, string> = {}
+      for (const [name, read] of r.group) {
+        const v = first(read(event))
+        if (v === null) return null
+        values[name] = v
+      }
+      return { key: createHash('sha1').update(JSON.stringify(values)).digest('base64url'), values }
+    },
+    valueOf(step, event, source) {
+      const read = readers[step]?.get(source.key)?.value
+      return read ? first(read(event)) : null
+    },
+  }
+}
+
+function first(v: unknown): string | null {
+  const x = Array.isArray(v) ? v[0] : v
+  return x === null || x === undefined || x === '' ? null : String(x)
+}
+
+export interface Correlator {
+  /** Feeds one event's detection matches to every correlation that names a matched rule; returns those that fired. */
+  observe(event: SigmaEvent, source: EventSource, matches: readonly DetectionMatch[]): Promise<CorrelationMatch[]>
+}
+
+export function createCorrelator(correlations: readonly CompiledCorrelation[], state: CorrelationState): Correlator {
+  // rule id → the correlations (and step indices) that name it
+  const byRule = new Map<string, { correlation: CompiledCorrelation; step: number }[]>()
+  for (const correlation of correlations) {
+    correlation.steps.forEach((s, step) => {
+      const id = s.rule.attribution.id
+      byRule.set(id, [...(byRule.get(id) ?? []), { correlation, step }])
+    })
+  }
+  return {
+    async observe(event, source, matches) {
+      const steps = new Map<CompiledCorrelation, number[]>()
+      for (const m of matches) {
+        for (const { correlation, step } of byRule.get(m.rule.id) ?? []) steps.set(correlation, [...(steps.get(correlation) ?? []), step])
+      }
+      const fired: CorrelationMatch[] = []
+      for (const [correlation, matched] of steps) {
+        const { rule } = correlation
+        // The group must be the same whichever step read it; the first step's reading decides.
+        const group = correlation.groupOf(matched[0]!, event, source)
+        if (group === null) continue
+        const value = rule.type === 'value_count' ? correlation.valueOf(matched[0]!, event, source) : null
+        if (rule.type === 'value_count' && value === null) continue
+        const firing = await state.observe({
+          correlationId: rule.attribution.id, type: rule.type, groupKey: group.key, steps: matched, stepCount: correlation.steps.length,
+          eventId: event.eventId, time: event.eventTime, timespanMs: rule.timespanMs, condition: rule.condition, value,
+        })
+        if (firing === null) continue
+        fired.push({
+          kind: 'correlation', rule: rule.attribution, type: rule.type, correlated: correlation.steps.map((s) => s.rule.attribution),
+          groupBy: group.values, count: firing.count, members: firing.members, eventId: event.eventId, eventTime: event.eventTime,
+        })
+      }
+      return fired
+    },
+  }
+}
+
+/** Whether a count meets every bound of the condition. */
+export function meets(count: number, c: CountCondition): boolean {
+  return (c.gt === undefined || count > c.gt) && (c.gte === undefined || count >= c.gte) && (c.lt === undefined || count < c.lt)
+    && (c.lte === undefined || count <= c.lte) && (c.eq === undefined || count === c.eq) && (c.neq === undefined || count !== c.neq)
+}
+
+/**
+ * The state in one process's memory: the same semantics as the Redis store, for unit tests and
+ * single-instance use. Not shared: two alerters with it would each see half of a group.
+ */
+export function createMemoryCorrelationState(): CorrelationState {
+  // key → member → time (event_count: event ids; value_count: values; temporal*: step indices)
+  const windows = new Map<string, Map<string, number>>()
+  // key → step → event id that last advanced it (temporal*: evidence)
+  const evidence = new Map<string, Map<string, string>>()
+  return {
+    async observe(o) {
+      const key = `${o.correlationId}\u0000${o.groupKey}`
+      const w = windows.get(key) ?? new Map<string, number>()
+      windows.set(key, w)
+      const ev = evidence.get(key) ?? new Map<string, string>()
+      evidence.set(key, ev)
+      const newest = Math.max(o.time, ...w.values(), Number.NEGATIVE_INFINITY)
+      const from = newest - o.timespanMs
+      if (o.time <= from) return null
+      for (const [m, t] of w) if (t <= from) w.delete(m)
+
+      if (o.type === 'temporal_ordered') {
+        // member = step, time = start of the latest chain that reached it
+        for (const step of [...o.steps].sort((a, b) => b - a)) {
+          const start = step === 0 ? o.time : w.get(String(step - 1))
+          if (start === undefined || start <= from) continue
+          if (start >= (w.get(String(step)) ?? Number.NEGATIVE_INFINITY)) {
+            w.set(String(step), start)
+            ev.set(String(step), o.eventId)
+          }
+        }
+        const done = w.get(String(o.stepCount - 1))
+        if (done === undefined) return null
+        const members = Array.from({ length: o.stepCount }, (_, i) => ev.get(String(i)) ?? '').slice(0, MAX_FIRING_MEMBERS)
+        windows.delete(key)
+        evidence.delete(key)
+        return { count: o.stepCount, members }
+      }
+
+      if (o.type === 'temporal') {
+        for (const step of o.steps) {
+          w.set(String(step), Math.max(o.time, w.get(String(step)) ?? Number.NEGATIVE_INFINITY))
+          ev.set(String(step), o.eventId)
+        }
+      } else {
+        const member = o.type === 'value_count' ? o.value! : o.eventId
+        w.set(member, Math.max(o.time, w.get(member) ?? Number.NEGATIVE_INFINITY))
+      }
+      const count = w.size
+      if (!meets(count, o.condition)) return null
+      const members = o.type === 'temporal' ? [...w.keys()].sort().map((s) => ev.get(s) ?? '') : [...w.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([m]) => m)
+      windows.delete(key)
+      evidence.delete(key)
+      return { count, members: members.slice(0, MAX_FIRING_MEMBERS) }
+    },
+    async close() {
+      windows.clear()
+      evidence.clear()
+    },
+  }
+}

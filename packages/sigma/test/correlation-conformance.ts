@@ -1,0 +1,148 @@
+// One suite, run against every CorrelationState: the in-memory one (unit) and Redis (integration).
+import { expect, it } from 'vitest'
+import type { Score } from '@vigil/schemas'
+import { createCorrelator, type CorrelationMatch, type CorrelationState } from '../src/correlation.ts'
+import { createSigmaEngine } from '../src/engine.ts'
+import { sourceOf } from '../src/field-mapping.ts'
+import { compileRuleSet, loadRuleSet } from '../src/load-rules.ts'
+import { sigmaEventOfScore, type SigmaEvent } from '../src/sigma-event.ts'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const RULES = `
+title: SSH failure
+id: fail
+name: ssh_fail
+logsource: {product: linux, service: sshd}
+detection:
+  keywords: ['Failed password']
+  condition: keywords
+---
+title: SSH success
+id: ok
+name: ssh_ok
+logsource: {product: linux, service: sshd}
+detection:
+  keywords: ['Accepted password']
+  condition: keywords
+---
+title: Many failures
+id: count
+correlation: {type: event_count, rules: [ssh_fail], group-by: [source.ip], timespan: 1m, condition: {gte: 3}}
+---
+title: Many users
+id: users
+correlation: {type: value_count, rules: [fail], group-by: [source.ip], timespan: 1m, condition: {gte: 3, field: user}}
+---
+title: Failure and success
+id: both
+correlation: {type: temporal, rules: [ssh_fail, ssh_ok], group-by: [source.ip], timespan: 1m}
+---
+title: Failure then success
+id: ordered
+correlation: {type: temporal_ordered, rules: [ssh_ok, ssh_fail], group-by: [source.ip], timespan: 1m}
+`
+
+let seq = 0
+function sshd(line: string, t: number, ip: string, user = 'alice', eventId = `ev${seq++}`): SigmaEvent {
+  return {
+    eventId, family: 'sshd', eventTime: t,
+    event: {
+      timestamp: t, message: line, process: { name: 'sshd' }, source: { ip }, user: { name: user },
+      event: { kind: 'event', category: ['authentication'], type: ['info'], action: 'ssh', outcome: 'unknown', module: 'sshd', original: line },
+    },
+  }
+}
+const fail = (t: number, ip: string, user?: string, id?: string) => sshd(`Failed password for ${user ?? 'alice'} from ${ip}`, t, ip, user, id)
+const ok = (t: number, ip: string) => sshd(`Accepted password for alice from ${ip}`, t, ip)
+
+/** Registers the conformance tests; `makeState` gives each test a fresh, isolated state. */
+export function correlationStateConformance(makeState: () => Promise<CorrelationState>): void {
+  const setup = async (yaml = RULES) => {
+    const set = compileRuleSet([{ file: 'rules.yml', text: yaml }])
+    expect(set.skipped).toEqual([])
+    const engine = createSigmaEngine(set)
+    const state = await makeState()
+    const correlator = createCorrelator(set.correlations, state)
+    const feed = async (events: SigmaEvent[], only?: string): Promise<CorrelationMatch[]> => {
+      const out: CorrelationMatch[] = []
+      for (const e of events) out.push(...await correlator.observe(e, sourceOf(e), engine.match(e)))
+      return only ? out.filter((m) => m.rule.id === only) : out
+    }
+    return { feed, state, set, engine }
+  }
+
+  it('event_count fires on the event that brings the window to the threshold, per group, then starts over', async () => {
+    const { feed, state } = await setup()
+    const fired = await feed([fail(0, '1.1.1.1'), fail(1_000, '2.2.2.2'), fail(10_000, '1.1.1.1'), fail(20_000, '1.1.1.1')], 'count')
+    expect(fired).toHaveLength(1)
+    expect(fired[0]).toMatchObject({ groupBy: { 'source.ip': '1.1.1.1' }, count: 3, correlated: [{ id: 'fail' }] })
+    expect(fired[0]!.members).toHaveLength(3)
+    expect(await feed([fail(21_000, '1.1.1.1'), fail(22_000, '1.1.1.1')], 'count')).toHaveLength(0)
+    expect(await feed([fail(23_000, '1.1.1.1')], 'count')).toHaveLength(1)
+    await state.close()
+  })
+
+  it('event_count forgets events older than the timespan, and counts a redelivered event once', async () => {
+    const { feed, state } = await setup()
+    expect(await feed([fail(0, '3.3.3.3'), fail(30_000, '3.3.3.3'), fail(91_000, '3.3.3.3')], 'count')).toHaveLength(0)
+    expect(await feed([fail(92_000, '3.3.3.3', 'alice', 'same'), fail(92_000, '3.3.3.3', 'alice', 'same')], 'count')).toHaveLength(0)
+    expect(await feed([fail(93_000, '3.3.3.3')], 'count')).toHaveLength(1)
+    await state.close()
+  })
+
+  it('value_count counts distinct values of the field', async () => {
+    const { feed, state } = await setup()
+    expect(await feed([fail(0, '4.4.4.4', 'a'), fail(1, '4.4.4.4', 'a'), fail(2, '4.4.4.4', 'b')], 'users')).toHaveLength(0)
+    const fired = await feed([fail(3, '4.4.4.4', 'c')], 'users')
+    expect(fired).toHaveLength(1)
+    expect(fired[0]!.members.sort()).toEqual(['a', 'b', 'c'])
+    await state.close()
+  })
+
+  it('temporal fires when every rule matched in the window, in any order', async () => {
+    const { feed, state } = await setup()
+    expect(await feed([ok(0, '5.5.5.5'), fail(1_000, '6.6.6.6')], 'both')).toHaveLength(0)
+    expect(await feed([fail(2_000, '5.5.5.5')], 'both')).toHaveLength(1)
+    expect(await feed([ok(0, '7.7.7.7'), fail(90_000, '7.7.7.7')], 'both')).toHaveLength(0)
+    await state.close()
+  })
+
+  it('temporal_ordered needs the listed order within one timespan', async () => {
+    const { feed, state } = await setup()
+    expect(await feed([fail(0, '8.8.8.8'), ok(1_000, '8.8.8.8')], 'ordered')).toHaveLength(0)
+    const fired = await feed([fail(2_000, '8.8.8.8')], 'ordered')
+    expect(fired).toHaveLength(1)
+    expect(fired[0]!.correlated.map((a) => a.id)).toEqual(['ok', 'fail'])
+    expect(await feed([ok(100_000, '9.9.9.9'), fail(170_000, '9.9.9.9')], 'ordered')).toHaveLength(0)
+    await state.close()
+  })
+
+  it('orders an ML anomaly before a login of the same source (the shipped rule)', async () => {
+    const set = loadRuleSet([join(dirname(fileURLToPath(import.meta.url)), '..', 'rules', 'vigil')])
+    expect(set.skipped).toEqual([])
+    const engine = createSigmaEngine(set)
+    const state = await makeState()
+    const correlator = createCorrelator(set.correlations, state)
+    const score = (t: number, value: number): SigmaEvent => sigmaEventOfScore({
+      eventId: `s${seq++}`, entity: { kind: 'source.ip', id: '10.9.8.7' }, eventTime: t, receivedAt: t, scoredAt: t, family: 'sshd',
+      action: 'ssh_login_failed', score: value, rawScore: 0.7, modelVersion: 'v1', features: { auth_failures: 12 },
+      evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'Failed password for root from 10.9.8.7' },
+    } satisfies Score)
+    const run = async (events: SigmaEvent[]) => {
+      const out: CorrelationMatch[] = []
+      for (const e of events) {
+        const matches = engine.match(e)
+        // The rules feeding the correlation raise no alert of their own (generate: false).
+        expect(matches.every((m) => !m.alert)).toBe(true)
+        out.push(...await correlator.observe(e, sourceOf(e), matches))
+      }
+      return out
+    }
+    expect(await run([score(0, 0.5), ok(1_000, '10.9.8.7')])).toHaveLength(0)
+    const fired = await run([score(2_000, 0.99), ok(3_000, '10.9.8.7')])
+    expect(fired).toHaveLength(1)
+    expect(fired[0]).toMatchObject({ type: 'temporal_ordered', groupBy: { 'source.ip': '10.9.8.7' }, rule: { author: 'Vigil', level: 'high' } })
+    await state.close()
+  })
+}

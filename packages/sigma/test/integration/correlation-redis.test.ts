@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createRedis } from '@vigil/platform'
+import { uniquePrefix } from '@vigil/testkit'
+import { createRedisCorrelationState } from '../../src/correlation-state-redis.ts'
+import type { Observation } from '../../src/correlation.ts'
+import { correlationStateConformance } from '../correlation-conformance.ts'
+
+// Correlation state in the real Redis of the local stack: the same semantics suite the in-memory
+// state passes, and several alerter instances sharing one group without firing twice.
+
+let redis: ReturnType<typeof createRedis>
+let second: ReturnType<typeof createRedis>
+const prefix = uniquePrefix('sigma')
+
+beforeAll(async () => {
+  redis = createRedis(inject('stack').REDIS_URL, prefix)
+  second = createRedis(inject('stack').REDIS_URL, prefix)
+  await Promise.all([redis.ready(), second.ready()])
+})
+afterAll(async () => {
+  // ioredis does not prefix KEYS patterns, and returns full names; del() adds the prefix again.
+  const keys = await redis.keys(`${prefix}*`)
+  if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(prefix.length)))
+  await Promise.all([redis.close(), second.close()])
+})
+
+let run = 0
+describe('correlation semantics (Redis state)', () => {
+  correlationStateConformance(async () => createRedisCorrelationState(redis, { keyPrefix: `t${run++}:` }))
+})
+
+describe('several alerter instances on one Redis', () => {
+  it('agree: of many concurrent observations of one group, exactly the threshold-crossing ones fire', async () => {
+    const a = createRedisCorrelationState(redis, { keyPrefix: 'shared:' })
+    const b = createRedisCorrelationState(second, { keyPrefix: 'shared:' })
+    const obs = (i: number): Observation => ({
+      correlationId: 'many-failures', type: 'event_count', groupKey: 'g1', steps: [0], stepCount: 1, eventId: `e${i}`,
+      time: 1_000 + i, timespanMs: 60_000, condition: { gte: 5 }, value: null,
+    })
+    // 50 events, split over two instances and sent concurrently: 10 windows of 5 events each fire once.
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).observe(obs(i))))
+    const firings = results.filter((r) => r !== null)
+    expect(firings).toHaveLength(10)
+    const members = firings.flatMap((f) => f!.members)
+    expect(new Set(members).size).toBe(50)
+  })
+
+  it('expires an idle group', async () => {
+    const state = createRedisCorrelationState(redis, { keyPrefix: 'ttl:', idleTtlMs: 0 })
+    await state.observe({ correlationId: 'c', type: 'event_count', groupKey: 'g', steps: [0], stepCount: 1, eventId: 'x', time: 0, timespanMs: 200, condition: { gte: 2 }, value: null })
+    const ttl = await redis.pttl('ttl:corr:{c:g}:w')
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(200)
+  })
+})

@@ -1,0 +1,14 @@
+-- Entities whose activity must not teach the model what normal looks like: confirmed alerts and
+-- Sigma hits, filled by the alerter. A training window leaves out every row of an entity flagged
+-- at any time within that window.
+CREATE TABLE flagged_entities (
+  entity_kind  text        NOT NULL,
+  entity_id    text        NOT NULL,
+  flagged_from timestamptz NOT NULL,   -- event time the flagged activity began
+  flagged_to   timestamptz,            -- event time it ended; null while it goes on
+  reason       text        NOT NULL,   -- e.g. 'alert confirmed', 'sigma hit'
+  source       text        NOT NULL,   -- what flagged it, e.g. 'alert:<alert id>', 'sigma:<rule id>': one row per entity and source
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (entity_kind, entity_id, source),
+  CHECK (flagged_to IS NULL OR flagged_to >= flagged_from)
+);

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import { ensembleMembers, onnxDetectorKind, type EnsembleConfig, type EnsembleMemberConfig } from '@vigil/models'
+import { z } from 'zod'
+import type { Config } from '../config.ts'
+
+/** A model a user drops in as a member: an ONNX file reading some of our features (e.g. scikit-learn via skl2onnx). */
+const OnnxMemberEntry = z.object({
+  name: z.string().min(1),
+  file: z.string().min(1),
+  inputFeatures: z.array(z.string().min(1)).min(1),
+  output: z.string().optional(),
+  outputColumn: z.number().int().min(0).optional(),
+  direction: z.enum(['higher-is-anomalous', 'lower-is-anomalous']),
+  weight: z.number().min(0).default(1),
+})
+const OnnxMembersFile = z.array(OnnxMemberEntry)
+
+/** What a version is trained with, from configuration: members, weights, threshold rule and seed. */
+export function ensembleSettings(config: Config, featureNames: readonly string[]): EnsembleConfig {
+  const members: EnsembleMemberConfig[] = config.TRAIN_MEMBERS.split(',').map((spec) => {
+    const [kind = '', weight = '1'] = spec.trim().split(':')
+    if (!Object.hasOwn(ensembleMembers, kind)) throw new Error(`TRAIN_MEMBERS: unknown member '${kind}' (known: ${Object.keys(ensembleMembers).join(', ')})`)
+    const w = Number(weight)
+    if (!(w >= 0)) throw new Error(`TRAIN_MEMBERS: weight of ${kind} must be a number >= 0, got '${weight}'`)
+    return { kind, weight: w }
+  })
+  if (config.ONNX_MEMBERS_FILE) members.push(...onnxMembers(config.ONNX_MEMBERS_FILE, featureNames))
+  return {
+    members,
+    seed: config.TRAIN_SEED,
+    ...(config.MODEL_THRESHOLD === undefined ? { targetAlertRate: config.MODEL_TARGET_ALERT_RATE } : { threshold: config.MODEL_THRESHOLD }),
+  }
+}
+
+function onnxMembers(path: string, featureNames: readonly string[]): EnsembleMemberConfig[] {
+  let entries
+  try {
+    entries = OnnxMembersFile.parse(JSON.parse(readFileSync(path, 'utf8')))
+  } catch (cause) {
+    throw new Error(`ONNX_MEMBERS_FILE ${path}: ${(cause as Error).message}`, { cause })
+  }
+  return entries.map((e) => {
+    const columns = e.inputFeatures.map((f) => {
+      const at = featureNames.indexOf(f)
+      if (at < 0) throw new Error(`ONNX_MEMBERS_FILE ${path}: member ${e.name} reads '${f}', which is not a feature`)
+      return at
+    })
+    return {
+      kind: onnxDetectorKind.kind,
+      weight: e.weight,
+      params: { name: e.name, file: e.file, inputFeatures: e.inputFeatures, columns, direction: e.direction, ...(e.output ? { output: e.output } : {}), ...(e.outputColumn === undefined ? {} : { outputColumn: e.outputColumn }) },
+    }
+  })
+}

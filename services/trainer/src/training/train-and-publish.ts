@@ -1,0 +1,41 @@
+import { setStatus } from '@vigil/models'
+import type { Logger, Metrics, PgPool, TypedProducer } from '@vigil/platform'
+import type { FeatureHistory } from '../adapters/feature-history.ts'
+import { evaluateCandidate, type GateOptions } from './evaluate-candidate.ts'
+import { publishVersion } from './publish-version.ts'
+import { trainCandidate, type CandidateOptions } from './train-candidate.ts'
+
+export interface TrainDeps {
+  pool: PgPool
+  history: FeatureHistory
+  producer: TypedProducer
+  log: Logger
+  metrics: Metrics
+  candidate: CandidateOptions
+  gate: GateOptions
+  /** where a version that passes the gate goes first */
+  publishAs: 'live' | 'shadow'
+}
+
+/**
+ * One training run: train a candidate on the training window, evaluate it on the holdout against
+ * the live version, then publish it (live, or shadow first) or record it as rejected with the
+ * reason. A rejected version never reaches model-control, so no scorer ever runs it.
+ * Returns the version and what became of it; null when history is too short.
+ */
+export async function trainAndPublish(deps: TrainDeps, reason: string): Promise<{ version: string; outcome: 'live' | 'shadow' | 'rejected' } | null> {
+  const { pool, history, producer, log, metrics } = deps
+  const { modelName: model, actor } = deps.candidate
+  const candidate = await trainCandidate(pool, history, deps.candidate, reason, log)
+  if (!candidate) return null
+  const verdict = await evaluateCandidate(pool, history, candidate, deps.gate)
+  metrics.modelEvaluations.inc({ model, outcome: verdict.accepted ? 'accepted' : 'rejected' })
+  if (!verdict.accepted) {
+    await setStatus(pool, model, candidate.version, 'rejected', { actor, reason: verdict.reason!, details: { ...verdict } })
+    log.warn({ model, version: candidate.version, verdict }, 'candidate rejected by the gate')
+    return { version: candidate.version, outcome: 'rejected' }
+  }
+  await publishVersion(pool, producer, model, candidate.version, deps.publishAs, { actor, reason, phase: deps.publishAs === 'live' ? 'publish' : 'shadow', details: { ...verdict } })
+  log.info({ model, version: candidate.version, role: deps.publishAs, verdict, reason }, 'version published')
+  return { version: candidate.version, outcome: deps.publishAs }
+}

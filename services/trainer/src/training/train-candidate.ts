@@ -1,0 +1,63 @@
+import {
+  attachOnnxExports, encodeEnsembleArtifact, ENSEMBLE, ensembleRegistry, saveModelVersion, trainEnsemble, writeAudit,
+  type EnsembleArtifact, type EnsembleConfig,
+} from '@vigil/models'
+import type { Logger, PgPool } from '@vigil/platform'
+import type { FeatureHistory, HistoryWindows, TrainingSet } from '../adapters/feature-history.ts'
+
+export interface CandidateOptions {
+  modelName: string
+  actor: string
+  settings: EnsembleConfig
+  minRows: number
+  maxRows: number
+  trainingMs: number
+  holdoutMs: number
+  excludeFlagged: boolean
+}
+
+/** A trained version in the registry, not yet evaluated or published. */
+export interface Candidate {
+  version: string
+  artifact: EnsembleArtifact
+  sha256: string
+  set: TrainingSet
+  /** the holdout it is evaluated on; null when history was too short to keep one out */
+  holdout: HistoryWindows['holdout'] | null
+}
+
+/**
+ * Trains a version on the training window (the holdout, the newest history, kept out), leaving out
+ * what is known to be bad; exports its forests to ONNX; records it as 'trained' (the registry writes
+ * the train phase's audit row, this the load phase's). Null when history is too short.
+ */
+export async function trainCandidate(pool: PgPool, history: FeatureHistory, options: CandidateOptions, reason: string, log: Logger): Promise<Candidate | null> {
+  const started = Date.now()
+  let windows = await history.windows(options.trainingMs, options.holdoutMs)
+  if (!windows) return null
+  let set = await history.trainingSet(options.maxRows, windows.training, { excludeFlagged: options.excludeFlagged })
+  if (set.rows.length < options.minRows) {
+    // A short history (a first replay) cannot spare a holdout: train on all of it, evaluate on nothing.
+    windows = null
+    set = await history.trainingSet(options.maxRows, undefined, { excludeFlagged: options.excludeFlagged })
+    if (set.rows.length < options.minRows) return null
+  }
+  const loadedMs = Date.now() - started
+  const artifact = attachOnnxExports(await trainEnsemble(set.rows, set.featureNames, options.settings, ensembleRegistry('typescript')))
+  const { bytes, sha256 } = encodeEnsembleArtifact(artifact)
+  const version = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${sha256.slice(0, 8)}`
+  const trainSeconds = (Date.now() - started - loadedMs) / 1000
+  const { modelName: model, actor } = options
+  await saveModelVersion(pool, {
+    model, version, algorithm: ENSEMBLE, trainingRows: set.rows.length, windowStart: set.windowStart, windowEnd: set.windowEnd,
+    featureNames: set.featureNames, trainingDataHash: set.dataHash, actor, status: 'trained', artifact: bytes, sha256,
+    params: { ...options.settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, maxRows: options.maxRows, reason },
+    metrics: { trainSeconds, artifactBytes: bytes.length, threshold: artifact.threshold, thresholdRule: artifact.training.threshold },
+  })
+  await writeAudit(pool, { model, version, phase: 'load', actor, details: {
+    rows: set.rows.length, excludedFlaggedRows: set.excluded, windowStart: set.windowStart, windowEnd: set.windowEnd, dataHash: set.dataHash,
+    holdout: windows?.holdout ?? null, loadSeconds: loadedMs / 1000,
+  } })
+  log.info({ model, version, rows: set.rows.length, excluded: set.excluded, trainSeconds, artifactBytes: bytes.length, reason }, 'candidate trained')
+  return { version, artifact, sha256, set, holdout: windows?.holdout ?? null }
+}

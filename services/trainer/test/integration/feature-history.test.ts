@@ -1,0 +1,184 @@
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
+import { runMigrations } from '@vigil/platform'
+import { featureNames, toFeatureArray } from '@vigil/schemas'
+import { createFeatureHistory, trainingDataHash } from '../../src/adapters/feature-history.ts'
+import { applyRetention } from '../../src/adapters/history-retention.ts'
+import { DAY_MS, featureRecord, freshDatabase, silentLog, TRAINER_MIGRATIONS, type TestDatabase } from './support.ts'
+
+const DAY0 = Date.UTC(2025, 11, 10) // a replay of last year's logs: retention must count from the newest event, not the clock
+
+async function countRows(db: TestDatabase): Promise<number> {
+  const { rows } = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM feature_history')
+  return Number(rows[0]!.n)
+}
+
+describe('feature history (COPY into day partitions)', () => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await freshDatabase(inject('stack').PG_URL)
+  })
+  afterEach(async () => {
+    await db.drop()
+  })
+
+  it('stores a batch once when the same batch is delivered twice, by the same or another instance', async () => {
+    const history = createFeatureHistory(db.pool)
+    const batch = Array.from({ length: 500 }, (_, i) => featureRecord(i, DAY0 + i * 300_000)) // 500 events over ~1.7 days
+    const withRepeat = [...batch, batch[7]!, batch[8]!] // a batch can hold a record twice after a producer retry
+
+    expect(await history.write(withRepeat)).toEqual({ stored: 500, duplicates: 2 })
+    expect(await history.write(batch)).toEqual({ stored: 0, duplicates: 500 })
+    expect(await createFeatureHistory(db.newPool()).write(batch.slice(100, 200))).toEqual({ stored: 0, duplicates: 100 })
+
+    expect(await countRows(db)).toBe(500)
+    expect((await history.stats()).rows).toBe(500)
+    const { rows } = await db.pool.query<{ vector: number[]; event_time: Date; entity_id: string }>(
+      "SELECT vector, event_time, entity_id FROM feature_history WHERE event_id = 'raw-logs/7/7'")
+    expect(rows).toHaveLength(1)
+    expect(rows[0]!.vector).toEqual(toFeatureArray(batch[7]!.vector))
+    expect(rows[0]!.event_time.getTime()).toBe(batch[7]!.eventTime)
+    expect(rows[0]!.entity_id).toBe(batch[7]!.entity.id)
+  })
+
+  it('keeps text that COPY would otherwise misread', async () => {
+    const history = createFeatureHistory(db.pool)
+    const tricky = 'a\tb\nc\r\\d \\N\u0000é'
+    const record = featureRecord(1, DAY0, tricky)
+    record.event.event.action = '\\N'
+    await history.write([record])
+    const { rows } = await db.pool.query<{ entity_id: string; action: string }>('SELECT entity_id, action FROM feature_history')
+    expect(rows).toEqual([{ entity_id: 'a\tb\nc\r\\d \\Né', action: '\\N' }]) // NUL, which Postgres text cannot hold, is left out
+  })
+
+  it('creates one partition per day a batch touches, also when two writers race for the same new days', async () => {
+    const writers = [createFeatureHistory(db.pool), createFeatureHistory(db.newPool())]
+    // Each round, both writers store batches that open the same three new days at once.
+    for (let round = 0; round < 4; round++) {
+      const days = [0, 1, 2].map((d) => DAY0 + (round * 3 + d) * DAY_MS)
+      await Promise.all(writers.map((w, k) => w.write(days.flatMap((day, d) =>
+        Array.from({ length: 20 }, (_, j) => featureRecord(100_000 * round + 1000 * d + 100 * k + j, day + j * 60_000))))))
+    }
+    const partitions = await writers[0]!.partitionDays()
+    expect(partitions).toEqual(Array.from({ length: 12 }, (_, d) => new Date(DAY0 + d * DAY_MS).toISOString().slice(0, 10)))
+    expect(await countRows(db)).toBe(4 * 3 * 2 * 20)
+    // Each row sits in its own day's partition.
+    const { rows } = await db.pool.query<{ misplaced: string }>(
+      `SELECT count(*) AS misplaced FROM feature_history WHERE tableoid::regclass::text <> 'feature_history_p' || to_char(event_time AT TIME ZONE 'UTC', 'YYYYMMDD')`)
+    expect(Number(rows[0]!.misplaced)).toBe(0)
+  })
+
+  it('drops the partitions past retention, counted from the newest event, and stores into a dropped day again', async () => {
+    const history = createFeatureHistory(db.pool)
+    await history.write(Array.from({ length: 11 * 10 }, (_, i) => featureRecord(i, DAY0 + Math.floor(i / 10) * DAY_MS + (i % 10) * 1000)))
+    expect(await history.partitionDays()).toHaveLength(11)
+
+    expect(await applyRetention([history], 0)).toEqual([]) // 0 keeps everything
+    const dropped = await applyRetention([history], 3)
+    // The newest event is on day 10: days 7..10 stay (day 7 is partly within 3 days of it), days 0..6 go.
+    expect(dropped).toEqual(Array.from({ length: 7 }, (_, d) => `feature_history_p${new Date(DAY0 + d * DAY_MS).toISOString().slice(0, 10).replace(/-/g, '')}`))
+    expect(await history.partitionDays()).toEqual(Array.from({ length: 4 }, (_, d) => new Date(DAY0 + (7 + d) * DAY_MS).toISOString().slice(0, 10)))
+    expect(await countRows(db)).toBe(40)
+    expect((await history.stats()).rows).toBe(40)
+    expect(await applyRetention([history], 3)).toEqual([])
+
+    // Another instance still believes day 0 has its partition: its store notices and creates it again.
+    const other = createFeatureHistory(db.newPool())
+    await other.ensureDays([new Date(DAY0).toISOString().slice(0, 10)])
+    await applyRetention([history], 3)
+    expect(await other.write([featureRecord(9999, DAY0 + 5)])).toEqual({ stored: 1, duplicates: 0 })
+    expect(await countRows(db)).toBe(41)
+  })
+
+  it('leaves every row of an entity flagged within the window out of the training set, and counts them', async () => {
+    const history = createFeatureHistory(db.pool)
+    const entities = Array.from({ length: 10 }, (_, e) => `10.1.0.${e}`)
+    // 400 events, one a minute, entities in turn.
+    await history.write(Array.from({ length: 400 }, (_, i) => featureRecord(i, DAY0 + i * 60_000, entities[i % 10])))
+    const window = { from: new Date(DAY0 + 100 * 60_000), to: new Date(DAY0 + 300 * 60_000) } // events 100..299
+    await db.pool.query(
+      `INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, flagged_to, reason, source) VALUES
+       ('source.ip', $1, $4, $5, 'alert confirmed', 'alert:a1'),
+       ('source.ip', $2, $6, NULL, 'sigma hit', 'sigma:r1'),
+       ('source.ip', $3, $7, $8, 'alert confirmed', 'alert:a2'),
+       ('user.name', $3, $4, $5, 'alert confirmed', 'alert:a3')`,
+      [entities[3], entities[5], entities[4],
+        new Date(DAY0 + 150 * 60_000), new Date(DAY0 + 160 * 60_000), // entity 3: inside the window
+        new Date(DAY0 + 250 * 60_000), // entity 5: from inside the window on, still open
+        new Date(DAY0), new Date(DAY0 + 50 * 60_000)]) // entity 4: only before the window; and a user of the same id: another kind
+    const set = await history.trainingSet(1000, window)
+    const ids = new Set(set.eventIds)
+    const expected = Array.from({ length: 200 }, (_, k) => 100 + k).filter((i) => i % 10 !== 3 && i % 10 !== 5)
+    expect(set.eventIds).toEqual(expected.map((i) => `raw-logs/${i % 12}/${i}`)) // oldest first
+    expect(ids.has('raw-logs/4/4')).toBe(false) // outside the window
+    expect(set.excluded).toBe(40)
+    expect(set.rows).toHaveLength(160)
+    expect(set.rows[0]).toEqual(toFeatureArray(featureRecord(100, 0).vector))
+    expect(set.windowStart!.getTime()).toBe(DAY0 + 100 * 60_000)
+    expect(set.windowEnd!.getTime()).toBe(DAY0 + 299 * 60_000)
+    expect(set.featureNames).toEqual([...featureNames])
+
+    // A limit keeps the newest rows.
+    const newest = await history.trainingSet(10, window)
+    expect(newest.eventIds).toEqual(expected.slice(-10).map((i) => `raw-logs/${i % 12}/${i}`))
+
+    // The hash is over the rows used: the same rows give the same hash, one more row another.
+    expect((await history.trainingSet(1000, window)).dataHash).toBe(set.dataHash)
+    expect(set.dataHash).toBe(trainingDataHash(featureNames, set.eventIds.map((eventId, k) => ({
+      eventId, eventTime: new Date(DAY0 + expected[k]! * 60_000), vector: set.rows[k]!,
+    }))))
+    await history.write([featureRecord(5000, DAY0 + 200 * 60_000 + 1, entities[0])])
+    expect((await history.trainingSet(1000, window)).dataHash).not.toBe(set.dataHash)
+  })
+
+  it('splits the newest history into a holdout, flagged rows kept and marked', async () => {
+    const history = createFeatureHistory(db.pool)
+    await history.write(Array.from({ length: 100 }, (_, i) => featureRecord(i, DAY0 + i * 60_000, `10.2.0.${i % 4}`)))
+    await db.pool.query(`INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, reason, source) VALUES ('source.ip', '10.2.0.1', $1, 'sigma hit', 'sigma:r2')`,
+      [new Date(DAY0 + 95 * 60_000)])
+    const windows = (await history.windows(60 * 60_000, 10 * 60_000))!
+    expect(windows.holdout.to.getTime()).toBe(DAY0 + 99 * 60_000 + 1)
+    expect(windows.holdout.from.getTime()).toBe(DAY0 + 89 * 60_000)
+    expect(windows.training).toEqual({ from: new Date(DAY0 + 29 * 60_000), to: new Date(DAY0 + 89 * 60_000) })
+
+    const holdout = await history.holdoutSet(windows.holdout, 1000)
+    expect(holdout.eventIds).toEqual(Array.from({ length: 11 }, (_, k) => 89 + k).map((i) => `raw-logs/${i % 12}/${i}`))
+    expect(holdout.flagged).toEqual(Array.from({ length: 11 }, (_, k) => (89 + k) % 4 === 1))
+    const training = await history.trainingSet(1000, windows.training)
+    expect(training.eventIds).toHaveLength(60) // the flag starts after the training window
+    expect(training.excluded).toBe(0)
+  })
+})
+
+describe('feature history migration', () => {
+  it('moves what 001 stored into day partitions', async () => {
+    const db = await freshDatabase(inject('stack').PG_URL, { migrate: false })
+    const only001 = mkdtempSync(join(tmpdir(), 'trainer-001-'))
+    try {
+      copyFileSync(join(TRAINER_MIGRATIONS, '001_feature_history.sql'), join(only001, '001_feature_history.sql'))
+      await runMigrations(db.pool, 'models', MODEL_REGISTRY_MIGRATIONS, silentLog)
+      await runMigrations(db.pool, 'trainer', only001, silentLog)
+      const old = Array.from({ length: 30 }, (_, i) => featureRecord(i, DAY0 + i * 3 * 3_600_000))
+      for (const r of old) {
+        await db.pool.query(
+          `INSERT INTO feature_history (event_id, entity_kind, entity_id, event_time, received_at, family, action, feature_names, vector)
+           VALUES ($1, $2, $3, $4, $5, 'sshd', 'ssh_login_failed', $6, $7)`,
+          [r.eventId, r.entity.kind, r.entity.id, new Date(r.eventTime), new Date(r.receivedAt), featureNames, toFeatureArray(r.vector)])
+      }
+      await runMigrations(db.pool, 'trainer', TRAINER_MIGRATIONS, silentLog)
+      const history = createFeatureHistory(db.pool)
+      expect((await history.stats()).rows).toBe(30)
+      expect(await history.partitionDays()).toHaveLength(4) // 30 events 3 h apart span 4 days
+      const set = await history.trainingSet(100)
+      expect(set.eventIds).toEqual(old.map((r) => r.eventId))
+      expect(set.rows).toEqual(old.map((r) => toFeatureArray(r.vector)))
+      expect(await history.write(old)).toEqual({ stored: 0, duplicates: 30 })
+    } finally {
+      rmSync(only001, { recursive: true, force: true })
+      await db.drop()
+    }
+  })
+})

@@ -1,0 +1,84 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
+import { createLogger, createPgPool, runMigrations, type PgPool } from '@vigil/platform'
+import { featureNames, type FeatureRecord, type Score } from '@vigil/schemas'
+import { createTestDatabase } from '@vigil/testkit'
+
+export const TRAINER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
+export const silentLog = createLogger('trainer', 'silent', 'test')
+
+export interface TestDatabase {
+  url: string
+  pool: PgPool
+  /** another pool on the same database: a second instance */
+  newPool(): PgPool
+  /** ends every pool and drops the database */
+  drop(): Promise<void>
+}
+
+/** A fresh database with the registry's and the trainer's migrations applied (or those in `trainerMigrations`). */
+export async function freshDatabase(pgUrl: string, options: { migrate?: boolean; trainerMigrations?: string } = {}): Promise<TestDatabase> {
+  const url = await createTestDatabase(pgUrl, 'trainer')
+  const pools: PgPool[] = []
+  const newPool = () => {
+    const p = createPgPool(url, 4)
+    pools.push(p)
+    return p
+  }
+  const pool = newPool()
+  if (options.migrate !== false) {
+    await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, silentLog)
+    await runMigrations(pool, 'trainer', options.trainerMigrations ?? TRAINER_MIGRATIONS, silentLog)
+  }
+  return {
+    url, pool, newPool,
+    async drop() {
+      await Promise.all(pools.map((p) => p.end()))
+      const admin = new pg.Client({ connectionString: pgUrl })
+      await admin.connect()
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
+      } finally {
+        await admin.end()
+      }
+    },
+  }
+}
+
+/** mulberry32: the same seed gives the same numbers. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export const DAY_MS = 86_400_000
+
+/** A feature record of `entity` at `eventTime` with a seeded vector; `i` makes the event id. */
+export function featureRecord(i: number, eventTime: number, entity = `10.0.${i % 7}.${i % 13}`, random = seeded(i)): FeatureRecord {
+  return {
+    eventId: `raw-logs/${i % 12}/${i}`, entity: { kind: 'source.ip', id: entity }, eventTime, receivedAt: eventTime + 5, family: 'sshd',
+    event: {
+      timestamp: eventTime, message: 'm',
+      event: { kind: 'event', category: ['authentication'], type: ['info'], action: 'ssh_login_failed', outcome: 'failure', module: 'sshd', original: 'line' },
+    },
+    evidence: { topic: 'raw-logs', partition: i % 12, offset: String(i), line: 'line' },
+    vector: Object.fromEntries(featureNames.map((n) => [n, Math.round(random() * 1e6) / 1e3])) as unknown as FeatureRecord['vector'],
+  }
+}
+
+/** The score `modelVersion` gave event `i`. */
+export function scoreRecord(i: number, eventTime: number, modelVersion: string, score: number): Score {
+  return {
+    eventId: `raw-logs/${i % 12}/${i}`, entity: { kind: 'source.ip', id: `10.0.0.${i % 5}` }, eventTime, receivedAt: eventTime + 5, scoredAt: eventTime + 50,
+    family: 'sshd', action: 'ssh_login_failed', score, rawScore: score * 0.7, modelVersion, features: {},
+    evidence: { topic: 'raw-logs', partition: i % 12, offset: String(i), line: 'line' },
+  }
+}
