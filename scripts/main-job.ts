@@ -18,7 +18,9 @@ const stack = stackFromEnv() ?? startNativeStack()
 const prefix = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
 const logDir = join(REPO_ROOT, '.cache', 'run', prefix.slice(0, -1))
 console.log(`[${elapsed()}] stack ready; starting the services (topics ${prefix}*, logs in ${logDir})`)
-const pipeline = await startPipeline({ stack, prefix, logDir })
+// A sample of a few thousand lines is a short history: alert on its top 1% rather than the production
+// default of 0.1%, which would leave only a handful of events to show.
+const pipeline = await startPipeline({ stack, prefix, logDir, env: { MODEL_TARGET_ALERT_RATE: '0.01' } })
 
 const kafka = new Kafka({ clientId: 'vigil-main-job', brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
 const alertsConsumer = kafka.consumer({ groupId: `${prefix}main-job-printer` })

@@ -74,8 +74,8 @@ function createKnnDistance(state: KnnDistanceState): TrainedDetector {
   const width = scaling.center.length
   const search = searchOf(scaling, state.reference, k)
   const scaled = new Float64Array(width)
-  const SLACK = Number(process.env.KNN_SLACK ?? 0)
-  const neighboursOf = (row: FeatureRow) => search.find(scaleRow(scaling, row, scaled), -1, SLACK)
+  const SLACK = () => Number((globalThis as { knnSlack?: number }).knnSlack ?? process.env.KNN_SLACK ?? 0)
+  const neighboursOf = (row: FeatureRow) => search.find(scaleRow(scaling, row, scaled), -1, SLACK())
   return {
     kind: KNN_DISTANCE,
     score(rows) {

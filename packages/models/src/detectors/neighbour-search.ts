@@ -35,17 +35,39 @@ const LEAF_ROWS = 8
 
 export function createNeighbourSearch(scaledReference: Float64Array, width: number, k: number): NeighbourSearch {
   const { distinct, count, distinctOf } = distinctRows(scaledReference, width)
-  const axes = principalAxes(scaledReference, width)
-  const tree = buildTree(rotateRows(axes, scaledReference, distinct, width), distinct.length, width)
+  const axes = principalAxes(scaledReference, width, Number(process.env.KNN_AXES ?? 12))
+  const m = axes.count
+  const tree = buildTree(rotateRows(axes, scaledReference, distinct), distinct.length, m)
+  const { order, splitAxis, splitValue, below, above, start, end } = tree
+  const projected = tree.rows
+  // Per tree position: the row as given, and its distance from the axes' span (the part they miss).
+  const rows = new Float64Array(order.length * width)
+  order.forEach((d, p) => rows.set(scaledReference.subarray(distinct[d]! * width, (distinct[d]! + 1) * width), p * width))
+  const residual = Float64Array.from(order, (d, p) => residualOf(axes, rows.subarray(p * width, (p + 1) * width), projected, p * m))
+  // Per node: the range of its rows' residuals.
+  const nodes = splitAxis.length
+  const lowResidual = new Float64Array(nodes)
+  const highResidual = new Float64Array(nodes)
+  for (let node = 0; node < nodes; node++) {
+    let low = Infinity
+    let high = -Infinity
+    for (let p = start[node]!; p < end[node]!; p++) {
+      low = Math.min(low, residual[p]!)
+      high = Math.max(high, residual[p]!)
+    }
+    lowResidual[node] = low
+    highResidual[node] = high
+  }
 
   const index = new Int32Array(k)
   const squaredDistance = new Float64Array(k)
   // The k best so far, as positions in the tree's row order.
   const bestRow = new Int32Array(k)
   const bestDistance = new Float64Array(k)
-  const query = new Float64Array(width)
-  const offset = new Float64Array(width)
-  const { rows, order, splitAxis, splitValue, below, above, start, end } = tree
+  const query = new Float64Array(m)
+  let queryResidual = 0
+  let row: ArrayLike<number> = query
+  const offset = new Float64Array(m)
   const positionOf = new Int32Array(order.length)
   order.forEach((d, p) => (positionOf[d] = p))
   // Per tree position: how many reference rows it stands for, less one while `self` is left out.
@@ -68,19 +90,29 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
   const scanLeaf = (node: number) => {
     for (let p = start[node]!; p < end[node]!; p++) {
       const bound = bestDistance[k - 1]!
+      // Pythagoras: the distance along the axes plus the gap between the residuals is a lower bound.
+      const r = queryResidual - residual[p]!
+      let d = r * r
+      const pb = p * m
+      for (let a = 0; a < m && d < bound; a++) {
+        const diff = query[a]! - projected[pb + a]!
+        d += diff * diff
+      }
+      if (d >= bound) continue
       const base = p * width
-      let d = 0
+      d = 0
       for (let j = 0; j < width && d < bound; j++) {
-        const diff = query[j]! - rows[base + j]!
+        const diff = row[j]! - rows[base + j]!
         d += diff * diff
       }
       if (d < bound) insert(p, d, weight[p]!)
     }
   }
 
-  // `cell`: squared distance from the query to the node's cell, offset[j] its part along axis j.
+  // `cell`: squared distance from the query to the node's cell, offset[a] its part along axis a.
   const visit = (node: number, cell: number): void => {
-    if (cell >= bestDistance[k - 1]! * shrink) return
+    const gap = Math.max(0, lowResidual[node]! - queryResidual, queryResidual - highResidual[node]!)
+    if (cell + gap * gap >= bestDistance[k - 1]! * shrink) return
     const axis = splitAxis[node]!
     if (axis < 0) return scanLeaf(node)
     const diff = query[axis]! - splitValue[node]!
@@ -97,8 +129,10 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
     scaledReference,
     index,
     squaredDistance,
-    find(row, self = -1, slack = 0) {
-      rotate(axes, row, query)
+    find(given, self = -1, slack = 0) {
+      row = given
+      rotate(axes, given, query)
+      queryResidual = residualOf(axes, given, query, 0)
       bestDistance.fill(Infinity)
       bestRow.fill(-1)
       offset.fill(0)
@@ -113,11 +147,22 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
       for (let t = 0; t < k; t++) {
         const position = bestRow[t]!
         index[t] = position < 0 ? -1 : distinct[order[position]!]!
-        squaredDistance[t] = position < 0 ? Infinity : squaredDistanceOf(row, scaledReference, index[t]!, width)
+        squaredDistance[t] = bestDistance[t]!
       }
       sortNeighbours(index, squaredDistance)
     },
   }
+}
+
+/** The length of the part of `row` (less the mean) that the axes do not span, given its coordinates on them. */
+function residualOf(axes: Axes, row: ArrayLike<number>, coordinates: Float64Array, base: number): number {
+  let total = 0
+  for (let j = 0; j < axes.width; j++) {
+    const c = row[j]! - axes.mean[j]!
+    total += c * c
+  }
+  for (let a = 0; a < axes.count; a++) total -= coordinates[base + a]! * coordinates[base + a]!
+  return Math.sqrt(Math.max(0, total))
 }
 
 function squaredDistanceOf(row: ArrayLike<number>, reference: Float64Array, o: number, width: number): number {
@@ -170,13 +215,15 @@ function distinctRows(matrix: Float64Array, width: number) {
 
 interface Axes {
   width: number
+  /** axes kept */
+  count: number
   mean: Float64Array
-  /** row-major width × width: row a is the a-th principal axis, by decreasing variance */
+  /** row-major count × width: row a is the a-th principal axis, by decreasing variance */
   basis: Float64Array
 }
 
-/** The principal axes of the rows: eigenvectors of their covariance (cyclic Jacobi), by decreasing eigenvalue. */
-function principalAxes(matrix: Float64Array, width: number): Axes {
+/** The first `count` principal axes of the rows: eigenvectors of their covariance (cyclic Jacobi), by decreasing eigenvalue. */
+function principalAxes(matrix: Float64Array, width: number, count: number): Axes {
   const n = matrix.length / width
   const mean = new Float64Array(width)
   for (let o = 0; o < n; o++) for (let j = 0; j < width; j++) mean[j]! += matrix[o * width + j]!
@@ -194,11 +241,12 @@ function principalAxes(matrix: Float64Array, width: number): Axes {
   for (let p = 0; p < width; p++) for (let q = 0; q < p; q++) a[p * width + q] = a[q * width + p]!
   const vectors = jacobiEigenvectors(a, width)
   const order = Array.from({ length: width }, (_, i) => i).sort((x, y) => a[y * width + y]! - a[x * width + x]! || x - y)
-  const basis = new Float64Array(width * width)
-  order.forEach((column, axis) => {
+  const kept = Math.min(width, count)
+  const basis = new Float64Array(kept * width)
+  order.slice(0, kept).forEach((column, axis) => {
     for (let j = 0; j < width; j++) basis[axis * width + j] = vectors[j * width + column]!
   })
-  return { width, mean, basis }
+  return { width, count: kept, mean, basis }
 }
 
 /** Diagonalises symmetric `a` in place (its diagonal ends as the eigenvalues); returns the eigenvectors as columns. */
@@ -244,8 +292,8 @@ function jacobiEigenvectors(a: Float64Array, w: number): Float64Array {
 }
 
 function rotate(axes: Axes, row: ArrayLike<number>, out: Float64Array, outBase = 0): void {
-  const { width, mean, basis } = axes
-  for (let a = 0; a < width; a++) {
+  const { width, count, mean, basis } = axes
+  for (let a = 0; a < count; a++) {
     const b = a * width
     let s = 0
     for (let j = 0; j < width; j++) s += (row[j]! - mean[j]!) * basis[b + j]!
@@ -253,9 +301,10 @@ function rotate(axes: Axes, row: ArrayLike<number>, out: Float64Array, outBase =
   }
 }
 
-function rotateRows(axes: Axes, matrix: Float64Array, picked: Int32Array, width: number): Float64Array {
-  const out = new Float64Array(picked.length * width)
-  picked.forEach((o, i) => rotate(axes, matrix.subarray(o * width, (o + 1) * width), out, i * width))
+function rotateRows(axes: Axes, matrix: Float64Array, picked: Int32Array): Float64Array {
+  const { width, count } = axes
+  const out = new Float64Array(picked.length * count)
+  picked.forEach((o, i) => rotate(axes, matrix.subarray(o * width, (o + 1) * width), out, i * count))
   return out
 }
 

@@ -83,7 +83,11 @@ export async function trainEnsemble(
   const combined = combineSurprisals(heldSurprisals, members.map((m) => m.weight), held.length)
   const combination = fitCalibration(combined, points)
   const targetAlertRate = config.targetAlertRate ?? 0.001
-  const threshold = config.threshold ?? thresholdForAlertRate(combined.map((s) => calibrate(combination, s)), targetAlertRate)
+  // The final score is calibrated (the share of held-out rows scoring lower, with a fitted tail), so
+  // 1 - rate flags that rate by construction; the held-out rows set it directly when they are enough.
+  const threshold = config.threshold ?? (targetAlertRate * combined.length < 1
+    ? 1 - targetAlertRate
+    : thresholdForAlertRate(combined.map((s) => calibrate(combination, s)), targetAlertRate))
 
   const artifact: EnsembleArtifact = {
     format: 2,

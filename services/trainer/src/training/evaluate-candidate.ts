@@ -38,7 +38,8 @@ export interface Verdict {
  * The gate: the candidate and the live version score the same holdout (the newest history, which
  * the candidate never trained on). The candidate passes unless it ranks the holdout's known-bad
  * events (flagged entities) worse than the live version by more than the margin, or raises alerts
- * at a rate far above the live version's. The verdict is written to the audit trail either way.
+ * at a rate far above the live version's. A first version has nothing to be compared with and
+ * passes. The verdict is written to the audit trail either way.
  */
 export async function evaluateCandidate(pool: PgPool, history: FeatureHistory, candidate: Candidate, options: GateOptions): Promise<Verdict> {
   const verdict = await judge(pool, history, candidate, options)
@@ -65,9 +66,11 @@ async function judge(pool: PgPool, history: FeatureHistory, candidate: Candidate
   if (liveResult && candidateResult.rocAuc !== null && liveResult.rocAuc !== null && candidateResult.rocAuc < liveResult.rocAuc - options.margin) {
     return { ...verdict, accepted: false, reason: `ranks the ${flaggedRows} flagged holdout events worse than live ${liveResult.version}: ROC-AUC ${candidateResult.rocAuc.toFixed(3)} against ${liveResult.rocAuc.toFixed(3)} (margin ${options.margin})` }
   }
-  const allowedRate = Math.max(options.alertRateFloor, (liveResult?.alertRate ?? 0) * options.alertRateFactor)
+  // Without a live version there is nothing to compare with: a holdout full of attacks may rightly alert a lot.
+  if (!liveResult) return { ...verdict, accepted: true, reason: null }
+  const allowedRate = Math.max(options.alertRateFloor, liveResult.alertRate * options.alertRateFactor)
   if (candidateResult.alertRate > allowedRate) {
-    return { ...verdict, accepted: false, reason: `would alert on ${(candidateResult.alertRate * 100).toFixed(2)}% of the ${holdout.rows.length} holdout events, above the allowed ${(allowedRate * 100).toFixed(2)}%${liveResult ? ` (live ${liveResult.version}: ${(liveResult.alertRate * 100).toFixed(2)}%)` : ''}` }
+    return { ...verdict, accepted: false, reason: `would alert on ${(candidateResult.alertRate * 100).toFixed(2)}% of the ${holdout.rows.length} holdout events, above the allowed ${(allowedRate * 100).toFixed(2)}% (live ${liveResult.version}: ${(liveResult.alertRate * 100).toFixed(2)}%)` }
   }
   return { ...verdict, accepted: true, reason: null }
 }
