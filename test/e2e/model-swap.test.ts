@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics } from '@vigil/schemas'
 import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
@@ -11,7 +13,7 @@ describe('model lifecycle', () => {
     await pipeline?.stop()
   })
 
-  it('waits unready for a first model, then swaps in a retrained one without a restart, scoring every event once', async () => {
+  it('waits unready for a first model, swaps in a retrained one without a restart scoring every event once, and rolls back', async () => {
     pipeline = await startPipeline({
       stack: inject('stack'), prefix: uniquePrefix('swap'), logDir: join(REPO_ROOT, '.cache', 'test-logs', 'swap'),
       instances: { alerter: 0 },
@@ -57,5 +59,17 @@ describe('model lifecycle', () => {
     expect(afterSwap).toHaveLength(200)
     expect(new Set(afterSwap.map((s) => s.value.modelVersion))).toEqual(new Set([secondVersion]))
     expect(scorer.child.exitCode).toBeNull() // the same process throughout
+
+    // Rolling back with the CLI (as an operator would) puts the first version back on every scorer.
+    const cli = promisify(execFile)
+    const { stdout } = await cli(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [join(REPO_ROOT, 'services', 'trainer', 'src', 'cli', 'models-cli.ts'), 'rollback', firstVersion], {
+      env: { PATH: process.env.PATH ?? '', ...p.env },
+    })
+    expect(stdout).toContain(`${firstVersion} is live`)
+    await waitFor('the scorer to run the rolled-back version', async () => (await scorer.metrics()).includes(`version="${firstVersion}",role="live"`), 60_000, 500)
+    const rolledBackAt = Date.now()
+    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(200, 300))
+    const all = await p.reader.readAll(topics.scores, lines.length + 300, 90_000)
+    expect(new Set(all.filter((s) => s.value.receivedAt >= rolledBackAt).map((s) => s.value.modelVersion))).toEqual(new Set([firstVersion]))
   })
 })

@@ -31,7 +31,7 @@ export interface NeighbourSearch {
 }
 
 /** Rows per leaf of the tree: fewer means more cells to test, more means more rows read per cell. */
-const LEAF_ROWS = 8
+const LEAF_ROWS = Number(process.env.KNN_LEAF ?? 8)
 
 export function createNeighbourSearch(scaledReference: Float64Array, width: number, k: number): NeighbourSearch {
   const { distinct, count, distinctOf } = distinctRows(scaledReference, width)

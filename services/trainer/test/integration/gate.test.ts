@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { auditTrail, deployments, getVersion, liveVersion } from '@vigil/models'
+import { baseConfig, createKafkaRuntime, createMetrics, parseConfig, type KafkaRuntime } from '@vigil/platform'
+import { featureNames, topics, type FeatureRecord } from '@vigil/schemas'
+import { createTopicReader, uniquePrefix, type TopicReader } from '@vigil/testkit'
+import { createFeatureHistory, type FeatureHistory } from '../../src/adapters/feature-history.ts'
+import { trainAndPublish, type TrainDeps } from '../../src/training/train-and-publish.ts'
+import { featureRecord, freshDatabase, seeded, silentLog, type TestDatabase } from './support.ts'
+
+// The gate against the real Postgres and broker: a candidate that learned an ongoing attack as
+// normal ranks the known-bad holdout events below the live version, is recorded as rejected with
+// the reason, and never reaches model-control, so no scorer can run it.
+
+const HOUR = 3_600_000
+const T0 = Date.UTC(2025, 11, 10, 0, 0)
+const ATTACKER = '203.0.113.66'
+
+/** Ordinary traffic: many sources, a few quiet attempts each; features vary mildly. */
+function benign(i: number, at: number): FeatureRecord {
+  const r = featureRecord(i, at)
+  const random = seeded(i * 7 + 1)
+  const v = r.vector as unknown as Record<string, number>
+  for (const name of featureNames) v[name] = random() * 2
+  v.auth_failures = Math.floor(random() * 3)
+  v.events_in_window = 1 + Math.floor(random() * 5)
+  return r
+}
+
+/** A brute force from one source: failures far above anything ordinary. */
+function attack(i: number, at: number): FeatureRecord {
+  const r = benign(i, at)
+  r.entity = { kind: 'source.ip', id: ATTACKER }
+  const v = r.vector as unknown as Record<string, number>
+  v.auth_failures = 200 + (i % 50)
+  v.auth_attempts = 210 + (i % 50)
+  v.events_in_window = 400 + (i % 70)
+  v.distinct_users = 60 + (i % 20)
+  return r
+}
+
+describe('the evaluation gate', () => {
+  const stack = inject('stack')
+  const prefix = uniquePrefix('gate')
+  let db: TestDatabase
+  let kafka: KafkaRuntime
+  let reader: TopicReader
+  let history: FeatureHistory
+  let deps: TrainDeps
+
+  beforeAll(async () => {
+    db = await freshDatabase(stack.PG_URL)
+    const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix })
+    kafka = await createKafkaRuntime('trainer', config, silentLog, createMetrics('trainer'), (err) => {
+      throw err
+    })
+    await kafka.ensureTopics()
+    reader = await createTopicReader(stack.KAFKA_BROKERS, prefix, stack.SCHEMA_REGISTRY_URL)
+    history = createFeatureHistory(db.pool)
+    const settings = { members: [{ kind: 'isolation-forest' }, { kind: 'hbos' }, { kind: 'gaussian-mixture' }], seed: 7, targetAlertRate: 0.01 }
+    deps = {
+      pool: db.pool, history, producer: await kafka.producer(), log: silentLog, metrics: createMetrics('trainer'), publishAs: 'live',
+      candidate: { modelName: 'm', actor: 'test', settings, minRows: 100, maxRows: 20_000, trainingMs: 48 * HOUR, holdoutMs: HOUR, excludeFlagged: true },
+      gate: { modelName: 'm', actor: 'test', margin: 0.02, alertRateFactor: 2, alertRateFloor: 0.01, holdoutRows: 20_000 },
+    }
+  })
+  afterAll(async () => {
+    await reader?.close()
+    await kafka?.closeProducer()
+    await db?.drop()
+  })
+
+  it('publishes a first version, then rejects one trained on an attack it should flag, which never reaches model-control', async () => {
+    // Day one: ordinary traffic only. The first version learns it and goes live.
+    await history.write(Array.from({ length: 1500 }, (_, i) => benign(i, T0 + i * 30_000)))
+    const first = await trainAndPublish(deps, 'first model')
+    expect(first?.outcome).toBe('live')
+
+    // Later: a brute force dominates the traffic and goes on into the holdout (the newest hour).
+    // Sigma flagged the source, but this trainer is set to learn from everything, so the candidate
+    // sees the attack as normal.
+    const start = T0 + 13 * HOUR
+    const later = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? benign(10_000 + i, start + i * 12_000) : attack(10_000 + i, start + i * 12_000)))
+    await history.write(later)
+    await db.pool.query(
+      `INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, flagged_to, reason, source) VALUES ('source.ip', $1, $2, NULL, 'sigma: ssh brute force', 'sigma')`,
+      [ATTACKER, new Date(start)])
+    const candidate = await trainAndPublish({ ...deps, candidate: { ...deps.candidate, excludeFlagged: false } }, 'scheduled retrain')
+    expect(candidate?.outcome).toBe('rejected')
+
+    const rejected = await getVersion(db.pool, 'm', candidate!.version)
+    expect(rejected?.status).toBe('rejected')
+    expect(rejected?.rejectionReason).toMatch(/ranks the \d+ flagged holdout events worse than live .*ROC-AUC/)
+    expect((await liveVersion(db.pool, 'm'))?.version).toBe(first!.version)
+    const phases = (await auditTrail(db.pool, 'm', candidate!.version)).map((a) => a.phase)
+    expect(phases).toEqual(expect.arrayContaining(['load', 'train', 'evaluate', 'reject']))
+    const published = (await reader.readAll(topics.modelControl, 1, 30_000)).map((r) => r.value.version)
+    expect(published).toEqual([first!.version])
+    expect(await deployments(db.pool, 'm', candidate!.version)).toEqual([])
+
+    // The same history with the flagged source left out trains a version that passes.
+    const clean = await trainAndPublish(deps, 'retrain without flagged entities')
+    expect(clean?.outcome).toBe('live')
+    expect((await reader.readAll(topics.modelControl, 2, 30_000)).map((r) => r.value.version)).toEqual([first!.version, clean!.version])
+  })
+})
