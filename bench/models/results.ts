@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { DATASETS_DIR } from './datasets/dataset-files.ts'
 
@@ -69,4 +69,63 @@ export function writeThroughput(results: ThroughputResult[]): void {
 
 export function readThroughput(): ThroughputResult[] {
   return JSON.parse(readFileSync(join(RESULTS_DIR, 'throughput.json'), 'utf8')) as ThroughputResult[]
+}
+
+/** One case of scoring-throughput.ts: a model on one runtime, at one batch size. */
+export interface ScoringCase {
+  model: 'isolation-forest' | 'ensemble'
+  /** the ensemble's explain option; null for the forest alone, which explains nothing */
+  explain: 'alerts' | 'none' | null
+  /** rows per score call */
+  batch: number
+  runtime: 'typescript' | 'onnx'
+  /** test rows scored per second: the median and the best of the rounds */
+  rowsPerSecond: { median: number; best: number }
+  /** CPU seconds per wall second of the process, median of the rounds: onnxruntime may use more than one core */
+  coresBusy: number
+}
+
+/** TypeScript kernels beside onnxruntime on one set (scoring-throughput.ts). */
+export interface ScoringThroughputResult {
+  dataset: string
+  features: number
+  trainRows: number
+  testRows: number
+  rounds: number
+  /** the ensemble's members as kind:weight (the trainer's TRAIN_MEMBERS default) */
+  members: string
+  /** test rows the ensemble scores at or above its threshold: those explain 'alerts' explains */
+  alertingRows: number
+  /** the largest difference between the two runtimes' scores of one test row */
+  agreement: { forestMaxScoreDifference: number; ensembleMaxScoreDifference: number }
+  cases: ScoringCase[]
+}
+
+const SCORING_THROUGHPUT_FILE = 'scoring-throughput.json'
+
+export function writeScoringThroughput(result: ScoringThroughputResult): void {
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  writeFileSync(join(RESULTS_DIR, SCORING_THROUGHPUT_FILE), `${JSON.stringify(result, null, 2)}\n`)
+}
+
+/** null when scoring-throughput.ts has not run */
+export function readScoringThroughput(): ScoringThroughputResult | null {
+  const path = join(RESULTS_DIR, SCORING_THROUGHPUT_FILE)
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as ScoringThroughputResult) : null
+}
+
+/** The comparison as printed and as in REPORT.md: one line per model, explain setting and batch size, both runtimes side by side. */
+export function scoringThroughputTable(r: ScoringThroughputResult): { headers: string[]; rows: string[][] } {
+  const headers = ['model', 'explain', 'batch', 'TypeScript rows/s, median (best)', 'ONNX rows/s, median (best)', 'ONNX / TypeScript (median)', 'cores busy TS / ONNX']
+  const rate = (c: ScoringCase) => `${thousands(c.rowsPerSecond.median)} (${thousands(c.rowsPerSecond.best)})`
+  const rows = r.cases.filter((c) => c.runtime === 'typescript').map((ts) => {
+    const onnx = r.cases.find((c) => c.runtime === 'onnx' && c.model === ts.model && c.explain === ts.explain && c.batch === ts.batch)!
+    return [ts.model, ts.explain ?? '-', String(ts.batch), rate(ts), rate(onnx), `${(onnx.rowsPerSecond.median / ts.rowsPerSecond.median).toFixed(2)}x`,
+      `${ts.coresBusy.toFixed(2)} / ${onnx.coresBusy.toFixed(2)}`]
+  })
+  return { headers, rows }
+}
+
+function thousands(x: number): string {
+  return Math.round(x).toLocaleString('en-US')
 }

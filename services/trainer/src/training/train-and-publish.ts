@@ -1,4 +1,4 @@
-import { setStatus } from '@vigil/models'
+import { liveVersion, setStatus } from '@vigil/models'
 import type { Logger, Metrics, PgPool, TypedProducer } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
 import { evaluateCandidate, type GateOptions } from './evaluate-candidate.ts'
@@ -35,7 +35,9 @@ export async function trainAndPublish(deps: TrainDeps, reason: string): Promise<
     log.warn({ model, version: candidate.version, verdict }, 'candidate rejected by the gate')
     return { version: candidate.version, outcome: 'rejected' }
   }
-  await publishVersion(pool, producer, model, candidate.version, deps.publishAs, { actor, reason, phase: deps.publishAs === 'live' ? 'publish' : 'shadow', details: { ...verdict } })
-  log.info({ model, version: candidate.version, role: deps.publishAs, verdict, reason }, 'version published')
-  return { version: candidate.version, outcome: deps.publishAs }
+  // Shadow first needs a live version to run beside: a first version goes live.
+  const role = deps.publishAs === 'shadow' && (await liveVersion(pool, model)) ? 'shadow' : 'live'
+  await publishVersion(pool, producer, model, candidate.version, role, { actor, reason, phase: role === 'live' ? 'publish' : 'shadow', details: { ...verdict } })
+  log.info({ model, version: candidate.version, role, verdict, reason }, 'version published')
+  return { version: candidate.version, outcome: role }
 }
