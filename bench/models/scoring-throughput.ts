@@ -22,7 +22,9 @@ import { prepareDatasets } from './datasets/prepare-datasets.ts'
 import { scoringThroughputTable, writeScoringThroughput, type ScoringCase, type ScoringThroughputResult } from './results.ts'
 
 const DATASET = process.argv[2] ?? 'stratosphere-zeek'
-const ROUNDS = 7
+const ROUNDS = 11
+/** a timed pass scores the test matrix as many times as take this long, at least once */
+const MIN_PASS_SECONDS = 0.25
 const BATCH_SIZES = [1, 512]
 const EXPLAIN: NonNullable<ScoreOptions['explain']>[] = ['alerts', 'none']
 const RUNTIMES: ForestRuntime[] = ['typescript', 'onnx']
@@ -57,7 +59,7 @@ const result: ScoringThroughputResult = {
   members: settings.members.map((m) => `${m.kind}:${m.weight ?? 1}`).join(','),
   alertingRows,
   agreement,
-  cases: cases.map(({ score: _score, ...c }, i) => ({ ...c, ...summarize(passes[i]!, test.rows.length) })),
+  cases: cases.map(({ score: _score, ...c }, i) => ({ ...c, ...summarize(passes[i]!) })),
 }
 writeScoringThroughput(result)
 printResult(result)
@@ -86,33 +88,45 @@ async function compareRuntimes(rows: readonly FeatureRow[]): Promise<Pick<Scorin
   }
 }
 
+/** A pass per case and round: the test matrix scored in batches, as many times as fill MIN_PASS_SECONDS. */
+interface Pass {
+  rows: number
+  wall: number
+  cpu: number
+}
+
 /**
- * Seconds and CPU seconds of each case scoring every row in batches, per round. After a warm-up
- * pass each, rounds time every case once, starting one case later each round.
+ * Times every case in ROUNDS rounds, each starting one case later than the one before. Two warm-up
+ * passes first (JIT, onnxruntime's first runs); the second one sizes the case's pass, so that short
+ * passes do not leave the figures to the timer and the scheduler.
  */
-async function timeInterleaved(timed: Case[], rows: readonly FeatureRow[]): Promise<{ wall: number; cpu: number }[][]> {
+async function timeInterleaved(timed: Case[], rows: readonly FeatureRow[]): Promise<Pass[][]> {
   const batchesOf = new Map(BATCH_SIZES.map((size) => [size, Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size))]))
-  const pass = async (c: Case) => {
+  const pass = async (c: Case, repeats: number): Promise<Pass> => {
     const cpuStart = process.cpuUsage()
     const started = performance.now()
-    for (const batch of batchesOf.get(c.batch)!) await c.score(batch)
+    for (let r = 0; r < repeats; r++) for (const batch of batchesOf.get(c.batch)!) await c.score(batch)
     const wall = (performance.now() - started) / 1000
     const { user, system } = process.cpuUsage(cpuStart)
-    return { wall, cpu: (user + system) / 1e6 }
+    return { rows: repeats * rows.length, wall, cpu: (user + system) / 1e6 }
   }
-  for (const c of timed) await pass(c)
-  const passes = timed.map(() => [] as { wall: number; cpu: number }[])
+  const repeats: number[] = []
+  for (const c of timed) {
+    await pass(c, 1)
+    repeats.push(Math.max(1, Math.ceil(MIN_PASS_SECONDS / (await pass(c, 1)).wall)))
+  }
+  const passes = timed.map((): Pass[] => [])
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < timed.length; k++) {
       const i = (round + k) % timed.length
-      passes[i]!.push(await pass(timed[i]!))
+      passes[i]!.push(await pass(timed[i]!, repeats[i]!))
     }
   }
   return passes
 }
 
-function summarize(passes: { wall: number; cpu: number }[], rows: number): Pick<ScoringCase, 'rowsPerSecond' | 'coresBusy'> {
-  const rates = passes.map((p) => rows / p.wall)
+function summarize(passes: Pass[]): Pick<ScoringCase, 'rowsPerSecond' | 'coresBusy'> {
+  const rates = passes.map((p) => p.rows / p.wall)
   return { rowsPerSecond: { median: median(rates), best: Math.max(...rates) }, coresBusy: median(passes.map((p) => p.cpu / p.wall)) }
 }
 

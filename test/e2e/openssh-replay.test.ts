@@ -76,7 +76,7 @@ describe('the OpenSSH sample, end to end', () => {
       expect(alert.score).toBeGreaterThanOrEqual(alert.threshold)
       expect(alert.evidence[0]!.line).toContain(ip)
       expect(alert.features.auth_failures).toBeGreaterThan(0)
-      expect(alert.reasons.length).toBeGreaterThan(0) // every alert says why, e.g. "auth_failures 41, training p99 12"
+      expect(alert.reasons ?? []).not.toHaveLength(0) // every alert says why, e.g. "auth_failures 41, training p99 12"
     }
     // Alerts are deduplicated per entity and window: far fewer than the events over the threshold.
     expect(alerted.length).toBeLessThan(50)

@@ -63,4 +63,4 @@ export function parseConfig<S extends z.ZodObject>(schema: S, env: Record<string
 }
 
 /** Names of settings whose values never reach a log line. */
-export const SECRET_SETTINGS = ['PG_URL', 'REDIS_URL', 'SCHEMA_REGISTRY_URL', 'KAFKA_SASL_PASSWORD', 'SLACK_WEBHOOK_URL', 'SMTP_URL', 'API_TOKEN']
+export const SECRET_SETTINGS = ['PG_URL', 'REDIS_URL', 'SCHEMA_REGISTRY_URL', 'KAFKA_SASL_PASSWORD', 'SLACK_WEBHOOK_URL', 'SMTP_URL', 'WEBHOOK_URL', 'WEBHOOK_SECRET', 'API_TOKEN']

@@ -31,6 +31,16 @@ export function createMetrics(service: string) {
     modelEvaluations: new Counter({
       name: 'app_model_evaluations_total', help: 'candidate versions evaluated by the gate, by outcome (accepted, rejected)', labelNames: ['model', 'outcome'], registers: [registry],
     }),
+    sinkEnqueued: new Counter({ name: 'app_sink_enqueued_total', help: 'alerts routed to a notification sink', labelNames: ['sink'], registers: [registry] }),
+    sinkDeliveries: new Counter({
+      name: 'app_sink_deliveries_total', help: 'notification delivery attempts, by outcome: delivered, retried or failed (refused for good)', labelNames: ['sink', 'outcome'], registers: [registry],
+    }),
+    sinkDeliveryDuration: new Histogram({
+      name: 'app_sink_delivery_duration_seconds', help: 'time for a sink to accept a notification', labelNames: ['sink'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    sinkBacklog: new Gauge({ name: 'app_sink_backlog_notifications', help: 'notifications neither delivered nor failed, per sink', labelNames: ['sink'], registers: [registry] }),
+    sinkBacklogAge: new Gauge({ name: 'app_sink_backlog_age_seconds', help: 'age of the oldest notification neither delivered nor failed', labelNames: ['sink'], registers: [registry] }),
     ready: new Gauge({ name: 'app_ready', help: '1 when the service is ready to work', registers: [registry] }),
   }
 }

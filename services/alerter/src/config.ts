@@ -1,6 +1,11 @@
 import { baseConfig, parseConfig, pgConfig } from '@vigil/platform'
 import { z } from 'zod'
 
+const severity = z.enum(['low', 'medium', 'high', 'critical']) // OCSF severity names
+const emailList = z.string()
+  .regex(/^\s*[^\s,@]+@[^\s,@]+(\s*,\s*[^\s,@]+@[^\s,@]+)*\s*$/, 'must be comma-separated email addresses')
+  .transform((s) => s.split(',').map((a) => a.trim()))
+
 // The only file in the alerter that reads process.env.
 export const Config = baseConfig.extend({
   ...pgConfig,
@@ -8,6 +13,26 @@ export const Config = baseConfig.extend({
   ALERT_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
   ALERT_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000), // one alert per entity and detector in this much event time
   ALERT_MAX_EVIDENCE: z.coerce.number().int().min(1).default(10), // original lines kept on an alert
+  // Notification sinks: each is on when its URL is set, and receives alerts of at least its minimum severity
+  SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(), // Slack incoming webhook (a secret: anyone with it can post)
+  SLACK_MIN_SEVERITY: severity.default('medium'),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(), // smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…:465
+  EMAIL_FROM: z.string().min(3).optional(), // From of alert mail, e.g. "Vigil <vigil@example.org>"; required with SMTP_URL
+  EMAIL_TO: emailList.optional(), // recipients, comma-separated; required with SMTP_URL
+  EMAIL_MIN_SEVERITY: severity.default('high'),
+  WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(), // generic webhook: the alert as JSON, signed (see src/sinks/README.md)
+  WEBHOOK_SECRET: z.string().min(16).optional(), // HMAC-SHA256 key of X-Vigil-Signature; required with WEBHOOK_URL
+  WEBHOOK_MIN_SEVERITY: severity.default('low'),
+  SINK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000), // one delivery attempt; below SHUTDOWN_TIMEOUT_MS, which waits for the one in flight
+  SINK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000), // wait after a first failure; doubles with each further one (with jitter)
+  SINK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(60_000), // longest wait: a sink that is down is tried at least this often
+  SINK_POLL_MS: z.coerce.number().int().min(10).default(1_000), // how often an idle sink looks for due notifications (another instance's, retries)
+}).superRefine((c, ctx) => {
+  const require = (name: string, when: string) => ctx.addIssue({ code: 'custom', path: [name], message: `required when ${when} is set` })
+  if (c.SMTP_URL && !c.EMAIL_FROM) require('EMAIL_FROM', 'SMTP_URL')
+  if (c.SMTP_URL && !c.EMAIL_TO) require('EMAIL_TO', 'SMTP_URL')
+  if (c.WEBHOOK_URL && !c.WEBHOOK_SECRET) require('WEBHOOK_SECRET', 'WEBHOOK_URL')
+  if (c.SINK_RETRY_MAX_MS < c.SINK_RETRY_BASE_MS) ctx.addIssue({ code: 'custom', path: ['SINK_RETRY_MAX_MS'], message: 'must be at least SINK_RETRY_BASE_MS' })
 })
 export type Config = z.infer<typeof Config>
 export const loadConfig = (env: Record<string, string | undefined>) => parseConfig(Config, env)
