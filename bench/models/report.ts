@@ -1,12 +1,13 @@
 // Joins the two halves of the models benchmark (results/vigil.json, results/scikit-learn.json) into
-// one table per set and setting, the goal checks and the throughput table; prints them and writes
+// one table per set and setting, the goal checks and the throughput tables (results/throughput.json,
+// results/scoring-throughput.json when scoring-throughput.ts ran); prints them and writes
 // bench/models/REPORT.md. Run: npx tsx bench/models/report.ts (run.sh runs it last).
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from '@vigil/testkit'
 import { readDataset } from './datasets/dataset-files.ts'
-import { readResults, readThroughput, SETTINGS, type CandidateResult, type Setting } from './results.ts'
+import { readResults, readScoringThroughput, readThroughput, scoringThroughputTable, SETTINGS, type CandidateResult, type Setting } from './results.ts'
 
 /** The goals of the models issue. */
 const THROUGHPUT_GOAL = 3 // x scikit-learn's IsolationForest score_samples
@@ -17,6 +18,7 @@ const COMMAND = 'bash bench/models/run.sh'
 const vigil = readResults('vigil.json')
 const sklearn = readResults('scikit-learn.json')
 const throughput = readThroughput()
+const scoringThroughput = readScoringThroughput()
 const all = [...vigil.results, ...sklearn.results]
 const datasets = [...new Set(all.map((r) => r.dataset))]
 const settings = Object.keys(SETTINGS) as Setting[]
@@ -28,7 +30,7 @@ const say = (text = '') => out.push(text)
 say('# Models benchmark: Vigil\'s detectors and ensemble beside scikit-learn')
 say()
 say(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}, with ${vigil.runtime}; ${sklearn.runtime}.`)
-say(`Command: \`${COMMAND}\` (prepares the matrices, runs accuracy.ts, sklearn_peers.py and throughput.ts, writes this file).`)
+say(`Command: \`${COMMAND}\` (prepares the matrices, runs accuracy.ts, sklearn_peers.py, throughput.ts and scoring-throughput.ts, writes this file).`)
 say()
 say('Every candidate is trained without labels on the training part of a set and scored on its test part, in two settings: '
   + `**${SETTINGS.everything}** (every training row) and **${SETTINGS['not-flagged']}** (training rows labeled attack left out, `
@@ -90,6 +92,24 @@ say('## Candidates')
 say()
 for (const [name, note] of [...Object.entries(vigil.notes), ...Object.entries(sklearn.notes)]) say(`- **${name}**: ${note}`)
 say()
+if (scoringThroughput) {
+  const r = scoringThroughput
+  const { headers, rows } = scoringThroughputTable(r)
+  say('## Scoring throughput: TypeScript kernels beside onnxruntime')
+  say()
+  say(`Events (test rows) scored per second on ${r.dataset} (${r.testRows} rows × ${r.features} features), by the isolation forest member alone `
+    + `(its ONNX export through createOnnxDetector) and by the ensemble as the trainer builds it (${r.members}, trained on ${r.trainRows} rows, ONNX exports attached) `
+    + 'and the scorer loads it: FOREST_RUNTIME typescript or onnx (onnxruntime-node with the scorer\'s session options; the other members are TypeScript in both), '
+    + `EXPLAIN alerts (the scorer's default; ${r.alertingRows} test rows reach the threshold) or none. Batch is rows per score call: 1 as when events are scored one by one, `
+    + `512 as for a fetched batch. All cases in one process, in ${r.rounds} interleaved rounds (\`npx tsx bench/models/scoring-throughput.ts\`); each pass scores the `
+    + `test matrix for at least ${r.minPassSeconds} s; the median pass, the best in brackets. Cores busy is the process's CPU seconds per wall second (under 1 while the shared machine `
+    + `runs others). The runtimes' scores of a test row differ by at most ${r.agreement.forestMaxScoreDifference.toExponential(1)} (forest raw score) and `
+    + `${r.agreement.ensembleMaxScoreDifference.toExponential(1)} (ensemble score: the calibration is fitted on the TypeScript forest's float64 scores, and the float32 `
+    + 'ONNX score of a row can land on the other side of tied calibration points).')
+  say()
+  table(headers, rows)
+  say()
+}
 
 const report = `${out.join('\n')}\n`
 writeFileSync(join(REPO_ROOT, 'bench', 'models', 'REPORT.md'), report)

@@ -92,6 +92,8 @@ export interface ScoringThroughputResult {
   trainRows: number
   testRows: number
   rounds: number
+  /** each timed pass scores the test matrix as many times as take at least this long */
+  minPassSeconds: number
   /** the ensemble's members as kind:weight (the trainer's TRAIN_MEMBERS default) */
   members: string
   /** test rows the ensemble scores at or above its threshold: those explain 'alerts' explains */

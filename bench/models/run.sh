@@ -2,7 +2,8 @@
 # The models benchmark in one command: prepares the labeled sets' feature matrices (the Zeek and
 # honeynet sets through Vigil's featurizer, which needs Redis: REDIS_URL, else the local stack is
 # started), runs every Vigil candidate (accuracy.ts) and the scikit-learn peers (sklearn_peers.py)
-# on them, times scoring side by side (throughput.ts), prints the tables and writes
+# on them, times scoring side by side (throughput.ts), times the TypeScript kernels beside onnxruntime
+# on Vigil's own features (scoring-throughput.ts), prints the tables and writes
 # bench/models/REPORT.md. Optional arguments name the sets to run (default: all).
 #
 #   bash bench/models/run.sh [dataset ...]
@@ -18,4 +19,5 @@ npx tsx bench/models/prepare.ts "$@"
 npx tsx bench/models/accuracy.ts "$@"
 "$BENCH_PYTHON" bench/models/sklearn_peers.py "$@"
 npx tsx bench/models/throughput.ts "$@"
+npx tsx bench/models/scoring-throughput.ts
 npx tsx bench/models/report.ts

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   attachOnnxExports, createOnnxDetector, ensembleRegistry, forestToOnnx, isolationForest, loadEnsemble, trainEnsemble,
-  type FeatureRow, type ForestRuntime, type ScoreOptions,
+  type FeatureRow, type ForestRuntime,
 } from '@vigil/models'
 import { stackFromEnv, startNativeStack } from '@vigil/testkit'
 import { Config as TrainerConfig } from '../../services/trainer/src/config.ts'
@@ -26,7 +26,7 @@ const ROUNDS = 11
 /** a timed pass scores the test matrix as many times as take this long, at least once */
 const MIN_PASS_SECONDS = 0.25
 const BATCH_SIZES = [1, 512]
-const EXPLAIN: NonNullable<ScoreOptions['explain']>[] = ['alerts', 'none']
+const EXPLAIN = ['alerts', 'none'] as const
 const RUNTIMES: ForestRuntime[] = ['typescript', 'onnx']
 /** The forest's ONNX export computes in float32; the TypeScript kernel sums in float64. */
 const FOREST_TOLERANCE = 1e-5
@@ -37,9 +37,9 @@ interface Case extends Omit<ScoringCase, 'rowsPerSecond' | 'coresBusy'> {
 }
 
 const { meta, train, test } = await readOrPrepare(DATASET)
-const forest = isolationForest.train(train.rows, isolationForest.defaults, 1)
-const onnxForest = await createOnnxDetector({ bytes: forestToOnnx(forest.forest), inputFeatures: meta.featureNames, direction: 'higher-is-anomalous' })
 const settings = ensembleSettings(trainerDefaults(), meta.featureNames)
+const forest = isolationForest.train(train.rows, isolationForest.defaults, settings.seed)
+const onnxForest = await createOnnxDetector({ bytes: forestToOnnx(forest.forest), inputFeatures: meta.featureNames, direction: 'higher-is-anomalous' })
 const artifact = attachOnnxExports(await trainEnsemble(train.rows, meta.featureNames, settings, ensembleRegistry('typescript')))
 const ensembles = Object.fromEntries(await Promise.all(RUNTIMES.map(async (r) => [r, await loadEnsemble(artifact, ensembleRegistry(r))] as const)))
 
@@ -55,7 +55,7 @@ const passes = await timeInterleaved(cases, test.rows)
 await Promise.all([onnxForest.close(), ...Object.values(ensembles).map((e) => e.close())])
 
 const result: ScoringThroughputResult = {
-  dataset: DATASET, features: meta.featureNames.length, testRows: test.rows.length, trainRows: train.rows.length, rounds: ROUNDS,
+  dataset: DATASET, features: meta.featureNames.length, testRows: test.rows.length, trainRows: train.rows.length, rounds: ROUNDS, minPassSeconds: MIN_PASS_SECONDS,
   members: settings.members.map((m) => `${m.kind}:${m.weight ?? 1}`).join(','),
   alertingRows,
   agreement,
@@ -65,7 +65,7 @@ writeScoringThroughput(result)
 printResult(result)
 
 /** The prepared set, preparing it first (the featurized sets need Redis: REDIS_URL, else the stack) when it is missing. */
-async function readOrPrepare(name: string): ReturnType<typeof readDataset> {
+async function readOrPrepare(name: string): Promise<ReturnType<typeof readDataset>> {
   if (!existsSync(join(DATASETS_DIR, name, 'meta.json'))) {
     await prepareDatasets([name], () => process.env.REDIS_URL ?? (stackFromEnv() ?? startNativeStack()).REDIS_URL)
   }

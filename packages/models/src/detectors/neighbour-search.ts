@@ -1,20 +1,22 @@
 /**
- * k-nearest-neighbour search over a fixed set of reference rows (row-major, already scaled), for
- * knn-distance. Brute force read every reference row for every query (5-15k queries/s over 2,000
- * rows); this reads a few hundred at most:
+ * Exact k-nearest-neighbour search over fixed reference rows (already scaled), for knn-distance.
+ * Brute force read every reference row for every query: 5-15k queries/s over 2,000 rows of 31-57
+ * features. This reads a quarter of them or fewer, and most of those only in part:
  *
- * - Rows are rotated onto their principal axes (an orthogonal change of basis: distances stay the
- *   same), so that the first coordinates carry most of the spread. A partial distance summed in that
- *   order passes the current k-th neighbour's after a few terms, and a k-d tree split on them cuts
- *   the data where it is widest.
- * - A k-d tree (Friedman, Bentley & Finkel, 1977) with the incremental distance to each cell (Arya &
- *   Mount, 1993) skips every cell that cannot hold a row nearer than the current k-th neighbour.
+ * - A k-d tree (Friedman, Bentley & Finkel, 1977) over the rows' coordinates on their first principal
+ *   axes, searched near side first, skips each cell farther than the current k-th neighbour (the
+ *   distance to a cell kept incrementally, Arya & Mount, 1993). On principal axes the cells are cut
+ *   where the rows spread most.
+ * - A row is read in full only when a lower bound passes: its distance along the kept axes plus the
+ *   gap between its and the query's distances from their span (Pythagoras: the two parts are
+ *   orthogonal). Each cell carries its rows' range of that distance too. Fewer than one in five
+ *   rows read gets past the bound.
  * - Identical reference rows are kept once, with their count (request logs repeat themselves).
  *
- * With `slack` ε > 0 a cell is also skipped when it could only improve on the k-th neighbour by a
- * factor under 1 + ε (Arya et al., 1998): every neighbour found is then within 1 + ε of the true one
- * of its rank, and in practice nearly all are the true ones. The neighbours' distances are computed
- * again on the scaled rows as given, so that rounding in the rotation never shows in a score.
+ * Distances that decide are computed on the rows as given, so a score is that of brute force up to
+ * rounding (1e-15) and ties. With `slack` ε > 0 a cell is also skipped when it could improve on the
+ * k-th neighbour by less than a factor 1 + ε (Arya et al., 1998): each neighbour found is then within
+ * 1 + ε of the true one of its rank, and nearly all are the true ones.
  */
 export interface NeighbourSearch {
   /** reference rows, scaled, row-major, in their original order */
@@ -31,11 +33,16 @@ export interface NeighbourSearch {
 }
 
 /** Rows per leaf of the tree: fewer means more cells to test, more means more rows read per cell. */
-const LEAF_ROWS = Number(process.env.KNN_LEAF ?? 8)
+const LEAF_ROWS = 8
+/**
+ * Principal axes the tree and the lower bound use. More make the bound tighter and each row read
+ * dearer; 12 read the fewest numbers per query on the benchmark's sets (14 to 57 features).
+ */
+const AXES = 12
 
 export function createNeighbourSearch(scaledReference: Float64Array, width: number, k: number): NeighbourSearch {
   const { distinct, count, distinctOf } = distinctRows(scaledReference, width)
-  const axes = principalAxes(scaledReference, width, Number(process.env.KNN_AXES ?? 12))
+  const axes = principalAxes(scaledReference, width, AXES)
   const m = axes.count
   const tree = buildTree(rotateRows(axes, scaledReference, distinct), distinct.length, m)
   const { order, splitAxis, splitValue, below, above, start, end } = tree
@@ -99,6 +106,7 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
         d += diff * diff
       }
       if (d >= bound) continue
+      // Past the bound: the distance itself, on the row as given.
       const base = p * width
       d = 0
       for (let j = 0; j < width && d < bound; j++) {
@@ -163,16 +171,6 @@ function residualOf(axes: Axes, row: ArrayLike<number>, coordinates: Float64Arra
   }
   for (let a = 0; a < axes.count; a++) total -= coordinates[base + a]! * coordinates[base + a]!
   return Math.sqrt(Math.max(0, total))
-}
-
-function squaredDistanceOf(row: ArrayLike<number>, reference: Float64Array, o: number, width: number): number {
-  const base = o * width
-  let d = 0
-  for (let j = 0; j < width; j++) {
-    const diff = row[j]! - reference[base + j]!
-    d += diff * diff
-  }
-  return d
 }
 
 /** Insertion sort by distance (k entries); ties keep the lower row index first. */

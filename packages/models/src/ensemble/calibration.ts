@@ -1,6 +1,6 @@
 /**
  * Calibration: a raw score → how surprising it is among the held-out training rows. In the body it is
- * the empirical CDF (binary search over stored quantiles, moved here from model-artifact.ts, ties now
+ * the empirical CDF (binary search over stored quantiles, ties
  * counted half). An empirical CDF of a few thousand points saturates at its last point, so every row
  * beyond the training range would get the same score and no threshold above the top 1/4096 could be
  * set; beyond the top `share` of the rows the tail is therefore an exponential fitted to them

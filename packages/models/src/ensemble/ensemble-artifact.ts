@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib'
-import { sha256Of } from '../model-artifact.ts'
+import { sha256Of } from '../artifact-hash.ts'
 import type { Calibration } from './calibration.ts'
 import type { FeatureBaseline } from './explanation.ts'
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { encodeArtifact, trainModel } from '../../src/model-artifact.ts'
+import { gzipSync } from 'node:zlib'
 import { gaussianMixture } from '../../src/detectors/gaussian-mixture.ts'
 import { hbos } from '../../src/detectors/hbos.ts'
 import { knnDistance } from '../../src/detectors/knn-distance.ts'
@@ -153,7 +153,8 @@ describe('loadEnsemble', () => {
   })
 
   it('refuses a format 1 artifact, a member it does not know, and rows it cannot score', async () => {
-    const formatOne = encodeArtifact(trainModel([[1, 2], [2, 1], [3, 3]], ['a', 'b'], { trees: 2 })).bytes
+    // the single-forest artifacts of before the ensemble
+    const formatOne = gzipSync(JSON.stringify({ format: 1, algorithm: 'isolation-forest', featureNames: ['a', 'b'], forest: { trainingSize: 3, trees: [] }, calibration: [] }))
     expect(() => decodeEnsembleArtifact(formatOne)).toThrow(/unsupported artifact/)
     await expect(loadEnsemble(artifact, { hbos })).rejects.toThrow(/unknown ensemble member/)
     await expect(ensemble.score([fresh[0]!.slice(1)])).rejects.toThrow(/features/)

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { auditTrail, deployments, getVersion, liveVersion } from '@vigil/models'
-import { baseConfig, createKafkaRuntime, createMetrics, parseConfig, type KafkaRuntime } from '@vigil/platform'
+import { createMetrics, type KafkaRuntime } from '@vigil/platform'
 import { featureNames, topics, type FeatureRecord } from '@vigil/schemas'
 import { createTopicReader, uniquePrefix, type TopicReader } from '@vigil/testkit'
 import { createFeatureHistory, type FeatureHistory } from '../../src/adapters/feature-history.ts'
 import { trainAndPublish, type TrainDeps } from '../../src/training/train-and-publish.ts'
-import { featureRecord, freshDatabase, seeded, silentLog, type TestDatabase } from './support.ts'
+import { featureRecord, freshDatabase, seeded, silentLog, trainerKafka, type TestDatabase } from './support.ts'
 
 // The gate against the real Postgres and broker: a candidate that learned an ongoing attack as
 // normal ranks the known-bad holdout events below the live version, is recorded as rejected with
@@ -49,11 +49,7 @@ describe('the evaluation gate', () => {
 
   beforeAll(async () => {
     db = await freshDatabase(stack.PG_URL)
-    const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix })
-    kafka = await createKafkaRuntime('trainer', config, silentLog, createMetrics('trainer'), (err) => {
-      throw err
-    })
-    await kafka.ensureTopics()
+    kafka = await trainerKafka(stack, prefix)
     reader = await createTopicReader(stack.KAFKA_BROKERS, prefix, stack.SCHEMA_REGISTRY_URL)
     history = createFeatureHistory(db.pool)
     const settings = { members: [{ kind: 'isolation-forest' }, { kind: 'hbos' }, { kind: 'gaussian-mixture' }], seed: 7, targetAlertRate: 0.01 }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { auditTrail, listVersions, saveModelVersion, sha256Of } from '@vigil/models'
-import { baseConfig, createKafkaRuntime, createMetrics, parseConfig, type KafkaRuntime } from '@vigil/platform'
+import type { KafkaRuntime } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createTopicReader, REPO_ROOT, uniquePrefix, type TopicReader } from '@vigil/testkit'
 import { createTrainingRequests, serveTrainingRequest } from '../../src/adapters/training-requests.ts'
@@ -11,7 +11,7 @@ import { CliError } from '../../src/cli/cli-error.ts'
 import {
   listCommand, promoteCommand, retrainCommand, rollbackCommand, shadowCommand, showCommand, type CommandDeps,
 } from '../../src/cli/models-commands.ts'
-import { freshDatabase, silentLog, type TestDatabase } from './support.ts'
+import { freshDatabase, trainerKafka, type TestDatabase } from './support.ts'
 
 const run = promisify(execFile)
 
@@ -26,11 +26,7 @@ describe('models CLI', () => {
 
   beforeAll(async () => {
     db = await freshDatabase(stack.PG_URL)
-    const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix })
-    kafka = await createKafkaRuntime('trainer', config, silentLog, createMetrics('trainer'), (err) => {
-      throw err
-    })
-    await kafka.ensureTopics()
+    kafka = await trainerKafka(stack, prefix)
     reader = await createTopicReader(stack.KAFKA_BROKERS, prefix, stack.SCHEMA_REGISTRY_URL)
     const producer = await kafka.producer()
     deps = {

@@ -1,8 +1,8 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
-import { createLogger, createPgPool, runMigrations, type PgPool } from '@vigil/platform'
+import { MODEL_REGISTRY_MIGRATIONS, seededRandom } from '@vigil/models'
+import { baseConfig, createKafkaRuntime, createLogger, createMetrics, createPgPool, parseConfig, runMigrations, type KafkaRuntime, type PgPool } from '@vigil/platform'
 import { featureNames, type FeatureRecord, type Score } from '@vigil/schemas'
 import { createTestDatabase } from '@vigil/testkit'
 
@@ -47,17 +47,8 @@ export async function freshDatabase(pgUrl: string, options: { migrate?: boolean;
   }
 }
 
-/** mulberry32: the same seed gives the same numbers. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The same seed gives the same numbers (mulberry32, as the models use). */
+export const seeded = seededRandom
 
 export const DAY_MS = 86_400_000
 
@@ -81,4 +72,14 @@ export function scoreRecord(i: number, eventTime: number, modelVersion: string, 
     family: 'sshd', action: 'ssh_login_failed', score, rawScore: score * 0.7, modelVersion, features: {},
     evidence: { topic: 'raw-logs', partition: i % 12, offset: String(i), line: 'line' },
   }
+}
+
+/** The trainer's Kafka layer against the stack's broker, with its topics created under `prefix`. */
+export async function trainerKafka(stack: { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL?: string | undefined }, prefix: string): Promise<KafkaRuntime> {
+  const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix })
+  const kafka = await createKafkaRuntime('trainer', config, silentLog, createMetrics('trainer'), (err) => {
+    throw err
+  })
+  await kafka.ensureTopics()
+  return kafka
 }
