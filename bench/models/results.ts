@@ -118,12 +118,12 @@ export function readScoringThroughput(): ScoringThroughputResult | null {
 
 /** The comparison as printed and as in REPORT.md: one line per model, explain setting and batch size, both runtimes side by side. */
 export function scoringThroughputTable(r: ScoringThroughputResult): { headers: string[]; rows: string[][] } {
-  const headers = ['model', 'explain', 'batch', 'TypeScript rows/s, median (best)', 'ONNX rows/s, median (best)', 'ONNX / TypeScript (median)', 'cores busy TS / ONNX']
+  const headers = ['model', 'explain', 'batch', 'TypeScript rows/s, median (best)', 'ONNX rows/s, median (best)', 'ONNX / TypeScript (median)', 'cores busy TS / ONNX', 'ONNX / TypeScript per CPU second']
   const rate = (c: ScoringCase) => `${thousands(c.rowsPerSecond.median)} (${thousands(c.rowsPerSecond.best)})`
   const rows = r.cases.filter((c) => c.runtime === 'typescript').map((ts) => {
     const onnx = r.cases.find((c) => c.runtime === 'onnx' && c.model === ts.model && c.explain === ts.explain && c.batch === ts.batch)!
     return [ts.model, ts.explain ?? '-', String(ts.batch), rate(ts), rate(onnx), `${(onnx.rowsPerSecond.median / ts.rowsPerSecond.median).toFixed(2)}x`,
-      `${ts.coresBusy.toFixed(2)} / ${onnx.coresBusy.toFixed(2)}`]
+      `${ts.coresBusy.toFixed(2)} / ${onnx.coresBusy.toFixed(2)}`, `${((onnx.rowsPerSecond.median / onnx.coresBusy) / (ts.rowsPerSecond.median / ts.coresBusy)).toFixed(2)}x`]
   })
   return { headers, rows }
 }

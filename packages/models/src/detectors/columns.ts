@@ -30,7 +30,8 @@ export function featureCount(rows: readonly FeatureRow[]): number {
 
 /** sign(v)·ln(1 + |v|): log1p that is defined and increasing on the whole line. */
 export function signedLog1p(v: number): number {
-  return v < 0 ? -Math.log1p(-v) : Math.log1p(v)
+  // Zero (most of a count column) is its own log1p, and a comparison costs far less than the call.
+  return v > 0 ? Math.log1p(v) : v < 0 ? -Math.log1p(-v) : v
 }
 
 /** Chooses log1p per column from its shape: non-negative and skewed to the right. */

@@ -41,7 +41,7 @@ const LEAF_ROWS = 8
 const AXES = 12
 
 export function createNeighbourSearch(scaledReference: Float64Array, width: number, k: number): NeighbourSearch {
-  const { distinct, count, distinctOf } = distinctRows(scaledReference, width)
+  const { distinct, copies, copyStart, groupOf } = distinctRows(scaledReference, width)
   const axes = principalAxes(scaledReference, width, AXES)
   const m = axes.count
   const tree = buildTree(rotateRows(axes, scaledReference, distinct), distinct.length, m)
@@ -78,7 +78,7 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
   const positionOf = new Int32Array(order.length)
   order.forEach((d, p) => (positionOf[d] = p))
   // Per tree position: how many reference rows it stands for, less one while `self` is left out.
-  const weight = Int32Array.from(order, (d) => count[d]!)
+  const weight = Int32Array.from(order, (g) => copyStart[g + 1]! - copyStart[g]!)
   let shrink = 1
 
   const insert = (position: number, d: number, times: number) => {
@@ -145,7 +145,7 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
       bestRow.fill(-1)
       offset.fill(0)
       shrink = 1 / (1 + slack) ** 2
-      const left = self >= 0 ? positionOf[distinctOf[self]!]! : -1
+      const left = self >= 0 ? positionOf[groupOf[self]!]! : -1
       if (left >= 0) weight[left]! -= 1
       try {
         visit(0, 0)
@@ -154,7 +154,10 @@ export function createNeighbourSearch(scaledReference: Float64Array, width: numb
       }
       for (let t = 0; t < k; t++) {
         const position = bestRow[t]!
-        index[t] = position < 0 ? -1 : distinct[order[position]!]!
+        // A group found several times stands for as many of its rows.
+        let earlier = 0
+        for (let s = 0; s < t; s++) if (bestRow[s] === position) earlier += 1
+        index[t] = position < 0 ? -1 : nthCopy(copies, copyStart, order[position]!, earlier, self)
         squaredDistance[t] = bestDistance[t]!
       }
       sortNeighbours(index, squaredDistance)
@@ -189,26 +192,43 @@ function sortNeighbours(index: Int32Array, squaredDistance: Float64Array): void 
   }
 }
 
-/** The distinct rows (first occurrence of each, ascending), their counts, and each row's distinct row. */
+/**
+ * Identical rows grouped: group g holds rows copies[copyStart[g] .. copyStart[g + 1]), ascending, and
+ * is represented by its first row, distinct[g]; groupOf[o] is row o's group.
+ */
 function distinctRows(matrix: Float64Array, width: number) {
   const n = matrix.length / width
-  const seen = new Map<string, number>()
-  const distinct: number[] = []
-  const count: number[] = []
-  const distinctOf = new Int32Array(n)
+  const groups = new Map<string, number[]>()
+  const groupOf = new Int32Array(n)
   for (let o = 0; o < n; o++) {
     const key = matrix.subarray(o * width, (o + 1) * width).join(',')
-    let d = seen.get(key)
-    if (d === undefined) {
-      d = distinct.length
-      seen.set(key, d)
-      distinct.push(o)
-      count.push(0)
-    }
-    count[d]! += 1
-    distinctOf[o] = d
+    const group = groups.get(key)
+    if (group) group.push(o)
+    else groups.set(key, [o])
   }
-  return { distinct: Int32Array.from(distinct), count: Int32Array.from(count), distinctOf }
+  const copies = new Int32Array(n)
+  const copyStart = new Int32Array(groups.size + 1)
+  const distinct = new Int32Array(groups.size)
+  let g = 0
+  for (const group of groups.values()) {
+    distinct[g] = group[0]!
+    copies.set(group, copyStart[g]!)
+    copyStart[g + 1] = copyStart[g]! + group.length
+    for (const o of group) groupOf[o] = g
+    g += 1
+  }
+  return { distinct, copies, copyStart, groupOf }
+}
+
+/** The `nth` row (0-based) of group `g` other than `self`. */
+function nthCopy(copies: Int32Array, copyStart: Int32Array, g: number, nth: number, self: number): number {
+  let left = nth
+  for (let c = copyStart[g]!; c < copyStart[g + 1]!; c++) {
+    if (copies[c] === self) continue
+    if (left === 0) return copies[c]!
+    left -= 1
+  }
+  throw new Error(`group ${g} has fewer than ${nth + 1} rows`)
 }
 
 interface Axes {

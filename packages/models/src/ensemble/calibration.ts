@@ -68,6 +68,8 @@ export function empiricalCdf(sorted: readonly number[], raw: number): number {
     if (sorted[mid]! < raw) lo = mid + 1
     else hi = mid
   }
+  // A score equal to no point, the usual case, needs no second search.
+  if (lo === n || sorted[lo] !== raw) return lo / n
   let upper = lo
   hi = n
   while (upper < hi) {

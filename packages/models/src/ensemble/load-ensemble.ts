@@ -1,7 +1,7 @@
-import type { FeatureRow } from '../detector.ts'
+import type { FeatureContribution, FeatureRow } from '../detector.ts'
 import { surprisalOf } from './calibration.ts'
 import { combineSurprisals } from './combination.ts'
-import { checkEnsembleArtifact, type EnsembleArtifact } from './ensemble-artifact.ts'
+import { checkEnsembleArtifact, type EnsembleArtifact, type EnsembleArtifactMember } from './ensemble-artifact.ts'
 import { topFeatures, type MemberExplanation, type TopFeature } from './explanation.ts'
 import { ensembleMembers, memberKindOf, type DetectorRegistry, type EnsembleMember } from './registry.ts'
 
@@ -49,41 +49,36 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     checkFeatureRows(rows, width)
     const n = rows.length
     const raw = await Promise.all(detectors.map((d) => d.score(rows)))
-    const memberSurprisals = raw.map((r, m) => {
-      const { calibration, kind } = specs[m]!
-      if (r.length !== n) throw new Error(`member ${kind} gave ${r.length} scores for ${n} rows`)
-      const s = new Float64Array(n)
-      for (let i = 0; i < n; i++) {
-        // A NaN would calibrate as the most ordinary score there is.
-        if (Number.isNaN(r[i])) throw new Error(`member ${kind} gave NaN for row ${i}`)
-        s[i] = surprisalOf(calibration, r[i]!)
-      }
-      return s
-    })
-    const combined = combineSurprisals(memberSurprisals, weights, n)
-    const surprisal = new Float64Array(n)
+    const memberSurprisals = raw.map((r, m) => surprisalsOf(r, specs[m]!, n))
+    const surprisal = combineSurprisals(memberSurprisals, weights, n)
     const final = new Float64Array(n)
     for (let i = 0; i < n; i++) {
-      surprisal[i] = surprisalOf(combination, combined[i]!)
-      final[i] = -Math.expm1(-surprisal[i]!)
+      const s = surprisalOf(combination, surprisal[i]!)
+      surprisal[i] = s
+      final[i] = -Math.expm1(-s)
     }
     const explain = options.explain ?? 'alerts'
     const topFeaturesOf: (TopFeature[] | undefined)[] = new Array(n).fill(undefined)
     if (explain !== 'none') {
       for (let i = 0; i < n; i++) {
-        if (explain === 'all' || final[i]! >= threshold) topFeaturesOf[i] = await explainRow(rows[i]!, memberSurprisals.map((s) => s[i]!))
+        if (explain !== 'all' && final[i]! < threshold) continue
+        const top = explainRow(rows[i]!, memberSurprisals, i)
+        topFeaturesOf[i] = top instanceof Promise ? await top : top
       }
     }
-    return { score: final, surprisal, members: memberSurprisals.map((s) => s.map((v) => -Math.expm1(-v))), topFeatures: topFeaturesOf }
+    return { score: final, surprisal, members: memberSurprisals.map(calibratedOf), topFeatures: topFeaturesOf }
   }
 
-  const explainRow = async (row: FeatureRow, surprisals: number[]): Promise<TopFeature[]> => {
-    const explanations: MemberExplanation[] = []
-    for (const [m, detector] of detectors.entries()) {
-      if (!detector.explain || weights[m] === 0) continue
-      explanations.push({ contributions: await detector.explain(row), carried: (weights[m]! * surprisals[m]!) / total })
+  // Members that have a say in explanations.
+  const explaining = detectors.flatMap((d, m) => (d.explain && weights[m]! > 0 ? [m] : []))
+  /** Synchronous unless a member explains asynchronously: an await per row adds up over a batch of alerts. */
+  const explainRow = (row: FeatureRow, memberSurprisals: readonly Float64Array[], i: number): TopFeature[] | Promise<TopFeature[]> => {
+    const explained = explaining.map((m) => detectors[m]!.explain!(row))
+    const rank = (contributions: readonly FeatureContribution[][]) => {
+      const members: MemberExplanation[] = contributions.map((c, e) => ({ contributions: c, carried: (weights[explaining[e]!]! * memberSurprisals[explaining[e]!]![i]!) / total }))
+      return topFeatures(row, members, featureNames, baselines)
     }
-    return topFeatures(row, explanations, featureNames, baselines)
+    return explained.some((c) => c instanceof Promise) ? Promise.all(explained).then(rank) : rank(explained as FeatureContribution[][])
   }
 
   let closed: Promise<void> | undefined
@@ -95,6 +90,27 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     explain: async (row) => (await score([row], { explain: 'all' })).topFeatures[0]!,
     close: () => (closed ??= closeAll(detectors)),
   }
+}
+
+/** A member's raw scores as surprisals under its calibration. */
+function surprisalsOf(raw: Float64Array, member: EnsembleArtifactMember, n: number): Float64Array {
+  const { calibration, kind } = member
+  if (raw.length !== n) throw new Error(`member ${kind} gave ${raw.length} scores for ${n} rows`)
+  const out = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const r = raw[i]!
+    // A NaN would calibrate as the most ordinary score there is.
+    if (Number.isNaN(r)) throw new Error(`member ${kind} gave NaN for row ${i}`)
+    out[i] = surprisalOf(calibration, r)
+  }
+  return out
+}
+
+/** Surprisals back to scores in [0,1]. */
+function calibratedOf(surprisals: Float64Array): Float64Array {
+  const out = new Float64Array(surprisals.length)
+  for (let i = 0; i < out.length; i++) out[i] = -Math.expm1(-surprisals[i]!)
+  return out
 }
 
 /** Closes every member, even when one fails; the first failure is rethrown. */

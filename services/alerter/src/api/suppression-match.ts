@@ -1,0 +1,86 @@
+import { cidrContains, parseCidr, parseIp } from './cidr.ts'
+
+export const suppressionScopes = ['entity', 'cidr', 'user', 'rule', 'detector'] as const
+export type SuppressionScope = (typeof suppressionScopes)[number]
+
+/** What a suppression covers: the part of it a preview needs. */
+export interface SuppressionMatch {
+  scope: SuppressionScope
+  /** entity: its id; cidr: a network (canonical after `normalizeMatch`); user: a user name; rule: a Sigma rule id; detector: a detector name */
+  value: string
+  /** entity scope only: the entity kind (e.g. source.ip); absent, any kind */
+  entityKind?: string | null | undefined
+}
+
+/** The fields of an alert a suppression is matched against. */
+export interface AlertSubject {
+  detector: string
+  entity: { kind: string; id: string }
+}
+
+/** Sigma rule alerts carry the detector sigma:<rule id>, as the trainer's flags name their source. */
+export const RULE_DETECTOR_PREFIX = 'sigma:'
+
+/** ECS user entities: user.name, and source.user.name and the like. */
+const isUserKind = (kind: string) => kind === 'user.name' || kind.endsWith('.user.name')
+
+/**
+ * The canonical form of a match, or an Error saying what is wrong with it: a CIDR as
+ * network/prefix (a bare address is one host), a rule id without its sigma: prefix.
+ */
+export function normalizeMatch<M extends SuppressionMatch>(match: M): M {
+  const value = match.value.trim()
+  if (value === '') throw new Error('value must not be empty')
+  if (match.entityKind != null && match.scope !== 'entity') throw new Error('entityKind applies to the entity scope only')
+  if (match.scope === 'cidr') return { ...match, value: parseCidr(value).text }
+  if (match.scope === 'rule') {
+    const ruleId = value.startsWith(RULE_DETECTOR_PREFIX) ? value.slice(RULE_DETECTOR_PREFIX.length) : value
+    if (ruleId === '') throw new Error('rule id must not be empty')
+    return { ...match, value: ruleId }
+  }
+  return { ...match, value }
+}
+
+/** The test of whether a suppression covers an alert: the one definition of each scope. */
+export function compileMatch(match: SuppressionMatch): (alert: AlertSubject) => boolean {
+  const { value } = match
+  switch (match.scope) {
+    case 'entity': {
+      const kind = match.entityKind ?? null
+      return (a) => a.entity.id === value && (kind === null || a.entity.kind === kind)
+    }
+    case 'cidr': {
+      const cidr = parseCidr(value)
+      return (a) => {
+        const ip = parseIp(a.entity.id)
+        return ip !== null && cidrContains(cidr, ip)
+      }
+    }
+    case 'user':
+      return (a) => a.entity.id === value && isUserKind(a.entity.kind)
+    case 'rule': {
+      const detector = RULE_DETECTOR_PREFIX + value
+      return (a) => a.detector === detector
+    }
+    case 'detector':
+      return (a) => a.detector === value
+  }
+}
+
+/**
+ * A SQL condition on the alerts table that every alert `compileMatch` covers satisfies (a
+ * superset: it only narrows what is read; the compiled test decides). Parameters start at $`first`.
+ */
+export function candidateCondition(match: SuppressionMatch, first: number): { sql: string; params: string[] } {
+  switch (match.scope) {
+    case 'entity':
+    case 'user':
+      return { sql: `entity_id = $${first}`, params: [match.value] }
+    case 'cidr':
+      return { sql: `entity_id ~ '^[0-9A-Fa-f:.]+$'`, params: [] }
+    case 'rule':
+      return { sql: `detector = $${first}`, params: [RULE_DETECTOR_PREFIX + match.value] }
+    case 'detector':
+      return { sql: `detector = $${first}`, params: [match.value] }
+  }
+}

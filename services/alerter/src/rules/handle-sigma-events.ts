@@ -1,0 +1,89 @@
+import { canRetry, TransientError, type DeliveredMessage } from '@vigil/platform'
+import { sigmaEventOfFeatures, sigmaEventOfScore, sourceOf, type SigmaEngine, type SigmaEvent } from '@vigil/sigma'
+import type { Alert, FeatureRecord, Score } from '@vigil/schemas'
+import type { CorrelationFeed } from './correlation-feed.ts'
+import type { Flag, FlaggedEntities } from './flagged-entities.ts'
+import { raiseAlerts, type RaiseDeps } from './raise-alerts.ts'
+import { correlationAlert, detectionAlert, sigmaDetector, type HitContext, type RaisedAlert } from './sigma-alerts.ts'
+
+/** Counters for rule hits (prom-client's Counter has this shape), e.g. app_sigma_matches_total{kind}. */
+export interface MatchCounter {
+  inc(labels: { kind: 'detection' | 'correlation' }, value?: number): void
+}
+
+export interface SigmaDeps extends RaiseDeps {
+  engine: SigmaEngine
+  correlations: CorrelationFeed
+  flags: FlaggedEntities
+  /** the rule set's version, which Sigma alerts carry as modelVersion */
+  version: string
+  /** ALERT_WINDOW_MS: one alert per entity, rule and window */
+  windowMs: number
+  /** ALERT_MAX_EVIDENCE: original lines a correlation alert starts with */
+  maxEvidence: number
+  matches?: MatchCounter | null
+  now?: () => number
+}
+
+/**
+ * features batch → Sigma hits → alerts. Each record is matched against the rules; matches feed
+ * the correlations (state in Redis), then every detection rule that alerts and every correlation
+ * that fired raises an alert (`sigma:<rule id>`, severity from the rule's level, its attribution
+ * in the reasons), flags the entity for the trainer over the hit's event time, and goes the way
+ * of every alert (raise-alerts.ts), joined with the model's alerts of the same entity and window.
+ * Returns the alerts published.
+ */
+export async function handleFeatureRecords(messages: readonly DeliveredMessage<FeatureRecord>[], deps: SigmaDeps): Promise<Alert[]> {
+  return handleSigmaEvents(messages.map(({ value: r }) => ({
+    event: sigmaEventOfFeatures(r),
+    hit: { entity: r.entity, eventTime: r.eventTime, features: { ...r.vector } as Record<string, number>, evidence: { eventId: r.eventId, ...r.evidence } },
+  })), deps)
+}
+
+/**
+ * scores batch → the same, for rules over ML anomalies (logsource product vigil, category anomaly)
+ * and correlations that order them against log events (packages/sigma/rules/vigil).
+ */
+export async function handleScoreRecords(messages: readonly DeliveredMessage<Score>[], deps: SigmaDeps): Promise<Alert[]> {
+  return handleSigmaEvents(messages.map(({ value: s }) => ({
+    event: sigmaEventOfScore(s),
+    hit: { entity: s.entity, eventTime: s.eventTime, features: s.features, evidence: { eventId: s.eventId, ...s.evidence } },
+  })), deps)
+}
+
+async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitContext }[], deps: SigmaDeps): Promise<Alert[]> {
+  const now = (deps.now ?? Date.now)()
+  const matched = items.map(({ event }) => ({ event, source: sourceOf(event), matches: deps.engine.match(event) }))
+  const firings = await deps.correlations.observe(matched).catch((cause) => {
+    if (canRetry(cause)) throw cause
+    throw new TransientError('SIGMA_STATE_UNAVAILABLE', `redis: ${(cause as Error).message}`, { cause })
+  })
+  // Correlation evidence: the members this batch holds (earlier ones are counted, not quoted).
+  const evidenceOf = new Map(items.map(({ event, hit }) => [event.eventId, hit.evidence]))
+
+  const raised: RaisedAlert[] = []
+  const flags: Flag[] = []
+  let detections = 0
+  let correlations = 0
+  items.forEach(({ hit }, i) => {
+    const { entity, eventTime } = hit
+    for (const match of matched[i]!.matches) {
+      detections++
+      if (!match.alert) continue
+      raised.push(detectionAlert(match, hit, deps.version, deps.windowMs, now))
+      flags.push({ entity, from: eventTime, to: eventTime, reason: match.rule.title, source: sigmaDetector(match.rule.id) })
+    }
+    for (const firing of firings[i]!) {
+      correlations++
+      const members = firing.members.flatMap((id) => evidenceOf.get(id) ?? [])
+      raised.push(correlationAlert(firing, hit, members, deps.version, deps.windowMs, deps.maxEvidence, now))
+      // The correlation's window: every event it counted lies in it.
+      flags.push({ entity, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })
+    }
+  })
+  await deps.flags.flag(flags)
+  const published = await raiseAlerts(raised, deps)
+  if (detections > 0) deps.matches?.inc({ kind: 'detection' }, detections)
+  if (correlations > 0) deps.matches?.inc({ kind: 'correlation' }, correlations)
+  return published
+}

@@ -1,0 +1,42 @@
+import type { TypedProducer } from '@vigil/platform'
+import { topics, type Alert } from '@vigil/schemas'
+import type { AlertStore } from '../adapters/alert-store.ts'
+import type { Notifier } from '../sinks/create-sinks.ts'
+import type { AlertJoin } from './alert-join.ts'
+import type { RaisedAlert } from './sigma-alerts.ts'
+
+export interface RaiseDeps {
+  store: Pick<AlertStore, 'record' | 'markPublished'>
+  producer: Pick<TypedProducer, 'send'>
+  sinks: Pick<Notifier, 'enqueue'>
+  /** adds the alerts where rules and the model agree (alert-join.ts); left out, none are */
+  join?: AlertJoin | null
+}
+
+/**
+ * Raised alerts → stored, notified and published, the path handle-scores.ts takes: each is folded
+ * into its alert in Postgres first (a redelivered event counts once); the alerts where a Sigma
+ * rule and the model now agree are added and stored the same way; new alerts (or ones stored but
+ * never published, after a crash) are queued for the sinks, then written to `alerts` once, and
+ * marked published only after the broker acknowledged them. Returns the alerts published.
+ */
+export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDeps): Promise<Alert[]> {
+  const toPublish = new Map<string, Alert>()
+  const counted = new Map<string, Alert>()
+  const record = async ({ alert, eventId, eventTime }: RaisedAlert) => {
+    const recorded = await deps.store.record(alert, eventId, eventTime)
+    if (recorded === null) return
+    counted.set(recorded.alert.alertId, recorded.alert)
+    if (recorded.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
+  }
+  for (const r of raised) await record(r)
+  // After the alerts above are committed: see alert-join.ts for why that order matters.
+  if (deps.join && counted.size > 0) for (const r of await deps.join.correlatedWith([...counted.values()])) await record(r)
+  if (toPublish.size === 0) return []
+  const alerts = [...toPublish.values()]
+  // Before publishing: a crash in between re-enqueues on redelivery, and the outbox keeps one row per alert and sink.
+  await deps.sinks.enqueue(alerts)
+  await deps.producer.send(topics.alerts, alerts.map((a) => ({ key: a.entity.id, value: a })))
+  await deps.store.markPublished(alerts.map((a) => a.alertId))
+  return alerts
+}

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto'
+import type { Attribution, CorrelationMatch, DetectionMatch } from '@vigil/sigma'
+import type { Alert, AlertEvidence, Entity } from '@vigil/schemas'
+
+/** An alert as raised by one event, before the store folds it into the alert of its window. */
+export interface RaisedAlert {
+  alert: Alert
+  /** what counts once in the alert (alert_events): the event, the completing event of a firing, or a pair of alerts */
+  eventId: string
+  /** event time, ms */
+  eventTime: number
+}
+
+/** What a rule hit happened to: the event's entity, time, feature vector and original line. */
+export interface HitContext {
+  entity: Entity
+  eventTime: number
+  features: Record<string, number>
+  evidence: AlertEvidence
+}
+
+/** Alert severities by name with their OCSF severity_id (the alerts schema's). */
+export const SEVERITY_IDS = { low: 2, medium: 3, high: 4, critical: 5 } as const
+export type Severity = keyof typeof SEVERITY_IDS
+const SEVERITIES = Object.keys(SEVERITY_IDS) as Severity[]
+
+/**
+ * A Sigma level as an alert severity. Sigma's `informational` has no alert severity of its own (the
+ * alerts schema starts at low); a rule without a level is taken as medium, Sigma's usual default.
+ */
+export function severityOfLevel(level: string | null): Severity {
+  switch (level?.toLowerCase()) {
+    case 'informational':
+    case 'low': return 'low'
+    case 'high': return 'high'
+    case 'critical': return 'critical'
+    default: return 'medium'
+  }
+}
+
+/** One step more severe, at most critical: for an alert where two detectors agree. */
+export const escalate = (s: Severity): Severity => SEVERITIES[Math.min(SEVERITIES.indexOf(s) + 1, SEVERITIES.length - 1)]!
+
+/** The detector name of a Sigma rule (a detection or a correlation). */
+export const sigmaDetector = (ruleId: string) => `sigma:${ruleId}`
+export const SIGMA_DETECTOR_PREFIX = 'sigma:'
+
+/**
+ * An alert's id: entity, detector and event-time window, so repeats and redeliveries land on the
+ * same alert (the formula buildAlert uses for model alerts).
+ */
+export function alertIdOf(entity: Entity, detector: string, bucket: number): string {
+  return createHash('sha256').update(`${entity.kind}|${entity.id}|${detector}|${bucket}`).digest('hex').slice(0, 32)
+}
+
+/** The event-time window an event time falls in. */
+export const bucketOf = (eventTime: number, windowMs: number) => Math.floor(eventTime / windowMs)
+
+// A rule match is certain by the rule's own definition: Sigma alerts carry score 1 at threshold 1.
+const RULE_SCORE = 1
+
+/**
+ * The rule's attribution in words, as the Detection Rule License asks alerts to keep it: title, id,
+ * level, author and license, then its references.
+ */
+export function attributionText(rule: Attribution, kind = 'Sigma rule'): string[] {
+  const lines = [
+    `${kind} "${rule.title}" (${rule.id}), level ${rule.level ?? 'unset'}, by ${rule.author ?? 'an unnamed author'}`
+      + `${rule.license ? `, license ${rule.license}` : ''}`,
+  ]
+  if (rule.references.length > 0) lines.push(`references: ${rule.references.join(' ')}`)
+  return lines
+}
+
+/** The alert one detection rule raises for one event. */
+export function detectionAlert(match: DetectionMatch, hit: HitContext, version: string, windowMs: number, now = Date.now()): RaisedAlert {
+  const detector = sigmaDetector(match.rule.id)
+  const severity = severityOfLevel(match.rule.level)
+  return {
+    alert: {
+      alertId: alertIdOf(hit.entity, detector, bucketOf(hit.eventTime, windowMs)),
+      detector,
+      title: `${match.rule.title}: ${hit.entity.kind} ${hit.entity.id}`,
+      severity,
+      severityId: SEVERITY_IDS[severity],
+      entity: hit.entity,
+      firstSeen: hit.eventTime,
+      createdAt: now,
+      score: RULE_SCORE,
+      threshold: RULE_SCORE,
+      modelVersion: version,
+      features: hit.features,
+      reasons: attributionText(match.rule),
+      evidence: [hit.evidence],
+    },
+    eventId: hit.evidence.eventId,
+    eventTime: hit.eventTime,
+  }
+}
+
+/**
+ * The alert a fired correlation raises: the correlation rule's attribution and that of every rule
+ * it correlates, what it counted, and as evidence the completing event and the members at hand.
+ */
+export function correlationAlert(
+  firing: CorrelationMatch, hit: HitContext, members: readonly AlertEvidence[], version: string, windowMs: number, maxEvidence: number, now = Date.now(),
+): RaisedAlert {
+  const detector = sigmaDetector(firing.rule.id)
+  const severity = severityOfLevel(firing.rule.level)
+  const counted = firing.type === 'value_count' ? 'distinct values' : firing.type === 'event_count' ? 'events' : 'rules matched'
+  const group = Object.entries(firing.groupBy).map(([k, v]) => `${k}=${v}`).join(', ')
+  const evidence = [hit.evidence, ...members.filter((m) => m.eventId !== hit.evidence.eventId)].slice(0, maxEvidence)
+  return {
+    alert: {
+      alertId: alertIdOf(hit.entity, detector, bucketOf(hit.eventTime, windowMs)),
+      detector,
+      title: `${firing.rule.title}: ${hit.entity.kind} ${hit.entity.id}`,
+      severity,
+      severityId: SEVERITY_IDS[severity],
+      entity: hit.entity,
+      firstSeen: hit.eventTime,
+      createdAt: now,
+      score: RULE_SCORE,
+      threshold: RULE_SCORE,
+      modelVersion: version,
+      features: hit.features,
+      reasons: [
+        `${firing.count} ${counted} (${firing.type})${group ? ` for ${group}` : ''}`,
+        ...attributionText(firing.rule, 'Sigma correlation'),
+        ...firing.correlated.flatMap((r) => attributionText(r)),
+      ],
+      evidence,
+    },
+    eventId: firing.eventId,
+    eventTime: hit.eventTime,
+  }
+}

@@ -1,0 +1,104 @@
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { loadRuleSet, type CorrelationMatch, type DetectionMatch } from '@vigil/sigma'
+import type { Alert, Score } from '@vigil/schemas'
+import { buildAlert, modelDetector } from '../../src/build-alert.ts'
+import { CORRELATED_DETECTOR, correlatedAlert, kindOf } from '../../src/rules/alert-join.ts'
+import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
+
+const RULES = fileURLToPath(new URL('../../rules', import.meta.url))
+const WINDOW = 600_000
+const T = Date.UTC(2025, 11, 10, 7, 0, 0)
+const set = loadRuleSet([join(RULES, 'sigmahq/rules/linux/builtin/sshd/lnx_sshd_susp_ssh.yml'), join(RULES, 'vigil/ssh-brute-force.yml')])
+const sshdError = set.detections.find((d) => d.rule.attribution.id === 'e76b413a-83d0-4b94-8e4c-85db4a5b8bdc')!.rule.attribution
+const bruteForce = set.correlations[0]!.rule.attribution
+const failedLogin = set.correlations[0]!.steps[0]!.rule.attribution
+
+const hit = (i: number, at = T, ip = '183.62.140.253'): HitContext => ({
+  entity: { kind: 'source.ip', id: ip }, eventTime: at, features: { auth_failures: i },
+  evidence: { eventId: `raw-logs/0/${i}`, topic: 'raw-logs', partition: 0, offset: String(i), line: `line ${i}` },
+})
+const detection = (eventTime = T): DetectionMatch => ({ kind: 'detection', rule: sshdError, eventId: 'raw-logs/0/1', eventTime, source: 'sshd', alert: true })
+
+describe('Sigma alerts', () => {
+  it('take their severity from the rule level (informational is low, no level is medium), one step up at most critical', () => {
+    expect(['informational', 'low', 'medium', 'high', 'critical', null, 'HIGH'].map(severityOfLevel)).toEqual(['low', 'low', 'medium', 'high', 'critical', 'medium', 'high'])
+    expect(['low', 'medium', 'high', 'critical'].map((s) => escalate(s as never))).toEqual(['medium', 'high', 'critical', 'critical'])
+  })
+
+  it('name alerts as model alerts do: hash of entity, detector and window', () => {
+    const score = { entity: { kind: 'source.ip', id: '10.0.0.1' }, eventTime: T + 5_000, score: 0.999, eventId: 'e', evidence: { topic: 'raw-logs', partition: 0, offset: '0', line: 'l' }, features: {} } as unknown as Score
+    expect(buildAlert(score, { windowMs: WINDOW }).alertId).toBe(alertIdOf(score.entity, modelDetector(), bucketOf(score.eventTime, WINDOW)))
+  })
+
+  it('raise one alert per entity, rule and window, keeping the rule attribution the DRL asks for', () => {
+    const a = detectionAlert(detection(), hit(1), 'sigma@v', WINDOW, T)
+    expect(a.alert).toMatchObject({
+      detector: 'sigma:e76b413a-83d0-4b94-8e4c-85db4a5b8bdc', severity: 'medium', severityId: 3, modelVersion: 'sigma@v', score: 1, threshold: 1,
+      title: 'Suspicious OpenSSH Daemon Error: source.ip 183.62.140.253', firstSeen: T, evidence: [hit(1).evidence],
+    })
+    expect(a.alert.reasons).toEqual([
+      'Sigma rule "Suspicious OpenSSH Daemon Error" (e76b413a-83d0-4b94-8e4c-85db4a5b8bdc), level medium, by Florian Roth (Nextron Systems), license DRL-1.1',
+      'references: https://github.com/openssh/openssh-portable/blob/c483a5c0fb8e8b8915fad85c5f6113386a4341ca/ssherr.c https://github.com/ossec/ossec-hids/blob/1ecffb1b884607cb12e619f9ab3c04f530801083/etc/rules/sshd_rules.xml',
+    ])
+    expect(a.eventId).toBe('raw-logs/0/1')
+    const sameWindow = detectionAlert(detection(), hit(2, T + WINDOW - 1), 'sigma@v', WINDOW)
+    const nextWindow = detectionAlert(detection(), hit(3, T + WINDOW), 'sigma@v', WINDOW)
+    const otherEntity = detectionAlert(detection(), hit(4, T, '10.0.0.9'), 'sigma@v', WINDOW)
+    expect(sameWindow.alert.alertId).toBe(a.alert.alertId)
+    expect(new Set([a.alert.alertId, nextWindow.alert.alertId, otherEntity.alert.alertId]).size).toBe(3)
+  })
+
+  it('cite a fired correlation: what it counted, its attribution and its rules\', the completing event first', () => {
+    const firing: CorrelationMatch = {
+      kind: 'correlation', rule: bruteForce, type: 'event_count', correlated: [failedLogin], groupBy: { 'source.ip': '183.62.140.253' },
+      count: 10, members: Array.from({ length: 10 }, (_, i) => `raw-logs/0/${i}`), eventId: 'raw-logs/0/9', eventTime: T,
+    }
+    const members = Array.from({ length: 10 }, (_, i) => hit(i).evidence)
+    const a = correlationAlert(firing, hit(9), members, 'sigma@v', WINDOW, 4, T)
+    expect(a.alert).toMatchObject({ detector: `sigma:${bruteForce.id}`, severity: 'high', severityId: 4, title: 'SSH brute force from one source: source.ip 183.62.140.253' })
+    expect(a.alert.evidence.map((e) => e.eventId)).toEqual(['raw-logs/0/9', 'raw-logs/0/0', 'raw-logs/0/1', 'raw-logs/0/2'])
+    expect(a.alert.reasons).toEqual([
+      '10 events (event_count) for source.ip=183.62.140.253',
+      `Sigma correlation "SSH brute force from one source" (${bruteForce.id}), level high, by Vigil`,
+      `Sigma rule "Failed SSH login" (${failedLogin.id}), level informational, by Vigil`,
+    ])
+    expect(a.eventId).toBe('raw-logs/0/9')
+  })
+})
+
+describe('correlated alerts (a Sigma alert and a model alert of one entity)', () => {
+  const sigma = detectionAlert(detection(), hit(1, T + 30_000), 'sigma@v', WINDOW, T).alert
+  const model = (at: number, score = 0.9995): Alert => ({
+    ...buildAlert({
+      eventId: 'raw-logs/0/77', entity: sigma.entity, eventTime: at, receivedAt: at, scoredAt: at, family: 'sshd', action: 'ssh_login_failed',
+      score, rawScore: 1, modelVersion: 'v3', threshold: 0.99, features: { auth_failures: 40 },
+      explanations: [{ feature: 'auth_failures', value: 40, baseline: 3, contribution: 0.5, text: 'auth_failures 40, training p99 3' }],
+      evidence: { topic: 'raw-logs', partition: 0, offset: '77', line: 'model line' },
+    } as Score, { windowMs: WINDOW }, at),
+  })
+
+  it('are a step more severe than the more severe of the two and cite both', () => {
+    const c = correlatedAlert(sigma, model(T + 60_000), WINDOW, 10, T)
+    expect(kindOf(sigma)).toBe('sigma')
+    expect(kindOf(model(T))).toBe('model')
+    expect(c.alert).toMatchObject({ detector: CORRELATED_DETECTOR, severity: 'critical', severityId: 5, score: 0.9995, modelVersion: 'v3', firstSeen: T + 30_000 })
+    expect(c.alert.reasons![0]).toBe(`Sigma alert ${sigma.alertId} (${sigma.detector}, medium): ${sigma.title}`)
+    expect(c.alert.reasons).toContain(sigma.reasons![0])
+    expect(c.alert.reasons).toContain('auth_failures 40, training p99 3')
+    expect(c.alert.evidence.map((e) => e.line)).toEqual(['line 1', 'model line'])
+    expect(c.eventId).toBe(`${sigma.alertId}+${model(T + 60_000).alertId}`)
+    expect(correlatedAlert(sigma, model(T, 0.995), WINDOW, 10).alert.severity).toBe('high') // medium and medium
+  })
+
+  it('are one alert per entity and the earlier window, whichever kind came second', () => {
+    const earlier = correlatedAlert(sigma, model(T - WINDOW + 1), WINDOW, 10)
+    const later = correlatedAlert(sigma, model(T + WINDOW + 1), WINDOW, 10)
+    const same = correlatedAlert(sigma, model(T + 1), WINDOW, 10)
+    expect(earlier.alert.alertId).toBe(alertIdOf(sigma.entity, CORRELATED_DETECTOR, bucketOf(T - WINDOW + 1, WINDOW)))
+    expect(later.alert.alertId).toBe(same.alert.alertId)
+    expect(same.alert.alertId).toBe(alertIdOf(sigma.entity, CORRELATED_DETECTOR, bucketOf(T, WINDOW)))
+    expect(earlier.alert.alertId).not.toBe(same.alert.alertId)
+  })
+})

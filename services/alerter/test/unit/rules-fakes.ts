@@ -1,0 +1,70 @@
+// In-memory doubles of the alert path's adapters for the rules' unit tests: the same contracts as
+// the Postgres store (unique alert ids, an event counted once per alert, published once), the
+// outbox and the producer.
+import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
+import { featureNames, type Alert, type FeatureRecord } from '@vigil/schemas'
+import type { RecordedAlert } from '../../src/adapters/alert-store.ts'
+import type { Flag, FlaggedEntities } from '../../src/rules/flagged-entities.ts'
+import type { RaiseDeps } from '../../src/rules/raise-alerts.ts'
+
+export function memoryAlertStore() {
+  const alerts = new Map<string, { body: Alert; published: boolean; events: Set<string> }>()
+  return {
+    alerts,
+    async record(alert: Alert, eventId: string): Promise<RecordedAlert | null> {
+      let row = alerts.get(alert.alertId)
+      const inserted = row === undefined
+      row ??= { body: alert, published: false, events: new Set() }
+      alerts.set(alert.alertId, row)
+      if (row.events.has(eventId)) return row.published ? null : { alert: row.body, needsPublishing: true }
+      row.events.add(eventId)
+      if (!inserted) row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10) }
+      return { alert: row.body, needsPublishing: !row.published }
+    },
+    async markPublished(ids: string[]) {
+      for (const id of ids) alerts.get(id)!.published = true
+    },
+  }
+}
+
+/** The store, producer and outbox of one alerter, in memory. */
+export function memoryRaiseDeps() {
+  const store = memoryAlertStore()
+  const published: Alert[] = []
+  const enqueued: Alert[] = []
+  const producer: Pick<TypedProducer, 'send'> = {
+    send: async (_topic, records) => {
+      for (const r of records) published.push(r.value as Alert)
+    },
+  }
+  const deps: RaiseDeps = { store, producer, sinks: { enqueue: async (alerts) => void enqueued.push(...alerts) } }
+  return { deps, store, published, enqueued }
+}
+
+export function memoryFlags(): FlaggedEntities & { flags: Flag[] } {
+  const flags: Flag[] = []
+  return { flags, flag: async (f) => void flags.push(...f) }
+}
+
+const T0 = Date.UTC(2025, 11, 10, 6, 55, 46)
+
+/** A `features` record of an sshd line from `ip`, `seconds` after T0, as the featurizer makes it. */
+export function sshdRecord(i: number, seconds: number, ip: string, action: string, line: string): FeatureRecord {
+  const eventTime = T0 + seconds * 1000
+  return {
+    eventId: `raw-logs/0/${i}`, entity: { kind: 'source.ip', id: ip }, eventTime, receivedAt: eventTime + 5, family: 'sshd',
+    event: {
+      timestamp: eventTime, message: line, source: { ip }, process: { name: 'sshd', pid: 24200 }, host: { name: 'LabSZ' },
+      event: { kind: 'event', category: ['authentication'], type: ['info'], action, outcome: 'failure', module: 'sshd', original: line },
+    },
+    evidence: { topic: 'raw-logs', partition: 0, offset: String(i), line },
+    vector: Object.fromEntries(featureNames.map((n) => [n, n === 'auth_failures' ? i : 0])) as unknown as FeatureRecord['vector'],
+  }
+}
+
+export const failedLogin = (i: number, seconds: number, ip: string) =>
+  sshdRecord(i, seconds, ip, 'ssh_login_failed', `Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from ${ip} port ${40000 + i} ssh2`)
+
+export function delivered<T>(values: readonly T[], partition = 0): DeliveredMessage<T>[] {
+  return values.map((value, i) => ({ value, key: null, topic: 't', partition, offset: String(i), timestamp: 0, headers: {} }))
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest'
+import { createMemoryCorrelationState, createSigmaEngine } from '@vigil/sigma'
+import type { Score } from '@vigil/schemas'
+import { createCorrelationFeed } from '../../src/rules/correlation-feed.ts'
+import { mergeFlags } from '../../src/rules/flagged-entities.ts'
+import { handleFeatureRecords, handleScoreRecords, type SigmaDeps } from '../../src/rules/handle-sigma-events.ts'
+import { createMemoryReplayGuard } from '../../src/rules/replay-guard.ts'
+import { DEFAULT_RULE_DIRS, loadRules, ruleCounts } from '../../src/rules/rule-set.ts'
+import { delivered, failedLogin, memoryFlags, memoryRaiseDeps, sshdRecord } from './rules-fakes.ts'
+
+const quiet = { info: () => {}, debug: () => {} }
+const rules = loadRules(DEFAULT_RULE_DIRS, quiet)
+const BRUTE_FORCE = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c02'
+const SSHD_ERROR = 'e76b413a-83d0-4b94-8e4c-85db4a5b8bdc' // SigmaHQ: Suspicious OpenSSH Daemon Error
+const ANOMALY_THEN_LOGIN = '8f3c2a4e-1d5b-4c6e-9a7f-2b1e0c9d8a03' // packages/sigma/rules/vigil
+
+function alerter() {
+  const raise = memoryRaiseDeps()
+  const flags = memoryFlags()
+  const counted: Record<string, number> = {}
+  const deps: SigmaDeps = {
+    ...raise.deps,
+    engine: createSigmaEngine(rules.set),
+    correlations: createCorrelationFeed(rules.set.correlations, createMemoryCorrelationState(), createMemoryReplayGuard(), 600_000),
+    flags, version: rules.version, windowMs: 600_000, maxEvidence: 10,
+    matches: { inc: ({ kind }, n = 1) => void (counted[kind] = (counted[kind] ?? 0) + n) },
+    now: () => 0,
+  }
+  return { ...raise, deps, flags, counted }
+}
+
+const A = '183.62.140.253'
+const B = '5.36.59.76'
+const batch = [
+  ...Array.from({ length: 12 }, (_, i) => failedLogin(i, i * 20, A)),
+  sshdRecord(50, 30, B, 'ssh_disconnect', `Dec 10 06:56:16 LabSZ sshd[24300]: Corrupted MAC on input. [preauth]`),
+].sort((a, b) => a.eventTime - b.eventTime)
+
+describe('the default rule set', () => {
+  it('loads everything in it, and counts it per rule set for the metrics', () => {
+    expect(rules.set.skipped).toEqual([])
+    expect(rules.version).toMatch(/^sigma@[0-9a-f]{12}$/)
+    const counts = ruleCounts(rules.report)
+    const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
+    expect(total('loaded')).toBe(rules.set.detections.length)
+    expect(total('correlation')).toBe(2)
+    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 1 })
+  })
+})
+
+describe('features → Sigma alerts', () => {
+  it('raises an alert per alerting rule hit and fired correlation, flags the entities, and publishes and notifies each once', async () => {
+    const a = alerter()
+    const published = await handleFeatureRecords(delivered(batch), a.deps)
+    expect(published.map((x) => [x.detector, x.entity.id, x.severity]).sort()).toEqual([
+      [`sigma:${BRUTE_FORCE}`, A, 'high'],
+      [`sigma:${SSHD_ERROR}`, B, 'medium'],
+    ])
+    expect(a.published).toEqual(published)
+    expect(a.enqueued).toEqual(published)
+    expect(published.every((x) => x.modelVersion === rules.version)).toBe(true)
+    expect(published.find((x) => x.entity.id === B)!.reasons![0]).toContain('by Florian Roth (Nextron Systems), license DRL-1.1')
+    const t0 = batch[0]!.eventTime
+    expect(mergeFlags(a.flags.flags)).toEqual([
+      { entity: { kind: 'source.ip', id: B }, from: t0 + 30_000, to: t0 + 30_000, reason: 'Suspicious OpenSSH Daemon Error', source: `sigma:${SSHD_ERROR}` },
+      { entity: { kind: 'source.ip', id: A }, from: t0 + 180_000 - 300_000, to: t0 + 180_000, reason: 'SSH brute force from one source', source: `sigma:${BRUTE_FORCE}` },
+    ])
+    expect(a.counted).toEqual({ detection: 13, correlation: 1 })
+  })
+
+  it('publishes nothing new for a batch delivered again, and counts no event twice', async () => {
+    const a = alerter()
+    await handleFeatureRecords(delivered(batch), a.deps)
+    const before = [...a.store.alerts.values()].map((r) => [r.body.alertId, r.events.size])
+    expect(await handleFeatureRecords(delivered(batch), a.deps)).toEqual([])
+    expect(await handleFeatureRecords(delivered([...batch, ...batch]), a.deps)).toEqual([])
+    expect([...a.store.alerts.values()].map((r) => [r.body.alertId, r.events.size])).toEqual(before)
+    expect(a.published).toHaveLength(2)
+  })
+})
+
+describe('scores → Sigma alerts (rules over ML anomalies)', () => {
+  const score = (at: number): Score => ({
+    eventId: 'raw-logs/0/500', entity: { kind: 'source.ip', id: A }, eventTime: at, receivedAt: at, scoredAt: at, family: 'sshd', action: 'ssh_login_failed',
+    score: 0.99, rawScore: 0.7, modelVersion: 'v1', threshold: 0.98, features: { auth_failures: 30 },
+    evidence: { topic: 'raw-logs', partition: 0, offset: '500', line: 'Failed password for root' },
+  })
+  const login = (at: number) => ({
+    ...sshdRecord(501, 0, A, 'ssh_login_succeeded', `Dec 10 07:00:00 LabSZ sshd[24400]: Accepted password for root from ${A} port 50000 ssh2`), eventTime: at,
+  })
+
+  it('fires the anomaly-then-login correlation when a source the model found anomalous logs in, and not in the other order', async () => {
+    const T = Date.UTC(2025, 11, 10, 7)
+    const a = alerter()
+    expect(await handleScoreRecords(delivered([score(T)]), a.deps)).toEqual([])
+    const published = await handleFeatureRecords(delivered([login(T + 60_000)]), a.deps)
+    expect(published.map((x) => [x.detector, x.severity])).toEqual([[`sigma:${ANOMALY_THEN_LOGIN}`, 'high']])
+
+    const b = alerter()
+    await handleFeatureRecords(delivered([login(T)]), b.deps)
+    expect(await handleScoreRecords(delivered([score(T + 60_000)]), b.deps)).toEqual([])
+  })
+})
