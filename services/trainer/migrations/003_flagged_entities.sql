@@ -1,7 +1,10 @@
 -- Entities whose activity must not teach the model what normal looks like: confirmed alerts and
 -- Sigma hits, filled by the alerter. A training window leaves out every row of an entity flagged
--- at any time within that window.
-CREATE TABLE flagged_entities (
+-- at any time within that window. The alerter's migrations create it too, with the same definition
+-- (services/alerter/migrations/003_flagged_entities.sql): whichever service migrates first creates
+-- it, and the lock keeps their two CREATE statements from racing.
+SELECT pg_advisory_xact_lock(hashtext('vigil:flagged_entities'));
+CREATE TABLE IF NOT EXISTS flagged_entities (
   entity_kind  text        NOT NULL,
   entity_id    text        NOT NULL,
   flagged_from timestamptz NOT NULL,   -- event time the flagged activity began

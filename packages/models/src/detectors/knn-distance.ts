@@ -19,8 +19,9 @@ export const KNN_DISTANCE = 'knn-distance'
  * Scoring's search slack ε: each neighbour found is within 1 + ε of the true one of its rank. The
  * rows it shortens the search for most are those far from every reference row, where the exact
  * search reads most of the reference and where a near-tie between distant rows changes nothing.
- * At ε = 1 scoring ran 1.1-1.5x faster than exact; on the benchmark's sets (bench/models) scores moved
- * by 0.04-0.4% on average and ROC-AUC by at most 0.001 for the member, 0.0005 for the ensemble.
+ * At ε = 1 scoring ran 1.3-2.5x faster than exact (most with many features); on the benchmark's sets
+ * (bench/models) scores moved by 0.04-0.4% on average and ROC-AUC by at most 0.001 for the member,
+ * 0.0005 for the ensemble.
  * Training (the neighbours' typical spread) searches exactly.
  */
 const SEARCH_SLACK = 1

@@ -1,7 +1,8 @@
 /**
  * Exact k-nearest-neighbour search over fixed reference rows (already scaled), for knn-distance.
  * Brute force read every reference row for every query: 5-15k queries/s over 2,000 rows of 31-57
- * features. This reads a quarter of them or fewer, and most of those only in part:
+ * features. On the benchmark's sets (bench/models) this reads 3-50% of the rows per query, most for
+ * queries far from all of them, and most rows only in part:
  *
  * - A k-d tree (Friedman, Bentley & Finkel, 1977) over the rows' coordinates on their first principal
  *   axes, searched near side first, skips each cell farther than the current k-th neighbour (the
@@ -9,8 +10,8 @@
  *   where the rows spread most.
  * - A row is read in full only when a lower bound passes: its distance along the kept axes plus the
  *   gap between its and the query's distances from their span (Pythagoras: the two parts are
- *   orthogonal). Each cell carries its rows' range of that distance too. Fewer than one in five
- *   rows read gets past the bound.
+ *   orthogonal). Each cell carries its rows' range of that distance too. A quarter or fewer of the
+ *   rows read get past the bound.
  * - Identical reference rows are kept once, with their count (request logs repeat themselves).
  *
  * Distances that decide are computed on the rows as given, so a score is that of brute force up to

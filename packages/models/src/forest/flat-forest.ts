@@ -60,10 +60,12 @@ export function nodePathLengths(depth: ArrayLike<number>, size: Int32Array): Flo
 /** Rows as one row-major float32 matrix: the rounding both this code and ONNX apply to inputs. */
 export function toFloat32Matrix(rows: readonly FeatureRow[], featureCount: number): Float32Array {
   const matrix = new Float32Array(rows.length * featureCount)
-  rows.forEach((row, r) => {
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!
     if (row.length !== featureCount) throw new RangeError(`row ${r} has ${row.length} features, the forest takes ${featureCount}`)
-    for (let f = 0; f < featureCount; f++) matrix[r * featureCount + f] = row[f]!
-  })
+    const base = r * featureCount
+    for (let f = 0; f < featureCount; f++) matrix[base + f] = row[f]!
+  }
   return matrix
 }
 
@@ -81,22 +83,21 @@ export function toFloat32Matrix(rows: readonly FeatureRow[], featureCount: numbe
  * bookkeeping beyond the node sizes the forest already keeps.
  */
 export function explainRow(forest: FlatForest, row: FeatureRow): FeatureContribution[] {
-  const matrix = toFloat32Matrix([row], forest.featureCount)
+  if (row.length !== forest.featureCount) throw new RangeError(`row 0 has ${row.length} features, the forest takes ${forest.featureCount}`)
   const credit = new Float64Array(forest.featureCount)
   const { feature, threshold, left, right, pathLength } = forest
   const trees = treeCount(forest)
   for (let t = 0; t < trees; t++) {
     let node = forest.treeStart[t]!
     for (let f = feature[node]!; f >= 0; f = feature[node]!) {
-      const child = matrix[f]! < threshold[node]! ? left[node]! : right[node]!
+      // Math.fround: the float32 rounding toFloat32Matrix gives a scored row.
+      const child = Math.fround(row[f]!) < threshold[node]! ? left[node]! : right[node]!
       credit[f]! += pathLength[node]! - pathLength[child]!
       node = child
     }
   }
   const contributions: FeatureContribution[] = []
-  credit.forEach((sum, f) => {
-    if (sum !== 0) contributions.push({ feature: f, weight: sum / trees })
-  })
+  for (let f = 0; f < credit.length; f++) if (credit[f] !== 0) contributions.push({ feature: f, weight: credit[f]! / trees })
   return contributions.sort((a, b) => b.weight - a.weight)
 }
 

@@ -3,6 +3,7 @@ import { seededRandom, type DetectorKind } from '../../src/detector.ts'
 import { gaussianMixture } from '../../src/detectors/gaussian-mixture.ts'
 import { hbos } from '../../src/detectors/hbos.ts'
 import { knnDistance } from '../../src/detectors/knn-distance.ts'
+import { scaleRow, type ColumnScaling } from '../../src/detectors/columns.ts'
 import { at, attacks, inliers, rankAmong, WIDTH } from './detectors-fixture.ts'
 
 const members: DetectorKind<object>[] = [hbos, gaussianMixture, knnDistance]
@@ -120,6 +121,27 @@ describe('knn-distance', () => {
     }
     expect(rank(knnDistance)).toBe(1)
     expect(rank(hbos)).toBeLessThan(0.9)
+  })
+
+  it('scores a row between its brute-force score and twice it (the search slack), and exactly where the search is exact', () => {
+    const detector = knnDistance.train(training, knnDistance.defaults, 11)
+    const { scaling, reference, neighbours } = detector.toJSON() as { scaling: ColumnScaling; reference: number[]; neighbours: number }
+    const scaledReference = Array.from({ length: reference.length / WIDTH }, (_, o) => scaleRow(scaling, reference.slice(o * WIDTH, (o + 1) * WIDTH), new Float64Array(WIDTH)))
+    const bruteForce = (row: number[]) => {
+      const scaled = scaleRow(scaling, row, new Float64Array(WIDTH))
+      const distances = scaledReference.map((r) => Math.hypot(...r.map((v, j) => v - scaled[j]!))).sort((a, b) => a - b)
+      return distances.slice(0, neighbours).reduce((a, b) => a + b, 0) / neighbours
+    }
+    const rows = [...fresh.slice(0, 100), ...attacks().map((a) => a.row)]
+    const scores = detector.score(rows)
+    let exact = 0
+    rows.forEach((row, i) => {
+      const truth = bruteForce(row)
+      expect(scores[i]).toBeGreaterThanOrEqual(truth * (1 - 1e-9))
+      expect(scores[i]).toBeLessThanOrEqual(2 * truth * (1 + 1e-9))
+      if (Math.abs(scores[i]! - truth) <= 1e-9 * truth) exact += 1
+    })
+    expect(exact / rows.length).toBeGreaterThan(0.9)
   })
 
   it('keeps at most referenceSize rows', () => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Redis } from '@vigil/platform'
 
 /** One correlation group's fired members: where a replayed event is looked up. */
 export interface GuardKey {

@@ -74,9 +74,9 @@ describe('correlated alerts (a Sigma alert and a model alert of one entity)', ()
     ...buildAlert({
       eventId: 'raw-logs/0/77', entity: sigma.entity, eventTime: at, receivedAt: at, scoredAt: at, family: 'sshd', action: 'ssh_login_failed',
       score, rawScore: 1, modelVersion: 'v3', threshold: 0.99, features: { auth_failures: 40 },
-      explanations: [{ feature: 'auth_failures', value: 40, baseline: 3, contribution: 0.5, text: 'auth_failures 40, training p99 3' }],
+      explanations: [{ feature: 'auth_failures', value: 40, baselineP50: 1, baselineP99: 3, contribution: 0.5, text: 'auth_failures 40, training p99 3' }],
       evidence: { topic: 'raw-logs', partition: 0, offset: '77', line: 'model line' },
-    } as Score, { windowMs: WINDOW }, at),
+    } satisfies Score, { windowMs: WINDOW }, at),
   })
 
   it('are a step more severe than the more severe of the two and cite both', () => {
