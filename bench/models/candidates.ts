@@ -1,6 +1,9 @@
 import { seededRandom } from '../../packages/models/src/detector.ts'
 import { loadEnsemble } from '../../packages/models/src/ensemble/load-ensemble.ts'
 import { ensembleMembers, type EnsembleMemberKind } from '../../packages/models/src/ensemble/registry.ts'
+import type { EnsembleConfig } from '../../packages/models/src/ensemble/train-ensemble.ts'
+import { Config as TrainerConfig } from '../../services/trainer/src/config.ts'
+import { ensembleSettings } from '../../services/trainer/src/training/ensemble-settings.ts'
 import { trainEnsemble } from '../../packages/models/src/ensemble/train-ensemble.ts'
 import { scoreForest, trainForest } from '../../packages/models/src/isolation-forest.ts'
 
@@ -25,12 +28,17 @@ export const candidates: Candidate[] = [
   ...Object.values(ensembleMembers).map(member),
   {
     name: 'ensemble',
-    note: `trainEnsemble with every built-in member (${Object.keys(ensembleMembers).join(', ')}), weight 1, default settings; `
+    note: `the ensemble the trainer ships by default (TRAIN_MEMBERS=${trainerDefaults().TRAIN_MEMBERS}), default settings; `
       + 'ranked by surprisal (the score before it rounds to 1), scored with explain: none as score_samples explains nothing',
     async train(rows, featureNames, seed) {
-      const artifact = await trainEnsemble(rows, featureNames, { members: Object.keys(ensembleMembers).map((kind) => ({ kind })), seed })
-      const ensemble = await loadEnsemble(artifact)
-      return async (scoreRows) => (await ensemble.score(scoreRows, { explain: 'none' })).surprisal
+      return ensembleOf(rows, featureNames, { ...ensembleSettings(trainerDefaults(), featureNames), seed })
+    },
+  },
+  {
+    name: 'ensemble, every member',
+    note: `trainEnsemble with every built-in member (${Object.keys(ensembleMembers).join(', ')}), weight 1, default settings`,
+    async train(rows, featureNames, seed) {
+      return ensembleOf(rows, featureNames, { members: Object.keys(ensembleMembers).map((kind) => ({ kind })), seed })
     },
   },
   {
@@ -64,4 +72,13 @@ function withSeededMathRandom<T>(seed: number, run: () => T): T {
   } finally {
     Math.random = original
   }
+}
+
+async function ensembleOf(rows: number[][], featureNames: string[], config: EnsembleConfig) {
+  const ensemble = await loadEnsemble(await trainEnsemble(rows, featureNames, config))
+  return async (scoreRows: number[][]) => (await ensemble.score(scoreRows, { explain: 'none' })).surprisal
+}
+
+function trainerDefaults(): TrainerConfig {
+  return TrainerConfig.parse({ KAFKA_BROKERS: 'unused:9092', PG_URL: 'postgres://unused' })
 }
