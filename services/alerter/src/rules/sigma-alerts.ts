@@ -74,25 +74,8 @@ export function attributionText(rule: Attribution, kind = 'Sigma rule'): string[
 
 /** The alert one detection rule raises for one event. */
 export function detectionAlert(match: DetectionMatch, hit: HitContext, version: string, windowMs: number, now = Date.now()): RaisedAlert {
-  const detector = sigmaDetector(match.rule.id)
-  const severity = severityOfLevel(match.rule.level)
   return {
-    alert: {
-      alertId: alertIdOf(hit.entity, detector, bucketOf(hit.eventTime, windowMs)),
-      detector,
-      title: `${match.rule.title}: ${hit.entity.kind} ${hit.entity.id}`,
-      severity,
-      severityId: SEVERITY_IDS[severity],
-      entity: hit.entity,
-      firstSeen: hit.eventTime,
-      createdAt: now,
-      score: RULE_SCORE,
-      threshold: RULE_SCORE,
-      modelVersion: version,
-      features: hit.features,
-      reasons: attributionText(match.rule),
-      evidence: [hit.evidence],
-    },
+    alert: ruleAlert(match.rule, hit, version, windowMs, attributionText(match.rule), [hit.evidence], now),
     eventId: hit.evidence.eventId,
     eventTime: hit.eventTime,
   }
@@ -105,33 +88,35 @@ export function detectionAlert(match: DetectionMatch, hit: HitContext, version: 
 export function correlationAlert(
   firing: CorrelationMatch, hit: HitContext, members: readonly AlertEvidence[], version: string, windowMs: number, maxEvidence: number, now = Date.now(),
 ): RaisedAlert {
-  const detector = sigmaDetector(firing.rule.id)
-  const severity = severityOfLevel(firing.rule.level)
   const counted = firing.type === 'value_count' ? 'distinct values' : firing.type === 'event_count' ? 'events' : 'rules matched'
   const group = Object.entries(firing.groupBy).map(([k, v]) => `${k}=${v}`).join(', ')
   const evidence = [hit.evidence, ...members.filter((m) => m.eventId !== hit.evidence.eventId)].slice(0, maxEvidence)
+  const reasons = [
+    `${firing.count} ${counted} (${firing.type})${group ? ` for ${group}` : ''}`,
+    ...attributionText(firing.rule, 'Sigma correlation'),
+    ...firing.correlated.flatMap((r) => attributionText(r)),
+  ]
+  return { alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, now), eventId: firing.eventId, eventTime: hit.eventTime }
+}
+
+/** The alert a rule (detection or correlation) raises for an entity: its id, detector and severity come from the rule. */
+function ruleAlert(rule: Attribution, hit: HitContext, version: string, windowMs: number, reasons: string[], evidence: AlertEvidence[], now: number): Alert {
+  const detector = sigmaDetector(rule.id)
+  const severity = severityOfLevel(rule.level)
   return {
-    alert: {
-      alertId: alertIdOf(hit.entity, detector, bucketOf(hit.eventTime, windowMs)),
-      detector,
-      title: `${firing.rule.title}: ${hit.entity.kind} ${hit.entity.id}`,
-      severity,
-      severityId: SEVERITY_IDS[severity],
-      entity: hit.entity,
-      firstSeen: hit.eventTime,
-      createdAt: now,
-      score: RULE_SCORE,
-      threshold: RULE_SCORE,
-      modelVersion: version,
-      features: hit.features,
-      reasons: [
-        `${firing.count} ${counted} (${firing.type})${group ? ` for ${group}` : ''}`,
-        ...attributionText(firing.rule, 'Sigma correlation'),
-        ...firing.correlated.flatMap((r) => attributionText(r)),
-      ],
-      evidence,
-    },
-    eventId: firing.eventId,
-    eventTime: hit.eventTime,
+    alertId: alertIdOf(hit.entity, detector, bucketOf(hit.eventTime, windowMs)),
+    detector,
+    title: `${rule.title}: ${hit.entity.kind} ${hit.entity.id}`,
+    severity,
+    severityId: SEVERITY_IDS[severity],
+    entity: hit.entity,
+    firstSeen: hit.eventTime,
+    createdAt: now,
+    score: RULE_SCORE,
+    threshold: RULE_SCORE,
+    modelVersion: version,
+    features: hit.features,
+    reasons,
+    evidence,
   }
 }
