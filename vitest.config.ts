@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{schemas,packages/*,services/*}/test/unit/**/*.test.ts'],
+          include: ['{schemas,packages/*,services/*}/test/unit/**/*.test.ts', 'test/deploy/**/*.test.ts'],
           environment: 'node',
         },
       },

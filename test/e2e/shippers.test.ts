@@ -160,6 +160,10 @@ describe('log shippers writing raw-logs to Kafka', () => {
     expect(got.map((f) => typedEvent(f, ignoreYear)).sort()).toEqual(reference.map((f) => typedEvent(f, ignoreYear)).sort())
     const refYear = new Date(reference[0]!.eventTime).getUTCFullYear()
     for (const f of got) expect(Math.abs(new Date(f.eventTime).getUTCFullYear() - refYear)).toBeLessThanOrEqual(ignoreYear ? 1 : 0)
+    // And the same feature vector: the windows saw the same events in the same order.
+    const vectorOf = (f: FeatureRecord) => `${typedEvent(f, ignoreYear)} ${JSON.stringify(f.vector)}`
+    const differing = diffSorted(got.map(vectorOf), reference.map(vectorOf))
+    expect(differing, `${feed}: lines whose feature vector differs from the reference's`).toEqual([])
   })
 
   it('the reference alerts on the sample\'s heaviest brute-force source and most of the top three', async () => {
@@ -324,6 +328,19 @@ function typedEvent(f: FeatureRecord, ignoreYear: boolean): string {
     e.host?.name ?? null, e.process?.name ?? null, e.process?.pid ?? null, ignoreYear ? time.slice(4) : time, e.message,
     f.entity,
   ])
+}
+
+/** The entries of `got` not in `expected` and those of `expected` not in `got`, the first few of each. */
+function diffSorted(got: string[], expected: string[]): string[] {
+  const unmatched = new Map<string, number>()
+  for (const e of expected) unmatched.set(e, (unmatched.get(e) ?? 0) + 1)
+  const extra = got.filter((g) => {
+    const n = unmatched.get(g) ?? 0
+    if (n > 0) unmatched.set(g, n - 1)
+    return n === 0
+  })
+  const missing = [...unmatched].flatMap(([e, n]) => Array<string>(n).fill(e))
+  return [...extra.slice(0, 3).map((g) => `got      ${g}`), ...missing.slice(0, 3).map((e) => `expected ${e}`)]
 }
 
 /** Source IPs by failed password attempts in the sample, most first. */

@@ -4,6 +4,9 @@
 --   t, eventId, weight, flags, user, urlPath, destination
 -- flags: a string of 0/1 for auth, fail, inval, http, h4, h5
 -- Returns 13 values per event (see feature-store.ts).
+-- A redelivered event (its id already in the entity's memo) gets the values it got the first time:
+-- recomputed, its window would also count the events that came after it in the first delivery, and
+-- a retried batch would not give the same features.
 local base = KEYS[1]
 local windowMs = tonumber(ARGV[1])
 local keepMs = tonumber(ARGV[2])
@@ -30,6 +33,17 @@ local function pfadd(kind, minute, value)
   touchedLogs[key] = true
 end
 
+local memo = base .. ':memo'
+local SEP = '|'
+
+local function remembered(id)
+  local packed = redis.call('HGET', memo, id)
+  if not packed then return nil end
+  local values = {}
+  for value in string.gmatch(packed .. SEP, '([^' .. SEP .. ']*)' .. SEP) do values[#values + 1] = value end
+  return values
+end
+
 local function count(set, since, t) return redis.call('ZCOUNT', base .. ':' .. set, since, t) end
 
 local function distinct(kind, minute)
@@ -47,14 +61,14 @@ local function previousEventTime(t, id, weight)
   return ''
 end
 
-local out = {}
-for at = 5, #ARGV, 7 do
+-- Adds the event at ARGV[at..at+6] to the windows and appends its 13 values to out.
+local function addAndRead(out, at)
   local t = tonumber(ARGV[at])
   local id = ARGV[at + 1]
   local weight = tonumber(ARGV[at + 2])
   local flags = ARGV[at + 3]
   local destination = ARGV[at + 6]
-  if newest == nil or t > newest then newest = t end
+  local n = #out
 
   add('ev', t, id, weight)
   for i = 1, 6 do
@@ -71,7 +85,6 @@ for at = 5, #ARGV, 7 do
   local from = t - windowMs
   local auth = count('auth', from, t)
   local http = count('http', from, t)
-  local n = #out
   out[n + 1] = count('ev', from, t)
   out[n + 2] = auth
   out[n + 3] = auth > 0 and count('auth', t - 60000, t) or 0
@@ -85,9 +98,26 @@ for at = 5, #ARGV, 7 do
   out[n + 11] = http > 0 and distinct('paths', minute) or 0
   out[n + 12] = destination ~= '' and distinct('dst', minute) or 0
   out[n + 13] = previousEventTime(t, id, weight)
+  redis.call('HSET', memo, id, table.concat(out, SEP, n + 1, n + 13))
+end
+
+local out = {}
+for at = 5, #ARGV, 7 do
+  local t = tonumber(ARGV[at])
+  if newest == nil or t > newest then newest = t end
+  local first = remembered(ARGV[at + 1])
+  if first then
+    for i = 1, #first do out[#out + 1] = first[i] end
+  else
+    addAndRead(out, at)
+  end
 end
 
 if newest ~= nil then
+  -- The memo keeps what the window keeps: the events trimmed from it are forgotten there too.
+  local trimmed = redis.call('ZRANGEBYSCORE', base .. ':ev', '-inf', '(' .. (newest - keepMs))
+  for i = 1, #trimmed, 1000 do redis.call('HDEL', memo, unpack(trimmed, i, math.min(i + 999, #trimmed))) end
+  redis.call('EXPIRE', memo, ttl)
   for key in pairs(touchedSets) do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (newest - keepMs))
     redis.call('EXPIRE', key, ttl)

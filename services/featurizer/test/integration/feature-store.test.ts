@@ -6,7 +6,8 @@ import { windowMarksOf } from '../../src/compute-features.ts'
 import type { NormalizedEvent } from '../../src/normalize-event.ts'
 
 // The entity windows against the real Redis: counts by hand-worked expectations, the same answers
-// whether a replay arrives in one batch or many, and a redelivered batch counted once.
+// whether a replay arrives in one batch or many, and a redelivered batch counted once, with the
+// windows it got the first time.
 
 const T0 = Date.UTC(2025, 11, 10, 10, 0)
 let redis: ReturnType<typeof createRedis>
@@ -72,5 +73,16 @@ describe('entity windows in Redis', () => {
     const again = (await store().update(batch)).map(counts)
     expect(again).toEqual(first)
     expect(first.at(-1)).toMatchObject({ events: 3, failures: 3 })
+  })
+
+  it('gives a redelivered event the window it got the first time, even after later events of the same second', async () => {
+    const ip = `10.4.${offset % 250}.1`
+    const batch = withMarks([failed(ip, 0), failed(ip, 0, 'admin'), failed(ip, 0, 'oracle')])
+    const first = (await store().update(batch)).map(counts)
+    expect(first.map((w) => [w.events, w.users])).toEqual([[1, 1], [2, 2], [3, 3]])
+    await store().update(withMarks([failed(ip, 0, 'guest'), failed(ip, 1)]))
+    // A retried batch (the first attempt reached Redis, its output never reached Kafka), then its first event alone.
+    expect((await store().update(batch)).map(counts)).toEqual(first)
+    expect((await store().update(batch.slice(0, 1))).map(counts)).toEqual(first.slice(0, 1))
   })
 })
