@@ -20,12 +20,40 @@ export interface Alert {
   features: Record<string, number>
   /** why the model flagged it: its top features against their training baseline, in words */
   reasons?: Array<string>
+  /** the model's reasons, structured: its top features with observed values and training baselines (OCSF anomaly_analyses) */
+  explanations?: Array<AlertExplanation>
+  /** the Sigma rules that matched, for rule and correlated alerts */
+  rules?: Array<MatchedRule>
   evidence: Array<AlertEvidence>
 }
 
 export interface Entity {
   kind: string
   id: string
+}
+
+export interface AlertExplanation {
+  feature: string
+  /** the event's value of the feature */
+  value: number
+  /** median of the feature in the model's training data */
+  baselineP50: number
+  /** 99th percentile of the feature in the model's training data */
+  baselineP99: number
+  /** share of the anomaly attributed to this feature, 0-1 */
+  contribution: number
+}
+
+export interface MatchedRule {
+  /** the Sigma rule's id */
+  id: string
+  title: string
+  /** the rule's level: informational, low, medium, high or critical */
+  level: string
+  /** detection or correlation */
+  kind: string
+  /** kept as the Detection Rule License asks */
+  author?: null | string
 }
 
 export interface AlertEvidence {
@@ -350,6 +378,23 @@ export interface FeatureVector {
   user_agent_is_scanner: number
   /** is 1 when the user agent declares a crawler or bot (Googlebot, bingbot, ...) (0/1) */
   user_agent_is_bot: number
+}
+
+/** An analyst's verdict on an alert, as the alerter's API stored it (the latest per alert counts). Keyed by alert id. */
+export interface Verdict {
+  alertId: string
+  verdict: 'true_positive' | 'false_positive'
+  note?: null | string
+  analyst?: null | string
+  /** what raised the alert, e.g. model:default or sigma:<rule id> */
+  detector: string
+  /** the model (or rule set) version that raised it */
+  modelVersion: string
+  entity: Entity
+  /** event time span of the alert when the verdict was given */
+  firstSeen: number
+  lastSeen: number
+  decidedAt: number
 }
 
 /** Which model version scorers must run. Compacted; the key is the model's name for the live version and '<model>/shadow' for the shadow one, so the last record per key is what runs. */

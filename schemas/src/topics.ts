@@ -1,4 +1,4 @@
-import type { Alert, DeadLetter, FeatureRecord, ModelControl, RawLog, Score } from './generated.ts'
+import type { Alert, DeadLetter, FeatureRecord, ModelControl, RawLog, Score, Verdict } from './generated.ts'
 
 /** A service that produces or consumes topics; one name per service everywhere. */
 export type ServiceName = 'ingestor' | 'featurizer' | 'scorer' | 'alerter' | 'trainer'
@@ -29,11 +29,13 @@ function defineTopic<T>(spec: Omit<Topic<T>, 'compacted' | 'kind'> & Partial<Pic
 /** The topic registry: every topic Vigil reads or writes, by logical name. */
 export const topics = {
   rawLogs: defineTopic<RawLog>({ name: 'raw-logs', schema: 'raw-logs', key: 'sending host', producers: ['ingestor'], consumers: ['featurizer'] }),
-  features: defineTopic<FeatureRecord>({ name: 'features', schema: 'features', key: 'entity id', producers: ['featurizer'], consumers: ['scorer', 'trainer'] }),
+  features: defineTopic<FeatureRecord>({ name: 'features', schema: 'features', key: 'entity id', producers: ['featurizer'], consumers: ['scorer', 'trainer', 'alerter'] }),
   scores: defineTopic<Score>({ name: 'scores', schema: 'scores', key: 'entity id', producers: ['scorer'], consumers: ['alerter', 'trainer'] }),
   /** scores of a candidate version running in shadow: compared with the live scores, never alerted on */
   scoresShadow: defineTopic<Score>({ name: 'scores-shadow', schema: 'scores', key: 'entity id', producers: ['scorer'], consumers: ['trainer'] }),
   alerts: defineTopic<Alert>({ name: 'alerts', schema: 'alerts', key: 'entity id', producers: ['alerter'], consumers: [] }),
+  /** analysts' verdicts on alerts (the alerter's API), for the trainer and for anyone auditing them */
+  feedback: defineTopic<Verdict>({ name: 'feedback', schema: 'feedback', key: 'alert id', producers: ['alerter'], consumers: [] }),
   modelControl: defineTopic<ModelControl>({
     name: 'model-control', schema: 'model-control', key: 'model name, or <model>/shadow', kind: 'control', compacted: true,
     producers: ['trainer'], consumers: ['scorer'],

@@ -81,4 +81,30 @@ describe('the OpenSSH sample, end to end', () => {
     // Alerts are deduplicated per entity and window: far fewer than the events over the threshold.
     expect(alerted.length).toBeLessThan(50)
   })
+
+  it('fires the SSH brute-force correlation on the heaviest source, joins it with the model\'s alert, and every alert traces to its raw lines', async () => {
+    const { reader } = pipeline
+    const [heaviest] = failedLoginsBySource()[0]!
+    const bruteForce = `sigma:${BRUTE_FORCE_RULE}`
+    const alerts = await waitFor('a brute-force correlation alert and a correlated alert for the heaviest source', async () => {
+      const all = (await reader.readAll(topics.alerts)).map((a) => a.value)
+      const of = (detector: string) => all.find((a) => a.detector === detector && a.entity.id === heaviest)
+      return of(bruteForce) && of('correlated') ? all : undefined
+    }, 60_000, 1_000)
+    const rule = alerts.find((a) => a.detector === bruteForce && a.entity.id === heaviest)!
+    expect(rule.severity).toBe('high') // the rule's level
+    expect(rule.rules.map((r) => [r.kind, r.id, r.author])).toEqual([['correlation', BRUTE_FORCE_RULE, 'Vigil'], ['detection', FAILED_LOGIN_RULE, 'Vigil']])
+    expect(rule.evidence.length).toBeGreaterThanOrEqual(2)
+    const correlated = alerts.find((a) => a.detector === 'correlated' && a.entity.id === heaviest)!
+    expect(correlated.severity).toBe('critical') // a step above the rule's high
+    expect(correlated.rules.map((r) => r.id)).toContain(BRUTE_FORCE_RULE)
+    expect(correlated.explanations.length).toBeGreaterThan(0) // and the model's reasons, with values and baselines
+    // Every alert's evidence is a raw-logs record, found at the partition and offset it names.
+    const raw = new Map((await reader.readAll(topics.rawLogs)).map((r) => [`${r.partition}/${r.offset}`, r.value.line]))
+    for (const a of alerts) for (const e of a.evidence) expect(raw.get(`${e.partition}/${e.offset}`), `${a.detector} evidence`).toBe(e.line)
+  })
 })
+
+// services/alerter/rules/vigil/ssh-brute-force.yml
+const FAILED_LOGIN_RULE = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c01'
+const BRUTE_FORCE_RULE = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c02'

@@ -41,6 +41,15 @@ export function createMetrics(service: string) {
     }),
     sinkBacklog: new Gauge({ name: 'app_sink_backlog_notifications', help: 'notifications neither delivered nor failed, per sink', labelNames: ['sink'], registers: [registry] }),
     sinkBacklogAge: new Gauge({ name: 'app_sink_backlog_age_seconds', help: 'age of the oldest notification neither delivered nor failed', labelNames: ['sink'], registers: [registry] }),
+    sigmaRules: new Gauge({ name: 'app_sigma_rules', help: 'Sigma rules by rule set and state: loaded, correlation, or skipped:<reason>', labelNames: ['rule_set', 'state'], registers: [registry] }),
+    sigmaMatches: new Counter({ name: 'app_sigma_matches_total', help: 'Sigma rule hits: detections matched and correlations fired', labelNames: ['kind'], registers: [registry] }),
+    alertsSuppressed: new Counter({ name: 'app_alerts_suppressed_total', help: 'alerts an active suppression resolved at once (stored, never notified)', labelNames: ['detector'], registers: [registry] }),
+    alertVerdicts: new Gauge({ name: 'app_alert_verdicts', help: 'analyst verdicts stored, by detector and verdict', labelNames: ['detector', 'verdict'], registers: [registry] }),
+    alertFalsePositiveRatio: new Gauge({
+      name: 'app_alert_false_positive_ratio', help: 'false positives over all verdicts, per detector (a Sigma rule or a model)', labelNames: ['detector'], registers: [registry],
+    }),
+    suppressionsActive: new Gauge({ name: 'app_suppressions_active', help: 'suppressions the alerter applies', registers: [registry] }),
+    apiRequests: new Counter({ name: 'app_api_requests_total', help: 'feedback API requests answered, by route and status', labelNames: ['route', 'status'], registers: [registry] }),
     ready: new Gauge({ name: 'app_ready', help: '1 when the service is ready to work', registers: [registry] }),
   }
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { Alert, Score } from '@vigil/schemas'
+import { alertIdOf, bucketOf } from './rules/sigma-alerts.ts'
 
 export interface AlertPolicy {
   /** overrides the threshold each score carries from its model version */
@@ -19,8 +19,7 @@ export const modelDetector = (modelName = 'default') => `model:${modelName}`
  */
 export function buildAlert(score: Score, policy: AlertPolicy, now = Date.now()): Alert {
   const detector = modelDetector()
-  const bucket = Math.floor(score.eventTime / policy.windowMs)
-  const alertId = createHash('sha256').update(`${score.entity.kind}|${score.entity.id}|${detector}|${bucket}`).digest('hex').slice(0, 32)
+  const alertId = alertIdOf(score.entity, detector, bucketOf(score.eventTime, policy.windowMs))
   const severityId = score.score >= 0.999 ? 4 : 3
   return {
     alertId,
@@ -36,6 +35,8 @@ export function buildAlert(score: Score, policy: AlertPolicy, now = Date.now()):
     modelVersion: score.modelVersion,
     features: score.features,
     reasons: (score.explanations ?? []).map((e) => e.text),
+    explanations: (score.explanations ?? []).map(({ text: _text, ...explanation }) => explanation),
+    rules: [],
     evidence: [{ eventId: score.eventId, ...score.evidence }],
   }
 }

@@ -1,4 +1,4 @@
-import { baseConfig, parseConfig, pgConfig } from '@vigil/platform'
+import { baseConfig, flag, parseConfig, pgConfig, redisConfig } from '@vigil/platform'
 import { z } from 'zod'
 
 const severity = z.enum(['low', 'medium', 'high', 'critical']) // OCSF severity names
@@ -9,6 +9,7 @@ const emailList = z.string()
 // The only file in the alerter that reads process.env.
 export const Config = baseConfig.extend({
   ...pgConfig,
+  ...redisConfig, // Sigma correlation state and its replay guard
   // Calibrated score at or above which an event alerts; unset, each score's own model threshold (set by the trainer) applies.
   ALERT_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
   ALERT_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000), // one alert per entity and detector in this much event time
@@ -27,6 +28,16 @@ export const Config = baseConfig.extend({
   SINK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000), // wait after a first failure; doubles with each further one (with jitter)
   SINK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(60_000), // longest wait: a sink that is down is tried at least this often
   SINK_POLL_MS: z.coerce.number().int().min(10).default(1_000), // how often an idle sink looks for due notifications (another instance's, retries)
+  // Sigma rules on features and on the model's anomalies (src/rules/README.md)
+  SIGMA_ENABLED: flag.default(true),
+  SIGMA_RULES: z.string().optional().transform((s) => s?.split(',').map((d) => d.trim()).filter(Boolean)), // rule directories or files, comma-separated; unset: the shipped rules
+  SIGMA_CORRELATION_IDLE_TTL_MS: z.coerce.number().int().min(1000).default(600_000), // an idle correlation group's state outlives its timespan by this much
+  // Feedback API (src/api/README.md): on when API_TOKEN is set
+  API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(), // bearer token of every request (a secret)
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
+  API_BIND: z.string().default('127.0.0.1'), // 0.0.0.0 in a container
+  FEEDBACK_REFRESH_MS: z.coerce.number().int().min(100).default(10_000), // unpublished verdicts retried and false-positive ratios recomputed this often
+  SUPPRESSION_REFRESH_MS: z.coerce.number().int().min(100).default(5_000), // suppressions saved through another instance apply here within this
 }).superRefine((c, ctx) => {
   const require = (name: string, when: string) => ctx.addIssue({ code: 'custom', path: [name], message: `required when ${when} is set` })
   if (c.SMTP_URL && !c.EMAIL_FROM) require('EMAIL_FROM', 'SMTP_URL')

@@ -1,10 +1,16 @@
-import { createPgPool, runMigrations, runService } from '@vigil/platform'
+import { createPgPool, createRedis, runMigrations, runService } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createAlertStore } from './adapters/alert-store.ts'
+import { startApi } from './api/start-api.ts'
+import { createSuppressionCache } from './api/suppression-cache.ts'
+import { createSuppressionStore } from './api/suppression-store.ts'
 import { loadConfig } from './config.ts'
 import { handleScores } from './handle-scores.ts'
+import type { RaiseDeps } from './rules/raise-alerts.ts'
+import { DEFAULT_RULE_DIRS } from './rules/rule-set.ts'
+import { createSigmaRules } from './rules/sigma-rules.ts'
 import { createSinks } from './sinks/create-sinks.ts'
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
@@ -20,8 +26,38 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   onShutdown(sinks) // closed before the pool: the delivery in flight finishes and is recorded
   const producer = await kafka.producer()
 
+  // What analysts suppressed, held in memory for the alerting path and reloaded on a timer
+  const suppressions = await createSuppressionCache(createSuppressionStore(pool), { refreshMs: config.SUPPRESSION_REFRESH_MS, log })
+  onShutdown(suppressions)
+  const raise: RaiseDeps = { store, producer, sinks, suppressions, suppressed: metrics.alertsSuppressed }
+
+  // Sigma rules on features and on the model's anomalies, correlations in Redis, joined with model alerts
+  let sigma = null
+  if (config.SIGMA_ENABLED) {
+    const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)
+    onShutdown(redis)
+    sigma = createSigmaRules(
+      { ruleDirs: config.SIGMA_RULES ?? DEFAULT_RULE_DIRS, windowMs: config.ALERT_WINDOW_MS, maxEvidence: config.ALERT_MAX_EVIDENCE, correlationIdleTtlMs: config.SIGMA_CORRELATION_IDLE_TTL_MS },
+      { pool, redis, ...raise, log, metrics },
+    )
+    raise.join = sigma.join
+    const rules = sigma
+    await kafka.consume(topics.features, { groupId: 'alerter-sigma', handler: async (messages) => { await rules.handleFeatureRecords(messages) } })
+  }
+
   await kafka.consume(topics.scores, {
     groupId: 'alerter',
-    handler: (messages) => handleScores(messages, policy, store, producer, sinks),
+    handler: async (messages) => { await handleScores(messages, policy, raise, sigma) },
   })
+
+  // The feedback API: alerts, verdicts (published on `feedback`) and suppressions
+  if (config.API_TOKEN) {
+    const api = await startApi(
+      { port: config.API_PORT, bind: config.API_BIND, token: config.API_TOKEN, feedbackIntervalMs: config.FEEDBACK_REFRESH_MS },
+      { pool, log, metrics, suppressions, publishVerdict: (verdict) => producer.send(topics.feedback, [{ key: verdict.alertId, value: verdict }]).then(() => {}) },
+    )
+    onShutdown(api)
+  } else {
+    log.info('API_TOKEN is not set: the feedback API is off')
+  }
 })

@@ -1,7 +1,5 @@
-import { baseConfig, parseConfig, pgConfig } from '@vigil/platform'
+import { baseConfig, flag, parseConfig, pgConfig } from '@vigil/platform'
 import { z } from 'zod'
-
-const flag = z.enum(['true', 'false']).transform((v) => v === 'true')
 
 // The only file in the trainer that reads process.env.
 export const Config = baseConfig.extend({

@@ -50,6 +50,19 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
       }
     },
 
+    /**
+     * Resolves alerts an active suppression covers as they open: kept (the history and the preview
+     * count them), never notified nor published. Only open, unpublished ones: a published alert stays as it is.
+     */
+    async markSuppressed(alerts: Array<{ alertId: string; suppressionId: number }>): Promise<void> {
+      if (alerts.length === 0) return
+      await pool.query(
+        `UPDATE alerts SET status = 'resolved', resolution = 'suppressed', resolved_at = now(), suppression_id = s.suppression_id, published = true
+         FROM unnest($1::text[], $2::bigint[]) AS s(alert_id, suppression_id)
+         WHERE alerts.alert_id = s.alert_id AND NOT alerts.published AND alerts.status = 'open'`,
+        [alerts.map((a) => a.alertId), alerts.map((a) => a.suppressionId)],
+      )
+    },
     async markPublished(alertIds: string[]): Promise<void> {
       if (alertIds.length) await pool.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [alertIds])
     },

@@ -92,6 +92,8 @@ export function correlatedAlert(sigma: Alert, model: Alert, windowMs: number, ma
         `model alert ${model.alertId} (${model.detector}, ${model.severity}, score ${model.score.toFixed(4)}): ${model.title}`,
         ...(model.reasons ?? []),
       ],
+      explanations: model.explanations ?? [],
+      rules: sigma.rules ?? [],
       evidence,
     },
     eventId: `${sigma.alertId}+${model.alertId}`,

@@ -2,15 +2,20 @@ import type { TypedProducer } from '@vigil/platform'
 import { topics, type Alert } from '@vigil/schemas'
 import type { AlertStore } from '../adapters/alert-store.ts'
 import type { Notifier } from '../sinks/create-sinks.ts'
+import type { SuppressionCache } from '../api/suppression-cache.ts'
 import type { AlertJoin } from './alert-join.ts'
 import type { RaisedAlert } from './sigma-alerts.ts'
 
 export interface RaiseDeps {
-  store: Pick<AlertStore, 'record' | 'markPublished'>
+  store: Pick<AlertStore, 'record' | 'markPublished' | 'markSuppressed'>
   producer: Pick<TypedProducer, 'send'>
   sinks: Pick<Notifier, 'enqueue'>
   /** adds the alerts where rules and the model agree (alert-join.ts); left out, none are */
   join?: AlertJoin | null
+  /** what analysts suppressed (api/suppression-cache.ts); left out, nothing is */
+  suppressions?: Pick<SuppressionCache, 'isSuppressed'> | null
+  /** app_alerts_suppressed_total{detector} */
+  suppressed?: { inc(labels: { detector: string }): void } | null
 }
 
 /**
@@ -18,7 +23,8 @@ export interface RaiseDeps {
  * into its alert in Postgres first (a redelivered event counts once); the alerts where a Sigma
  * rule and the model now agree are added and stored the same way; new alerts (or ones stored but
  * never published, after a crash) are queued for the sinks, then written to `alerts` once, and
- * marked published only after the broker acknowledged them. Returns the alerts published.
+ * marked published only after the broker acknowledged them; those an analyst's suppression covers
+ * are resolved instead. Returns the alerts published.
  */
 export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDeps): Promise<Alert[]> {
   const toPublish = new Map<string, Alert>()
@@ -32,6 +38,16 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   for (const r of raised) await record(r)
   // After the alerts above are committed: see alert-join.ts for why that order matters.
   if (deps.join && counted.size > 0) for (const r of await deps.join.correlatedWith([...counted.values()])) await record(r)
+  // A suppressed alert is stored and resolved, and counted, but goes to no sink and not to `alerts`.
+  const suppressed: Array<{ alertId: string; suppressionId: number }> = []
+  for (const alert of toPublish.values()) {
+    const by = deps.suppressions?.isSuppressed(alert)
+    if (!by) continue
+    suppressed.push({ alertId: alert.alertId, suppressionId: by.suppressionId })
+    toPublish.delete(alert.alertId)
+    deps.suppressed?.inc({ detector: alert.detector })
+  }
+  await deps.store.markSuppressed(suppressed)
   if (toPublish.size === 0) return []
   const alerts = [...toPublish.values()]
   // Before publishing: a crash in between re-enqueues on redelivery, and the outbox keeps one row per alert and sink.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Attribution, CorrelationMatch, DetectionMatch } from '@vigil/sigma'
-import type { Alert, AlertEvidence, Entity } from '@vigil/schemas'
+import type { Alert, AlertEvidence, Entity, MatchedRule } from '@vigil/schemas'
 
 /** An alert as raised by one event, before the store folds it into the alert of its window. */
 export interface RaisedAlert {
@@ -75,7 +75,7 @@ export function attributionText(rule: Attribution, kind = 'Sigma rule'): string[
 /** The alert one detection rule raises for one event. */
 export function detectionAlert(match: DetectionMatch, hit: HitContext, version: string, windowMs: number, now = Date.now()): RaisedAlert {
   return {
-    alert: ruleAlert(match.rule, hit, version, windowMs, attributionText(match.rule), [hit.evidence], now),
+    alert: ruleAlert(match.rule, hit, version, windowMs, attributionText(match.rule), [hit.evidence], [matchedRule(match.rule, 'detection')], now),
     eventId: hit.evidence.eventId,
     eventTime: hit.eventTime,
   }
@@ -96,11 +96,19 @@ export function correlationAlert(
     ...attributionText(firing.rule, 'Sigma correlation'),
     ...firing.correlated.flatMap((r) => attributionText(r)),
   ]
-  return { alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, now), eventId: firing.eventId, eventTime: hit.eventTime }
+  const rules = [matchedRule(firing.rule, 'correlation'), ...firing.correlated.map((r) => matchedRule(r, 'detection'))]
+  return { alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, rules, now), eventId: firing.eventId, eventTime: hit.eventTime }
 }
 
+/** A rule as an alert names it, with the author the Detection Rule License asks alerts to keep. */
+const matchedRule = (rule: Attribution, kind: 'detection' | 'correlation'): MatchedRule => ({
+  id: rule.id, title: rule.title, level: rule.level ?? 'medium', kind, author: rule.author ?? null,
+})
+
 /** The alert a rule (detection or correlation) raises for an entity: its id, detector and severity come from the rule. */
-function ruleAlert(rule: Attribution, hit: HitContext, version: string, windowMs: number, reasons: string[], evidence: AlertEvidence[], now: number): Alert {
+function ruleAlert(
+  rule: Attribution, hit: HitContext, version: string, windowMs: number, reasons: string[], evidence: AlertEvidence[], rules: MatchedRule[], now: number,
+): Alert {
   const detector = sigmaDetector(rule.id)
   const severity = severityOfLevel(rule.level)
   return {
@@ -117,6 +125,8 @@ function ruleAlert(rule: Attribution, hit: HitContext, version: string, windowMs
     modelVersion: version,
     features: hit.features,
     reasons,
+    explanations: [],
+    rules,
     evidence,
   }
 }

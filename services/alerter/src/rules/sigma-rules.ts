@@ -1,8 +1,8 @@
 import type { DeliveredMessage, Logger, PgPool, Redis, TypedProducer } from '@vigil/platform'
 import { createRedisCorrelationState, createSigmaEngine } from '@vigil/sigma'
 import type { Alert, FeatureRecord, Score } from '@vigil/schemas'
-import type { AlertStore } from '../adapters/alert-store.ts'
 import type { Notifier } from '../sinks/create-sinks.ts'
+import type { RaiseDeps } from './raise-alerts.ts'
 import { createAlertJoin, type AlertJoin } from './alert-join.ts'
 import { createCorrelationFeed } from './correlation-feed.ts'
 import { createFlaggedEntities } from './flagged-entities.ts'
@@ -25,9 +25,11 @@ export interface SigmaRulesDeps {
   pool: PgPool
   /** correlation state and the replay guard; the caller owns and closes it */
   redis: Redis
-  store: Pick<AlertStore, 'record' | 'markPublished'>
+  store: RaiseDeps['store']
   producer: Pick<TypedProducer, 'send'>
   sinks: Pick<Notifier, 'enqueue'>
+  suppressions?: RaiseDeps['suppressions']
+  suppressed?: RaiseDeps['suppressed']
   log: Pick<Logger, 'info' | 'debug'>
   /** e.g. app_sigma_rules{rule_set,state} and app_sigma_matches_total{kind}, once platform names them */
   metrics?: { sigmaRules?: RuleGauge; sigmaMatches?: MatchCounter }
@@ -68,6 +70,8 @@ export function createSigmaRules(options: SigmaRulesOptions, deps: SigmaRulesDep
     store: deps.store,
     producer: deps.producer,
     sinks: deps.sinks,
+    suppressions: deps.suppressions ?? null,
+    suppressed: deps.suppressed ?? null,
     join,
   }
   return {

@@ -56,15 +56,8 @@ function factsOf(alert: Alert, eventCount: number): AlertFacts {
   }
 }
 
-/**
- * The texts of the features that contributed most, largest first. Alerts carry them once the
- * alert schema takes the score's `explanations`; until then a notification shows none.
- */
-function reasonsOf(alert: Alert): string[] {
-  const explanations = (alert as { explanations?: unknown }).explanations
-  if (!Array.isArray(explanations)) return []
-  return explanations.flatMap((e) => (e && typeof e === 'object' && typeof e.text === 'string' ? [e.text as string] : []))
-}
+/** Why it alerted, in words: the model's top features against their baselines, or the rules' attribution. */
+const reasonsOf = (alert: Alert): string[] => alert.reasons ?? []
 
 // Slack (incoming webhook, Block Kit)
 

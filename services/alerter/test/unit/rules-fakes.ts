@@ -24,6 +24,15 @@ export function memoryAlertStore() {
     async markPublished(ids: string[]) {
       for (const id of ids) alerts.get(id)!.published = true
     },
+    suppressed: new Map<string, number>(),
+    async markSuppressed(rows: Array<{ alertId: string; suppressionId: number }>) {
+      for (const { alertId, suppressionId } of rows) {
+        const row = alerts.get(alertId)!
+        if (row.published) continue
+        row.published = true
+        this.suppressed.set(alertId, suppressionId)
+      }
+    },
   }
 }
 

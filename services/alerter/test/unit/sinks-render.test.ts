@@ -101,9 +101,9 @@ describe('Slack message', () => {
     expect(JSON.stringify(message)).not.toContain('folded')
   })
 
-  it('lists the top three reasons when the alert carries explanations', () => {
-    expect(JSON.stringify(slackMessage(alert(), 1))).not.toContain('Top reasons')
-    const explained = { ...alert(), explanations: ['a', 'b', 'c', 'd'].map((f) => ({ feature: f, text: `${f}_feature 0.9, training p99 0.1` })) }
+  it('lists the top three reasons when the alert carries some', () => {
+    expect(JSON.stringify(slackMessage({ ...alert(), reasons: [] }, 1))).not.toContain('Top reasons')
+    const explained = { ...alert(), reasons: ['a', 'b', 'c', 'd'].map((f) => `${f}_feature 0.9, training p99 0.1`) }
     const blocks = slackMessage(explained, 1).blocks as Block[]
     const list = blocks.find((b) => b.type === 'rich_text' && b.elements![0]!.type === 'rich_text_list')!
     expect(list.elements![0]!.elements!.map((item) => textOf(item.elements![0]))).toEqual(['a_feature 0.9, training p99 0.1', 'b_feature 0.9, training p99 0.1', 'c_feature 0.9, training p99 0.1'])

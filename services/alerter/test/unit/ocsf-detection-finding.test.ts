@@ -1,0 +1,247 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import avro from 'avsc'
+import { describe, expect, it } from 'vitest'
+import type { Alert } from '@vigil/schemas'
+import { toDetectionFinding, type DetectionFinding } from '../../src/ocsf/detection-finding.ts'
+import {
+  BRUTE_FORCE_IP, SAMPLE_LINES, correlatedFixture, modelAlert, modelAlertAbout, sigmaCorrelationAlert, sigmaDetectionAlert,
+} from './ocsf-fixtures.ts'
+
+const SCHEMA_FILE = fileURLToPath(new URL('../../../../schemas/ocsf/detection-finding.avsc', import.meta.url))
+const findingType = avro.Type.forSchema(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')))
+
+/** The finding as a consumer receives it. */
+const overTheWire = (f: DetectionFinding): Record<string, unknown> => JSON.parse(JSON.stringify(f))
+
+/** Where the value breaks the Avro schema, as paths. */
+function avroProblems(value: unknown): string[] {
+  const problems: string[] = []
+  findingType.isValid(value, { errorHook: (path: string[]) => void problems.push(path.join('.') || '(root)') })
+  return problems
+}
+
+/** Keys the schema does not declare (avsc's isValid ignores them), so the schema describes all of the finding. */
+function undeclaredKeys(type: avro.Type, value: unknown, path = ''): string[] {
+  if (value === null || value === undefined) return []
+  if (type instanceof avro.types.UnwrappedUnionType) {
+    const branch = type.types.find((t) => t.typeName !== 'null' && t.isValid(value))
+    return branch ? undeclaredKeys(branch, value, path) : []
+  }
+  if (type instanceof avro.types.ArrayType) return (value as unknown[]).flatMap((v, i) => undeclaredKeys(type.itemsType, v, `${path}[${i}]`))
+  if (type instanceof avro.types.MapType) return Object.entries(value as object).flatMap(([k, v]) => undeclaredKeys(type.valuesType, v, `${path}.${k}`))
+  if (type instanceof avro.types.RecordType) {
+    const fields = new Map(type.fields.map((f) => [f.name, f.type]))
+    return Object.entries(value as object).flatMap(([k, v]) => {
+      const field = fields.get(k)
+      return field ? undeclaredKeys(field, v, path ? `${path}.${k}` : k) : [path ? `${path}.${k}` : k]
+    })
+  }
+  return []
+}
+
+// Required attributes and constraints of OCSF 1.3.0 for what Vigil writes, from the compiled 1.3.0
+// schema (classes.detection_finding and objects.* of frenchy64/ocsf-schema-export,
+// resources/flanders/ocsf-1.3.0-export.json). Attributes required only under a profile Vigil does
+// not apply (cloud, osint, security_control) are left out.
+const CLASS_REQUIRED = ['activity_id', 'category_uid', 'class_uid', 'finding_info', 'metadata', 'severity_id', 'time', 'type_uid']
+const OBJECT_RULES: { at: string; required?: string[]; atLeastOne?: string[] }[] = [
+  { at: 'metadata', required: ['product', 'version'] },
+  { at: 'metadata.product', required: ['vendor_name'], atLeastOne: ['name', 'uid'] },
+  { at: 'finding_info', required: ['title', 'uid'] },
+  { at: 'finding_info.analytic', required: ['type_id'], atLeastOne: ['name', 'uid'] },
+  { at: 'finding_info.related_analytics[]', required: ['type_id'], atLeastOne: ['name', 'uid'] },
+  { at: 'evidences[]', atLeastOne: ['actor', 'api', 'connection_info', 'data', 'database', 'databucket', 'device', 'dst_endpoint', 'email', 'file', 'job', 'process', 'query', 'reg_key', 'reg_value', 'src_endpoint', 'url', 'user', 'win_service'] },
+  { at: 'evidences[].src_endpoint', atLeastOne: ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'svc_name', 'uid'] },
+  { at: 'evidences[].device', required: ['type_id'], atLeastOne: ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'uid'] },
+  { at: 'device', required: ['type_id'], atLeastOne: ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'uid'] },
+  { at: 'observables[]', required: ['name', 'type_id'] },
+  { at: 'resources[]', atLeastOne: ['name', 'uid'] },
+  { at: 'remediation', required: ['desc'] },
+]
+
+/** The objects at a path like `evidences[].device` (none when an optional object is absent). */
+function objectsAt(root: unknown, path: string): Record<string, unknown>[] {
+  let here: unknown[] = [root]
+  for (const step of path.split('.')) {
+    const name = step.replace('[]', '')
+    here = here.flatMap((o) => {
+      const v = (o as Record<string, unknown>)[name]
+      if (v === undefined || v === null) return []
+      return step.endsWith('[]') ? (v as unknown[]) : [v]
+    })
+  }
+  return here as Record<string, unknown>[]
+}
+
+/** The required OCSF 1.3.0 attributes the finding lacks, as paths. */
+function missingRequired(finding: Record<string, unknown>): string[] {
+  const missing = CLASS_REQUIRED.filter((k) => finding[k] === undefined || finding[k] === null)
+  for (const rule of OBJECT_RULES) {
+    for (const o of objectsAt(finding, rule.at)) {
+      for (const k of rule.required ?? []) if (o[k] === undefined || o[k] === null) missing.push(`${rule.at}.${k}`)
+      if (rule.atLeastOne && !rule.atLeastOne.some((k) => o[k] !== undefined && o[k] !== null)) missing.push(`${rule.at}.(one of ${rule.atLeastOne.join(', ')})`)
+    }
+  }
+  return missing
+}
+
+const FIXTURES: [string, () => Alert][] = [
+  ['model alert', modelAlert],
+  ['Sigma detection alert', sigmaDetectionAlert],
+  ['Sigma correlation alert', sigmaCorrelationAlert],
+  ['correlated alert', correlatedFixture],
+  ['model alert about a host', () => modelAlertAbout('host.name', 'LabSZ')],
+  ['model alert about a user', () => modelAlertAbout('user.name', 'fztu')],
+  ['model alert about another kind of entity', () => modelAlertAbout('process.name', 'sshd')],
+]
+
+describe('alerts as OCSF 1.3.0 Detection Findings', () => {
+  describe.each(FIXTURES)('a %s', (_name, fixture) => {
+    const alert = fixture()
+    const finding = overTheWire(toDetectionFinding(alert, { lastSeen: alert.firstSeen + 60_000, eventCount: 3, productVersion: '0.1.0' }))
+
+    it('is accepted by the Avro schema after a JSON round trip, which declares every key it has', () => {
+      expect(avroProblems(finding)).toEqual([])
+      expect(undeclaredKeys(findingType, finding)).toEqual([])
+    })
+
+    it('has every attribute OCSF 1.3.0 requires of class 2004 and its objects', () => {
+      expect(missingRequired(finding)).toEqual([])
+      expect(finding).toMatchObject({ class_uid: 2004, category_uid: 2, activity_id: 1, type_uid: 200401, metadata: { version: '1.3.0', uid: alert.alertId } })
+    })
+
+    it('traces every evidence line back to its place in raw-logs', () => {
+      const evidences = finding.evidences as DetectionFinding['evidences']
+      expect(evidences.map((e) => e.data)).toEqual(alert.evidence)
+      for (const { data } of evidences) {
+        expect(data.topic).toBe('raw-logs')
+        expect(data.partition).toBe(0)
+        expect(SAMPLE_LINES[Number(data.offset)]).toBe(data.line)
+      }
+    })
+
+    it('takes severity, times and identity from the alert', () => {
+      expect(finding).toMatchObject({
+        severity_id: alert.severityId, time: alert.createdAt, start_time: alert.firstSeen, end_time: alert.firstSeen + 60_000, count: 3,
+        status_id: 1, status: 'New', message: alert.title,
+        finding_info: { uid: alert.alertId, title: alert.title, created_time: alert.createdAt, first_seen_time: alert.firstSeen, last_seen_time: alert.firstSeen + 60_000 },
+        unmapped: { detector: alert.detector, score: alert.score, threshold: alert.threshold, modelVersion: alert.modelVersion, features: alert.features },
+      })
+      expect(finding.severity).toBe({ 2: 'Low', 3: 'Medium', 4: 'High', 5: 'Critical' }[alert.severityId])
+    })
+  })
+
+  it('carries one anomaly analysis per model explanation, with the observed value and both baselines', () => {
+    for (const alert of [modelAlert(), correlatedFixture()]) {
+      const finding = toDetectionFinding(alert)
+      const analyses = finding.unmapped.anomaly_analyses!
+      expect(alert.explanations!.length).toBe(3)
+      expect(analyses).toHaveLength(alert.explanations!.length)
+      alert.explanations!.forEach((e, i) => {
+        const a = analyses[i]!
+        expect(a.analysis_targets).toEqual([{ name: BRUTE_FORCE_IP, type: 'source.ip' }])
+        expect(a.anomalies).toEqual([expect.objectContaining({ observed_attribute: e.feature, observations: [{ value: String(e.value) }] })])
+        expect(a.baselines.map((b) => [b.observed_attribute, b.observed_pattern, b.observations[0]!.value])).toEqual([
+          [e.feature, 'P50', String(e.baselineP50)], [e.feature, 'P99', String(e.baselineP99)],
+        ])
+      })
+      expect(analyses.map((a) => a.anomalies[0]!.observed_pattern)).toEqual(['ABOVE_P99', 'ABOVE_P99', 'BELOW_P50'])
+      expect(finding.unmapped.explanations).toEqual(alert.explanations)
+      expect(finding.confidence_score).toBe(100) // 0.9996
+    }
+  })
+
+  it('names each matched rule as an analytic with its id, name, level and author', () => {
+    for (const alert of [sigmaDetectionAlert(), sigmaCorrelationAlert(), correlatedFixture()]) {
+      const { analytic, related_analytics = [] } = toDetectionFinding(alert).finding_info
+      const analytics = [analytic, ...related_analytics]
+      expect(alert.rules!.length).toBeGreaterThan(0)
+      for (const rule of alert.rules!) {
+        const a = analytics.find((x) => x.uid === rule.id)
+        expect(a, rule.title).toMatchObject({ name: rule.title, type_id: 1, type: 'Rule' })
+        expect(a!.desc).toBe(`level ${rule.level}, by ${rule.author}`)
+      }
+      expect(toDetectionFinding(alert).unmapped.rules).toEqual(alert.rules)
+    }
+  })
+
+  it('names the detector as the analytic: the rule, the model, or their agreement beside both', () => {
+    const correlation = sigmaCorrelationAlert()
+    expect(toDetectionFinding(correlation).finding_info).toMatchObject({
+      analytic: { uid: correlation.rules![0]!.id, category: 'Sigma correlation', version: correlation.modelVersion },
+      related_analytics: [{ uid: correlation.rules![1]!.id, category: 'Sigma detection' }],
+      types: ['Sigma correlation'],
+    })
+    expect(toDetectionFinding(correlation).confidence_score).toBeUndefined()
+    const model = modelAlert()
+    expect(toDetectionFinding(model).finding_info).toMatchObject({
+      analytic: { uid: 'model:default', type_id: 4, type: 'Learning (ML/DL)', version: model.modelVersion }, types: ['Anomaly'],
+    })
+    expect(toDetectionFinding(model).finding_info.related_analytics).toBeUndefined()
+    const { analytic, related_analytics } = toDetectionFinding(correlatedFixture()).finding_info
+    expect(analytic).toMatchObject({ uid: 'correlated', type_id: 1 })
+    expect(related_analytics!.map((a) => a.type_id)).toEqual([1, 1, 4])
+  })
+
+  it('puts the entity where OCSF has a place for its kind, and names it as an observable', () => {
+    const byIp = toDetectionFinding(modelAlert())
+    expect(byIp.evidences.every((e) => e.src_endpoint?.ip === BRUTE_FORCE_IP)).toBe(true)
+    expect(byIp.observables).toEqual([{ name: 'evidences.src_endpoint.ip', type_id: 2, type: 'IP Address', value: BRUTE_FORCE_IP }])
+    expect(byIp.metadata.profiles).toBeUndefined()
+    expect(byIp.metadata.correlation_uid).toBe(`source.ip:${BRUTE_FORCE_IP}`)
+
+    const byHost = toDetectionFinding(modelAlertAbout('host.name', 'LabSZ'))
+    expect(byHost.device).toEqual({ hostname: 'LabSZ', type_id: 0, type: 'Unknown' })
+    expect(byHost.observables[0]).toMatchObject({ name: 'device.hostname', type_id: 1, value: 'LabSZ' })
+    expect(byHost.metadata.profiles).toEqual(['host'])
+
+    const byUser = toDetectionFinding(modelAlertAbout('user.name', 'fztu'))
+    expect(byUser.actor).toEqual({ user: { name: 'fztu' } })
+    expect(byUser.observables[0]).toMatchObject({ name: 'actor.user.name', type_id: 4, value: 'fztu' })
+
+    const other = toDetectionFinding(modelAlertAbout('process.name', 'sshd'))
+    expect(other.resources).toEqual([{ uid: 'sshd', name: 'sshd', type: 'process.name' }])
+    expect(other.evidences.every((e) => Object.keys(e).join() === 'data')).toBe(true)
+  })
+
+  it('reads status, counts and the product version from the context, and defaults without it', () => {
+    const alert = modelAlert()
+    expect(toDetectionFinding(alert, { status: 'resolved' })).toMatchObject({ status_id: 4, status: 'Resolved' })
+    const bare = toDetectionFinding(alert)
+    expect(bare).toMatchObject({ status_id: 1, end_time: alert.firstSeen, finding_info: { last_seen_time: alert.firstSeen } })
+    expect(bare.count).toBeUndefined()
+    expect(bare.metadata.product).toEqual({ name: 'Vigil', vendor_name: 'Vigil' })
+    expect(avroProblems(overTheWire(bare))).toEqual([])
+  })
+
+  it('keeps a severity OCSF does not number as Other, with the alert\'s own name', () => {
+    const finding = toDetectionFinding({ ...modelAlert(), severityId: 7, severity: 'urgent' })
+    expect(finding).toMatchObject({ severity_id: 99, severity: 'urgent' })
+  })
+
+  describe('the checks fail a finding that breaks them', () => {
+    const good = () => overTheWire(toDetectionFinding(sigmaCorrelationAlert()))
+
+    it('a missing required attribute (finding_info.uid, severity_id)', () => {
+      const noUid = good()
+      delete (noUid.finding_info as Record<string, unknown>).uid
+      expect(missingRequired(noUid)).toEqual(['finding_info.uid'])
+      expect(avroProblems(noUid)).toEqual(['finding_info.uid'])
+
+      const noSeverity = good()
+      delete noSeverity.severity_id
+      expect(missingRequired(noSeverity)).toEqual(['severity_id'])
+      expect(avroProblems(noSeverity)).toEqual(['severity_id'])
+    })
+
+    it('an evidence without anything in it, a key the schema does not declare', () => {
+      const bad = good()
+      ;(bad.evidences as Record<string, unknown>[])[0] = {}
+      expect(missingRequired(bad)).toContain('evidences[].(one of actor, api, connection_info, data, database, databucket, device, dst_endpoint, email, file, job, process, query, reg_key, reg_value, src_endpoint, url, user, win_service)')
+      const extra = good()
+      ;(extra.finding_info as Record<string, unknown>).attack_graph = {}
+      expect(undeclaredKeys(findingType, extra)).toEqual(['finding_info.attack_graph'])
+    })
+  })
+})
