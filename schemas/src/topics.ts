@@ -35,7 +35,7 @@ export const topics = {
   scoresShadow: defineTopic<Score>({ name: 'scores-shadow', schema: 'scores', key: 'entity id', producers: ['scorer'], consumers: ['trainer'] }),
   alerts: defineTopic<Alert>({ name: 'alerts', schema: 'alerts', key: 'entity id', producers: ['alerter'], consumers: [] }),
   /** analysts' verdicts on alerts (the alerter's API), for the trainer and for anyone auditing them */
-  feedback: defineTopic<Verdict>({ name: 'feedback', schema: 'feedback', key: 'alert id', producers: ['alerter'], consumers: [] }),
+  feedback: defineTopic<Verdict>({ name: 'feedback', schema: 'feedback', key: 'alert id', producers: ['alerter'], consumers: ['trainer'] }),
   modelControl: defineTopic<ModelControl>({
     name: 'model-control', schema: 'model-control', key: 'model name, or <model>/shadow', kind: 'control', compacted: true,
     producers: ['trainer'], consumers: ['scorer'],

@@ -3,6 +3,7 @@ import { createPgPool, runMigrations, runService } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createAnalystVerdicts } from './adapters/analyst-verdicts.ts'
 import { createFeatureHistory } from './adapters/feature-history.ts'
 import { startHistoryRetention } from './adapters/history-retention.ts'
 import { createScoreHistory } from './adapters/score-history.ts'
@@ -31,6 +32,9 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
   await kafka.consume(topics.features, { groupId: 'trainer', handler: (messages) => history.store(messages.map((m) => m.value)) })
   await kafka.consume(topics.scores, { groupId: 'trainer-scores', handler: (messages) => scoreHistory.store(messages.map((m) => m.value)) })
   await kafka.consume(topics.scoresShadow, { groupId: 'trainer-shadow-scores', handler: (messages) => scoreHistory.store(messages.map((m) => m.value)) })
+  // Analysts' verdicts: a false positive lets the entity's flagged rows back into training
+  const verdicts = createAnalystVerdicts(pool)
+  await kafka.consume(topics.feedback, { groupId: 'trainer-feedback', handler: (messages) => verdicts.store(messages.map((m) => m.value)) })
   onShutdown(startHistoryRetention([history, scoreHistory], { retentionDays: config.HISTORY_RETENTION_DAYS, intervalMs: config.HISTORY_RETENTION_CHECK_MS }, log))
 
   // Training: on request, first model, drift, schedule; each version evaluated before it is published.

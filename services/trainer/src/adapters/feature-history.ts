@@ -40,12 +40,18 @@ const COLUMNS = ['event_id', 'entity_kind', 'entity_id', 'event_time', 'received
 
 /**
  * A row whose entity has a flag (a confirmed alert, a Sigma hit) overlapping the window $2..$3:
- * it shows an attack, not what normal looks like, and stays out of training.
+ * it shows an attack, not what normal looks like, and stays out of training. Unless an analyst
+ * called that detector's alert on the entity a false positive over the flag's span: then it is
+ * what normal looks like, and the model should learn it.
  */
 const FLAGGED_IN_WINDOW = `EXISTS (
   SELECT 1 FROM flagged_entities f
   WHERE f.entity_kind = h.entity_kind AND f.entity_id = h.entity_id
-    AND f.flagged_from < $3 AND coalesce(f.flagged_to, 'infinity') >= $2)`
+    AND f.flagged_from < $3 AND coalesce(f.flagged_to, 'infinity') >= $2
+    AND NOT EXISTS (
+      SELECT 1 FROM analyst_verdicts v
+      WHERE v.verdict = 'false_positive' AND v.entity_kind = f.entity_kind AND v.entity_id = f.entity_id AND v.detector = f.source
+        AND v.first_seen <= coalesce(f.flagged_to, 'infinity') AND v.last_seen >= f.flagged_from))`
 
 /** Rows of the current feature set ($1) in the window $2..$3. */
 const IN_WINDOW = 'h.feature_set = $1 AND h.event_time >= $2 AND h.event_time < $3'

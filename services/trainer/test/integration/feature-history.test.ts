@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
 import { runMigrations } from '@vigil/platform'
-import { featureNames, toFeatureArray } from '@vigil/schemas'
+import { featureNames, toFeatureArray, type Verdict } from '@vigil/schemas'
+import { createAnalystVerdicts } from '../../src/adapters/analyst-verdicts.ts'
 import { createFeatureHistory, trainingDataHash } from '../../src/adapters/feature-history.ts'
 import { applyRetention } from '../../src/adapters/history-retention.ts'
 import { DAY_MS, featureRecord, freshDatabase, silentLog, TRAINER_MIGRATIONS, type TestDatabase } from './support.ts'
@@ -132,6 +133,28 @@ describe('feature history (COPY into day partitions)', () => {
     }))))
     await history.write([featureRecord(5000, DAY0 + 200 * 60_000 + 1, entities[0])])
     expect((await history.trainingSet(1000, window)).dataHash).not.toBe(set.dataHash)
+  })
+
+  it('takes an entity back into training once an analyst calls the flagging detector\'s alert a false positive, and only then', async () => {
+    const history = createFeatureHistory(db.pool)
+    const verdicts = createAnalystVerdicts(db.pool)
+    await history.write(Array.from({ length: 40 }, (_, i) => featureRecord(i, DAY0 + i * 60_000, `10.3.0.${i % 2}`)))
+    const window = { from: new Date(DAY0), to: new Date(DAY0 + 40 * 60_000) }
+    await db.pool.query(`INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, flagged_to, reason, source) VALUES
+      ('source.ip', '10.3.0.1', $1, $2, 'sigma hit', 'sigma:r1')`, [new Date(DAY0 + 10 * 60_000), new Date(DAY0 + 20 * 60_000)])
+    expect((await history.trainingSet(1000, window)).excluded).toBe(20)
+    const verdict = (alertId: string, v: Verdict['verdict'], detector: string, decidedAt: number): Verdict => ({
+      alertId, verdict: v, detector, modelVersion: 'sigma@x', entity: { kind: 'source.ip', id: '10.3.0.1' },
+      firstSeen: DAY0 + 12 * 60_000, lastSeen: DAY0 + 15 * 60_000, decidedAt, note: null, analyst: 'ana',
+    })
+    // Another detector's false positive, or a true positive, changes nothing.
+    await verdicts.store([verdict('a1', 'false_positive', 'model:default', 1), verdict('a2', 'true_positive', 'sigma:r1', 1)])
+    expect((await history.trainingSet(1000, window)).excluded).toBe(20)
+    // The rule's alert called a false positive: back in; then a later change of mind: out again; an older one is ignored.
+    await verdicts.store([verdict('a2', 'false_positive', 'sigma:r1', 2)])
+    expect((await history.trainingSet(1000, window)).excluded).toBe(0)
+    await verdicts.store([verdict('a2', 'true_positive', 'sigma:r1', 3), verdict('a2', 'false_positive', 'sigma:r1', 1)])
+    expect((await history.trainingSet(1000, window)).excluded).toBe(20)
   })
 
   it('splits the newest history into a holdout, flagged rows kept and marked', async () => {
