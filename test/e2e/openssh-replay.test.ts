@@ -93,12 +93,12 @@ describe('the OpenSSH sample, end to end', () => {
     }, 60_000, 1_000)
     const rule = alerts.find((a) => a.detector === bruteForce && a.entity.id === heaviest)!
     expect(rule.severity).toBe('high') // the rule's level
-    expect(rule.rules.map((r) => [r.kind, r.id, r.author])).toEqual([['correlation', BRUTE_FORCE_RULE, 'Vigil'], ['detection', FAILED_LOGIN_RULE, 'Vigil']])
+    expect((rule.rules ?? []).map((r) => [r.kind, r.id, r.author])).toEqual([['correlation', BRUTE_FORCE_RULE, 'Vigil'], ['detection', FAILED_LOGIN_RULE, 'Vigil']])
     expect(rule.evidence.length).toBeGreaterThanOrEqual(2)
     const correlated = alerts.find((a) => a.detector === 'correlated' && a.entity.id === heaviest)!
     expect(correlated.severity).toBe('critical') // a step above the rule's high
-    expect(correlated.rules.map((r) => r.id)).toContain(BRUTE_FORCE_RULE)
-    expect(correlated.explanations.length).toBeGreaterThan(0) // and the model's reasons, with values and baselines
+    expect((correlated.rules ?? []).map((r) => r.id)).toContain(BRUTE_FORCE_RULE)
+    expect((correlated.explanations ?? []).length).toBeGreaterThan(0) // and the model's reasons, with values and baselines
     // Every alert's evidence is a raw-logs record, found at the partition and offset it names.
     const raw = new Map((await reader.readAll(topics.rawLogs)).map((r) => [`${r.partition}/${r.offset}`, r.value.line]))
     for (const a of alerts) for (const e of a.evidence) expect(raw.get(`${e.partition}/${e.offset}`), `${a.detector} evidence`).toBe(e.line)

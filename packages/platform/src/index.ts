@@ -1,4 +1,5 @@
 export * from './config.ts'
+export * from './connection-security.ts'
 export * from './dlq.ts'
 export * from './errors.ts'
 export * from './http-server.ts'

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
 import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
+import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
 import { canRetry, errorCode, TransientError } from './errors.ts'
 import type { Logger } from './logger.ts'
@@ -88,7 +89,7 @@ function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number {
   return topic.kind === 'control' ? 1 : config.TOPIC_PARTITIONS
 }
 
-/** Client defaults live here: retries, timeouts and the logger bridge. */
+/** Client defaults live here: retries, timeouts and the logger bridge; SASL and TLS come from the config (connection-security.ts). */
 export async function createKafkaRuntime(
   service: string, config: BaseConfig, log: Logger, metrics: Metrics, onFatal: (err: unknown) => void,
 ): Promise<KafkaRuntime> {
@@ -96,6 +97,7 @@ export async function createKafkaRuntime(
   const client = new Kafka({
     clientId: `${config.TOPIC_PREFIX}${service}`,
     brokers: config.KAFKA_BROKERS,
+    ...kafkaClientSecurity(config),
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     retry: { initialRetryTime: 300, retries: 8 },
@@ -107,7 +109,7 @@ export async function createKafkaRuntime(
     },
   })
   const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
-  const codec = await createCodec({ registryUrl: config.SCHEMA_REGISTRY_URL, kafkaName, topics: allTopics() })
+  const codec = await createCodec({ registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics() })
 
   let producerPromise: Promise<TypedProducer> | null = null
   const consumers: Consumer[] = []

@@ -1,13 +1,24 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
+import type { PgConfig } from './config.ts'
+import { pgConnection, type PgSecuritySettings } from './connection-security.ts'
 import type { Logger } from './logger.ts'
 
 export type PgPool = pg.Pool
 
-/** A pool with the project's defaults; `close()` ends it. */
-export function createPgPool(url: string, size: number): pg.Pool & { close(): Promise<void> } {
-  const pool = new pg.Pool({ connectionString: url, max: size, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 }) as pg.Pool & { close(): Promise<void> }
+/** The settings a pool is made from: a service's parsed config (pgConfig) will do. */
+export type PgPoolSettings = PgSecuritySettings & Pick<PgConfig, 'PG_POOL_SIZE'>
+
+/** A pool with the project's defaults, TLS and password as the settings say (connection-security.ts); `close()` ends it. */
+export function createPgPool(settings: PgPoolSettings): pg.Pool & { close(): Promise<void> }
+/** @deprecated Only what the URL carries applies (no PG_SSL, PG_PASSWORD): pass the config instead. */
+export function createPgPool(url: string, size: number): pg.Pool & { close(): Promise<void> }
+export function createPgPool(settingsOrUrl: PgPoolSettings | string, size?: number): pg.Pool & { close(): Promise<void> } {
+  const settings: PgPoolSettings = typeof settingsOrUrl === 'string' ? { PG_URL: settingsOrUrl, PG_POOL_SIZE: size ?? 5 } : settingsOrUrl
+  const pool = new pg.Pool({
+    ...pgConnection(settings), max: settings.PG_POOL_SIZE, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000,
+  }) as pg.Pool & { close(): Promise<void> }
   pool.close = () => pool.end()
   return pool
 }

@@ -16,7 +16,7 @@ import { createSinks } from './sinks/create-sinks.ts'
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
 
 await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
-  const pool = createPgPool(config.PG_URL, config.PG_POOL_SIZE)
+  const pool = createPgPool(config)
   onShutdown(pool)
   await runMigrations(pool, 'alerter', MIGRATIONS, log)
   const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE)
@@ -34,7 +34,7 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   // Sigma rules on features and on the model's anomalies, correlations in Redis, joined with model alerts
   let sigma = null
   if (config.SIGMA_ENABLED) {
-    const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)
+    const redis = createRedis(config, log)
     onShutdown(redis)
     sigma = createSigmaRules(
       { ruleDirs: config.SIGMA_RULES ?? DEFAULT_RULE_DIRS, windowMs: config.ALERT_WINDOW_MS, maxEvidence: config.ALERT_MAX_EVIDENCE, correlationIdleTtlMs: config.SIGMA_CORRELATION_IDLE_TTL_MS },

@@ -8,7 +8,7 @@ import { createRawLogDecoder } from './decode-raw-log.ts'
 import { handleRawLogs } from './handle-raw-logs.ts'
 
 await runService({ name: 'featurizer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
-  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)
+  const redis = createRedis(config, log)
   onShutdown(redis) // closed after the consumer has finished its batch
   await redis.ready()
   const featureStore = createFeatureStore(redis, {

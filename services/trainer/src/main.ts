@@ -18,7 +18,7 @@ import { startTrainingSchedule } from './training/training-schedule.ts'
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
 
 await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
-  const pool = createPgPool(config.PG_URL, config.PG_POOL_SIZE)
+  const pool = createPgPool(config)
   onShutdown(pool)
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
   await runMigrations(pool, 'trainer', MIGRATIONS, log)
