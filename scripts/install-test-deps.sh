@@ -106,3 +106,21 @@ fi
 
 verify
 say "kcat at $(command -v kcat); rsyslogd and syslog-ng in $ROOT/usr/sbin"
+
+# kustomize for test/deploy/k8s-manifests.test.ts: kubectl's own when it is v4.5 or newer (the
+# overlays use components and replacements, which Debian's kubectl 1.20 with kustomize v2.0.3 lacks);
+# else built from the Go module proxy into .cache/bin (v5.5.0 needs Go >= 1.22.7, bookworm's is 1.19).
+kustomize_ok() {
+  local v a b
+  v=$(kubectl version --client -o json 2>/dev/null | sed -n 's/.*"kustomizeVersion": *"v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+  [[ -n $v ]] || return 1
+  read -r a b <<<"$v"
+  (( a > 4 || (a == 4 && b >= 5) ))
+}
+if ! kustomize_ok && [[ ! -x "$REPO_ROOT/.cache/bin/kustomize" ]]; then
+  command -v go >/dev/null 2>&1 || PATH="/usr/local/go/bin:$PATH"
+  command -v go >/dev/null 2>&1 || apt-get install -y -qq golang-go >>"$LOG" 2>&1 || die "apt-get install golang-go failed (log: $LOG)"
+  if go version | grep -Eq 'go1\.(2[3-9]|[3-9][0-9])'; then version=v5@v5.5.0; else version=v4@v4.5.7; fi
+  say "building kustomize $version into $REPO_ROOT/.cache/bin"
+  GOBIN="$REPO_ROOT/.cache/bin" go install "sigs.k8s.io/kustomize/kustomize/$version" >>"$LOG" 2>&1 || die "go install kustomize failed (log: $LOG)"
+fi

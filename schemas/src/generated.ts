@@ -54,6 +54,8 @@ export interface MatchedRule {
   kind: string
   /** kept as the Detection Rule License asks */
   author?: null | string
+  /** the rule's tags, e.g. attack.t1110.001 */
+  tags?: Array<string>
 }
 
 export interface AlertEvidence {

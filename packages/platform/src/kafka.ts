@@ -85,7 +85,7 @@ const MAX_REQUEST_BYTES = 512 * 1024
 const RETRY_BACKOFF_MAX_MS = 2_000
 
 /** Partition counts: data topics from config; control topics need order, not parallelism. */
-function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number {
+export function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number {
   return topic.kind === 'control' ? 1 : config.TOPIC_PARTITIONS
 }
 

@@ -151,6 +151,8 @@ export function ruleSetOf(label: string, logsource: Logsource | null): string {
 function ruleFiles(dir: string): string[] {
   const out: string[] = []
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    // Hidden entries are not rules: a Kubernetes ConfigMap volume's ..data links, a clone's .github.
+    if (entry.name.startsWith('.')) continue
     const full = join(dir, entry.name)
     if (entry.isDirectory()) out.push(...ruleFiles(full))
     else if (/\.ya?ml$/i.test(entry.name)) out.push(full)

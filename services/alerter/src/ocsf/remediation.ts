@@ -55,14 +55,14 @@ export const REMEDIATIONS: readonly RemediationEntry[] = [
     action: 'Block or rate-limit the source address at the reverse proxy or WAF, check which of its requests got a 2xx response (those reached the application) and confirm the targeted application is patched.',
   },
   {
+    name: 'host-tampering',
+    titles: /privilege|sudo|crontab|history|syslog|security tools|user has been created|ld\.so|reverse shell|\/dev\/tcp/i,
+    action: 'Find who ran the command on the host (sudo, su and login records), check the host is patched against what the rule names, undo what it changed and reset the credentials of the accounts involved.',
+  },
+  {
     name: 'web-exploit',
     titles: /cve-\d{4}-\d+|exploit|\brce\b|command injection|auth bypass/i,
     action: 'Confirm the targeted product is patched against the vulnerability the rule names, check whether the requests from the source got a 2xx response, and block the source address.',
-  },
-  {
-    name: 'host-tampering',
-    titles: /privilege|sudo|crontab|history|syslog|security tools|user has been created|ld\.so|reverse shell|\/dev\/tcp/i,
-    action: 'Find who ran the command on the host (sudo, su and login records), undo what it changed, and reset the credentials of the accounts involved.',
   },
 ]
 

@@ -102,7 +102,7 @@ export function correlationAlert(
 
 /** A rule as an alert names it, with the author the Detection Rule License asks alerts to keep. */
 const matchedRule = (rule: Attribution, kind: 'detection' | 'correlation'): MatchedRule => ({
-  id: rule.id, title: rule.title, level: rule.level ?? 'medium', kind, author: rule.author ?? null,
+  id: rule.id, title: rule.title, level: rule.level ?? 'medium', kind, author: rule.author ?? null, tags: rule.tags,
 })
 
 /** The alert a rule (detection or correlation) raises for an entity: its id, detector and severity come from the rule. */

@@ -1,8 +1,8 @@
 // Alerts of every kind, built by the alerter's own builders from lines of the real OpenSSH sample
 // (loghub OpenSSH_2k.log), each line at its line index as its raw-logs offset (partition 0).
 import { fileURLToPath } from 'node:url'
-import { loadRuleSet, type Attribution, type CorrelationMatch, type DetectionMatch } from '@vigil/sigma'
-import type { Alert, AlertEvidence, MatchedRule, Score } from '@vigil/schemas'
+import { loadRuleSet, type CorrelationMatch, type DetectionMatch } from '@vigil/sigma'
+import type { Alert, AlertEvidence, Score } from '@vigil/schemas'
 import { OPENSSH_SAMPLE, readLogLines } from '@vigil/testkit'
 import { buildAlert } from '../../src/build-alert.ts'
 import { correlatedAlert } from '../../src/rules/alert-join.ts'
@@ -33,11 +33,6 @@ const anomalyRules = loadRuleSet([RULES_DIR('../../../../packages/sigma/rules/vi
 const bruteForce = sshRules.correlations[0]!.rule.attribution
 const failedLogin = sshRules.correlations[0]!.steps[0]!.rule.attribution
 const sshLogin = anomalyRules.detections.find((d) => d.rule.attribution.title === 'Successful SSH login')!.rule.attribution
-
-/** The alert's structured rule, as the alerts schema has it. */
-const matched = (rule: Attribution, kind: 'detection' | 'correlation'): MatchedRule => ({
-  id: rule.id, title: rule.title, level: rule.level ?? 'medium', kind, author: rule.author,
-})
 
 // The brute force in the sample: the first ten "Failed password" lines from 183.62.140.253.
 export const BRUTE_FORCE_IP = '183.62.140.253'
@@ -71,7 +66,7 @@ export function modelAlert(): Alert {
     explanations: explanations.map((e) => ({ ...e, text: `${e.feature} ${e.value}, training p99 ${e.baselineP99}` })),
     evidence: { topic: 'raw-logs', partition: 0, offset: String(lastFailure), line: SAMPLE_LINES[lastFailure]! },
   }
-  return { ...buildAlert(score, { windowMs: WINDOW_MS }, T_LAST + 120), explanations }
+  return buildAlert(score, { windowMs: WINDOW_MS }, T_LAST + 120)
 }
 
 /** A Sigma detection alert: "Successful SSH login" on the sample's first accepted password. */
@@ -81,7 +76,7 @@ export function sigmaDetectionAlert(): Alert {
   const eventTime = eventTimeOf(SAMPLE_LINES[index]!)
   const match: DetectionMatch = { kind: 'detection', rule: sshLogin, eventId: `raw-logs/0/${index}`, eventTime, source: 'sshd', alert: true }
   const hit: HitContext = { entity: { kind: 'source.ip', id: ip }, eventTime, features: { auth_attempts: 1 }, evidence: evidenceAt(index) }
-  return { ...detectionAlert(match, hit, RULE_SET_VERSION, WINDOW_MS, eventTime + 150).alert, rules: [matched(sshLogin, 'detection')] }
+  return detectionAlert(match, hit, RULE_SET_VERSION, WINDOW_MS, eventTime + 150).alert
 }
 
 /** A Sigma correlation alert: "SSH brute force from one source" firing on the tenth failure. */
@@ -91,15 +86,12 @@ export function sigmaCorrelationAlert(): Alert {
     count: failures.length, members: failures.map((i) => `raw-logs/0/${i}`), eventId: `raw-logs/0/${lastFailure}`, eventTime: T_LAST,
   }
   const members = failures.map(evidenceAt)
-  const raised = correlationAlert(firing, hitAt(lastFailure, features), members, RULE_SET_VERSION, WINDOW_MS, 10, T_LAST + 200)
-  return { ...raised.alert, rules: [matched(bruteForce, 'correlation'), matched(failedLogin, 'detection')] }
+  return correlationAlert(firing, hitAt(lastFailure, features), members, RULE_SET_VERSION, WINDOW_MS, 10, T_LAST + 200).alert
 }
 
 /** A correlated alert: the brute-force correlation and the model alert on the same source. */
 export function correlatedFixture(): Alert {
-  const sigma = sigmaCorrelationAlert()
-  const model = modelAlert()
-  return { ...correlatedAlert(sigma, model, WINDOW_MS, 10, T_LAST + 300).alert, rules: sigma.rules, explanations: model.explanations }
+  return correlatedAlert(sigmaCorrelationAlert(), modelAlert(), WINDOW_MS, 10, T_LAST + 300).alert
 }
 
 /** The model alert about another kind of entity (the host, a user, or a kind Vigil does not place). */
