@@ -78,11 +78,13 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
 
     async encode<T>(topic: Topic<T>, value: T): Promise<Buffer> {
       const type = avroTypeOf(topic)
-      assertValid(type, topic, value)
-      if (!registry) return Buffer.from(JSON.stringify(value))
+      if (!registry) {
+        assertValid(type, topic, value)
+        return Buffer.from(JSON.stringify(value))
+      }
       const id = schemaIds.get(topic.name)
       if (id === undefined) throw new Error(`topic ${topic.name} was not registered at start`)
-      return registry.encode(id, value)
+      return confluentWireFormat(type, topic, id, value)
     },
 
     async decode<T>(topic: Topic<T>, bytes: Buffer | null): Promise<T> {
@@ -110,6 +112,25 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
 
     fromJson: (topic, value) => checked(avroTypeOf(topic), topic, value),
   }
+}
+
+/**
+ * The Confluent wire format (magic byte, schema id, Avro binary) written with the topic's own
+ * type, the schema registered under that id. avsc checks every value as it writes it, so a valid
+ * message is traversed once; only a failed one is traversed again, to say what is wrong.
+ */
+function confluentWireFormat(type: avro.Type, topic: Topic<unknown>, schemaId: number, value: unknown): Buffer {
+  let body: Buffer
+  try {
+    body = type.toBuffer(value)
+  } catch (cause) {
+    assertValid(type, topic, value)
+    throw new CodecError('SCHEMA_MISMATCH', `message does not match schema ${topic.schema}: ${(cause as Error).message}`, { cause })
+  }
+  const header = Buffer.alloc(5)
+  header[0] = CONFLUENT_MAGIC_BYTE
+  header.writeInt32BE(schemaId, 1)
+  return Buffer.concat([header, body])
 }
 
 function checked<T>(type: avro.Type, topic: Topic<T>, value: unknown): T {

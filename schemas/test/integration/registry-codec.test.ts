@@ -1,3 +1,4 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
 import { describe, expect, inject, it } from 'vitest'
 import { allTopics, createCodec, topics, uniqueTestPrefix, type RawLog } from './support.ts'
 
@@ -20,6 +21,12 @@ describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema regis
     const subjects = (await (await fetch(`${registryUrl}/subjects`)).json()) as string[]
     for (const t of allTopics()) expect(subjects).toContain(`${prefix}${t.name}-value`)
     expect(await codec.decode(topics.rawLogs, bytes)).toEqual(record)
+    // The id in the header is the one the registry gave the subject, and the registry's own client reads the message.
+    const { id } = (await (await fetch(`${registryUrl}/subjects/${prefix}${topics.rawLogs.name}-value/versions/latest`)).json()) as { id: number }
+    expect(bytes.readInt32BE(1)).toBe(id)
+    expect(await new SchemaRegistry({ host: registryUrl }).decode(bytes)).toEqual(record)
+    // A message that does not fit is refused before it is written, naming the field.
+    await expect(codec.encode(topics.rawLogs, { ...record, receivedAt: 'now' } as never)).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('receivedAt') })
   })
 
   it('still reads schema-validated JSON on the same topic, and says why other bytes fail', async () => {
