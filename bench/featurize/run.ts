@@ -41,7 +41,9 @@ async function featurizer(): Promise<number> {
   await createTopics(kafka, [`${prefix}raw-logs`], PARTITIONS)
   await produceAll(kafka, `${prefix}raw-logs`, records)
   const service = await startService('featurizer', {
-    KAFKA_BROKERS: stack.KAFKA_BROKERS, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    KAFKA_BROKERS: stack.KAFKA_BROKERS, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...(process.env.BENCH_NODE_ARGS ? { NODE_ARGS: process.env.BENCH_NODE_ARGS } : {}),
+    // BENCH_SERVICE_ENV='CONSUMER_CONCURRENCY=12 …': settings to try on the featurizer
+    ...Object.fromEntries((process.env.BENCH_SERVICE_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string])),
     ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
   }, join(REPO_ROOT, '.cache', 'bench-logs'))
   await service.waitReady()

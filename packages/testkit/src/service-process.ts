@@ -39,9 +39,11 @@ export async function startService(name: ServiceName, env: Record<string, string
   const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort()
   const logFile = join(logDir, `${name}-${metricsPort}.log`)
   const log = createWriteStream(logFile, { flags: 'a' })
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
+  // NODE_ARGS: flags for node itself that NODE_OPTIONS refuses, e.g. --cpu-prof for a benchmark's profile.
+  const { NODE_ARGS: nodeArgs = '', ...serviceEnv } = env
+  const child = spawn(process.execPath, [...nodeArgs.split(' ').filter(Boolean), '--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, METRICS_PORT: String(metricsPort) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...serviceEnv, METRICS_PORT: String(metricsPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout!.pipe(log)

@@ -24,7 +24,7 @@ describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema regis
     // The id in the header is the one the registry gave the subject, and the registry's own client reads the message.
     const { id } = (await (await fetch(`${registryUrl}/subjects/${prefix}${topics.rawLogs.name}-value/versions/latest`)).json()) as { id: number }
     expect(bytes.readInt32BE(1)).toBe(id)
-    expect(await new SchemaRegistry({ host: registryUrl }).decode(bytes)).toEqual(record)
+    expect(await new SchemaRegistry({ host: registryUrl! }).decode(bytes)).toEqual(record)
     // A message that does not fit is refused before it is written, naming the field.
     await expect(codec.encode(topics.rawLogs, { ...record, receivedAt: 'now' } as never)).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('receivedAt') })
   })

@@ -1,5 +1,6 @@
 import type { PgPool } from '@vigil/platform'
 import type { Alert } from '@vigil/schemas'
+import { toDetectionFinding, type DetectionFinding } from '../ocsf/detection-finding.ts'
 import type { ListAlertsQuery, VerdictKind } from './requests.ts'
 
 /** An alert as the API shows it: its row, its status and the analyst's verdict. Times are ISO 8601. */
@@ -30,6 +31,8 @@ export interface AlertDetail extends AlertView {
   reasons: string[]
   features: Record<string, number>
   evidence: Alert['evidence']
+  /** the same alert as an OCSF Detection Finding (src/ocsf/README.md) */
+  finding: DetectionFinding
 }
 
 interface AlertRow {
@@ -88,7 +91,8 @@ export function createAlertReader(pool: PgPool) {
       const row = rows[0]
       if (!row) return null
       const { body } = row
-      return { ...toView(row), score: body.score, threshold: body.threshold, reasons: body.reasons ?? [], features: body.features, evidence: body.evidence }
+      const finding = toDetectionFinding(body, { lastSeen: row.last_seen.getTime(), eventCount: row.event_count, status: row.status })
+      return { ...toView(row), score: body.score, threshold: body.threshold, reasons: body.reasons ?? [], features: body.features, evidence: body.evidence, finding }
     },
   }
 }

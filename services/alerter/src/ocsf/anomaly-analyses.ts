@@ -1,5 +1,5 @@
 import type { AlertExplanation, Entity } from '@vigil/schemas'
-import type { AnomalyAnalysis } from './ocsf-objects.ts'
+import type { Anomaly, AnomalyAnalysis } from './ocsf-objects.ts'
 
 /**
  * One OCSF anomaly_analysis per model explanation: the entity as the analysis target, the feature's
@@ -8,18 +8,18 @@ import type { AnomalyAnalysis } from './ocsf-objects.ts'
 export function anomalyAnalyses(entity: Entity, explanations: readonly AlertExplanation[]): AnomalyAnalysis[] {
   return explanations.map((e) => ({
     analysis_targets: [{ name: entity.id, type: entity.kind }],
-    anomalies: [{
-      observed_attribute: e.feature,
-      observation_type: 'Deviation Analysis',
-      observed_pattern: patternOf(e),
-      observations: [{ value: String(e.value) }],
-    }],
-    baselines: [
-      { observed_attribute: e.feature, observation_type: 'Distribution Analysis', observed_pattern: 'P50', observations: [{ value: String(e.baselineP50) }] },
-      { observed_attribute: e.feature, observation_type: 'Distribution Analysis', observed_pattern: 'P99', observations: [{ value: String(e.baselineP99) }] },
-    ],
+    anomalies: [observed(e.feature, patternOf(e), e.value)],
+    baselines: [observed(e.feature, 'P50', e.baselineP50), observed(e.feature, 'P99', e.baselineP99)],
   }))
 }
+
+// The model compares each feature with its distribution in the training data.
+const observed = (feature: string, pattern: string, value: number): Anomaly => ({
+  observation_parameter: feature,
+  observation_type: 'Distribution Analysis',
+  observed_pattern: pattern,
+  observations: [{ value: String(value) }],
+})
 
 /** Where the observed value sits against the training distribution. */
 function patternOf(e: AlertExplanation): string {

@@ -25,11 +25,11 @@ export interface FindingContext {
 }
 
 /**
- * An alert as an OCSF 1.3.0 Detection Finding (class 2004, activity Create): severity and times
+ * An alert as an OCSF 1.5.0 Detection Finding (class 2004, activity Create): severity and times
  * from the alert, the detector as the analytic (a rule, the model, or their agreement), every
- * evidence line with its raw-logs coordinates, the entity where OCSF puts its kind, a recommended
- * action, and Vigil's own data (score, threshold, model version, features, rules, explanations) in
- * `unmapped`.
+ * evidence line with its raw-logs coordinates, the entity where OCSF puts its kind, the model's
+ * explanations as anomaly analyses, a recommended action, and Vigil's own data (score, threshold,
+ * model version, features, rules, each feature's contribution) in `unmapped`.
  */
 export function toDetectionFinding(alert: Alert, context: FindingContext = {}): DetectionFinding {
   const kind = detectorKind(alert)
@@ -47,6 +47,7 @@ export function toDetectionFinding(alert: Alert, context: FindingContext = {}): 
     end_time: lastSeen,
     // The model's calibrated score; a rule match has no confidence of its own (its score is 1 by convention).
     ...(kind === 'model' || kind === 'correlated' ? { confidence_score: Math.round(alert.score * 100) } : {}),
+    is_alert: true,
     metadata: {
       version: OCSF_VERSION,
       uid: alert.alertId,
@@ -56,11 +57,12 @@ export function toDetectionFinding(alert: Alert, context: FindingContext = {}): 
       ...(entity.profiles.length > 0 ? { profiles: entity.profiles } : {}),
     },
     finding_info: findingInfo(alert, kind, lastSeen),
-    evidences: alert.evidence.map((data) => ({ data, ...entity.evidence })),
+    evidences: alert.evidence.map((data) => ({ uid: data.eventId, data, ...entity.evidence })),
     observables: [entity.observable],
     ...(entity.actor ? { actor: entity.actor } : {}),
     ...(entity.device ? { device: entity.device } : {}),
     ...(entity.resources ? { resources: entity.resources } : {}),
+    ...(alert.explanations?.length ? { anomaly_analyses: anomalyAnalyses(alert.entity, alert.explanations) } : {}),
     remediation: { desc: remediationFor(alert, kind) },
     unmapped: unmapped(alert),
   }
@@ -133,7 +135,8 @@ const ruleAnalytic = (rule: MatchedRule, version?: string): Analytic => ({
 })
 
 function unmapped(alert: Alert): VigilUnmapped {
-  const rules = alert.rules ?? []
+  // An alert decoded from before rules had tags has none.
+  const rules = (alert.rules ?? []).map((r) => ({ ...r, author: r.author ?? null, tags: r.tags ?? [] }))
   const explanations = alert.explanations ?? []
   return {
     detector: alert.detector,
@@ -143,6 +146,6 @@ function unmapped(alert: Alert): VigilUnmapped {
     modelVersion: alert.modelVersion,
     features: alert.features,
     ...(rules.length > 0 ? { rules } : {}),
-    ...(explanations.length > 0 ? { explanations, anomaly_analyses: anomalyAnalyses(alert.entity, explanations) } : {}),
+    ...(explanations.length > 0 ? { contributions: Object.fromEntries(explanations.map((e) => [e.feature, e.contribution])) } : {}),
   }
 }

@@ -14,8 +14,8 @@ export interface EntityAttributes {
 }
 
 /**
- * The entity by its kind (the ECS field it was taken from). OCSF 1.3's Detection Finding has no
- * src_endpoint of its own, so a source address is each evidence's src_endpoint; a user is the
+ * The entity by its kind (the ECS field it was taken from). Detection Finding has no src_endpoint
+ * of its own (none up to OCSF 1.5), so a source address is each evidence's src_endpoint; a user is the
  * actor, a host the device. A kind Vigil does not know is a resource.
  */
 export function entityAttributes(entity: Entity): EntityAttributes {

@@ -1,9 +1,9 @@
-// The subset of OCSF 1.3.0 that Vigil's Detection Findings use, as TypeScript types, with the enum
+// The subset of OCSF 1.5.0 that Vigil's Detection Findings use, as TypeScript types, with the enum
 // values (and their captions) we emit. Names are OCSF's, hence snake_case. The Avro form of the same
 // shape is schemas/ocsf/detection-finding.avsc; the unit test holds the two together.
-import type { AlertEvidence, AlertExplanation, MatchedRule } from '@vigil/schemas'
+import type { AlertEvidence, MatchedRule } from '@vigil/schemas'
 
-export const OCSF_VERSION = '1.3.0'
+export const OCSF_VERSION = '1.5.0'
 
 /** Detection Finding (class 2004, category 2 Findings), activity 1 Create: type_uid = 2004 * 100 + 1. */
 export const DETECTION_FINDING = {
@@ -63,6 +63,8 @@ export interface DetectionFinding {
   end_time: number
   /** 0-100 */
   confidence_score?: number
+  /** an alertable signal: every finding Vigil creates is one (OCSF 1.4) */
+  is_alert: boolean
   metadata: Metadata
   finding_info: FindingInfo
   evidences: Evidence[]
@@ -72,6 +74,8 @@ export interface DetectionFinding {
   /** host profile */
   device?: Device
   resources?: ResourceDetails[]
+  /** the model's reasons: one per explanation (OCSF 1.5) */
+  anomaly_analyses?: AnomalyAnalysis[]
   remediation: Remediation
   unmapped: VigilUnmapped
 }
@@ -113,6 +117,8 @@ export interface Analytic {
 }
 
 export interface Evidence {
+  /** the event's id in raw-logs (OCSF 1.5) */
+  uid: string
   /** the alert's evidence item as Vigil holds it: the original line and where it is in raw-logs */
   data: AlertEvidence
   src_endpoint?: NetworkEndpoint
@@ -156,7 +162,7 @@ export interface Remediation {
   desc: string
 }
 
-/** Vigil's own data, which OCSF 1.3 has no attribute for. */
+/** Vigil's own data, which OCSF 1.5 has no attribute for. */
 export interface VigilUnmapped {
   detector: string
   entity: { kind: string; id: string }
@@ -164,16 +170,13 @@ export interface VigilUnmapped {
   threshold: number
   modelVersion: string
   features: Record<string, number>
-  /** the matched Sigma rules with their level and author, as the alert has them */
-  rules?: MatchedRule[]
-  /** the model's structured reasons, as the alert has them (with each feature's contribution) */
-  explanations?: AlertExplanation[]
-  /** the same explanations as OCSF 1.5 anomaly_analysis objects, one per explanation */
-  anomaly_analyses?: AnomalyAnalysis[]
+  /** the matched Sigma rules with their level, author and tags, as the alert has them */
+  rules?: Required<MatchedRule>[]
+  /** each explained feature's share of the anomaly, 0-1: anomaly_analyses has no place for it */
+  contributions?: Record<string, number>
 }
 
-// OCSF 1.5.0 objects (anomaly_analysis, analysis_target, anomaly, baseline, observation): 1.3.0
-// has none of them, so they travel in `unmapped` in their 1.5 shape.
+// anomaly_analysis and the objects in it arrived in OCSF 1.5.0.
 
 export interface AnomalyAnalysis {
   analysis_targets: AnalysisTarget[]
@@ -187,12 +190,14 @@ export interface AnalysisTarget {
 }
 
 export interface Anomaly {
-  observed_attribute: string
+  /** the feature */
+  observation_parameter: string
   observation_type: string
   observed_pattern: string
   observations: Observation[]
 }
 
+/** OCSF's baseline has the attributes of anomaly. */
 export type Baseline = Anomaly
 
 export interface Observation {

@@ -1,4 +1,5 @@
 import type { Alert } from '@vigil/schemas'
+import { toDetectionFinding } from '../ocsf/detection-finding.ts'
 
 /*
  * The one module that reads an alert's fields for the sinks: routing, Slack, email and the webhook
@@ -156,10 +157,11 @@ const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
 
 // Generic webhook (JSON)
 
-/** The webhook's JSON body: the alert itself, its current count and a one-line summary. */
+/** The webhook's JSON body: the alert itself and as an OCSF Detection Finding, its current count and a one-line summary. */
 export function webhookBody(alert: Alert, eventCount: number): string {
   const f = factsOf(alert, eventCount)
-  return JSON.stringify({ type: 'vigil.alert', alertId: f.alertId, eventCount, foldedIn: eventCount - 1, summary: headline(f), alert })
+  const finding = toDetectionFinding(alert, { eventCount })
+  return JSON.stringify({ type: 'vigil.alert', alertId: f.alertId, eventCount, foldedIn: eventCount - 1, summary: headline(f), alert, finding })
 }
 
 // Shared

@@ -258,6 +258,9 @@ describe('feedback API: alerts', () => {
     expect(res.status).toBe(200)
     expect(res.body.alert).toMatchObject({ alertId: 'c1', reasons: ['many failed logins'], features: { auth_failures: 12 }, score: 0.995 })
     expect(res.body.alert.evidence[0].line).toBe('sshd: Failed password from 10.0.0.9')
+    // And as an OCSF Detection Finding, with its stored count and status.
+    expect(res.body.alert.finding).toMatchObject({ class_uid: 2004, metadata: { uid: 'c1' }, status: 'New', finding_info: { uid: 'c1' } })
+    expect(res.body.alert.finding.evidences[0].data.line).toBe('sshd: Failed password from 10.0.0.9')
     const missing = await h.call('GET', '/api/alerts/nope')
     expect(missing).toMatchObject({ status: 404, body: { error: { code: 'ALERT_NOT_FOUND', message: 'no alert nope' } } })
   })

@@ -40,23 +40,33 @@ function undeclaredKeys(type: avro.Type, value: unknown, path = ''): string[] {
   return []
 }
 
-// Required attributes and constraints of OCSF 1.3.0 for what Vigil writes, from the compiled 1.3.0
-// schema (classes.detection_finding and objects.* of frenchy64/ocsf-schema-export,
-// resources/flanders/ocsf-1.3.0-export.json). Attributes required only under a profile Vigil does
-// not apply (cloud, osint, security_control) are left out.
+// Required attributes and constraints of OCSF 1.5.0 for what Vigil writes: ocsf/ocsf-schema sources
+// (events/findings/detection_finding.json, objects/anomaly_analysis.json, anomaly.json, baseline.json,
+// analysis_target.json, observation.json, evidences.json, network_endpoint.json, _entity.json; the
+// README names the commits), checked against the compiled 1.5.0 models of mcm/pydantic-ocsf
+// (src/ocsf/v1_5_0). Relaxed in 1.4.0 and so no longer here: finding_info.title, product.vendor_name,
+// observables.name. Attributes required only under a profile Vigil does not apply (cloud, osint,
+// security_control) are left out.
 const CLASS_REQUIRED = ['activity_id', 'category_uid', 'class_uid', 'finding_info', 'metadata', 'severity_id', 'time', 'type_uid']
+const ENDPOINT_IDS = ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'uid']
 const OBJECT_RULES: { at: string; required?: string[]; atLeastOne?: string[] }[] = [
   { at: 'metadata', required: ['product', 'version'] },
-  { at: 'metadata.product', required: ['vendor_name'], atLeastOne: ['name', 'uid'] },
-  { at: 'finding_info', required: ['title', 'uid'] },
+  { at: 'metadata.product', atLeastOne: ['name', 'uid'] },
+  { at: 'finding_info', required: ['uid'] },
   { at: 'finding_info.analytic', required: ['type_id'], atLeastOne: ['name', 'uid'] },
   { at: 'finding_info.related_analytics[]', required: ['type_id'], atLeastOne: ['name', 'uid'] },
-  { at: 'evidences[]', atLeastOne: ['actor', 'api', 'connection_info', 'data', 'database', 'databucket', 'device', 'dst_endpoint', 'email', 'file', 'job', 'process', 'query', 'reg_key', 'reg_value', 'src_endpoint', 'url', 'user', 'win_service'] },
-  { at: 'evidences[].src_endpoint', atLeastOne: ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'svc_name', 'uid'] },
-  { at: 'evidences[].device', required: ['type_id'], atLeastOne: ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'uid'] },
-  { at: 'device', required: ['type_id'], atLeastOne: ['hostname', 'instance_uid', 'interface_name', 'interface_uid', 'ip', 'name', 'uid'] },
-  { at: 'observables[]', required: ['name', 'type_id'] },
+  { at: 'evidences[]', atLeastOne: ['actor', 'api', 'connection_info', 'data', 'database', 'databucket', 'device', 'dst_endpoint', 'email', 'file', 'process', 'query', 'resources', 'src_endpoint', 'url', 'user', 'job', 'script'] },
+  { at: 'evidences[].src_endpoint', atLeastOne: [...ENDPOINT_IDS, 'svc_name', 'domain'] },
+  { at: 'evidences[].device', required: ['type_id'], atLeastOne: ENDPOINT_IDS },
+  { at: 'device', required: ['type_id'], atLeastOne: ENDPOINT_IDS },
+  { at: 'observables[]', required: ['type_id'] },
   { at: 'resources[]', atLeastOne: ['name', 'uid'] },
+  { at: 'anomaly_analyses[]', required: ['analysis_targets', 'anomalies'] },
+  { at: 'anomaly_analyses[].analysis_targets[]', required: ['name'] },
+  { at: 'anomaly_analyses[].anomalies[]', required: ['observation_parameter', 'observations'] },
+  { at: 'anomaly_analyses[].anomalies[].observations[]', required: ['value'] },
+  { at: 'anomaly_analyses[].baselines[]', required: ['observation_parameter', 'observations'] },
+  { at: 'anomaly_analyses[].baselines[].observations[]', required: ['value'] },
   { at: 'remediation', required: ['desc'] },
 ]
 
@@ -74,7 +84,7 @@ function objectsAt(root: unknown, path: string): Record<string, unknown>[] {
   return here as Record<string, unknown>[]
 }
 
-/** The required OCSF 1.3.0 attributes the finding lacks, as paths. */
+/** The required OCSF 1.5.0 attributes the finding lacks, as paths. */
 function missingRequired(finding: Record<string, unknown>): string[] {
   const missing = CLASS_REQUIRED.filter((k) => finding[k] === undefined || finding[k] === null)
   for (const rule of OBJECT_RULES) {
@@ -96,7 +106,7 @@ const FIXTURES: [string, () => Alert][] = [
   ['model alert about another kind of entity', () => modelAlertAbout('process.name', 'sshd')],
 ]
 
-describe('alerts as OCSF 1.3.0 Detection Findings', () => {
+describe('alerts as OCSF 1.5.0 Detection Findings', () => {
   describe.each(FIXTURES)('a %s', (_name, fixture) => {
     const alert = fixture()
     const finding = overTheWire(toDetectionFinding(alert, { lastSeen: alert.firstSeen + 60_000, eventCount: 3, productVersion: '0.1.0' }))
@@ -106,15 +116,18 @@ describe('alerts as OCSF 1.3.0 Detection Findings', () => {
       expect(undeclaredKeys(findingType, finding)).toEqual([])
     })
 
-    it('has every attribute OCSF 1.3.0 requires of class 2004 and its objects', () => {
+    it('has every attribute OCSF 1.5.0 requires of class 2004 and its objects, and is an alert', () => {
       expect(missingRequired(finding)).toEqual([])
-      expect(finding).toMatchObject({ class_uid: 2004, category_uid: 2, activity_id: 1, type_uid: 200401, metadata: { version: '1.3.0', uid: alert.alertId } })
+      expect(finding).toMatchObject({
+        class_uid: 2004, category_uid: 2, activity_id: 1, type_uid: 200401, is_alert: true, metadata: { version: '1.5.0', uid: alert.alertId },
+      })
     })
 
     it('traces every evidence line back to its place in raw-logs', () => {
       const evidences = finding.evidences as DetectionFinding['evidences']
       expect(evidences.map((e) => e.data)).toEqual(alert.evidence)
-      for (const { data } of evidences) {
+      for (const { uid, data } of evidences) {
+        expect(uid).toBe(data.eventId)
         expect(data.topic).toBe('raw-logs')
         expect(data.partition).toBe(0)
         expect(SAMPLE_LINES[Number(data.offset)]).toBe(data.line)
@@ -135,20 +148,27 @@ describe('alerts as OCSF 1.3.0 Detection Findings', () => {
   it('carries one anomaly analysis per model explanation, with the observed value and both baselines', () => {
     for (const alert of [modelAlert(), correlatedFixture()]) {
       const finding = toDetectionFinding(alert)
-      const analyses = finding.unmapped.anomaly_analyses!
+      const analyses = finding.anomaly_analyses!
       expect(alert.explanations!.length).toBe(3)
       expect(analyses).toHaveLength(alert.explanations!.length)
       alert.explanations!.forEach((e, i) => {
         const a = analyses[i]!
         expect(a.analysis_targets).toEqual([{ name: BRUTE_FORCE_IP, type: 'source.ip' }])
-        expect(a.anomalies).toEqual([expect.objectContaining({ observed_attribute: e.feature, observations: [{ value: String(e.value) }] })])
-        expect(a.baselines.map((b) => [b.observed_attribute, b.observed_pattern, b.observations[0]!.value])).toEqual([
+        expect(a.anomalies).toEqual([expect.objectContaining({ observation_parameter: e.feature, observations: [{ value: String(e.value) }] })])
+        expect(a.baselines.map((b) => [b.observation_parameter, b.observed_pattern, b.observations[0]!.value])).toEqual([
           [e.feature, 'P50', String(e.baselineP50)], [e.feature, 'P99', String(e.baselineP99)],
         ])
       })
       expect(analyses.map((a) => a.anomalies[0]!.observed_pattern)).toEqual(['ABOVE_P99', 'ABOVE_P99', 'BELOW_P50'])
-      expect(finding.unmapped.explanations).toEqual(alert.explanations)
+      // The one thing OCSF has no place for stays in unmapped; the rest is not repeated there.
+      expect(finding.unmapped.contributions).toEqual({ auth_failures: 0.55, invalid_user_attempts: 0.3, hour_of_day: 0.15 })
+      expect(Object.keys(finding.unmapped)).not.toContain('explanations')
       expect(finding.confidence_score).toBe(100) // 0.9996
+    }
+    for (const alert of [sigmaDetectionAlert(), sigmaCorrelationAlert()]) {
+      const finding = toDetectionFinding(alert)
+      expect(finding.anomaly_analyses).toBeUndefined()
+      expect(finding.unmapped.contributions).toBeUndefined()
     }
   })
 
@@ -164,6 +184,13 @@ describe('alerts as OCSF 1.3.0 Detection Findings', () => {
       }
       expect(toDetectionFinding(alert).unmapped.rules).toEqual(alert.rules)
     }
+    expect(toDetectionFinding(sigmaCorrelationAlert()).unmapped.rules![0]!.tags).toEqual(['attack.credential-access', 'attack.t1110.001'])
+    // An alert decoded from before rules had tags gets none, so the finding still fits its schema.
+    const untagged = sigmaCorrelationAlert()
+    untagged.rules = untagged.rules!.map(({ tags: _tags, ...rule }) => rule)
+    const finding = overTheWire(toDetectionFinding(untagged))
+    expect((finding.unmapped as DetectionFinding['unmapped']).rules!.map((r) => r.tags)).toEqual([[], []])
+    expect(avroProblems(finding)).toEqual([])
   })
 
   it('names the detector as the analytic: the rule, the model, or their agreement beside both', () => {
@@ -202,7 +229,7 @@ describe('alerts as OCSF 1.3.0 Detection Findings', () => {
 
     const other = toDetectionFinding(modelAlertAbout('process.name', 'sshd'))
     expect(other.resources).toEqual([{ uid: 'sshd', name: 'sshd', type: 'process.name' }])
-    expect(other.evidences.every((e) => Object.keys(e).join() === 'data')).toBe(true)
+    expect(other.evidences.every((e) => Object.keys(e).join() === 'uid,data')).toBe(true)
   })
 
   it('reads status, counts and the product version from the context, and defaults without it', () => {
@@ -238,10 +265,19 @@ describe('alerts as OCSF 1.3.0 Detection Findings', () => {
     it('an evidence without anything in it, a key the schema does not declare', () => {
       const bad = good()
       ;(bad.evidences as Record<string, unknown>[])[0] = {}
-      expect(missingRequired(bad)).toContain('evidences[].(one of actor, api, connection_info, data, database, databucket, device, dst_endpoint, email, file, job, process, query, reg_key, reg_value, src_endpoint, url, user, win_service)')
+      expect(missingRequired(bad)).toContain('evidences[].(one of actor, api, connection_info, data, database, databucket, device, dst_endpoint, email, file, process, query, resources, src_endpoint, url, user, job, script)')
       const extra = good()
       ;(extra.finding_info as Record<string, unknown>).attack_graph = {}
       expect(undeclaredKeys(findingType, extra)).toEqual(['finding_info.attack_graph'])
+    })
+
+    it('an anomaly analysis without its feature or its target', () => {
+      const bad = overTheWire(toDetectionFinding(modelAlert()))
+      const [first, second] = bad.anomaly_analyses as Record<string, Record<string, unknown>[]>[]
+      delete first!.anomalies![0]!.observation_parameter
+      delete second!.analysis_targets![0]!.name
+      expect(missingRequired(bad)).toEqual(['anomaly_analyses[].analysis_targets[].name', 'anomaly_analyses[].anomalies[].observation_parameter'])
+      expect(avroProblems(bad)).toEqual(['anomaly_analyses.0.anomalies.0.observation_parameter', 'anomaly_analyses.1.analysis_targets.0.name'])
     })
   })
 })

@@ -2,7 +2,7 @@
 // (loghub OpenSSH_2k.log), each line at its line index as its raw-logs offset (partition 0).
 import { fileURLToPath } from 'node:url'
 import { loadRuleSet, type CorrelationMatch, type DetectionMatch } from '@vigil/sigma'
-import type { Alert, AlertEvidence, Score } from '@vigil/schemas'
+import type { Alert, AlertEvidence, MatchedRule, Score } from '@vigil/schemas'
 import { OPENSSH_SAMPLE, readLogLines } from '@vigil/testkit'
 import { buildAlert } from '../../src/build-alert.ts'
 import { correlatedAlert } from '../../src/rules/alert-join.ts'
@@ -96,3 +96,15 @@ export function correlatedFixture(): Alert {
 
 /** The model alert about another kind of entity (the host, a user, or a kind Vigil does not place). */
 export const modelAlertAbout = (kind: string, id: string): Alert => ({ ...modelAlert(), entity: { kind, id } })
+
+const SIGMAHQ = (path: string) => RULES_DIR(`../../rules/sigmahq/${path}`)
+
+/** A SigmaHQ rule the alerter ships (a path under rules/sigmahq), as an alert names it: with its real title and ATT&CK tags. */
+export function sigmahqRule(path: string): MatchedRule {
+  const { detections } = loadRuleSet([SIGMAHQ(path)])
+  const { id, title, level, author, tags } = detections[0]!.rule.attribution
+  return { id, title, level: level ?? 'medium', kind: 'detection', author, tags }
+}
+
+/** The Sigma detection alert, raised instead by these rules. */
+export const sigmaAlertBy = (...rules: MatchedRule[]): Alert => ({ ...sigmaDetectionAlert(), title: rules[0]!.title, rules })

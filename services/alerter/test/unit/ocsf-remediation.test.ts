@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import type { Alert } from '@vigil/schemas'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
-import { entryForTitles, REMEDIATIONS } from '../../src/ocsf/remediation.ts'
-import { BRUTE_FORCE_IP, correlatedFixture, modelAlert, sigmaCorrelationAlert, sigmaDetectionAlert } from './ocsf-fixtures.ts'
+import { entryForTags, entryForTitles, REMEDIATIONS } from '../../src/ocsf/remediation.ts'
+import {
+  BRUTE_FORCE_IP, correlatedFixture, modelAlert, sigmaAlertBy, sigmahqRule, sigmaCorrelationAlert, sigmaDetectionAlert,
+} from './ocsf-fixtures.ts'
 
 const actionOf = (name: string) => REMEDIATIONS.find((r) => r.name === name)!.action
 const remediation = (alert: Alert) => toDetectionFinding(alert).remediation.desc
@@ -31,7 +33,37 @@ describe('the remediation a finding recommends', () => {
     expect(remediation(correlatedFixture())).toMatch(/^Treat as confirmed .* escalate to incident response\. Block the source address at the firewall/)
   })
 
-  it('by rule title, first entry that fits, with a generic fallback', () => {
+  it('by the rules\' ATT&CK tags first: the first technique listed that has an entry, sub-techniques included', () => {
+    // Real SigmaHQ rules as the alerter ships them, tags in the rule's own order.
+    const hackTool = sigmahqRule('rules/web/proxy_generic/proxy_ua_hacktool.yml') // t1190, then t1110
+    expect(hackTool.tags).toEqual(['attack.initial-access', 'attack.t1190', 'attack.credential-access', 'attack.t1110'])
+    expect(remediation(sigmaAlertBy(hackTool))).toBe(actionOf('web-exploit'))
+    expect(remediation(sigmaAlertBy(sigmahqRule('rules-emerging-threats/2019/Malware/Ursnif/proxy_malware_ursnif_c2_url.yml')))).toBe(actionOf('malware-c2'))
+    expect(remediation(sigmaAlertBy(sigmahqRule('rules-emerging-threats/2023/Exploits/CVE-2023-34362-MOVEit-Transfer-Exploit/web_cve_2023_34362_known_payload_request.yml.yml'))))
+      .toBe(actionOf('webshell')) // t1505.003; its title names no web shell the title patterns know ("Potential Web Shell Request")
+    expect(remediation(sigmaAlertBy(sigmahqRule('rules-emerging-threats/2019/Exploits/CVE-2019-14287/lnx_sudo_exploit_cve_2019_14287.yml')))).toBe(actionOf('host-tampering'))
+    // Tags win over titles: retitled, the libssh rule's title alone would say SSH, its tag says exploitation of a public-facing application.
+    const libssh = sigmahqRule('rules-emerging-threats/2023/Exploits/CVE-2023-2283/lnx_sshd_exploit_cve_2023_2283_libssh_authentication_bypass.yml')
+    const sshTitled = { ...libssh, title: 'SSHD authentication bypass' }
+    expect(remediation(sigmaAlertBy(sshTitled))).toBe(actionOf('web-exploit'))
+    expect(remediation(sigmaAlertBy({ ...sshTitled, tags: [] }))).toBe(actionOf('sshd-exploit'))
+    // A technique no entry lists falls through to the titles (t1589 is reconnaissance, no action of its own).
+    const enumeration = sigmahqRule('rules-emerging-threats/2018/Exploits/CVE-2018-15473/lnx_sshd_exploit_cve_2018_15473.yml')
+    expect(entryForTags(enumeration.tags!)).toBeUndefined()
+    expect(remediation(sigmaAlertBy(enumeration))).toBe(actionOf('sshd-exploit'))
+    // Vigil's brute-force correlation carries attack.t1110.001.
+    expect(entryForTags(sigmaCorrelationAlert().rules!.flatMap((r) => r.tags ?? []))?.name).toBe('ssh-brute-force')
+    expect(entryForTags(['attack.t1110', 'attack.T1110.003'])?.name).toBe('ssh-brute-force')
+    expect(entryForTags(['attack.t11100', 'attack.credential-access', 'cve.2021-41773', 'attack.g0032', 'attack.t1505.001'])).toBeUndefined()
+  })
+
+  it('lists each technique under one entry at most', () => {
+    const techniques = REMEDIATIONS.flatMap((r) => r.techniques ?? [])
+    expect(new Set(techniques).size).toBe(techniques.length)
+    for (const t of techniques) expect(t).toMatch(/^t\d{4}(\.\d{3})?$/)
+  })
+
+  it('by rule title for rules without a known technique, first entry that fits, with a generic fallback', () => {
     const detection = sigmaDetectionAlert()
     expect(remediation(detection)).toBe(actionOf('ssh-login'))
     expect(remediation(asRule(detection, 'SQL Injection Strings In URI'))).toBe(actionOf('web-scanner'))
@@ -48,7 +80,11 @@ describe('the remediation a finding recommends', () => {
 
   it('is documented: the README table lists every entry', () => {
     const readme = readFileSync(fileURLToPath(new URL('../../src/ocsf/README.md', import.meta.url)), 'utf8')
-    for (const entry of REMEDIATIONS) expect(readme, entry.name).toContain(`| \`${entry.name}\` |`)
+    for (const entry of REMEDIATIONS) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${entry.name}\` |`))
+      expect(row, entry.name).toBeDefined()
+      for (const t of entry.techniques ?? []) expect(row, `${entry.name} ${t}`).toContain(`T${t.slice(1)}`)
+    }
     expect(entryForTitles(['nothing we know'])).toBeUndefined()
   })
 })

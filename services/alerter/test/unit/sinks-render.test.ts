@@ -1,5 +1,6 @@
 import type { Alert } from '@vigil/schemas'
 import { describe, expect, it } from 'vitest'
+import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 import { emailMessage, foldedInText, routingOf, slackMessage, webhookBody } from '../../src/sinks/render-alert.ts'
 
 const lines = [
@@ -130,12 +131,14 @@ describe('email', () => {
 })
 
 describe('webhook body', () => {
-  it('is the alert with its count and a summary, as JSON', () => {
+  it('is the alert with its count and a summary, and the alert as an OCSF Detection Finding, as JSON', () => {
     const a = alert()
     expect(JSON.parse(webhookBody(a, 4))).toEqual({
       type: 'vigil.alert', alertId: 'a1b2c3', eventCount: 4, foldedIn: 3,
       summary: '[HIGH] Anomalous sshd activity from ip 173.234.31.186 (3 similar events folded in)', alert: a,
+      finding: JSON.parse(JSON.stringify(toDetectionFinding(a, { eventCount: 4 }))),
     })
+    expect(JSON.parse(webhookBody(a, 4)).finding).toMatchObject({ class_uid: 2004, finding_info: { uid: 'a1b2c3' }, count: 4 })
   })
 })
 
