@@ -35,9 +35,7 @@ export const baseConfig = z.object({
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(), // or SCHEMA_REGISTRY_PASSWORD_FILE
   TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''), // prepended to every Kafka topic name and consumer group
   TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(12), // partitions of data topics created at start
-  // Partitions one instance processes at once (order holds within each): as many as a topic has by default, since a
-  // batch spends most of its time waiting on Redis, Postgres or the broker (bench:featurize: 2.2x from 4 to 12).
-  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(12),
+  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4), // partitions one instance processes at once (order holds within each)
   // Process
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0), // 0: any free port (logged at start)
