@@ -52,9 +52,19 @@ async function featurizer(): Promise<number> {
   return rate
 }
 
-console.log(`featurizer benchmark: ${N} raw-logs records (OpenSSH and Linux syslog samples), ${PARTITIONS} partitions, Redis ${stack.REDIS_URL}`)
-const bareRate = await bare()
-const featurizerRate = await featurizer()
-printTable(['pipe', 'events/s'], [['bare consume→produce (kafkajs)', bareRate.toFixed(0)], ['featurizer (parse, Redis windows, features)', featurizerRate.toFixed(0)]])
-console.log(`featurizer / bare: ${(featurizerRate / bareRate).toFixed(2)} (target ≥ 0.5)`)
+// The machine is shared: the two pipes alternate for ROUNDS rounds, so both meet the same load, and
+// the ratio is judged on the median of the rounds' ratios.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+console.log(`featurizer benchmark: ${N} raw-logs records (OpenSSH and Linux syslog samples), ${PARTITIONS} partitions, Redis ${stack.REDIS_URL}, ${ROUNDS} alternating rounds`)
+const rows: string[][] = []
+const ratios: number[] = []
+for (let round = 1; round <= ROUNDS; round++) {
+  const bareRate = await bare()
+  const featurizerRate = await featurizer()
+  ratios.push(featurizerRate / bareRate)
+  rows.push([String(round), bareRate.toFixed(0), featurizerRate.toFixed(0), (featurizerRate / bareRate).toFixed(2)])
+}
+printTable(['round', 'bare consume→produce (kafkajs), events/s', 'featurizer (parse, Redis windows, features), events/s', 'featurizer / bare'], rows)
+const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!
+console.log(`featurizer / bare, median of ${ROUNDS} rounds: ${median.toFixed(2)} (target ≥ 0.5)`)
 process.exit(0)
