@@ -14,7 +14,7 @@ export interface ScheduleOptions {
 
 /** What the schedule can set off; each returns once done. */
 export interface ScheduleJobs {
-  /** trains, evaluates and publishes (or rejects) a version */
+  /** trains, evaluates and publishes (or rejects) a version; null when the history (after exclusions) was too short to train on */
   train(reason: string): Promise<unknown>
   /** serves the oldest open retraining request (from the CLI); false when there is none */
   serveRequest(): Promise<boolean>
@@ -38,22 +38,34 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   let running: Promise<void> = Promise.resolve()
   let stopped = false
 
-  const train = async (reason: string) => {
+  // Rows of history when a first model could not be trained (too few left after exclusions): the
+  // next attempt waits for more history, not for the retraining interval.
+  let firstAttemptShortAt: number | null = null
+  const train = async (reason: string, rows: number) => {
+    const before = lastTrainedAt
     lastTrainedAt = new Date()
-    await jobs.train(reason)
+    const trained = await jobs.train(reason)
+    if (trained === null && before === null) {
+      lastTrainedAt = null
+      firstAttemptShortAt = rows
+    }
   }
 
-  async function reasonToTrain(): Promise<string | null> {
+  async function reasonToTrain(): Promise<{ reason: string; rows: number } | null> {
     const stats = await history.stats()
     if (stats.rows < options.minRows || !stats.lastStoredAt) return null
     const now = Date.now()
-    if (!lastTrainedAt) return now - stats.lastStoredAt.getTime() >= options.settleMs ? 'first model' : null
+    const because = (reason: string) => ({ reason, rows: stats.rows })
+    if (!lastTrainedAt) {
+      const settled = now - stats.lastStoredAt.getTime() >= options.settleMs
+      return settled && stats.rows > (firstAttemptShortAt ?? -1) ? because('first model') : null
+    }
     if (now - lastDriftCheck >= options.driftCheckMs) {
       lastDriftCheck = now
       const drift = await jobs.measureDrift()
-      if (drift && drift.psi > options.driftThreshold) return `drift: ${drift.feature} PSI ${drift.psi.toFixed(2)} > ${options.driftThreshold}`
+      if (drift && drift.psi > options.driftThreshold) return because(`drift: ${drift.feature} PSI ${drift.psi.toFixed(2)} > ${options.driftThreshold}`)
     }
-    if (now - lastTrainedAt.getTime() >= options.intervalMs && (await history.rowsStoredSince(lastTrainedAt)) >= options.minRows) return 'scheduled retrain'
+    if (now - lastTrainedAt.getTime() >= options.intervalMs && (await history.rowsStoredSince(lastTrainedAt)) >= options.minRows) return because('scheduled retrain')
     return null
   }
 
@@ -68,8 +80,8 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
           return
         }
         await jobs.reviewShadow()
-        const reason = await reasonToTrain()
-        if (reason) await train(reason)
+        const due = await reasonToTrain()
+        if (due) await train(due.reason, due.rows)
       } finally {
         await client.query("SELECT pg_advisory_unlock(hashtext('trainer'))")
       }
