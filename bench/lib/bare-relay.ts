@@ -1,9 +1,12 @@
-// One hop of the bare kafkajs pipe: consume a topic and produce the same bytes, keys and timestamps
-// to the next, with no decoding and no processing. The baseline every pipeline figure is compared to.
-// Usage: node --import tsx bench/lib/bare-relay.ts <brokers> <from-topic> <to-topic> <group>
+// One hop of the bare kafkajs pipe: consume a topic and produce the same bytes and keys (and
+// timestamps, unless told `stamp-now`) to the next, with no decoding and no processing. The baseline
+// every pipeline figure is compared to. A hop measured by its output's timestamps must stamp its own
+// (`stamp-now`): forwarded ones time the producer that filled the input, not the hop.
+// Usage: node --import tsx bench/lib/bare-relay.ts <brokers> <from-topic> <to-topic> <group> [stamp-now]
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 
-const [brokers, from, to, group] = process.argv.slice(2) as [string, string, string, string]
+const [brokers, from, to, group, stamp] = process.argv.slice(2) as [string, string, string, string, string | undefined]
+const forwardTimestamps = stamp !== 'stamp-now'
 const kafka = new Kafka({ clientId: `relay-${group}`, brokers: brokers.split(','), logLevel: logLevel.WARN })
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 500 })
@@ -16,7 +19,7 @@ await consumer.run({
     if (batch.messages.length === 0) return
     await producer.send({
       topic: to, acks: -1,
-      messages: batch.messages.map((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp })),
+      messages: batch.messages.map((m) => ({ key: m.key, value: m.value, ...(forwardTimestamps ? { timestamp: m.timestamp } : {}) })),
     })
     resolveOffset(batch.lastOffset())
     await commitOffsetsIfNecessary()

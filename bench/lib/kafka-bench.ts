@@ -41,9 +41,9 @@ export async function writeRate(kafka: Kafka, topic: string, count: number, time
   return (stamps.length - 1) / Math.max(0.001, (last - first) / 1000)
 }
 
-/** Starts one bare consume→produce hop as its own process. */
+/** Starts one bare consume→produce hop as its own process; its output carries its own timestamps, for writeRate. */
 export async function startBareRelay(brokers: string, from: string, to: string, group: string): Promise<ChildProcess> {
-  const child = fork(join(import.meta.dirname, 'bare-relay.ts'), [brokers, from, to, group], { execArgv: ['--import', 'tsx'] })
+  const child = fork(join(import.meta.dirname, 'bare-relay.ts'), [brokers, from, to, group, 'stamp-now'], { execArgv: ['--import', 'tsx'] })
   await new Promise((resolve) => child.once('message', resolve))
   return child
 }

@@ -68,8 +68,7 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
   if (registry) {
     for (const topic of options.topics) {
       const subject = `${options.kafkaName(topic)}-value`
-      const { id } = await registry.register({ type: SchemaType.AVRO, schema: avroSchemaText(topic) }, { subject })
-      schemaIds.set(topic.name, id)
+      schemaIds.set(topic.name, await registerOnce(registry, subject, avroSchemaText(topic)))
     }
   }
 
@@ -131,6 +130,23 @@ function confluentWireFormat(type: avro.Type, topic: Topic<unknown>, schemaId: n
   header[0] = CONFLUENT_MAGIC_BYTE
   header.writeInt32BE(schemaId, 1)
   return Buffer.concat([header, body])
+}
+
+/**
+ * Registers a subject's schema. Instances of a new deployment starting together race to create the
+ * subject (a compatibility rule "already exists", or a read of the default compatibility before it
+ * is set): the loser tries again and finds the subject, with the same schema and id, in place.
+ */
+async function registerOnce(registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
+  const ATTEMPTS = 5
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await registry.register({ type: SchemaType.AVRO, schema }, { subject })).id
+    } catch (err) {
+      if (attempt >= ATTEMPTS) throw err
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100))
+    }
+  }
 }
 
 function checked<T>(type: avro.Type, topic: Topic<T>, value: unknown): T {

@@ -1,4 +1,4 @@
-import { TransientError, type PgPool } from '@vigil/platform'
+import { TransientError, VigilError, type PgPool } from '@vigil/platform'
 import type { Alert } from '@vigil/schemas'
 
 export interface RecordedAlert {
@@ -65,6 +65,38 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
     },
     async markPublished(alertIds: string[]): Promise<void> {
       if (alertIds.length) await pool.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [alertIds])
+    },
+    /**
+     * Publishes each of `alertIds` not yet published, once across instances: their rows stay locked
+     * while `publish` runs (the features and the scores consumers may both reach a correlated alert
+     * at once), and are marked published when it returns. Returns the ids it published. A crash in
+     * between releases the locks unpublished, so a redelivery publishes them (at least once).
+     */
+    async publishOnce(alertIds: string[], publish: (alertIds: string[]) => Promise<void>): Promise<string[]> {
+      if (alertIds.length === 0) return []
+      const client = await pool.connect().catch((cause) => {
+        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+      })
+      try {
+        await client.query('BEGIN')
+        // Waits for a concurrent publisher of the same alert, then sees it published and leaves it out.
+        const { rows } = await client.query<{ alert_id: string }>(
+          'SELECT alert_id FROM alerts WHERE alert_id = ANY($1::text[]) AND NOT published ORDER BY alert_id FOR UPDATE', [alertIds],
+        )
+        const claimed = rows.map((r) => r.alert_id)
+        if (claimed.length > 0) {
+          await publish(claimed)
+          await client.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [claimed])
+        }
+        await client.query('COMMIT')
+        return claimed
+      } catch (cause) {
+        await client.query('ROLLBACK').catch(() => {})
+        if (cause instanceof VigilError) throw cause // the producer's own verdict on the send
+        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+      } finally {
+        client.release()
+      }
     },
   }
 }

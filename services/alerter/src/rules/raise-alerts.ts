@@ -7,7 +7,7 @@ import type { AlertJoin } from './alert-join.ts'
 import type { RaisedAlert } from './sigma-alerts.ts'
 
 export interface RaiseDeps {
-  store: Pick<AlertStore, 'record' | 'markPublished' | 'markSuppressed'>
+  store: Pick<AlertStore, 'record' | 'publishOnce' | 'markSuppressed'>
   producer: Pick<TypedProducer, 'send'>
   sinks: Pick<Notifier, 'enqueue'>
   /** adds the alerts where rules and the model agree (alert-join.ts); left out, none are */
@@ -23,7 +23,8 @@ export interface RaiseDeps {
  * into its alert in Postgres first (a redelivered event counts once); the alerts where a Sigma
  * rule and the model now agree are added and stored the same way; new alerts (or ones stored but
  * never published, after a crash) are queued for the sinks, then written to `alerts` once, and
- * marked published only after the broker acknowledged them; those an analyst's suppression covers
+ * marked published only after the broker acknowledged them (once across instances: alert-store's
+ * publishOnce); those an analyst's suppression covers
  * are resolved instead. Returns the alerts published.
  */
 export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDeps): Promise<Alert[]> {
@@ -49,10 +50,11 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   }
   await deps.store.markSuppressed(suppressed)
   if (toPublish.size === 0) return []
-  const alerts = [...toPublish.values()]
-  // Before publishing: a crash in between re-enqueues on redelivery, and the outbox keeps one row per alert and sink.
-  await deps.sinks.enqueue(alerts)
-  await deps.producer.send(topics.alerts, alerts.map((a) => ({ key: a.entity.id, value: a })))
-  await deps.store.markPublished(alerts.map((a) => a.alertId))
-  return alerts
+  const published = await deps.store.publishOnce([...toPublish.keys()], async (ids) => {
+    const alerts = ids.map((id) => toPublish.get(id)!)
+    // Before publishing: a crash in between re-enqueues on redelivery, and the outbox keeps one row per alert and sink.
+    await deps.sinks.enqueue(alerts)
+    await deps.producer.send(topics.alerts, alerts.map((a) => ({ key: a.entity.id, value: a })))
+  })
+  return published.map((id) => toPublish.get(id)!)
 }

@@ -24,6 +24,12 @@ export function memoryAlertStore() {
     async markPublished(ids: string[]) {
       for (const id of ids) alerts.get(id)!.published = true
     },
+    async publishOnce(ids: string[], publish: (ids: string[]) => Promise<void>) {
+      const claimed = ids.filter((id) => !alerts.get(id)!.published)
+      if (claimed.length > 0) await publish(claimed)
+      for (const id of claimed) alerts.get(id)!.published = true
+      return claimed
+    },
     suppressed: new Map<string, number>(),
     async markSuppressed(rows: Array<{ alertId: string; suppressionId: number }>) {
       for (const { alertId, suppressionId } of rows) {

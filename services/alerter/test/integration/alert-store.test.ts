@@ -1,0 +1,43 @@
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createLogger, createPgPool, runMigrations, type PgPool } from '@vigil/platform'
+import type { Score } from '@vigil/schemas'
+import { createTestDatabase } from '@vigil/testkit'
+import { createAlertStore } from '../../src/adapters/alert-store.ts'
+import { buildAlert } from '../../src/build-alert.ts'
+
+// Two alerter instances (the features consumer and the scores consumer may both reach a correlated
+// alert at once) publishing the same stored alert: against the real Postgres, it goes out once.
+const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url))
+const T = Date.UTC(2025, 11, 10, 7, 0, 0)
+let pools: PgPool[] = []
+
+beforeAll(async () => {
+  const url = await createTestDatabase(inject('stack').PG_URL, 'alertstore')
+  pools = [createPgPool(url, 4), createPgPool(url, 4)]
+  await runMigrations(pools[0]!, 'alerter', MIGRATIONS, createLogger('test', 'silent', 'test'))
+})
+afterAll(async () => Promise.all(pools.map((p) => p.end())))
+
+describe('alert store', () => {
+  it('publishes an alert once when two instances try at the same moment, and again only if the first one failed', async () => {
+    const [a, b] = pools.map((p) => createAlertStore(p, 10)) as [ReturnType<typeof createAlertStore>, ReturnType<typeof createAlertStore>]
+    const score = { entity: { kind: 'source.ip', id: '10.9.0.1' }, eventTime: T, score: 1, threshold: 0.99, eventId: 'raw-logs/0/1', family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l' } } as unknown as Score
+    const alert = buildAlert(score, { windowMs: 600_000 }, T)
+    expect((await a.record(alert, 'e1', T))?.needsPublishing).toBe(true)
+    expect((await b.record(alert, 'e2', T))?.needsPublishing).toBe(true) // both see it unpublished
+
+    // A first attempt whose send fails leaves it unpublished.
+    await expect(a.publishOnce([alert.alertId], async () => { throw new Error('broker down') })).rejects.toThrow(/broker down/)
+    const sends: string[] = []
+    const slowSend = (who: string) => async (ids: string[]) => {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      sends.push(...ids.map((id) => `${who}:${id}`))
+    }
+    const [byA, byB] = await Promise.all([a.publishOnce([alert.alertId], slowSend('a')), b.publishOnce([alert.alertId], slowSend('b'))])
+    expect([...byA, ...byB]).toEqual([alert.alertId])
+    expect(sends).toHaveLength(1)
+    expect(await a.publishOnce([alert.alertId], slowSend('a'))).toEqual([])
+  })
+})
