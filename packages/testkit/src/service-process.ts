@@ -4,7 +4,6 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { ServiceName } from '@vigil/schemas'
 import { REPO_ROOT } from './stack.ts'
-import { waitFor } from './wait-for.ts'
 
 /** A service running as a real process, as in production: signals, exit codes and logs are real. */
 export interface ServiceProcess {
@@ -60,12 +59,16 @@ export async function startService(name: ServiceName, env: Record<string, string
   return {
     name, metricsPort, child, logFile, exited, isReady,
     async waitReady(timeoutMs = 60_000) {
-      let ended = false
-      void exited.then(() => (ended = true))
-      await waitFor(`${name} ready (log: ${logFile})`, async () => {
-        if (ended) throw new Error(`${name} exited before it was ready; see ${logFile}`)
-        return isReady()
-      }, timeoutMs)
+      // Not waitFor: a service that exits must fail the wait at once, not when the time is up.
+      let exitCode: number | null | undefined
+      void exited.then((code) => (exitCode = code))
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        if (exitCode !== undefined) throw new Error(`${name} exited (code ${exitCode}) before it was ready; see ${logFile}`)
+        if (await isReady()) return
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${name} to be ready; see ${logFile}`)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
     },
     async stop(signal = 'SIGTERM') {
       const started = Date.now()
