@@ -80,8 +80,10 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
       try {
         await client.query('BEGIN')
         // Waits for a concurrent publisher of the same alert, then sees it published and leaves it out.
+        // NO KEY UPDATE, not UPDATE: `publish` queues notifications on another connection, and their
+        // outbox rows' foreign key takes KEY SHARE on these rows, which UPDATE would block for good.
         const { rows } = await client.query<{ alert_id: string }>(
-          'SELECT alert_id FROM alerts WHERE alert_id = ANY($1::text[]) AND NOT published ORDER BY alert_id FOR UPDATE', [alertIds],
+          'SELECT alert_id FROM alerts WHERE alert_id = ANY($1::text[]) AND NOT published ORDER BY alert_id FOR NO KEY UPDATE', [alertIds],
         )
         const claimed = rows.map((r) => r.alert_id)
         if (claimed.length > 0) {

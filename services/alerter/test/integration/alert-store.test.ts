@@ -39,4 +39,17 @@ describe('alert store', () => {
     expect(sends).toHaveLength(1)
     expect(await a.publishOnce([alert.alertId], slowSend('a'))).toEqual([])
   })
+
+  it('lets the publish step queue its notifications on another connection (the outbox refers to the locked alert)', async () => {
+    const store = createAlertStore(pools[0]!, 10)
+    const score = { entity: { kind: 'source.ip', id: '10.9.0.2' }, eventTime: T, score: 1, threshold: 0.99, eventId: 'raw-logs/0/2', family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: '2', line: 'l' } } as unknown as Score
+    const alert = buildAlert(score, { windowMs: 600_000 }, T)
+    await store.record(alert, 'e1', T)
+    // As the sinks enqueue: an insert whose foreign key takes KEY SHARE on the alert's row, from another connection.
+    const enqueue = async (ids: string[]) => {
+      await pools[1]!.query("SET statement_timeout = '5s'")
+      await pools[1]!.query("INSERT INTO sink_outbox (alert_id, sink) SELECT unnest($1::text[]), 'webhook'", [ids])
+    }
+    expect(await store.publishOnce([alert.alertId], enqueue)).toEqual([alert.alertId])
+  })
 })

@@ -63,6 +63,10 @@ const MINUTE_MS = 60_000
 const WINDOW_VALUES = 13
 // Runs inside Redis: one call per entity and batch instead of ~25 commands per event, which was most of the featurizer's time.
 const ENTITY_WINDOW_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'entity-window.lua'), 'utf8')
+// A login read against its user's history and added to it, once per event id however often it is delivered.
+const USER_LOGIN_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'user-login.lua'), 'utf8')
+/** logins remembered per user for redeliveries */
+const USER_MEMO_MAX = 1000
 
 /**
  * Per-entity sliding windows on event time in Redis: sorted sets (score = event time, member =
@@ -76,11 +80,15 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
   const keepMs = windowMs + options.lateGraceSeconds * 1000
   const bucketsPerWindow = Math.ceil(windowMs / MINUTE_MS)
   redis.defineCommand('vigilEntityWindow', { numberOfKeys: 1, lua: ENTITY_WINDOW_SCRIPT })
+  redis.defineCommand('vigilUserLogin', { numberOfKeys: 4, lua: USER_LOGIN_SCRIPT })
 
   return {
     async update(batch) {
       if (batch.length === 0) return []
-      const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilEntityWindow(...args: Array<string | number>): unknown }
+      const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & {
+        vigilEntityWindow(...args: Array<string | number>): unknown
+        vigilUserLogin(...args: Array<string | number>): unknown
+      }
       // One script call per entity with all of its events of the batch, in batch order.
       const byEntity = new Map<string, number[]>()
       batch.forEach(({ event }, i) => {
@@ -102,28 +110,18 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
         index++
       }
       const userAt: Array<number | null> = []
-      for (const { marks } of batch) {
-        if (!marks.login) {
+      for (const { event, marks } of batch) {
+        const { login } = marks
+        if (!login) {
           userAt.push(null)
           continue
         }
-        const u = userBase(marks.login.user)
-        userAt.push(index)
-        pipeline.sismember(`${u}:countries`, marks.login.country ?? '')
-        pipeline.sismember(`${u}:ips`, marks.login.ip)
-        pipeline.hmget(`${u}:loc`, 'lat', 'lon', 'n')
-        index += 3
-        if (marks.login.success) {
-          if (marks.login.country) { pipeline.sadd(`${u}:countries`, marks.login.country); index++ }
-          pipeline.sadd(`${u}:ips`, marks.login.ip); index++
-          if (marks.login.lat !== null && marks.login.lon !== null) {
-            pipeline.hincrbyfloat(`${u}:loc`, 'lat', marks.login.lat)
-            pipeline.hincrbyfloat(`${u}:loc`, 'lon', marks.login.lon)
-            pipeline.hincrby(`${u}:loc`, 'n', 1)
-            index += 3
-          }
-          for (const k of ['countries', 'ips', 'loc']) { pipeline.expire(`${u}:${k}`, options.userTtlSeconds); index++ }
-        }
+        const u = userBase(login.user)
+        userAt.push(index++)
+        pipeline.vigilUserLogin(
+          `${u}:countries`, `${u}:ips`, `${u}:loc`, `${u}:memo`,
+          event.eventId, login.country ?? '', login.ip, login.lat ?? '', login.lon ?? '', login.success ? 1 : 0, options.userTtlSeconds, USER_MEMO_MAX,
+        )
       }
 
       let results: Array<[Error | null, unknown]> | null
@@ -142,10 +140,10 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
         const u = userAt[i]
         let user: WindowStats['user'] = null
         if (u !== null && u !== undefined) {
-          const [lat, lon, count] = (results[u + 2]![1] as Array<string | null>).map((v) => (v === null ? null : Number(v)))
+          const [countryKnown, ipKnown, lat, lon, count] = (results[u]![1] as Array<string | number>).map((v) => (v === '' ? null : Number(v)))
           user = {
-            countryKnown: Number(results[u]![1]) === 1,
-            ipKnown: Number(results[u + 1]![1]) === 1,
+            countryKnown: countryKnown === 1,
+            ipKnown: ipKnown === 1,
             usualLat: count ? lat! / count : null,
             usualLon: count ? lon! / count : null,
           }

@@ -75,6 +75,24 @@ describe('entity windows in Redis', () => {
     expect(first.at(-1)).toMatchObject({ events: 3, failures: 3 })
   })
 
+  it('reads and extends a user\'s login history once per login, however often it is delivered', async () => {
+    const user = `ana${offset}`
+    const from = (ip: string, at: number, country: string, lat: number, lon: number) => {
+      const e = accepted(ip, at, user)
+      e.ecs.source = { ip, geo: { country_iso_code: country, location: { lat, lon } } } as never
+      return e
+    }
+    const first = withMarks([from('10.5.0.1', 0, 'ES', 40, -4)])
+    const second = withMarks([from('10.5.0.2', 60, 'PT', 38, -9)])
+    const history = (w: WindowStats) => w.user
+    expect((await store().update(first)).map(history)).toEqual([{ countryKnown: false, ipKnown: false, usualLat: null, usualLon: null }])
+    // Delivered again (a retried batch): the same answer, and its location is not added twice.
+    expect((await store().update(first)).map(history)).toEqual([{ countryKnown: false, ipKnown: false, usualLat: null, usualLon: null }])
+    expect((await store().update(second)).map(history)).toEqual([{ countryKnown: false, ipKnown: false, usualLat: 40, usualLon: -4 }])
+    const back = withMarks([from('10.5.0.1', 120, 'ES', 40, -4)])
+    expect((await store().update(back)).map(history)).toEqual([{ countryKnown: true, ipKnown: true, usualLat: 39, usualLon: -6.5 }])
+  })
+
   it('gives a redelivered event the window it got the first time, even after later events of the same second', async () => {
     const ip = `10.4.${offset % 250}.1`
     const batch = withMarks([failed(ip, 0), failed(ip, 0, 'admin'), failed(ip, 0, 'oracle')])
