@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
-import type { PgPool } from '@vigil/platform'
+import { inTransaction, type PgPool } from '@vigil/platform'
 
 /** Migrations of the registry tables; the trainer and the scorer both run them at start. */
 export const MODEL_REGISTRY_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
@@ -281,20 +281,3 @@ export async function deployments(db: Queryable, model: string, version?: string
   return rows.map((r) => ({ instanceId: r.instance_id, role: r.role, model: r.model, version: r.version, acknowledgedAt: r.acknowledged_at }))
 }
 
-async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
-  let broken: Error | undefined
-  try {
-    await client.query('BEGIN')
-    const result = await work(client)
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-      broken = rollbackErr // a connection that cannot roll back is not given back to the pool
-    })
-    throw err
-  } finally {
-    client.release(broken)
-  }
-}

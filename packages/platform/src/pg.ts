@@ -27,6 +27,31 @@ export function createPgPool(settingsOrUrl: PgPoolSettings | string, size?: numb
  * Runs the versioned migrations in `dir` (files `NNN_name.sql`, applied in order, each once) for
  * `owner`. An advisory lock lets several instances start at once; each file runs in a transaction.
  */
+/** A connection in a transaction. */
+export type PgClient = pg.PoolClient
+
+/**
+ * Runs `work` in one transaction on one connection: committed if it returns, rolled back if it
+ * throws (the error goes on). A connection that cannot even roll back is not given back to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    await client.query('BEGIN')
+    const result = await work(client)
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+      broken = rollbackErr
+    })
+    throw err
+  } finally {
+    client.release(broken)
+  }
+}
+
 export async function runMigrations(pool: pg.Pool, owner: string, dir: string, log: Logger): Promise<void> {
   const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
   const client = await pool.connect()

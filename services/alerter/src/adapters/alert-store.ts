@@ -1,4 +1,4 @@
-import { TransientError, VigilError, type PgPool } from '@vigil/platform'
+import { inTransaction, TransientError, VigilError, type PgPool } from '@vigil/platform'
 import type { Alert } from '@vigil/schemas'
 
 export interface RecordedAlert {
@@ -12,11 +12,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
   return {
     /** Folds one event into its alert, or opens the alert. Null when this event was already counted (a redelivery). */
     async record(alert: Alert, eventId: string, eventTime: number): Promise<RecordedAlert | null> {
-      const client = await pool.connect().catch((cause) => {
-        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
-      })
-      try {
-        await client.query('BEGIN')
+      return storeUnavailableOnFailure(() => inTransaction(pool, async (client) => {
         const upsert = await client.query<{ body: Alert; published: boolean; inserted: boolean }>(
           `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body)
            VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), to_timestamp($7 / 1000.0), $8, $9, $10)
@@ -26,10 +22,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
         )
         const counted = await client.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [alert.alertId, eventId])
         const row = upsert.rows[0]!
-        if (counted.rowCount === 0) {
-          await client.query('COMMIT')
-          return row.published ? null : { alert: row.body, needsPublishing: true }
-        }
+        if (counted.rowCount === 0) return row.published ? null : { alert: row.body, needsPublishing: true }
         if (!row.inserted) {
           await client.query(
             `UPDATE alerts SET event_count = event_count + 1,
@@ -40,14 +33,8 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
             [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence)],
           )
         }
-        await client.query('COMMIT')
         return { alert: row.body, needsPublishing: !row.published }
-      } catch (cause) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
-      } finally {
-        client.release()
-      }
+      }))
     },
 
     /**
@@ -63,9 +50,6 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
         [alerts.map((a) => a.alertId), alerts.map((a) => a.suppressionId)],
       )
     },
-    async markPublished(alertIds: string[]): Promise<void> {
-      if (alertIds.length) await pool.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [alertIds])
-    },
     /**
      * Publishes each of `alertIds` not yet published, once across instances: their rows stay locked
      * while `publish` runs (the features and the scores consumers may both reach a correlated alert
@@ -74,33 +58,34 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
      */
     async publishOnce(alertIds: string[], publish: (alertIds: string[]) => Promise<void>): Promise<string[]> {
       if (alertIds.length === 0) return []
-      const client = await pool.connect().catch((cause) => {
-        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
-      })
-      try {
-        await client.query('BEGIN')
+      return storeUnavailableOnFailure(() => inTransaction(pool, async (client) => {
         // Waits for a concurrent publisher of the same alert, then sees it published and leaves it out.
         // NO KEY UPDATE, not UPDATE: `publish` queues notifications on another connection, and their
         // outbox rows' foreign key takes KEY SHARE on these rows, which UPDATE would block for good.
         const { rows } = await client.query<{ alert_id: string }>(
           'SELECT alert_id FROM alerts WHERE alert_id = ANY($1::text[]) AND NOT published ORDER BY alert_id FOR NO KEY UPDATE', [alertIds],
         )
-        const claimed = rows.map((r) => r.alert_id)
+        // Locked in id order (two publishers never wait on each other crosswise); published in the caller's order.
+        const locked = new Set(rows.map((r) => r.alert_id))
+        const claimed = alertIds.filter((id) => locked.has(id))
         if (claimed.length > 0) {
           await publish(claimed)
           await client.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [claimed])
         }
-        await client.query('COMMIT')
         return claimed
-      } catch (cause) {
-        await client.query('ROLLBACK').catch(() => {})
-        if (cause instanceof VigilError) throw cause // the producer's own verdict on the send
-        throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
-      } finally {
-        client.release()
-      }
+      }))
     },
   }
 }
 
 export type AlertStore = ReturnType<typeof createAlertStore>
+
+/** Postgres failing is transient for the caller (its batch is held and retried); a failure with its own verdict (the producer's) keeps it. */
+async function storeUnavailableOnFailure<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (cause) {
+    if (cause instanceof VigilError) throw cause
+    throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+  }
+}

@@ -1,5 +1,4 @@
-import type { PgPool } from '@vigil/platform'
-import { inTransaction } from './pg-transaction.ts'
+import { inTransaction, type PgPool } from '@vigil/platform'
 import type { NewSuppression } from './requests.ts'
 import { candidateCondition, compileMatch, type AlertSubject, type SuppressionMatch, type SuppressionScope } from './suppression-match.ts'
 

@@ -1,5 +1,4 @@
-import { TransientError, type PgPool } from '@vigil/platform'
-import { inTransaction, type PgClient } from './pg-transaction.ts'
+import { inTransaction, type PgClient, type PgPool, TransientError } from '@vigil/platform'
 import type { VerdictBody, VerdictKind } from './requests.ts'
 
 /**

@@ -80,7 +80,7 @@ function score(entity: number, value: number, event = 0): Score {
 
 /**
  * What handle-scores does with the sinks wired in: fold each score into its alert, enqueue the
- * alerts to publish (before publishing), then mark them published. Returns the alerts enqueued.
+ * alerts to publish while publishOnce holds them (raise-alerts.ts, without the topic). Returns the alerts enqueued.
  */
 async function handleScores(scores: Score[], store: AlertStore, sinks: Notifier): Promise<Alert[]> {
   const toPublish = new Map<string, Alert>()
@@ -88,10 +88,8 @@ async function handleScores(scores: Score[], store: AlertStore, sinks: Notifier)
     const recorded = await store.record(buildAlert(s, POLICY), s.eventId, s.eventTime)
     if (recorded?.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
   }
-  const alerts = [...toPublish.values()]
-  await sinks.enqueue(alerts)
-  await store.markPublished(alerts.map((a) => a.alertId))
-  return alerts
+  const published = await store.publishOnce([...toPublish.keys()], (ids) => sinks.enqueue(ids.map((id) => toPublish.get(id)!)))
+  return published.map((id) => toPublish.get(id)!)
 }
 
 async function outboxRows(pool: PgPool, sink?: string) {

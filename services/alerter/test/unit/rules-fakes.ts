@@ -21,9 +21,6 @@ export function memoryAlertStore() {
       if (!inserted) row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10) }
       return { alert: row.body, needsPublishing: !row.published }
     },
-    async markPublished(ids: string[]) {
-      for (const id of ids) alerts.get(id)!.published = true
-    },
     async publishOnce(ids: string[], publish: (ids: string[]) => Promise<void>) {
       const claimed = ids.filter((id) => !alerts.get(id)!.published)
       if (claimed.length > 0) await publish(claimed)
