@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { ServiceName } from '@vigil/schemas'
@@ -20,15 +21,36 @@ export interface ServiceProcess {
   metrics(): Promise<string>
 }
 
-/** A free TCP port on loopback. */
+/**
+ * A port that is free for both TCP and UDP on every interface, for a test's listener.
+ *
+ * Chosen below the kernel's ephemeral range (32768 and up): a port the kernel hands out (listen on 0)
+ * is free only until the next outgoing connection, and the tests open hundreds of them (Kafka, Redis,
+ * Postgres), so one of those could take it before the service binds it (EADDRINUSE, seen in CI).
+ * Random within the range so parallel test files rarely pick the same one; the bind check catches
+ * the rest.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FREE_PORT_RANGE.from + Math.floor(Math.random() * (FREE_PORT_RANGE.to - FREE_PORT_RANGE.from))
+    if (await canBind(port)) return port
+  }
+  throw new Error(`no free port in ${FREE_PORT_RANGE.from}-${FREE_PORT_RANGE.to} after 200 tries`)
+}
+
+const FREE_PORT_RANGE = { from: 20_000, to: 32_000 }
+
+async function canBind(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
     const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
+    server.once('error', () => resolve(false))
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)))
+  })
+  if (!tcp) return false
+  return new Promise<boolean>((resolve) => {
+    const socket = createSocket('udp4')
+    socket.once('error', () => { socket.close(); resolve(false) })
+    socket.bind(port, '0.0.0.0', () => socket.close(() => resolve(true)))
   })
 }
 
