@@ -2,34 +2,39 @@
 // featurizer process, beside a bare consume→produce of the same messages in the same run.
 // Target: the featurizer keeps at least half the bare pipe's rate.  Run: npm run bench:featurize
 import { join } from 'node:path'
-import { topics, type RawLog } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, readLogLines, REPO_ROOT, stackFromEnv, startNativeStack, startService, uniquePrefix } from '@vigil/testkit'
+import { allTopics, createCodec, topics } from '@vigil/schemas'
+import { removeTopics, REPO_ROOT, stackFromEnv, startNativeStack, startService, uniquePrefix } from '@vigil/testkit'
 import { benchKafka, createTopics, produceAll, startBareRelay, writeRate } from '../lib/kafka-bench.ts'
 import { printTable } from '../lib/stats.ts'
+import { asIngested, buildWorkload, WORKLOAD_LINES_PER_REPEAT } from '../lib/workload.ts'
 
-const N = Number(process.env.BENCH_EVENTS ?? 30_000)
+const N = Number(process.env.BENCH_EVENTS ?? 60_000)
 const PARTITIONS = 12
 const stack = stackFromEnv() ?? startNativeStack()
 const kafka = benchKafka(stack.KAFKA_BROKERS)
 
-// Real lines of several families, as the ingestor would have written them (keyed by host).
-const samples = [
-  { host: 'LabSZ', lines: readLogLines(OPENSSH_SAMPLE) },
-  { host: 'combo', lines: readLogLines(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'Linux_2k.log')) },
-]
-const now = Date.now()
-const records = Array.from({ length: N }, (_, i) => {
-  const sample = samples[i % samples.length]!
-  const line = sample.lines[Math.floor(i / samples.length) % sample.lines.length]!
-  const value: RawLog = { line: `<38>${line}`, receivedAt: now, transport: 'bench', peer: null, syslog: null, zeek: null }
-  return { key: sample.host, value: Buffer.from(JSON.stringify(value)) }
-})
+// The scale benchmark's workload: the real loghub OpenSSH, Linux and Apache samples from 12 hosts
+// each, as the ingestor writes them (keyed by host, its syslog header read), in the Confluent wire
+// format when the stack has a registry, under the round's own topic names as the ingestor registers them.
+const HOSTS = 12
+/** every topic of the run, deleted at the end */
+const prefixes: string[] = []
+const lines = buildWorkload(Math.ceil(N / WORKLOAD_LINES_PER_REPEAT), HOSTS).slice(0, N)
+async function rawLogsAsIngested(prefix: string): Promise<Array<{ key: string; value: Buffer }>> {
+  const codec = await createCodec({ registryUrl: stack.SCHEMA_REGISTRY_URL, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+  const receivedAt = Date.now()
+  return lines.map((line) => {
+    const { key, record } = asIngested(line, receivedAt)
+    return { key, value: codec.encode(topics.rawLogs, record) }
+  })
+}
 
 async function bare(): Promise<number> {
   const prefix = uniquePrefix('bench-feat-bare')
+  prefixes.push(prefix)
   const [from, to] = [`${prefix}raw-logs`, `${prefix}features`]
   await createTopics(kafka, [from, to], PARTITIONS)
-  await produceAll(kafka, from, records)
+  await produceAll(kafka, from, await rawLogsAsIngested(prefix))
   const relay = await startBareRelay(stack.KAFKA_BROKERS, from, to, `${prefix}relay`)
   const rate = await writeRate(kafka, to, N)
   relay.kill('SIGTERM')
@@ -38,8 +43,9 @@ async function bare(): Promise<number> {
 
 async function featurizer(): Promise<number> {
   const prefix = uniquePrefix('bench-feat')
+  prefixes.push(prefix)
   await createTopics(kafka, [`${prefix}raw-logs`], PARTITIONS)
-  await produceAll(kafka, `${prefix}raw-logs`, records)
+  await produceAll(kafka, `${prefix}raw-logs`, await rawLogsAsIngested(prefix))
   const service = await startService('featurizer', {
     KAFKA_BROKERS: stack.KAFKA_BROKERS, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...(process.env.BENCH_NODE_ARGS ? { NODE_ARGS: process.env.BENCH_NODE_ARGS } : {}),
     // BENCH_SERVICE_ENV='CONSUMER_CONCURRENCY=12 …': settings to try on the featurizer
@@ -55,7 +61,7 @@ async function featurizer(): Promise<number> {
 // The machine is shared: the two pipes alternate for ROUNDS rounds, so both meet the same load, and
 // the ratio is judged on the median of the rounds' ratios.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-console.log(`featurizer benchmark: ${N} raw-logs records (OpenSSH and Linux syslog samples), ${PARTITIONS} partitions, Redis ${stack.REDIS_URL}, ${ROUNDS} alternating rounds`)
+console.log(`featurizer benchmark: ${N} raw-logs records (loghub OpenSSH, Linux and Apache samples, ${HOSTS} hosts each), ${PARTITIONS} partitions, Redis ${stack.REDIS_URL}, ${ROUNDS} alternating rounds`)
 const rows: string[][] = []
 const ratios: number[] = []
 for (let round = 1; round <= ROUNDS; round++) {
@@ -66,5 +72,6 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 printTable(['round', 'bare consume→produce (kafkajs), events/s', 'featurizer (parse, Redis windows, features), events/s', 'featurizer / bare'], rows)
 const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!
+await removeTopics(kafka, prefixes)
 console.log(`featurizer / bare, median of ${ROUNDS} rounds: ${median.toFixed(2)} (target ≥ 0.5)`)
 process.exit(0)

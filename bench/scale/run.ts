@@ -15,7 +15,7 @@ import { benchKafka } from '../lib/kafka-bench.ts'
 import { printTable } from '../lib/stats.ts'
 import type { StageResult } from './measure-stage.ts'
 import { bareStage, featurizerStage, killStarted, pipelineStage, scorerStage, seedModel, type BenchRun, type PacedRate } from './stages.ts'
-import { asIngested, buildWorkload } from './workload.ts'
+import { asIngested, buildWorkload } from '../lib/workload.ts'
 
 const quick = process.argv.includes('--quick')
 const plan = quick

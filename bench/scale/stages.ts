@@ -6,7 +6,7 @@ import { createTestDatabase, REPO_ROOT, startService, uniquePrefix, waitFor, typ
 import { createTopics } from '../lib/kafka-bench.ts'
 import { stackPids } from './cpu-usage.ts'
 import { measureStage, type KafkaRecord, type StageProcess, type StageResult, type StageUnderTest } from './measure-stage.ts'
-import { asIngested } from './workload.ts'
+import { asIngested } from '../lib/workload.ts'
 
 const PARTITIONS = 12
 const LOG_DIR = join(REPO_ROOT, '.cache', 'bench-logs', 'scale')

@@ -22,7 +22,8 @@ export class CodecError extends Error {
 export interface Codec {
   /** Whether messages go out in the Confluent wire format through a schema registry. */
   readonly usesRegistry: boolean
-  encode<T>(topic: Topic<T>, value: T): Promise<Buffer>
+  /** Synchronous: the schemas were registered at start, and a producer encodes thousands per batch. */
+  encode<T>(topic: Topic<T>, value: T): Buffer
   decode<T>(topic: Topic<T>, bytes: Buffer | null): Promise<T>
   /** A value already parsed from JSON elsewhere, checked and completed as `decode` does with the JSON it parses. */
   fromJson<T>(topic: Topic<T>, value: unknown): T
@@ -75,7 +76,7 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
   return {
     usesRegistry: registry !== null,
 
-    async encode<T>(topic: Topic<T>, value: T): Promise<Buffer> {
+    encode<T>(topic: Topic<T>, value: T): Buffer {
       const type = avroTypeOf(topic)
       if (!registry) {
         assertValid(type, topic, value)
@@ -98,6 +99,15 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
         }
       } else if (bytes[0] === CONFLUENT_MAGIC_BYTE) {
         if (!registry) throw new CodecError('REGISTRY_NOT_CONFIGURED', `message on ${topic.name} is in the Confluent wire format but no SCHEMA_REGISTRY_URL is set`)
+        // Written with this topic's own schema (as every Vigil service writes): read with avsc at
+        // once, complete and valid by construction. Another writer schema goes through the registry.
+        if (bytes.length >= WIRE_HEADER_BYTES && bytes.readInt32BE(1) === schemaIds.get(topic.name)) {
+          try {
+            return type.fromBuffer(bytes.subarray(WIRE_HEADER_BYTES)) as T
+          } catch (cause) {
+            throw new CodecError('SCHEMA_MISMATCH', `message on ${topic.name} does not decode with schema ${topic.schema}: ${(cause as Error).message}`, { cause })
+          }
+        }
         try {
           value = await registry.decode(bytes)
         } catch (cause) {
@@ -119,18 +129,28 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
  * message is traversed once; only a failed one is traversed again, to say what is wrong.
  */
 function confluentWireFormat(type: avro.Type, topic: Topic<unknown>, schemaId: number, value: unknown): Buffer {
-  let body: Buffer
+  // Written into a scratch buffer after room for the header, then copied out once: one allocation
+  // per message instead of three (body, header, concatenation), which showed in the featurizer's GC.
+  let end: number
   try {
-    body = type.toBuffer(value)
+    end = type.encode(value, scratch, WIRE_HEADER_BYTES)
+    if (end < 0) {
+      scratch = Buffer.allocUnsafe(scratch.length * 2 - end) // end is minus the bytes missing
+      end = type.encode(value, scratch, WIRE_HEADER_BYTES)
+    }
   } catch (cause) {
     assertValid(type, topic, value)
     throw new CodecError('SCHEMA_MISMATCH', `message does not match schema ${topic.schema}: ${(cause as Error).message}`, { cause })
   }
-  const header = Buffer.alloc(5)
-  header[0] = CONFLUENT_MAGIC_BYTE
-  header.writeInt32BE(schemaId, 1)
-  return Buffer.concat([header, body])
+  const message = Buffer.allocUnsafe(end)
+  scratch.copy(message, WIRE_HEADER_BYTES, WIRE_HEADER_BYTES, end)
+  message[0] = CONFLUENT_MAGIC_BYTE
+  message.writeInt32BE(schemaId, 1)
+  return message
 }
+/** magic byte and 4-byte schema id */
+const WIRE_HEADER_BYTES = 5
+let scratch = Buffer.allocUnsafe(64 * 1024)
 
 /**
  * Registers a subject's schema. Instances of a new deployment starting together race to create the

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Consumer, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
 import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
@@ -118,7 +118,7 @@ export async function createKafkaRuntime(
     // Not kafkajs's idempotent mode: after one failed request its sequence numbers stay out of
     // order for good. One request in flight keeps each partition in order; a retry may duplicate
     // a record, which every consumer absorbs (outputs are keyed by event or alert id).
-    const producer: Producer = client.producer({ maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+    const producer: Producer = client.producer({ maxInFlightRequests: 1, createPartitioner: keyCachingPartitioner })
     await producer.connect()
     return {
       async send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]) {
@@ -314,6 +314,33 @@ async function handleOneByOne<T>(
       if (canRetry(err)) throw err
       rejected.push({ raw: rawByOffset.get(message.offset)!, err })
     }
+  }
+}
+
+/**
+ * kafkajs's default partitioner (murmur2 of the key, as the Java client), remembering each key's
+ * partition: keys are entity ids, the same few thousand over and over, and the default hashes every
+ * message's key and filters the partition list for it, which showed in the featurizer's profile.
+ */
+export const keyCachingPartitioner: ICustomPartitioner = () => {
+  const partitionOf = Partitioners.DefaultPartitioner()
+  const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>()
+  const KEYS_MAX = 100_000
+  return (args) => {
+    const { topic, partitionMetadata, message } = args
+    if (typeof message.key !== 'string' || (message.partition !== null && message.partition !== undefined)) return partitionOf(args)
+    let cache = byTopic.get(topic)
+    // a topic given more partitions maps its keys anew, as the default would
+    if (!cache || cache.partitions !== partitionMetadata.length || cache.byKey.size >= KEYS_MAX) {
+      cache = { partitions: partitionMetadata.length, byKey: new Map() }
+      byTopic.set(topic, cache)
+    }
+    let partition = cache.byKey.get(message.key)
+    if (partition === undefined) {
+      partition = partitionOf(args)
+      cache.byKey.set(message.key, partition)
+    }
+    return partition
   }
 }
 

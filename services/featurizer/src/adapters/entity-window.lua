@@ -1,40 +1,114 @@
 -- One entity's events of a batch into its windows, and each event's window read back, in one call.
 -- KEYS[1]: the entity's key base (its hash tag keeps every key of the entity in one slot)
--- ARGV: windowMs, keepMs, ttlSeconds, bucketMinutes, then 7 values per event, in batch order:
---   t, eventId, weight, flags, user, urlPath, destination
+-- ARGV: keepMs, ttlSeconds, bucketMinutes, then 10 values per event, in batch order:
+--   t, t - window, t - 1 minute, t - 10 s, minute (t in whole minutes), eventId, weight, flags, user, urlPath, destination
 -- flags: a string of 0/1 for auth, fail, inval, http, h4, h5
 -- Returns 13 values per event (see feature-store.ts).
--- A redelivered event (its id already in the entity's memo) gets the values it got the first time:
+-- A redelivered event (its id already in the entity's window) gets the values it got the first time:
 -- recomputed, its window would also count the events that came after it in the first delivery, and
 -- a retried batch would not give the same features.
+--
+-- Cost: this script is most of Redis's work for the featurizer, and most of that is redis.call
+-- itself, dearer still with a Lua number as an argument (Redis formats it) or a string built here
+-- (Lua interns it): the times come as strings from the client, key names are built once per call,
+-- the memo is written with one HSET, and counts that must be zero are not asked for.
 local base = KEYS[1]
-local windowMs = tonumber(ARGV[1])
-local keepMs = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local buckets = tonumber(ARGV[4])
+local keepMs = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local buckets = tonumber(ARGV[3])
+local VALUES_PER_EVENT = 11
 local SETS = { 'auth', 'fail', 'inval', 'http', 'h4', 'h5' }
+local SEP = '|'
 
 -- Trimming and expiry are per key, not per event: done once, after the batch, for every key it touched.
 local touchedSets = {}
 local touchedLogs = {}
-local newest = nil
 
-local function add(set, t, id, weight)
-  local key = base .. ':' .. set
-  redis.call('ZADD', key, t, id)
-  for r = 1, weight - 1 do redis.call('ZADD', key, t, id .. '#' .. r) end
-  touchedSets[key] = true
+local keyOf = {}
+local function key(suffix)
+  local k = keyOf[suffix]
+  if not k then
+    k = base .. ':' .. suffix
+    keyOf[suffix] = k
+  end
+  return k
+end
+local evKey = key('ev')
+local memo = key('memo')
+-- id, values, id, values...: written with one HSET after the batch
+local memoFields = {}
+
+-- The newest time in a set (false: empty), read at the set's first use in the call and kept up as
+-- events are added: a window that starts after it is empty without a count (most entities have
+-- only logins or only requests), and an event at or after the ev set's newest has it as its
+-- previous event's time without a lookup (events mostly come in order).
+local newestIn = {}
+local function newestOf(set)
+  local known = newestIn[set]
+  if known == nil then
+    local top = redis.call('ZREVRANGE', key(set), 0, 0, 'WITHSCORES')
+    known = top[2] and tonumber(top[2]) or false
+    newestIn[set] = known
+  end
+  return known
+end
+
+local function add(set, t, tText, id, weight)
+  local k = key(set)
+  redis.call('ZADD', k, tText, id)
+  for r = 1, weight - 1 do redis.call('ZADD', k, tText, id .. '#' .. r) end
+  local newestTime = newestIn[set]
+  if newestTime ~= nil and (newestTime == false or t > newestTime) then newestIn[set] = t end
+  touchedSets[k] = true
+end
+
+-- HyperLogLog keys per kind and event-time minute, and the window's list of them, built once.
+local bucketKey = {}
+local windowKeys = {}
+local function logKey(kind, minute)
+  local byMinute = bucketKey[kind]
+  if not byMinute then
+    byMinute = {}
+    bucketKey[kind] = byMinute
+  end
+  local k = byMinute[minute]
+  if not k then
+    k = base .. ':' .. kind .. ':' .. minute
+    byMinute[minute] = k
+  end
+  return k
 end
 
 local function pfadd(kind, minute, value)
   if value == '' then return end
-  local key = base .. ':' .. kind .. ':' .. minute
-  redis.call('PFADD', key, value)
-  touchedLogs[key] = true
+  local k = logKey(kind, minute)
+  redis.call('PFADD', k, value)
+  touchedLogs[k] = true
 end
 
-local memo = base .. ':memo'
-local SEP = '|'
+local function distinct(kind, minute)
+  local byMinute = windowKeys[kind]
+  if not byMinute then
+    byMinute = {}
+    windowKeys[kind] = byMinute
+  end
+  local keys = byMinute[minute]
+  if not keys then
+    keys = {}
+    local m = tonumber(minute)
+    for i = 0, buckets - 1 do keys[#keys + 1] = logKey(kind, tostring(m - i)) end
+    byMinute[minute] = keys
+  end
+  return redis.call('PFCOUNT', unpack(keys))
+end
+
+local function count(set, since, tText) return redis.call('ZCOUNT', key(set), since, tText) end
+-- from, t: numbers for the comparison; fromText, tText: the same as strings, for Redis
+local function countSince(set, from, fromText, tText)
+  local newestTime = newestOf(set)
+  if newestTime == false or newestTime < from then return 0 end
+  return count(set, fromText, tText)
+end
 
 local function remembered(id)
   local packed = redis.call('HGET', memo, id)
@@ -44,16 +118,11 @@ local function remembered(id)
   return values
 end
 
-local function count(set, since, t) return redis.call('ZCOUNT', base .. ':' .. set, since, t) end
-
-local function distinct(kind, minute)
-  local keys = {}
-  for i = 0, buckets - 1 do keys[#keys + 1] = base .. ':' .. kind .. ':' .. (minute - i) end
-  return redis.call('PFCOUNT', unpack(keys))
-end
-
-local function previousEventTime(t, id, weight)
-  local previous = redis.call('ZREVRANGEBYSCORE', base .. ':ev', t, '-inf', 'WITHSCORES', 'LIMIT', 0, weight + 1)
+-- Read before the event joins the window, where it would find itself.
+local function previousEventTime(t, tText, id, weight)
+  local newestTime = newestOf('ev')
+  if newestTime == false or t >= newestTime then return newestTime == false and '' or newestTime end
+  local previous = redis.call('ZREVRANGEBYSCORE', evKey, tText, '-inf', 'WITHSCORES', 'LIMIT', 0, weight + 1)
   for i = 1, #previous, 2 do
     local member = previous[i]
     if member ~= id and string.sub(member, 1, #id + 1) ~= id .. '#' then return previous[i + 1] end
@@ -61,67 +130,74 @@ local function previousEventTime(t, id, weight)
   return ''
 end
 
--- Adds the event at ARGV[at..at+6] to the windows and appends its 13 values to out.
-local function addAndRead(out, at)
-  local t = tonumber(ARGV[at])
-  local id = ARGV[at + 1]
-  local weight = tonumber(ARGV[at + 2])
-  local flags = ARGV[at + 3]
-  local destination = ARGV[at + 6]
+-- The event at ARGV[at..], already in the ev set, into the other windows; its 13 values appended to out.
+local function addAndRead(out, at, t, previous)
+  local tText, fromText, minuteAgo, tenSecondsAgo, minute = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+  local id, weight, flags, destination = ARGV[at + 5], tonumber(ARGV[at + 6]), ARGV[at + 7], ARGV[at + 10]
+  local from = tonumber(fromText)
   local n = #out
 
-  add('ev', t, id, weight)
+  for r = 1, weight - 1 do redis.call('ZADD', evKey, tText, id .. '#' .. r) end
+  if newestIn['ev'] == false or t > newestIn['ev'] then newestIn['ev'] = t end
+  touchedSets[evKey] = true
   for i = 1, 6 do
-    if string.byte(flags, i) == 49 then add(SETS[i], t, id, weight) end -- 49 is '1'
+    if string.byte(flags, i) == 49 then add(SETS[i], t, tText, id, weight) end -- 49 is '1'
   end
-  local minute = math.floor(t / 60000)
-  pfadd('users', minute, ARGV[at + 4])
-  pfadd('paths', minute, ARGV[at + 5])
+  pfadd('users', minute, ARGV[at + 8])
+  pfadd('paths', minute, ARGV[at + 9])
   pfadd('dst', minute, destination)
 
   -- A distinct count merges a window of HyperLogLogs, the costliest step here: only done when the
   -- entity has that kind of activity in the window (logins, requests) or the event reaches a destination.
   -- The same goes for the narrower counts: they can only be non-zero when the broad one is.
-  local from = t - windowMs
-  local auth = count('auth', from, t)
-  local http = count('http', from, t)
-  out[n + 1] = count('ev', from, t)
+  local auth = countSince('auth', from, fromText, tText)
+  local http = countSince('http', from, fromText, tText)
+  out[n + 1] = count('ev', fromText, tText)
   out[n + 2] = auth
-  out[n + 3] = auth > 0 and count('auth', t - 60000, t) or 0
-  out[n + 4] = auth > 0 and count('fail', from, t) or 0
-  out[n + 5] = auth > 0 and count('inval', from, t) or 0
+  out[n + 3] = auth > 0 and count('auth', minuteAgo, tText) or 0
+  out[n + 4] = auth > 0 and count('fail', fromText, tText) or 0
+  out[n + 5] = auth > 0 and count('inval', fromText, tText) or 0
   out[n + 6] = http
-  out[n + 7] = http > 0 and count('http', t - 10000, t) or 0
-  out[n + 8] = http > 0 and count('h4', from, t) or 0
-  out[n + 9] = http > 0 and count('h5', from, t) or 0
+  out[n + 7] = http > 0 and count('http', tenSecondsAgo, tText) or 0
+  out[n + 8] = http > 0 and count('h4', fromText, tText) or 0
+  out[n + 9] = http > 0 and count('h5', fromText, tText) or 0
   out[n + 10] = auth > 0 and distinct('users', minute) or 0
   out[n + 11] = http > 0 and distinct('paths', minute) or 0
   out[n + 12] = destination ~= '' and distinct('dst', minute) or 0
-  out[n + 13] = previousEventTime(t, id, weight)
-  redis.call('HSET', memo, id, table.concat(out, SEP, n + 1, n + 13))
+  out[n + 13] = previous
+  memoFields[#memoFields + 1] = id
+  memoFields[#memoFields + 1] = table.concat(out, SEP, n + 1, n + 13)
 end
 
 local out = {}
-for at = 5, #ARGV, 7 do
-  local t = tonumber(ARGV[at])
+local newest = nil
+for at = 4, #ARGV, VALUES_PER_EVENT do
+  local tText, id = ARGV[at], ARGV[at + 5]
+  local t = tonumber(tText)
   if newest == nil or t > newest then newest = t end
-  local first = remembered(ARGV[at + 1])
+  local previous = previousEventTime(t, tText, id, tonumber(ARGV[at + 6]))
+  -- Adding the event tells whether it is new: only a known one (a redelivery) looks in the memo.
+  local first = nil
+  if redis.call('ZADD', evKey, tText, id) == 0 then first = remembered(id) end
   if first then
     for i = 1, #first do out[#out + 1] = first[i] end
   else
-    addAndRead(out, at)
+    addAndRead(out, at, t, previous)
   end
 end
 
+-- unpack has a stack limit: the memo's fields go in slices (of whole pairs)
+for i = 1, #memoFields, 1000 do redis.call('HSET', memo, unpack(memoFields, i, math.min(i + 999, #memoFields))) end
 if newest ~= nil then
   -- The memo keeps what the window keeps: the events trimmed from it are forgotten there too.
-  local trimmed = redis.call('ZRANGEBYSCORE', base .. ':ev', '-inf', '(' .. (newest - keepMs))
+  local keepFrom = '(' .. (newest - keepMs)
+  local trimmed = redis.call('ZRANGEBYSCORE', evKey, '-inf', keepFrom)
   for i = 1, #trimmed, 1000 do redis.call('HDEL', memo, unpack(trimmed, i, math.min(i + 999, #trimmed))) end
   redis.call('EXPIRE', memo, ttl)
-  for key in pairs(touchedSets) do
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (newest - keepMs))
-    redis.call('EXPIRE', key, ttl)
+  for k in pairs(touchedSets) do
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', keepFrom)
+    redis.call('EXPIRE', k, ttl)
   end
-  for key in pairs(touchedLogs) do redis.call('EXPIRE', key, ttl) end
+  for k in pairs(touchedLogs) do redis.call('EXPIRE', k, ttl) end
 end
 return out

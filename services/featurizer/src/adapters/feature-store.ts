@@ -59,6 +59,7 @@ export interface FeatureStoreOptions {
 }
 
 const MINUTE_MS = 60_000
+const TEN_SECONDS_MS = 10_000
 /** values entity-window.lua returns per event */
 const WINDOW_VALUES = 13
 // Runs inside Redis: one call per entity and batch instead of ~25 commands per event, which was most of the featurizer's time.
@@ -100,11 +101,14 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const windowOf: Array<{ call: number; at: number }> = new Array(batch.length)
       let index = 0
       for (const [base, events] of byEntity) {
-        const args: Array<string | number> = [base, windowMs, keepMs, options.ttlSeconds, bucketsPerWindow]
+        const args: Array<string | number> = [base, keepMs, options.ttlSeconds, bucketsPerWindow]
         events.forEach((i, k) => {
           const { event, marks } = batch[i]!
+          const t = event.ecs.timestamp
           windowOf[i] = { call: index, at: k * WINDOW_VALUES }
-          args.push(event.ecs.timestamp, event.eventId, marks.weight, flagsOf(marks), marks.user ?? '', marks.urlPath ?? '', marks.destination ?? '')
+          // The window's bounds are worked out here: Lua turning numbers into strings for Redis was dear.
+          args.push(t, t - windowMs, t - MINUTE_MS, t - TEN_SECONDS_MS, Math.floor(t / MINUTE_MS),
+            event.eventId, marks.weight, flagsOf(marks), marks.user ?? '', marks.urlPath ?? '', marks.destination ?? '')
         })
         pipeline.vigilEntityWindow(...args)
         index++

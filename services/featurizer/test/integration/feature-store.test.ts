@@ -93,6 +93,40 @@ describe('entity windows in Redis', () => {
     expect((await store().update(back)).map(history)).toEqual([{ countryKnown: true, ipKnown: true, usualLat: 39, usualLon: -6.5 }])
   })
 
+  it('takes a late event into the window where its time puts it, with the event before it as its previous one', async () => {
+    const ip = `10.6.${offset % 250}.1`
+    await store().update(withMarks([failed(ip, 0), failed(ip, 50)]))
+    // 20 s and 10 s come after 50 s: each counts what lies at or before its own time
+    const late = (await store().update(withMarks([failed(ip, 20), failed(ip, 60), failed(ip, 10)]))).map(counts)
+    expect(late).toEqual([
+      { events: 2, auth: 2, lastMinute: 2, failures: 2, users: 1, previous: T0 },
+      { events: 4, auth: 4, lastMinute: 4, failures: 4, users: 1, previous: T0 + 50_000 },
+      { events: 2, auth: 2, lastMinute: 2, failures: 2, users: 1, previous: T0 },
+    ])
+  })
+
+  it('counts logins and web requests of one entity apart, whichever it had first', async () => {
+    const ip = `10.7.${offset % 250}.1`
+    const request = (at: number, status: number) => ({
+      ...failed(ip, at),
+      family: 'web-access',
+      ecs: {
+        timestamp: T0 + at * 1000, message: 'm', source: { ip }, url: { path: `/p${at}` }, http: { response: { status_code: status } },
+        event: { kind: 'event', category: ['web'], type: ['access'], action: 'http_request', outcome: status < 400 ? 'success' : 'failure', module: 'nginx', original: 'x' },
+      },
+    }) as NormalizedEvent
+    const windows = await store().update(withMarks([request(0, 200), request(5, 404), failed(ip, 7), request(8, 500)]))
+    expect(windows.map((w) => [w.events, w.httpRequests, w.http4xx, w.http5xx, w.distinctPaths, w.authAttempts, w.authFailures])).toEqual([
+      [1, 1, 0, 0, 1, 0, 0],
+      [2, 2, 1, 0, 2, 0, 0],
+      [3, 2, 1, 0, 2, 1, 1],
+      [4, 3, 1, 1, 3, 1, 1],
+    ])
+    // a later batch finds both kinds in the window
+    const [next] = await store().update(withMarks([failed(ip, 9)]))
+    expect([next!.events, next!.httpRequests, next!.authAttempts, next!.previousEventTime]).toEqual([5, 3, 2, T0 + 8000])
+  })
+
   it('gives a redelivered event the window it got the first time, even after later events of the same second', async () => {
     const ip = `10.4.${offset % 250}.1`
     const batch = withMarks([failed(ip, 0), failed(ip, 0, 'admin'), failed(ip, 0, 'oracle')])

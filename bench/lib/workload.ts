@@ -6,6 +6,8 @@ import { handleInput } from '../../services/ingestor/src/handle-input.ts'
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
 const DAY_MS = 86_400_000
+/** lines of one repeat of the workload: three samples of 2,000 */
+export const WORKLOAD_LINES_PER_REPEAT = 6000
 /** RFC 3164 lines carry no year: arithmetic runs in this one (not a leap year) and the featurizer infers theirs. */
 const BSD_YEAR = 2001
 const BSD_TIME = /^([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) /
