@@ -3,7 +3,7 @@ import { Partitioners, type PartitionerArgs } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { keyCachingPartitioner } from '../../src/kafka.ts'
 
-const metadata = (n: number) => Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] }))
+const metadata = (n: number) => Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }))
 const args = (topic: string, partitions: number, key: string | null): PartitionerArgs =>
   ({ topic, partitionMetadata: metadata(partitions), message: { key, value: 'v' } })
 
