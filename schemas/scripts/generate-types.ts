@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-type AvroSchema = string | AvroSchema[] | { type: string; name?: string; fields?: AvroField[]; items?: AvroSchema; values?: AvroSchema; symbols?: string[]; doc?: string }
+type AvroSchema = string | AvroSchema[] | { type: string; name?: string; tsName?: string; fields?: AvroField[]; items?: AvroSchema; values?: AvroSchema; symbols?: string[]; doc?: string }
 interface AvroField { name: string; type: AvroSchema; doc?: string; default?: unknown }
 
 const schemaDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'avro')
@@ -26,11 +26,13 @@ function renderType(schema: AvroSchema, declared: Map<string, string>): string {
   if (Array.isArray(schema)) return schema.map((s) => renderType(s, declared)).join(' | ')
   switch (schema.type) {
     case 'record': {
-      const name = schema.name!
+      // tsName: the TypeScript name of a record whose Avro name must stay as it was (a registry's
+      // compatibility check refuses a renamed record) while another schema has a record of that name.
+      const name = schema.tsName ?? schema.name!
       if (declared.has(name)) {
         // The same name in two topic schemas must mean the same shape, or the TS type would lie.
         const again = new Map<string, string>()
-        renderType({ ...schema, name: `${name}__check` }, again)
+        renderType({ ...schema, name: `${name}__check`, tsName: undefined }, again)
         const withoutDocs = (ts: string) => ts.replace(/^\s*\/\*\*.*\*\/\n/gm, '')
         const first = withoutDocs(declared.get(name)!)
         const second = withoutDocs(again.get(`${name}__check`)!).replace(`${name}__check`, name)

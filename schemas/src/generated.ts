@@ -100,7 +100,7 @@ export interface FeatureRecord {
   family: string
   /** the parsed event in ECS */
   event: EcsEvent
-  evidence: Evidence
+  evidence: RawLogPosition
   vector: FeatureVector
 }
 
@@ -308,12 +308,11 @@ export interface Related {
   user?: Array<string>
 }
 
-/** where the original line is in raw-logs */
-export interface Evidence {
+/** where the event's line is in raw-logs (the line itself is event.event.original) */
+export interface RawLogPosition {
   topic: string
   partition: number
   offset: string
-  line: string
 }
 
 /** generated from schemas/src/features.ts; edit there */
@@ -496,4 +495,11 @@ export interface Explanation {
   contribution: number
   /** the same, in words, e.g. 'auth_failure_ratio 0.94, training p99 0.08' */
   text: string
+}
+
+export interface Evidence {
+  topic: string
+  partition: number
+  offset: string
+  line: string
 }

@@ -31,7 +31,7 @@ async function featuresByLine(featurizers: number, pipelines: Pipeline[]): Promi
   const byLine = new Map<string, FeatureRecord['vector']>()
   const seen = new Map<string, number>()
   for (const f of features.sort((a, b) => a.value.evidence.partition - b.value.evidence.partition || Number(a.value.evidence.offset) - Number(b.value.evidence.offset))) {
-    const line = f.value.evidence.line
+    const line = f.value.event.event.original
     const n = (seen.get(line) ?? 0) + 1
     seen.set(line, n)
     byLine.set(`${n}:${line}`, f.value.vector)

@@ -128,7 +128,7 @@ describe('featurizer and scorer instances come and go during a replay', () => {
     expect([...featuresById.keys()].filter((id) => !known.has(id))).toEqual([]) // none invented
     // A repeat is the same event: same line, coordinates, entity, time and family.
     for (const copies of featuresById.values()) {
-      const identity = (f: FeatureRecord) => JSON.stringify([f.evidence, f.entity, f.eventTime, f.family])
+      const identity = (f: FeatureRecord) => JSON.stringify([f.evidence, f.event.event.original, f.entity, f.eventTime, f.family])
       expect(new Set(copies.map((c) => identity(c.value))).size).toBe(1)
     }
     // Repeats are re-deliveries: per raw-logs partition, runs of consecutive offsets, one per membership change at most.
@@ -151,7 +151,7 @@ describe('featurizer and scorer instances come and go during a replay', () => {
       for (const s of copies) {
         // a score is of one of the event's feature records, with its evidence
         expect(vectors).toContain(canonical(s.value.features))
-        expect(s.value.evidence).toEqual(featureCopies[0]!.value.evidence)
+        expect(s.value.evidence).toEqual({ ...featureCopies[0]!.value.evidence, line: featureCopies[0]!.value.event.event.original })
       }
       // the same features scored again give the same score (one model version ran throughout)
       const byVector = groupBy(copies, (s) => canonical(s.value.features))

@@ -154,8 +154,8 @@ describe('log shippers writing raw-logs to Kafka', () => {
   it.each(FEEDS)('%s: every line is the same typed event as through the ingestor', async (feed) => {
     const reference = await featuresOfFeed('ref')
     const got = await featuresOfFeed(feed)
-    for (const f of got) expect(f.evidence.line).toMatch(WRITTEN_AS[feed])
-    if (feed === 'kcat') expect(got.map((f) => f.evidence.line).sort()).toEqual([...lines].sort())
+    for (const f of got) expect(f.event.event.original).toMatch(WRITTEN_AS[feed])
+    if (feed === 'kcat') expect(got.map((f) => f.event.event.original).sort()).toEqual([...lines].sort())
     const ignoreYear = STAMPS_YEAR.has(feed)
     expect(got.map((f) => typedEvent(f, ignoreYear)).sort()).toEqual(reference.map((f) => typedEvent(f, ignoreYear)).sort())
     const refYear = new Date(reference[0]!.eventTime).getUTCFullYear()

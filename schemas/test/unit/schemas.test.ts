@@ -56,7 +56,7 @@ describe('JSON codec (no registry)', () => {
       event: { kind: 'event', category: ['authentication'], type: ['info'], action: 'ssh_login_failed', outcome: 'failure', module: 'sshd', original: 'l' },
       source: { ip: '10.0.0.1', port: 22 }, user: { name: 'root' }, host: { name: 'h' }, process: { name: 'sshd', pid: 7 },
     },
-    evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l' },
+    evidence: { topic: 'raw-logs', partition: 0, offset: '1' },
     vector: Object.fromEntries(featureNames.map((n) => [n, 1])) as unknown as FeatureRecord['vector'],
   }
 

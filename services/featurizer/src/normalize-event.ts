@@ -1,5 +1,5 @@
 import type { DeliveredMessage } from '@vigil/platform'
-import type { Entity, Evidence, RawLog } from '@vigil/schemas'
+import type { Entity, RawLog, RawLogPosition } from '@vigil/schemas'
 import { hostOfPeer, parseSyslogTimestamp } from '@vigil/syslog'
 import type { EcsEvent, ParsedFields } from './ecs-event.ts'
 import { parserFor, type ParserInput } from './parsers/index.ts'
@@ -14,7 +14,8 @@ export interface NormalizedEvent {
   /** false when the family claimed the line but its parser did not know the shape */
   parsed: boolean
   ecs: EcsEvent
-  evidence: Evidence
+  /** where the line is in raw-logs; the line itself is ecs.event.original */
+  evidence: RawLogPosition
 }
 
 /** The family of lines no parser claims: syslog from any program, kept as a typed generic event. */
@@ -59,7 +60,7 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
     family,
     parsed: parser === null || fields !== null,
     ecs,
-    evidence: { topic: message.topic, partition: message.partition, offset: message.offset, line: raw.line },
+    evidence: { topic: message.topic, partition: message.partition, offset: message.offset },
   }
 }
 

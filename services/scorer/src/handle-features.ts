@@ -40,7 +40,8 @@ async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: 
         feature: t.feature, value: t.value, baselineP50: t.p50, baselineP99: t.p99, contribution: t.share, text: t.text,
       })),
       features: { ...f.vector },
-      evidence: f.evidence,
+      // features carry the line once, as the event's original; a score carries it as its evidence
+      evidence: { ...f.evidence, line: f.event.event.original },
     },
   }))
 }

@@ -36,7 +36,7 @@ export interface SigmaDeps extends RaiseDeps {
 export async function handleFeatureRecords(messages: readonly DeliveredMessage<FeatureRecord>[], deps: SigmaDeps): Promise<Alert[]> {
   return handleSigmaEvents(messages.map(({ value: r }) => ({
     event: sigmaEventOfFeatures(r),
-    hit: { entity: r.entity, eventTime: r.eventTime, features: { ...r.vector } as Record<string, number>, evidence: { eventId: r.eventId, ...r.evidence } },
+    hit: { entity: r.entity, eventTime: r.eventTime, features: { ...r.vector } as Record<string, number>, evidence: { eventId: r.eventId, ...r.evidence, line: r.event.event.original } },
   })), deps)
 }
 

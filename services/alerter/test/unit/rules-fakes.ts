@@ -69,7 +69,7 @@ export function sshdRecord(i: number, seconds: number, ip: string, action: strin
       timestamp: eventTime, message: line, source: { ip }, process: { name: 'sshd', pid: 24200 }, host: { name: 'LabSZ' },
       event: { kind: 'event', category: ['authentication'], type: ['info'], action, outcome: 'failure', module: 'sshd', original: line },
     },
-    evidence: { topic: 'raw-logs', partition: 0, offset: String(i), line },
+    evidence: { topic: 'raw-logs', partition: 0, offset: String(i) },
     vector: Object.fromEntries(featureNames.map((n) => [n, n === 'auth_failures' ? i : 0])) as unknown as FeatureRecord['vector'],
   }
 }

@@ -65,12 +65,16 @@ end
 -- HyperLogLog keys per kind and event-time minute, and the window's list of them, built once.
 local bucketKey = {}
 local windowKeys = {}
-local function logKey(kind, minute)
-  local byMinute = bucketKey[kind]
-  if not byMinute then
-    byMinute = {}
-    bucketKey[kind] = byMinute
+local function child(parent, name)
+  local t = parent[name]
+  if not t then
+    t = {}
+    parent[name] = t
   end
+  return t
+end
+local function logKey(kind, minute)
+  local byMinute = child(bucketKey, kind)
   local k = byMinute[minute]
   if not k then
     k = base .. ':' .. kind .. ':' .. minute
@@ -87,11 +91,7 @@ local function pfadd(kind, minute, value)
 end
 
 local function distinct(kind, minute)
-  local byMinute = windowKeys[kind]
-  if not byMinute then
-    byMinute = {}
-    windowKeys[kind] = byMinute
-  end
+  local byMinute = child(windowKeys, kind)
   local keys = byMinute[minute]
   if not keys then
     keys = {}

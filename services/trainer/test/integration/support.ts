@@ -60,7 +60,7 @@ export function featureRecord(i: number, eventTime: number, entity = `10.0.${i %
       timestamp: eventTime, message: 'm',
       event: { kind: 'event', category: ['authentication'], type: ['info'], action: 'ssh_login_failed', outcome: 'failure', module: 'sshd', original: 'line' },
     },
-    evidence: { topic: 'raw-logs', partition: i % 12, offset: String(i), line: 'line' },
+    evidence: { topic: 'raw-logs', partition: i % 12, offset: String(i) },
     vector: Object.fromEntries(featureNames.map((n) => [n, Math.round(random() * 1e6) / 1e3])) as unknown as FeatureRecord['vector'],
   }
 }

@@ -18,7 +18,7 @@ const quiet: WindowStats = {
 function event(family: string, ecs: Partial<Omit<NormalizedEvent['ecs'], 'event'>> & { event: Partial<NormalizedEvent['ecs']['event']> }): NormalizedEvent {
   return {
     eventId: 'raw-logs/0/1', entity: { kind: 'source.ip', id: '1.2.3.4' }, receivedAt: 0, family, parsed: true,
-    evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'x' },
+    evidence: { topic: 'raw-logs', partition: 0, offset: '1' },
     ecs: {
       timestamp: Date.UTC(2025, 11, 10, 10, 0), message: 'm', ...ecs,
       event: { kind: 'event', category: [], type: [], action: 'log', outcome: 'unknown', module: family, original: 'x', ...ecs.event },
