@@ -6,7 +6,8 @@ import { allTopics, createCodec, topics, type RawLog } from '@vigil/schemas'
 import { asIngested, buildWorkload, WORKLOAD_LINES_PER_REPEAT } from '../lib/workload.ts'
 import { createFeatureStore } from '../../services/featurizer/src/adapters/feature-store.ts'
 import { createGeoLookup } from '../../services/featurizer/src/adapters/geo.ts'
-import { computeFeatures, windowMarksOf } from '../../services/featurizer/src/compute-features.ts'
+import { windowMarksOf } from '../../services/featurizer/src/compute-features.ts'
+import { toFeatureRecord } from '../../services/featurizer/src/handle-raw-logs.ts'
 import { enrichEvent } from '../../services/featurizer/src/enrich-event.ts'
 import { createTemporalFeatures } from '../../services/featurizer/src/features/temporal-features.ts'
 import { normalizeEvent } from '../../services/featurizer/src/normalize-event.ts'
@@ -33,7 +34,7 @@ const tParse = performance.now() - t; t = performance.now()
 const windows: Awaited<ReturnType<typeof store.update>> = []
 for (let i = 0; i < N; i += 500) windows.push(...await store.update(events.slice(i, i + 500)))
 const tRedis = performance.now() - t; t = performance.now()
-const records = events.map(({ event }, i) => ({ eventId: event.eventId, entity: event.entity, eventTime: event.ecs.timestamp, receivedAt: event.receivedAt, family: event.family, event: event.ecs, evidence: event.evidence, vector: computeFeatures(event, windows[i]!, context) }))
+const records = events.map(({ event }, i) => toFeatureRecord(event, windows[i]!, context))
 const tFeatures = performance.now() - t; t = performance.now()
 let bytes = 0
 for (const r of records) bytes += codec.encode(topics.features, r).length

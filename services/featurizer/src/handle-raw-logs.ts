@@ -27,7 +27,7 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
   })))
 }
 
-function toFeatureRecord(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureRecord {
+export function toFeatureRecord(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureRecord {
   return {
     eventId: event.eventId,
     entity: event.entity,
