@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
+import { createPgPool, type PgPool } from '@vigil/platform'
 
 /** Creates an empty database beside the one `pgUrl` names and returns its URL: each test run gets its own. */
 export async function createTestDatabase(pgUrl: string, label = 't'): Promise<string> {
@@ -19,4 +20,40 @@ export async function createTestDatabase(pgUrl: string, label = 't'): Promise<st
 /** A unique topic prefix, consumer-group prefix and Redis key prefix for one test. */
 export function uniquePrefix(label = 't'): string {
   return `${label}-${randomUUID().slice(0, 8)}-`
+}
+
+/** A test's own database: its pools, and a drop that ends them and removes the database. */
+export interface TestDatabase {
+  url: string
+  pool: PgPool
+  /** another pool on the same database: a second service instance */
+  newPool(): PgPool
+  /** ends every pool and drops the database */
+  drop(): Promise<void>
+}
+
+/** A fresh database (createTestDatabase) with `migrate` run on its first pool. */
+export async function freshTestDatabase(pgUrl: string, label: string, migrate: (pool: PgPool) => Promise<void> = async () => {}): Promise<TestDatabase> {
+  const url = await createTestDatabase(pgUrl, label)
+  const pools: PgPool[] = []
+  const newPool = () => {
+    const p = createPgPool(url, 4)
+    pools.push(p)
+    return p
+  }
+  const pool = newPool()
+  await migrate(pool)
+  return {
+    url, pool, newPool,
+    async drop() {
+      await Promise.all(pools.map((p) => p.end()))
+      const admin = new pg.Client({ connectionString: pgUrl })
+      await admin.connect()
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
+      } finally {
+        await admin.end()
+      }
+    },
+  }
 }

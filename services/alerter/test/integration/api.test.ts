@@ -1,11 +1,10 @@
 import { request as httpRequest } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { createLogger, createPgPool, runMigrations, type PgPool } from '@vigil/platform'
+import { createLogger, runMigrations, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
-import { createTestDatabase } from '@vigil/testkit'
+import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore } from '../../src/adapters/alert-store.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import type { FeedbackMetrics } from '../../src/api/feedback-loop.ts'
@@ -26,32 +25,12 @@ const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOStrin
 // ---------------------------------------------------------------------------------------------
 // A fresh database per test, with the alerter's migrations
 
-interface TestDatabase {
-  pool: PgPool
-  drop(): Promise<void>
-}
-
-async function freshDatabase(pgUrl: string): Promise<TestDatabase> {
-  const url = await createTestDatabase(pgUrl, 'alerter_api')
-  const pool = createPgPool(url, 4)
+const freshDatabase = (pgUrl: string) => freshTestDatabase(pgUrl, 'alerter_api', async (pool) => {
   await runMigrations(pool, 'alerter', MIGRATIONS, log)
   // flagged_entities is the trainer's table; the alerter's migrations create it too when they carry it
   const { rows } = await pool.query<{ present: boolean }>(`SELECT to_regclass('flagged_entities') IS NOT NULL AS present`)
   if (!rows[0]!.present) await runMigrations(pool, 'trainer', TRAINER_MIGRATIONS, log)
-  return {
-    pool,
-    async drop() {
-      await pool.end()
-      const admin = new pg.Client({ connectionString: pgUrl })
-      await admin.connect()
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
-      } finally {
-        await admin.end()
-      }
-    },
-  }
-}
+})
 
 // ---------------------------------------------------------------------------------------------
 // Alerts

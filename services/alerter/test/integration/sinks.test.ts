@@ -2,12 +2,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { createLogger, createPgPool, runMigrations, type PgPool } from '@vigil/platform'
+import { createLogger, runMigrations, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
-import { createTestDatabase, waitFor } from '@vigil/testkit'
+import { freshTestDatabase, waitFor, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { createSinks, type Notifier, type SinkConfig } from '../../src/sinks/create-sinks.ts'
@@ -32,37 +31,7 @@ const FAST = { SINK_TIMEOUT_MS: 2_000, SINK_RETRY_BASE_MS: 20, SINK_RETRY_MAX_MS
 // ---------------------------------------------------------------------------------------------
 // A fresh database per test, with the alerter's migrations
 
-interface TestDatabase {
-  pool: PgPool
-  /** another pool on the same database: a second alerter instance */
-  newPool(): PgPool
-  drop(): Promise<void>
-}
-
-async function freshDatabase(pgUrl: string): Promise<TestDatabase> {
-  const url = await createTestDatabase(pgUrl, 'alerter')
-  const pools: PgPool[] = []
-  const newPool = () => {
-    const p = createPgPool(url, 4)
-    pools.push(p)
-    return p
-  }
-  const pool = newPool()
-  await runMigrations(pool, 'alerter', MIGRATIONS, log)
-  return {
-    pool, newPool,
-    async drop() {
-      await Promise.all(pools.map((p) => p.end()))
-      const admin = new pg.Client({ connectionString: pgUrl })
-      await admin.connect()
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
-      } finally {
-        await admin.end()
-      }
-    },
-  }
-}
+const freshDatabase = (pgUrl: string) => freshTestDatabase(pgUrl, 'alerter', (pool) => runMigrations(pool, 'alerter', MIGRATIONS, log))
 
 // ---------------------------------------------------------------------------------------------
 // Alerts, raised the way the alerter raises them

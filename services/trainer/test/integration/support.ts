@@ -1,50 +1,22 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { MODEL_REGISTRY_MIGRATIONS, seededRandom } from '@vigil/models'
-import { baseConfig, createKafkaRuntime, createLogger, createMetrics, createPgPool, parseConfig, runMigrations, type KafkaRuntime, type PgPool } from '@vigil/platform'
+import { baseConfig, createKafkaRuntime, createLogger, createMetrics, parseConfig, runMigrations, type KafkaRuntime } from '@vigil/platform'
 import { featureNames, type FeatureRecord, type Score } from '@vigil/schemas'
-import { createTestDatabase } from '@vigil/testkit'
+import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 
 export const TRAINER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
 export const silentLog = createLogger('trainer', 'silent', 'test')
 
-export interface TestDatabase {
-  url: string
-  pool: PgPool
-  /** another pool on the same database: a second instance */
-  newPool(): PgPool
-  /** ends every pool and drops the database */
-  drop(): Promise<void>
-}
+export type { TestDatabase }
 
 /** A fresh database with the registry's and the trainer's migrations applied (or those in `trainerMigrations`). */
-export async function freshDatabase(pgUrl: string, options: { migrate?: boolean; trainerMigrations?: string } = {}): Promise<TestDatabase> {
-  const url = await createTestDatabase(pgUrl, 'trainer')
-  const pools: PgPool[] = []
-  const newPool = () => {
-    const p = createPgPool(url, 4)
-    pools.push(p)
-    return p
-  }
-  const pool = newPool()
-  if (options.migrate !== false) {
+export function freshDatabase(pgUrl: string, options: { migrate?: boolean; trainerMigrations?: string } = {}): Promise<TestDatabase> {
+  return freshTestDatabase(pgUrl, 'trainer', async (pool) => {
+    if (options.migrate === false) return
     await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, silentLog)
     await runMigrations(pool, 'trainer', options.trainerMigrations ?? TRAINER_MIGRATIONS, silentLog)
-  }
-  return {
-    url, pool, newPool,
-    async drop() {
-      await Promise.all(pools.map((p) => p.end()))
-      const admin = new pg.Client({ connectionString: pgUrl })
-      await admin.connect()
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
-      } finally {
-        await admin.end()
-      }
-    },
-  }
+  })
 }
 
 /** The same seed gives the same numbers (mulberry32, as the models use). */
