@@ -10,6 +10,10 @@ export default defineConfig({
           name: 'unit',
           include: ['{schemas,packages/*,services/*}/test/unit/**/*.test.ts', 'test/deploy/**/*.test.ts'],
           environment: 'node',
+          // Some unit tests read whole corpora (389 Sigma rules, every Zeek sample) while the other
+          // files run beside them on 2 cores: vitest's 5 s default failed one in CI (8.8 s). No test
+          // here times anything; speed is the benchmarks' business.
+          testTimeout: 60_000,
         },
       },
       {
