@@ -22,6 +22,17 @@ export function uniquePrefix(label = 't'): string {
   return `${label}-${randomUUID().slice(0, 8)}-`
 }
 
+/** Drops a database createTestDatabase made (`url`), through the server `pgUrl` names, whoever is still connected. */
+export async function dropTestDatabase(pgUrl: string, url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: pgUrl })
+  await admin.connect()
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
+  } finally {
+    await admin.end()
+  }
+}
+
 /** A test's own database: its pools, and a drop that ends them and removes the database. */
 export interface TestDatabase {
   url: string
@@ -47,13 +58,7 @@ export async function freshTestDatabase(pgUrl: string, label: string, migrate: (
     url, pool, newPool,
     async drop() {
       await Promise.all(pools.map((p) => p.end()))
-      const admin = new pg.Client({ connectionString: pgUrl })
-      await admin.connect()
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
-      } finally {
-        await admin.end()
-      }
+      await dropTestDatabase(pgUrl, url)
     },
   }
 }

@@ -1,14 +1,13 @@
 import { readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   baseConfig, createKafkaRuntime, createLogger, createMetrics, createPgPool, createRedis, parseConfig, runMigrations, type DeliveredMessage,
   type KafkaRuntime, type PgPool, type TypedProducer,
 } from '@vigil/platform'
 import { allTopics, createCodec, FEATURE_WINDOW_SECONDS, topics, type Alert, type FeatureRecord, type RawLog, type Score } from '@vigil/schemas'
-import { createTestDatabase, createTopicReader, OPENSSH_SAMPLE, readLogLines, uniquePrefix, waitFor, type TopicReader } from '@vigil/testkit'
+import { createTestDatabase, createTopicReader, dropTestDatabase, OPENSSH_SAMPLE, readLogLines, uniquePrefix, waitFor, type TopicReader } from '@vigil/testkit'
 import { createFeatureStore } from '../../../featurizer/src/adapters/feature-store.ts'
 import { createFeatureContext } from '../../../featurizer/src/compute-features.ts'
 import { loadConfig as loadFeaturizerConfig, parseRange } from '../../../featurizer/src/config.ts'
@@ -91,16 +90,6 @@ async function featurize(lines: readonly string[], redisUrl: string, prefix: str
   }
 }
 
-async function dropDatabase(adminUrl: string, url: string) {
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
-  } finally {
-    await admin.end()
-  }
-}
-
 const sourceIp = (id: string) => ({ kind: 'source.ip', id })
 
 describe('Sigma rules on the features stream', () => {
@@ -179,7 +168,7 @@ describe('Sigma rules on the features stream', () => {
       await redis.close()
     }
     await pool?.end()
-    if (dbUrl) await dropDatabase(stack.PG_URL, dbUrl)
+    if (dbUrl) await dropTestDatabase(stack.PG_URL, dbUrl)
   })
 
   it('loads the default rules and the sample has the brute forcers an operator would name', () => {
@@ -276,7 +265,7 @@ describe('Sigma rules on the features stream', () => {
         .toEqual(readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort())
     } finally {
       await trainerPool.end()
-      await dropDatabase(stack.PG_URL, trainerUrl)
+      await dropTestDatabase(stack.PG_URL, trainerUrl)
     }
   })
 })

@@ -53,9 +53,10 @@ local function newestOf(set)
   return known
 end
 
-local function add(set, t, tText, id, weight)
+-- inSet: the event itself is in already (the ev set, added first to tell a new event from a redelivery)
+local function add(set, t, tText, id, weight, inSet)
   local k = key(set)
-  redis.call('ZADD', k, tText, id)
+  if not inSet then redis.call('ZADD', k, tText, id) end
   for r = 1, weight - 1 do redis.call('ZADD', k, tText, id .. '#' .. r) end
   local newestTime = newestIn[set]
   if newestTime ~= nil and (newestTime == false or t > newestTime) then newestIn[set] = t end
@@ -137,9 +138,7 @@ local function addAndRead(out, at, t, previous)
   local from = tonumber(fromText)
   local n = #out
 
-  for r = 1, weight - 1 do redis.call('ZADD', evKey, tText, id .. '#' .. r) end
-  if newestIn['ev'] == false or t > newestIn['ev'] then newestIn['ev'] = t end
-  touchedSets[evKey] = true
+  add('ev', t, tText, id, weight, true)
   for i = 1, 6 do
     if string.byte(flags, i) == 49 then add(SETS[i], t, tText, id, weight) end -- 49 is '1'
   end
