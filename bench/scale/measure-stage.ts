@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { AssignerProtocol, Partitioners, type Kafka } from 'kafkajs'
 import { waitFor } from '@vigil/testkit'
 import { quantile } from '../lib/stats.ts'
-import { cpuBetween, cpuSnapshot, type CpuUsage } from './cpu-usage.ts'
+import { cpuBetween, cpuSnapshot, type CpuUsage } from '../lib/cpu-usage.ts'
 
 /** A process of the stage under test (a service instance or a bare pipe). */
 export interface StageProcess {

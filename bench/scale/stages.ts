@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs'
 import { allTopics, createCodec, topics, type Codec, type ServiceName } from '@vigil/schemas'
 import { createTestDatabase, REPO_ROOT, startService, uniquePrefix, waitFor, type ServiceProcess, type StackEnv } from '@vigil/testkit'
 import { createTopics } from '../lib/kafka-bench.ts'
-import { stackPids } from './cpu-usage.ts'
+import { stackPids } from '../lib/cpu-usage.ts'
 import { measureStage, type KafkaRecord, type StageProcess, type StageResult, type StageUnderTest } from './measure-stage.ts'
 import { asIngested } from '../lib/workload.ts'
 

@@ -123,9 +123,7 @@ export async function createKafkaRuntime(
     return {
       async send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]) {
         if (records.length === 0) return
-        const messages = await Promise.all(records.map(async (r) => ({
-          key: r.key, value: await codec.encode(topic, r.value), ...(r.headers ? { headers: r.headers } : {}),
-        })))
+        const messages = records.map((r) => ({ key: r.key, value: codec.encode(topic, r.value), ...(r.headers ? { headers: r.headers } : {}) }))
         // Requests stay under the broker's message size limit (1 MB by default) whatever the batch.
         let start = 0
         while (start < messages.length) {

@@ -13,7 +13,7 @@ export interface CpuSnapshot {
   groups: Map<string, number>
   /** ticks per process, for the busiest single process of a group */
   processes: Map<number, number>
-  machine: { busy: number; total: number }
+  machine: { busy: number; steal: number; total: number }
 }
 
 /** What each group used between two snapshots, in % of one core; the machine in % of all its cores. */
@@ -22,8 +22,10 @@ export interface CpuUsage {
   groups: Record<string, number>
   /** % of one core of the busiest process of each group */
   busiest: Record<string, number>
-  /** % of all cores that were busy, whoever used them */
+  /** % of all cores that were busy, whoever used them (the hypervisor's steal included) */
   machine: number
+  /** % of all cores' time the hypervisor gave to other guests (steal): the machine is shared */
+  steal: number
   cores: number
 }
 
@@ -57,13 +59,14 @@ export function cpuSnapshot(groups: Record<string, number[]>): CpuSnapshot {
 export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot, groups: Record<string, number[]>): CpuUsage {
   const seconds = Math.max(0.001, (to.at - from.at) / 1000)
   const percent = (ticks: number) => (100 * ticks) / TICKS_PER_SECOND / seconds
-  const usage: CpuUsage = { groups: {}, busiest: {}, machine: 0, cores: cpus().length }
+  const usage: CpuUsage = { groups: {}, busiest: {}, machine: 0, steal: 0, cores: cpus().length }
   for (const [name, pids] of Object.entries(groups)) {
     usage.groups[name] = percent((to.groups.get(name) ?? 0) - (from.groups.get(name) ?? 0))
     usage.busiest[name] = Math.max(0, ...pids.map((pid) => percent((to.processes.get(pid) ?? 0) - (from.processes.get(pid) ?? 0))))
   }
   const total = to.machine.total - from.machine.total
   usage.machine = total > 0 ? (100 * (to.machine.busy - from.machine.busy)) / total : 0
+  usage.steal = total > 0 ? (100 * (to.machine.steal - from.machine.steal)) / total : 0
   return usage
 }
 
@@ -78,8 +81,8 @@ function processTicks(pid: number): number {
   }
 }
 
-function machineTicks(): { busy: number; total: number } {
+function machineTicks(): { busy: number; steal: number; total: number } {
   const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number) as number[]
   const busy = user! + nice! + system! + irq! + softirq! + steal!
-  return { busy, total: busy + idle! + iowait! }
+  return { busy, steal: steal!, total: busy + idle! + iowait! }
 }
