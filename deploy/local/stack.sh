@@ -315,8 +315,16 @@ kafka_metadata_ok() {
     --command-config "$KAFKA_DIR/admin.properties" --list
 }
 kafka_wait() {
-  wait_for kafka kafka_pid "$KAFKA_LOG|$KAFKA_OUT" "$TIMEOUT" port_listening "$KAFKA_PORT"
-  wait_for kafka kafka_pid "$KAFKA_LOG|$KAFKA_OUT" "$TIMEOUT" kafka_metadata_ok
+  # The broker loads every partition before it answers. Topics left by interrupted tests and
+  # benchmarks (each run's own prefix, 12 partitions a topic) pile up: give it time for them, and say so.
+  local partitions timeout=$TIMEOUT
+  partitions=$(find "$KAFKA_DIR/data" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+  if ((partitions > 2000)); then
+    timeout=$((TIMEOUT + partitions / 50))
+    say "kafka: loading $partitions partitions (topics left by earlier test or benchmark runs), waiting up to ${timeout}s; 'stack.sh down --purge' starts empty"
+  fi
+  wait_for kafka kafka_pid "$KAFKA_LOG|$KAFKA_OUT" "$timeout" port_listening "$KAFKA_PORT"
+  wait_for kafka kafka_pid "$KAFKA_LOG|$KAFKA_OUT" "$timeout" kafka_metadata_ok
 }
 kafka_stop() {
   local pid; pid=$(kafka_pid)
