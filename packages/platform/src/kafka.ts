@@ -2,6 +2,7 @@ import { Kafka, logLevel, Partitioners, type Consumer, type ICustomPartitioner, 
 import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
+import { createCoalescingSender } from './coalescing-sender.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
 import { canRetry, errorCode, TransientError } from './errors.ts'
 import type { Logger } from './logger.ts'
@@ -120,11 +121,13 @@ export async function createKafkaRuntime(
     // a record, which every consumer absorbs (outputs are keyed by event or alert id).
     const producer: Producer = client.producer({ maxInFlightRequests: 1, createPartitioner: keyCachingPartitioner })
     await producer.connect()
+    const sendCoalesced = createCoalescingSender((topicMessages) => producer.sendBatch({ topicMessages, acks: -1 }).then(() => {}), MAX_REQUEST_BYTES)
     return {
       async send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]) {
         if (records.length === 0) return
         const messages = records.map((r) => ({ key: r.key, value: codec.encode(topic, r.value), ...(r.headers ? { headers: r.headers } : {}) }))
         // Requests stay under the broker's message size limit (1 MB by default) whatever the batch.
+        const pieces: Array<Promise<void>> = []
         let start = 0
         while (start < messages.length) {
           let bytes = 0
@@ -133,12 +136,13 @@ export async function createKafkaRuntime(
             bytes += messages[end]!.value.length + (messages[end]!.key?.length ?? 0)
             end++
           }
-          try {
-            await producer.send({ topic: kafkaName(topic), messages: messages.slice(start, end), acks: -1 })
-          } catch (cause) {
-            throw new TransientError('PRODUCE_FAILED', `could not write to ${kafkaName(topic)}: ${(cause as Error).message}`, { cause })
-          }
+          pieces.push(sendCoalesced(kafkaName(topic), messages.slice(start, end), bytes))
           start = end
+        }
+        try {
+          await Promise.all(pieces)
+        } catch (cause) {
+          throw new TransientError('PRODUCE_FAILED', `could not write to ${kafkaName(topic)}: ${(cause as Error).message}`, { cause })
         }
         metrics.messagesOut.inc({ topic: topic.name }, records.length)
       },
