@@ -38,11 +38,11 @@ async function measure(pid: number, output: string): Promise<PipeRun> {
   const { broker, redis } = stackPids()
   const groups = { pipe: [pid], broker: broker === null ? [] : [broker], redis: redis === null ? [] : [redis] }
   const before = cpuSnapshot(groups)
-  const started = Date.now()
   const rate = await writeRate(kafka, output, N)
-  const usage = cpuBetween(before, cpuSnapshot(groups), groups)
+  const after = cpuSnapshot(groups)
+  const usage = cpuBetween(before, after, groups)
   // % of a core over the measured time → CPU microseconds per event
-  const usPerEvent = (percent: number) => (percent / 100) * ((Date.now() - started) / 1000) / N * 1e6
+  const usPerEvent = (percent: number) => (percent / 100) * ((after.at - before.at) / 1000) / N * 1e6
   return { rate, pipeUs: usPerEvent(usage.groups.pipe!), brokerUs: usPerEvent(usage.groups.broker!), redisUs: usPerEvent(usage.groups.redis!), machine: usage.machine, steal: usage.steal }
 }
 
@@ -82,24 +82,23 @@ console.log(`featurizer benchmark: ${N} raw-logs records (loghub OpenSSH, Linux 
 const rows: string[][] = []
 const ratios: number[] = []
 const cpuRatios: number[] = []
-const us = (v: number) => v.toFixed(0)
+const cpuOf = (r: PipeRun) => r.pipeUs + r.brokerUs + r.redisUs
+const row = (r: PipeRun) => [r.rate.toFixed(0), ...[r.pipeUs, r.brokerUs, r.redisUs].map((us) => us.toFixed(0)), `${r.machine.toFixed(0)}% (${r.steal.toFixed(0)}%)`]
 for (let round = 1; round <= ROUNDS; round++) {
   const b = await bare()
   const f = await featurizer()
   ratios.push(f.rate / b.rate)
-  const cpuOf = (r: PipeRun) => r.pipeUs + r.brokerUs + r.redisUs
   cpuRatios.push(cpuOf(b) / cpuOf(f))
-  const row = (r: PipeRun) => [r.rate.toFixed(0), us(r.pipeUs), us(r.brokerUs), us(r.redisUs), `${r.machine.toFixed(0)}% (${r.steal.toFixed(0)}%)`]
   rows.push([String(round), 'bare consume→produce (kafkajs)', ...row(b), ''])
   rows.push([String(round), 'featurizer (parse, Redis windows, features)', ...row(f), (f.rate / b.rate).toFixed(2)])
 }
 printTable(['round', 'pipe', 'events/s', 'CPU µs/event: pipe process', 'broker', 'Redis', 'machine busy (steal)', 'featurizer / bare'], rows)
-const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!
 await removeTopics(kafka, prefixes)
-const cpuMedian = [...cpuRatios].sort((a, b) => a - b)[Math.floor(cpuRatios.length / 2)]!
-console.log(`featurizer / bare, median of ${ROUNDS} rounds: ${median.toFixed(2)} (target ≥ 0.5)`)
+/** the middle round's (the upper of the two middle ones for an even count) */
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+console.log(`featurizer / bare, median of ${ROUNDS} rounds: ${median(ratios).toFixed(2)} (target ≥ 0.5)`)
 // Rates swing with the machine's load and the hypervisor's steal; CPU per event much less. This is
 // the rate ratio where CPU alone limited both pipes (the output topic's reader left out). A pipe's
 // CPU is counted from its readiness on, so its first few hundred ms of work are missed.
-console.log(`bare / featurizer CPU per event (pipe process + broker + Redis), median: ${cpuMedian.toFixed(2)}`)
+console.log(`bare / featurizer CPU per event (pipe process + broker + Redis), median: ${median(cpuRatios).toFixed(2)}`)
 process.exit(0)

@@ -1,5 +1,16 @@
 import type { Message, TopicMessages } from 'kafkajs'
 
+/**
+ * Where a request that starts at `items[start]` ends (exclusive), and its bytes: as many items as
+ * fit in `maxBytes`, and always at least one, since a record larger than the limit still has to go.
+ */
+export function fillRequest<T>(items: readonly T[], start: number, bytesOf: (item: T) => number, maxBytes: number): { end: number; bytes: number } {
+  let end = start
+  let bytes = 0
+  while (end < items.length && (end === start || bytes + bytesOf(items[end]!) <= maxBytes)) bytes += bytesOf(items[end++]!)
+  return { end, bytes }
+}
+
 /** Sends one piece of a batch; resolves when the request that carried it is acknowledged. */
 export type CoalescedSend = (topic: string, messages: Message[], bytes: number) => Promise<void>
 
@@ -20,10 +31,7 @@ export function createCoalescingSender(sendBatch: (topicMessages: TopicMessages[
   async function drain(): Promise<void> {
     sending = true
     while (waiting.length > 0) {
-      let bytes = 0
-      let count = 0
-      while (count < waiting.length && (count === 0 || bytes + waiting[count]!.bytes <= maxRequestBytes)) bytes += waiting[count++]!.bytes
-      const taken = waiting.splice(0, count)
+      const taken = waiting.splice(0, fillRequest(waiting, 0, (w) => w.bytes, maxRequestBytes).end)
       const byTopic = new Map<string, Message[]>()
       for (const { topic, messages } of taken) {
         const list = byTopic.get(topic)

@@ -2,7 +2,7 @@ import { Kafka, logLevel, Partitioners, type Consumer, type ICustomPartitioner, 
 import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
-import { createCoalescingSender } from './coalescing-sender.ts'
+import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
 import { canRetry, errorCode, TransientError } from './errors.ts'
 import type { Logger } from './logger.ts'
@@ -127,15 +127,10 @@ export async function createKafkaRuntime(
         if (records.length === 0) return
         const messages = records.map((r) => ({ key: r.key, value: codec.encode(topic, r.value), ...(r.headers ? { headers: r.headers } : {}) }))
         // Requests stay under the broker's message size limit (1 MB by default) whatever the batch.
+        const bytesOf = (m: { key: string | null; value: Buffer }) => m.value.length + (m.key?.length ?? 0)
         const pieces: Array<Promise<void>> = []
-        let start = 0
-        while (start < messages.length) {
-          let bytes = 0
-          let end = start
-          while (end < messages.length && (end === start || bytes + messages[end]!.value.length <= MAX_REQUEST_BYTES)) {
-            bytes += messages[end]!.value.length + (messages[end]!.key?.length ?? 0)
-            end++
-          }
+        for (let start = 0; start < messages.length;) {
+          const { end, bytes } = fillRequest(messages, start, bytesOf, MAX_REQUEST_BYTES)
           pieces.push(sendCoalesced(kafkaName(topic), messages.slice(start, end), bytes))
           start = end
         }

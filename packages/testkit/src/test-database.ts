@@ -23,7 +23,7 @@ export function uniquePrefix(label = 't'): string {
 }
 
 /** Drops a database createTestDatabase made (`url`), through the server `pgUrl` names, whoever is still connected. */
-export async function dropTestDatabase(pgUrl: string, url: string): Promise<void> {
+async function dropTestDatabase(pgUrl: string, url: string): Promise<void> {
   const admin = new pg.Client({ connectionString: pgUrl })
   await admin.connect()
   try {

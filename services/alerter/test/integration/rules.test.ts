@@ -3,11 +3,11 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
-  baseConfig, createKafkaRuntime, createLogger, createMetrics, createPgPool, createRedis, parseConfig, runMigrations, type DeliveredMessage,
+  baseConfig, createKafkaRuntime, createLogger, createMetrics, createRedis, parseConfig, runMigrations, type DeliveredMessage,
   type KafkaRuntime, type PgPool, type TypedProducer,
 } from '@vigil/platform'
 import { allTopics, createCodec, FEATURE_WINDOW_SECONDS, topics, type Alert, type FeatureRecord, type RawLog, type Score } from '@vigil/schemas'
-import { createTestDatabase, createTopicReader, dropTestDatabase, OPENSSH_SAMPLE, readLogLines, uniquePrefix, waitFor, type TopicReader } from '@vigil/testkit'
+import { createTopicReader, freshTestDatabase, OPENSSH_SAMPLE, readLogLines, uniquePrefix, waitFor, type TestDatabase, type TopicReader } from '@vigil/testkit'
 import { createFeatureStore } from '../../../featurizer/src/adapters/feature-store.ts'
 import { createFeatureContext } from '../../../featurizer/src/compute-features.ts'
 import { loadConfig as loadFeaturizerConfig, parseRange } from '../../../featurizer/src/config.ts'
@@ -97,7 +97,7 @@ describe('Sigma rules on the features stream', () => {
   const prefix = uniquePrefix('rules')
   const lines = readLogLines(OPENSSH_SAMPLE)
   const firings = expectedFirings(lines)
-  let dbUrl: string
+  let db: TestDatabase | undefined
   let pool: PgPool
   let redis: ReturnType<typeof createRedis>
   let kafka: KafkaRuntime
@@ -126,9 +126,8 @@ describe('Sigma rules on the features stream', () => {
     'SELECT alert_id, detector, entity_id, severity, event_count, published, body FROM alerts ORDER BY alert_id')).rows
 
   beforeAll(async () => {
-    dbUrl = await createTestDatabase(stack.PG_URL, 'alerter')
-    pool = createPgPool(dbUrl, 4)
-    await runMigrations(pool, 'alerter', MIGRATIONS, log)
+    db = await freshTestDatabase(stack.PG_URL, 'alerter', (p) => runMigrations(p, 'alerter', MIGRATIONS, log))
+    pool = db.pool
     redis = createRedis(stack.REDIS_URL, prefix)
     await redis.ready()
     const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '4' })
@@ -167,8 +166,7 @@ describe('Sigma rules on the features stream', () => {
       } while (cursor !== '0')
       await redis.close()
     }
-    await pool?.end()
-    if (dbUrl) await dropTestDatabase(stack.PG_URL, dbUrl)
+    await db?.drop()
   })
 
   it('loads the default rules and the sample has the brute forcers an operator would name', () => {
@@ -249,10 +247,9 @@ describe('Sigma rules on the features stream', () => {
   })
 
   it("creates flagged_entities exactly as the trainer's migrations do, and migrates after them", async () => {
-    const trainerUrl = await createTestDatabase(stack.PG_URL, 'trainer')
-    const trainerPool = createPgPool(trainerUrl, 2)
+    const trainerDb = await freshTestDatabase(stack.PG_URL, 'trainer', (p) => runMigrations(p, 'trainer', TRAINER_MIGRATIONS, log))
+    const trainerPool = trainerDb.pool
     try {
-      await runMigrations(trainerPool, 'trainer', TRAINER_MIGRATIONS, log)
       const definition = async (p: PgPool) => ({
         columns: (await p.query(`SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
           WHERE table_name = 'flagged_entities' ORDER BY ordinal_position`)).rows,
@@ -264,8 +261,7 @@ describe('Sigma rules on the features stream', () => {
       expect((await trainerPool.query("SELECT version FROM schema_migrations WHERE owner = 'alerter' ORDER BY version")).rows.map((r) => r.version))
         .toEqual(readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort())
     } finally {
-      await trainerPool.end()
-      await dropTestDatabase(stack.PG_URL, trainerUrl)
+      await trainerDb.drop()
     }
   })
 })
