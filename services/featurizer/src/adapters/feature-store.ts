@@ -101,16 +101,21 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const windowOf: Array<{ call: number; at: number }> = new Array(batch.length)
       let index = 0
       for (const [base, events] of byEntity) {
-        const args: Array<string | number> = [base, keepMs, options.ttlSeconds, bucketsPerWindow]
+        let packed = ''
         events.forEach((i, k) => {
           const { event, marks } = batch[i]!
           const t = event.ecs.timestamp
           windowOf[i] = { call: index, at: k * WINDOW_VALUES }
           // The window's bounds are worked out here: Lua turning numbers into strings for Redis was dear.
-          args.push(t, t - windowMs, t - MINUTE_MS, t - TEN_SECONDS_MS, Math.floor(t / MINUTE_MS),
-            event.eventId, marks.weight, flagsOf(marks), marks.user ?? '', marks.urlPath ?? '', marks.destination ?? '')
+          // Packed as entity-window.lua reads it: a header, then the strings by their byte lengths.
+          const id = event.eventId
+          const user = marks.user ?? ''
+          const urlPath = marks.urlPath ?? ''
+          const destination = marks.destination ?? ''
+          packed += `${t}|${t - windowMs}|${t - MINUTE_MS}|${t - TEN_SECONDS_MS}|${Math.floor(t / MINUTE_MS)}|${marks.weight}|${flagsOf(marks)}|`
+            + `${byteLength(id)}|${byteLength(user)}|${byteLength(urlPath)}|${byteLength(destination)}|${id}${user}${urlPath}${destination}`
         })
-        pipeline.vigilEntityWindow(...args)
+        pipeline.vigilEntityWindow(base, keepMs, options.ttlSeconds, bucketsPerWindow, packed)
         index++
       }
       const userAt: Array<number | null> = []
@@ -137,9 +142,15 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       if (!results) throw new TransientError('FEATURE_STORE_UNAVAILABLE', 'redis pipeline returned nothing')
       const failed = results.find(([err]) => err)
       if (failed) throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${failed[0]!.message}`, { cause: failed[0] })
+      const windows = new Map<number, string[]>()
+      const windowValues = (call: number) => {
+        let values = windows.get(call)
+        if (!values) windows.set(call, (values = (results[call]![1] as string).split('|')))
+        return values
+      }
       return batch.map((_, i) => {
         const { call, at } = windowOf[i]!
-        const window = results[call]![1] as Array<number | string>
+        const window = windowValues(call)
         const n = (j: number) => Number(window[at + j])
         const u = userAt[i]
         let user: WindowStats['user'] = null
@@ -164,8 +175,13 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
   }
 }
 
-const FLAG_ORDER = ['authAttempt', 'authFailure', 'invalidUser', 'httpRequest', 'http4xx', 'http5xx'] as const
-const flagsOf = (marks: WindowMarks) => FLAG_ORDER.map((f) => (marks[f] ? '1' : '0')).join('')
+/** The marks as entity-window.lua's flags: 0/1 for auth, fail, inval, http, h4, h5. */
+const flagsOf = (m: WindowMarks) =>
+  (m.authAttempt ? '1' : '0') + (m.authFailure ? '1' : '0') + (m.invalidUser ? '1' : '0') + (m.httpRequest ? '1' : '0') + (m.http4xx ? '1' : '0') + (m.http5xx ? '1' : '0')
+
+/** UTF-8 bytes of a string, as Redis receives it; ASCII (nearly every value) needs no native call. */
+const byteLength = (s: string) => (NON_ASCII.test(s) ? Buffer.byteLength(s, 'utf8') : s.length)
+const NON_ASCII = /[^\x00-\x7f]/
 
 const entityBase = (event: NormalizedEvent) => `f:{${event.entity.kind}=${event.entity.id}}`
 const userBase = (user: string) => `u:{${user}}`

@@ -137,4 +137,13 @@ describe('entity windows in Redis', () => {
     expect((await store().update(batch)).map(counts)).toEqual(first)
     expect((await store().update(batch.slice(0, 1))).map(counts)).toEqual(first.slice(0, 1))
   })
+  it('takes user names and paths with any characters, the packing\'s separator, NUL and multi-byte ones included', async () => {
+    const ip = `10.8.${offset % 250}.1`
+    // Two names that would run together if a length were counted in UTF-16 units instead of bytes.
+    const users = ['a|b', 'a', 'b', 'ü|7', 'ü', '\u0000', '日本|', '']
+    const windows = await store().update(withMarks(users.map((user, i) => failed(ip, i, user))))
+    // One more distinct user per event, but for the empty name, which is no user at all.
+    expect(windows.map((w) => w.distinctUsers)).toEqual([1, 2, 3, 4, 5, 6, 7, 7])
+    expect(windows.map((w) => w.authFailures)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+  })
 })
