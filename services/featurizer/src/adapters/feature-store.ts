@@ -181,7 +181,7 @@ const flagsOf = (m: WindowMarks) =>
 
 /** UTF-8 bytes of a string, as Redis receives it; ASCII (nearly every value) needs no native call. */
 const byteLength = (s: string) => (NON_ASCII.test(s) ? Buffer.byteLength(s, 'utf8') : s.length)
-const NON_ASCII = /[^\x00-\x7f]/
+const NON_ASCII = /[\u0080-\uffff]/
 
 const entityBase = (event: NormalizedEvent) => `f:{${event.entity.kind}=${event.entity.id}}`
 const userBase = (user: string) => `u:{${user}}`
