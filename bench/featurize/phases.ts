@@ -21,7 +21,7 @@ const codec = await createCodec({ registryUrl: reg, kafkaName: (t) => `phase-${t
 const decode = createRawLogDecoder(codec, 'phase-raw-logs')
 const raw = lines.map((line) => codec.encode(topics.rawLogs, asIngested(line, now).record))
 const geo = await createGeoLookup()
-const redis = createRedis(process.env.REDIS_URL!, `phase-${Date.now()}:`) // fresh windows each pass
+const redis = createRedis({ REDIS_URL: process.env.REDIS_URL!, REDIS_KEY_PREFIX: `phase-${Date.now()}:` }) // fresh windows each pass
 await redis.ready()
 const store = createFeatureStore(redis, { windowSeconds: 600, lateGraceSeconds: 300, ttlSeconds: 600, userTtlSeconds: 600 })
 const context = { temporal: createTemporalFeatures('UTC', { startHour: 8, endHour: 18, days: new Set([1, 2, 3, 4, 5]) }), sensitivePaths: ['/admin'], privilegedUsers: new Set(['root']) }

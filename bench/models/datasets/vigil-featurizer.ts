@@ -30,7 +30,7 @@ export async function createVigilFeaturizer(redisUrl: string): Promise<VigilFeat
   const keyPrefix = `bench-models-${randomUUID()}:`
   // Kafka is never contacted; the schema requires a value.
   const config = loadConfig({ KAFKA_BROKERS: 'unused:9092', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix })
-  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX)
+  const redis = createRedis(config)
   await redis.ready()
   const featureStore = createFeatureStore(redis, {
     windowSeconds: FEATURE_WINDOW_SECONDS, lateGraceSeconds: config.LATE_EVENT_GRACE_SECONDS,

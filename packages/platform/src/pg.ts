@@ -11,11 +11,7 @@ export type PgPool = pg.Pool
 export type PgPoolSettings = PgSecuritySettings & Pick<PgConfig, 'PG_POOL_SIZE'>
 
 /** A pool with the project's defaults, TLS and password as the settings say (connection-security.ts); `close()` ends it. */
-export function createPgPool(settings: PgPoolSettings): pg.Pool & { close(): Promise<void> }
-/** @deprecated Only what the URL carries applies (no PG_SSL, PG_PASSWORD): pass the config instead. */
-export function createPgPool(url: string, size: number): pg.Pool & { close(): Promise<void> }
-export function createPgPool(settingsOrUrl: PgPoolSettings | string, size?: number): pg.Pool & { close(): Promise<void> } {
-  const settings: PgPoolSettings = typeof settingsOrUrl === 'string' ? { PG_URL: settingsOrUrl, PG_POOL_SIZE: size ?? 5 } : settingsOrUrl
+export function createPgPool(settings: PgPoolSettings): pg.Pool & { close(): Promise<void> } {
   const pool = new pg.Pool({
     ...pgConnection(settings), max: settings.PG_POOL_SIZE, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000,
   }) as pg.Pool & { close(): Promise<void> }

@@ -15,13 +15,7 @@ type ProjectRedis = Redis & { close(): Promise<void>; ready(): Promise<void> }
  * (connection-security.ts). Commands fail fast while Redis is away (no offline queue) so callers
  * see a TransientError and hold their offsets, instead of buffering without bound.
  */
-export function createRedis(settings: RedisClientSettings, log?: Logger): ProjectRedis
-/** @deprecated Only what the URL carries applies (no REDIS_PASSWORD, REDIS_TLS): pass the config instead. */
-export function createRedis(url: string, keyPrefix: string, log?: Logger): ProjectRedis
-export function createRedis(settingsOrUrl: RedisClientSettings | string, keyPrefixOrLog?: string | Logger, maybeLog?: Logger): ProjectRedis {
-  const [settings, log] = typeof settingsOrUrl === 'string'
-    ? [{ REDIS_URL: settingsOrUrl, REDIS_KEY_PREFIX: keyPrefixOrLog as string }, maybeLog]
-    : [settingsOrUrl, keyPrefixOrLog as Logger | undefined]
+export function createRedis(settings: RedisClientSettings, log?: Logger): ProjectRedis {
   const redis = new Redis(settings.REDIS_URL, {
     ...redisConnection(settings),
     keyPrefix: settings.REDIS_KEY_PREFIX,

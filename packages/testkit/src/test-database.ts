@@ -48,7 +48,7 @@ export async function freshTestDatabase(pgUrl: string, label: string, migrate: (
   const url = await createTestDatabase(pgUrl, label)
   const pools: PgPool[] = []
   const newPool = () => {
-    const p = createPgPool(url, 4)
+    const p = createPgPool({ PG_URL: url, PG_POOL_SIZE: 4 })
     pools.push(p)
     return p
   }

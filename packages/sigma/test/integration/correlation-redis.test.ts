@@ -13,8 +13,8 @@ let second: ReturnType<typeof createRedis>
 const prefix = uniquePrefix('sigma')
 
 beforeAll(async () => {
-  redis = createRedis(inject('stack').REDIS_URL, prefix)
-  second = createRedis(inject('stack').REDIS_URL, prefix)
+  redis = createRedis({ REDIS_URL: inject('stack').REDIS_URL, REDIS_KEY_PREFIX: prefix })
+  second = createRedis({ REDIS_URL: inject('stack').REDIS_URL, REDIS_KEY_PREFIX: prefix })
   await Promise.all([redis.ready(), second.ready()])
 })
 afterAll(async () => {

@@ -14,7 +14,7 @@ let pools: PgPool[] = []
 
 beforeAll(async () => {
   const url = await createTestDatabase(inject('stack').PG_URL, 'alertstore')
-  pools = [createPgPool(url, 4), createPgPool(url, 4)]
+  pools = [createPgPool({ PG_URL: url, PG_POOL_SIZE: 4 }), createPgPool({ PG_URL: url, PG_POOL_SIZE: 4 })]
   await runMigrations(pools[0]!, 'alerter', MIGRATIONS, createLogger('test', 'silent', 'test'))
 })
 afterAll(async () => Promise.all(pools.map((p) => p.end())))

@@ -66,7 +66,7 @@ function expectedFirings(lines: readonly string[]): Map<string, number[]> {
 /** The featurizer's code path in-process (parse, Redis windows, features), as bench/models does. */
 async function featurize(lines: readonly string[], redisUrl: string, prefix: string): Promise<FeatureRecord[]> {
   const config = loadFeaturizerConfig({ KAFKA_BROKERS: 'unused:9092', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `${prefix}featurizer:` })
-  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX)
+  const redis = createRedis(config)
   await redis.ready()
   try {
     const featureStore = createFeatureStore(redis, {
@@ -128,7 +128,7 @@ describe('Sigma rules on the features stream', () => {
   beforeAll(async () => {
     db = await freshTestDatabase(stack.PG_URL, 'alerter', (p) => runMigrations(p, 'alerter', MIGRATIONS, log))
     pool = db.pool
-    redis = createRedis(stack.REDIS_URL, prefix)
+    redis = createRedis({ REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix })
     await redis.ready()
     const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '4' })
     kafka = await createKafkaRuntime('alerter', config, log, createMetrics('alerter'), (err) => {

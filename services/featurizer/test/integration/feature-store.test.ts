@@ -13,7 +13,7 @@ const T0 = Date.UTC(2025, 11, 10, 10, 0)
 let redis: ReturnType<typeof createRedis>
 
 beforeAll(async () => {
-  redis = createRedis(inject('stack').REDIS_URL, uniquePrefix('fstore'))
+  redis = createRedis({ REDIS_URL: inject('stack').REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('fstore') })
   await redis.ready()
 })
 afterAll(async () => redis.close())
