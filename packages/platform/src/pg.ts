@@ -26,14 +26,23 @@ export function createPgPool(settings: PgPoolSettings): pg.Pool & { close(): Pro
 /** A connection in a transaction. */
 export type PgClient = pg.PoolClient
 
+export interface TransactionOptions {
+  /**
+   * Runs on the connection before BEGIN: for what must outlive the transaction on that connection,
+   * such as a temporary staging table (a connection is reused, so this must be idempotent).
+   */
+  beforeBegin?: (client: PgClient) => Promise<void>
+}
+
 /**
  * Runs `work` in one transaction on one connection: committed if it returns, rolled back if it
  * throws (the error goes on). A connection that cannot even roll back is not given back to the pool.
  */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect()
   let broken: Error | undefined
   try {
+    await options.beforeBegin?.(client)
     await client.query('BEGIN')
     const result = await work(client)
     await client.query('COMMIT')

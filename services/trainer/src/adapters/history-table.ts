@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { PoisonMessageError, type PgPool } from '@vigil/platform'
+import { inTransaction, PoisonMessageError, type PgClient, type PgPool } from '@vigil/platform'
 import { encodeCopyBinary, type CopyValue } from './copy-binary.ts'
 import { historyError, isMissingPartition } from './pg-errors.ts'
 
@@ -60,30 +60,17 @@ export function createHistoryTable<T>(pool: PgPool, spec: HistoryTableSpec<T>) {
     return rows.map((r) => r.created)
   }
 
-  async function copyAndMerge(data: Buffer): Promise<number> {
-    const client = await pool.connect()
-    let broken: Error | undefined
-    try {
-      if (!clientsWithStaging.has(client)) {
-        await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`)
-        clientsWithStaging.add(client)
-      }
-      await client.query('BEGIN')
-      try {
-        await pipeline(Readable.from([data]), client.query(copyFrom(`COPY ${staging} (${spec.columns.join(', ')}) FROM STDIN (FORMAT binary)`)))
-        const { rows } = await client.query<{ stored: number }>(MERGE_SQL(table, staging), [table])
-        await client.query('COMMIT')
-        return rows[0]!.stored
-      } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-          broken = rollbackErr
-        })
-        throw err
-      }
-    } finally {
-      client.release(broken)
-    }
+  // The staging table lives as long as its connection, so it is made before the transaction.
+  const withStaging = async (client: PgClient) => {
+    if (clientsWithStaging.has(client)) return
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`)
+    clientsWithStaging.add(client)
   }
+  const copyAndMerge = (data: Buffer): Promise<number> => inTransaction(pool, async (client) => {
+    await pipeline(Readable.from([data]), client.query(copyFrom(`COPY ${staging} (${spec.columns.join(', ')}) FROM STDIN (FORMAT binary)`)))
+    const { rows } = await client.query<{ stored: number }>(MERGE_SQL(table, staging), [table])
+    return rows[0]!.stored
+  }, { beforeBegin: withStaging })
 
   return {
     table,
