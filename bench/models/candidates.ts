@@ -23,17 +23,29 @@ export interface Candidate {
 const BASELINE_MAX_ROWS = 4096
 const BASELINE_TREES = 100
 
+/** The trainer's TRAIN_MEMBERS default: what the 'ensemble' candidate runs. */
+export const DEFAULT_WEIGHTING = trainerDefaults().TRAIN_MEMBERS
+
+/** TRAIN_MEMBERS values set beside the default; the first is the former default. */
+export const ALTERNATIVE_WEIGHTINGS = [
+  'isolation-forest:1,hbos:1,gaussian-mixture:1',
+  'isolation-forest:1,gaussian-mixture:1,knn-distance:2',
+  'isolation-forest:1,hbos:1,gaussian-mixture:1,knn-distance:4',
+]
+
 /** Every TypeScript candidate: each built-in ensemble member alone, the ensemble, and the ml-isolation-forest baseline. */
 export const candidates: Candidate[] = [
   ...Object.values(ensembleMembers).map(member),
   {
     name: 'ensemble',
-    note: `the ensemble the trainer ships by default (TRAIN_MEMBERS=${trainerDefaults().TRAIN_MEMBERS}), default settings; `
+    note: `the ensemble the trainer ships by default (TRAIN_MEMBERS=${DEFAULT_WEIGHTING}), default settings; `
       + 'ranked by surprisal (the score before it rounds to 1), scored with explain: none as score_samples explains nothing',
     async train(rows, featureNames, seed) {
       return ensembleOf(rows, featureNames, { ...ensembleSettings(trainerDefaults(), featureNames), seed })
     },
   },
+  // Other weightings the default was chosen from (REPORT.md, "Choosing the default ensemble").
+  ...ALTERNATIVE_WEIGHTINGS.map(weighting),
   {
     name: 'ensemble, every member',
     note: `trainEnsemble with every built-in member (${Object.keys(ensembleMembers).join(', ')}), weight 1, default settings`,
@@ -51,6 +63,19 @@ export const candidates: Candidate[] = [
     },
   },
 ]
+
+/** The name of the candidate for an alternative TRAIN_MEMBERS. */
+export const weightingName = (spec: string) => `ensemble, TRAIN_MEMBERS=${spec}`
+
+function weighting(spec: string): Candidate {
+  return {
+    name: weightingName(spec),
+    note: 'the ensemble as the trainer builds it with this TRAIN_MEMBERS, other settings default',
+    async train(rows, featureNames, seed) {
+      return ensembleOf(rows, featureNames, { ...ensembleSettings({ ...trainerDefaults(), TRAIN_MEMBERS: spec }, featureNames), seed })
+    },
+  }
+}
 
 function member(kind: EnsembleMemberKind): Candidate {
   return {
