@@ -33,6 +33,11 @@ export const ALTERNATIVE_WEIGHTINGS = [
   'isolation-forest:1,hbos:1,gaussian-mixture:1,knn-distance:4',
 ]
 
+/** The name of the candidate for an alternative TRAIN_MEMBERS. */
+export function weightingName(spec: string): string {
+  return `ensemble, TRAIN_MEMBERS=${spec}`
+}
+
 /** Every TypeScript candidate: each built-in ensemble member alone, the ensemble, and the ml-isolation-forest baseline. */
 export const candidates: Candidate[] = [
   ...Object.values(ensembleMembers).map(member),
@@ -63,9 +68,6 @@ export const candidates: Candidate[] = [
     },
   },
 ]
-
-/** The name of the candidate for an alternative TRAIN_MEMBERS. */
-export const weightingName = (spec: string) => `ensemble, TRAIN_MEMBERS=${spec}`
 
 function weighting(spec: string): Candidate {
   return {
