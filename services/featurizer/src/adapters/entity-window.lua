@@ -187,6 +187,7 @@ do
     local userEnd = idEnd + tonumber(userBytes)
     local pathEnd = userEnd + tonumber(pathBytes)
     at = pathEnd + tonumber(destinationBytes) + 1
+    if at - 1 > size then return redis.error_reply('entity-window: event at byte ' .. stop .. ' runs past the end') end
     local n = #E
     E[n + 1], E[n + 2], E[n + 3], E[n + 4], E[n + 5] = t, from, minuteAgo, tenSecondsAgo, minute
     E[n + 6], E[n + 7], E[n + 8] = string.sub(packed, stop + 1, idEnd), weight, flags

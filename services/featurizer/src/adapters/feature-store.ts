@@ -108,10 +108,10 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
           windowOf[i] = { call: index, at: k * WINDOW_VALUES }
           // The window's bounds are worked out here: Lua turning numbers into strings for Redis was dear.
           // Packed as entity-window.lua reads it: a header, then the strings by their byte lengths.
-          const id = event.eventId
-          const user = marks.user ?? ''
-          const urlPath = marks.urlPath ?? ''
-          const destination = marks.destination ?? ''
+          const id = wellFormed(event.eventId)
+          const user = wellFormed(marks.user ?? '')
+          const urlPath = wellFormed(marks.urlPath ?? '')
+          const destination = wellFormed(marks.destination ?? '')
           packed += `${t}|${t - windowMs}|${t - MINUTE_MS}|${t - TEN_SECONDS_MS}|${Math.floor(t / MINUTE_MS)}|${marks.weight}|${flagsOf(marks)}|`
             + `${byteLength(id)}|${byteLength(user)}|${byteLength(urlPath)}|${byteLength(destination)}|${id}${user}${urlPath}${destination}`
         })
@@ -179,9 +179,16 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
 const flagsOf = (m: WindowMarks) =>
   (m.authAttempt ? '1' : '0') + (m.authFailure ? '1' : '0') + (m.invalidUser ? '1' : '0') + (m.httpRequest ? '1' : '0') + (m.http4xx ? '1' : '0') + (m.http5xx ? '1' : '0')
 
-/** UTF-8 bytes of a string, as Redis receives it; ASCII (nearly every value) needs no native call. */
+/** UTF-8 bytes of a (well-formed) string, as Redis receives it; ASCII (nearly every value) needs no native call. */
 const byteLength = (s: string) => (NON_ASCII.test(s) ? Buffer.byteLength(s, 'utf8') : s.length)
 const NON_ASCII = /[\u0080-\uffff]/
+
+/**
+ * Lone surrogates as U+FFFD, the bytes they go to Redis as anyway. Measured one by one, a value
+ * ending in a lone high surrogate and the next starting with a lone low one would join into one
+ * character on the wire: 4 bytes sent where 6 were counted, and every later length off.
+ */
+const wellFormed = (s: string) => (NON_ASCII.test(s) ? (s as string & { toWellFormed(): string }).toWellFormed() : s)
 
 const entityBase = (event: NormalizedEvent) => `f:{${event.entity.kind}=${event.entity.id}}`
 const userBase = (user: string) => `u:{${user}}`

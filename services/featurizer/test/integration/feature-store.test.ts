@@ -146,4 +146,15 @@ describe('entity windows in Redis', () => {
     expect(windows.map((w) => w.distinctUsers)).toEqual([1, 2, 3, 4, 5, 6, 7, 7])
     expect(windows.map((w) => w.authFailures)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
   })
+  it('takes a user name with a lone surrogate next to a path that starts with one', async () => {
+    const ip = `10.9.${offset % 250}.1`
+    const request = (at: number, path: string, user: string) => {
+      const e = failed(ip, at, user)
+      e.ecs.url = { path } as never
+      return e
+    }
+    // Each value counted alone, \ud800 then \udc00 would join into one 4-byte character on the wire.
+    const windows = await store().update(withMarks([request(0, '\udc00/x', 'eve\ud800'), failed(ip, 1, 'mallory')]))
+    expect(windows.map((w) => [w.events, w.authFailures, w.distinctUsers])).toEqual([[1, 1, 1], [2, 2, 2]])
+  })
 })
