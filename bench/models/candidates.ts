@@ -42,12 +42,10 @@ export function weightingName(spec: string): string {
 export const candidates: Candidate[] = [
   ...Object.values(ensembleMembers).map(member),
   {
+    ...weighting(DEFAULT_WEIGHTING),
     name: 'ensemble',
     note: `the ensemble the trainer ships by default (TRAIN_MEMBERS=${DEFAULT_WEIGHTING}), default settings; `
       + 'ranked by surprisal (the score before it rounds to 1), scored with explain: none as score_samples explains nothing',
-    async train(rows, featureNames, seed) {
-      return ensembleOf(rows, featureNames, { ...ensembleSettings(trainerDefaults(), featureNames), seed })
-    },
   },
   // Other weightings the default was chosen from (REPORT.md, "Choosing the default ensemble").
   ...ALTERNATIVE_WEIGHTINGS.map(weighting),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
-import { inTransaction } from '../../src/pg.ts'
+import { inTransaction, type PgClient } from '../../src/pg.ts'
 
 // inTransaction against the real Postgres: what commits, what rolls back, and what beforeBegin
 // leaves on the connection whatever the transaction does.
@@ -36,7 +36,7 @@ describe('inTransaction', () => {
 
   it('runs beforeBegin outside the transaction: what it makes survives a rollback on that connection', async () => {
     const single = db.newPool()
-    const staging = async (client: { query(sql: string): Promise<unknown> }) => {
+    const staging = async (client: PgClient) => {
       await client.query('CREATE TEMP TABLE IF NOT EXISTS staging (id int) ON COMMIT DELETE ROWS')
     }
     await expect(inTransaction(single, async (client) => {

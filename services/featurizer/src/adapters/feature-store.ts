@@ -108,12 +108,12 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
           windowOf[i] = { call: index, at: k * WINDOW_VALUES }
           // The window's bounds are worked out here: Lua turning numbers into strings for Redis was dear.
           // Packed as entity-window.lua reads it: a header, then the strings by their byte lengths.
-          const id = wellFormed(event.eventId)
-          const user = wellFormed(marks.user ?? '')
-          const urlPath = wellFormed(marks.urlPath ?? '')
-          const destination = wellFormed(marks.destination ?? '')
+          const [id, idBytes] = utf8(event.eventId)
+          const [user, userBytes] = utf8(marks.user ?? '')
+          const [urlPath, urlPathBytes] = utf8(marks.urlPath ?? '')
+          const [destination, destinationBytes] = utf8(marks.destination ?? '')
           packed += `${t}|${t - windowMs}|${t - MINUTE_MS}|${t - TEN_SECONDS_MS}|${Math.floor(t / MINUTE_MS)}|${marks.weight}|${flagsOf(marks)}|`
-            + `${byteLength(id)}|${byteLength(user)}|${byteLength(urlPath)}|${byteLength(destination)}|${id}${user}${urlPath}${destination}`
+            + `${idBytes}|${userBytes}|${urlPathBytes}|${destinationBytes}|${id}${user}${urlPath}${destination}`
         })
         pipeline.vigilEntityWindow(base, keepMs, options.ttlSeconds, bucketsPerWindow, packed)
         index++
@@ -142,15 +142,11 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       if (!results) throw new TransientError('FEATURE_STORE_UNAVAILABLE', 'redis pipeline returned nothing')
       const failed = results.find(([err]) => err)
       if (failed) throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${failed[0]!.message}`, { cause: failed[0] })
-      const windows = new Map<number, string[]>()
-      const windowValues = (call: number) => {
-        let values = windows.get(call)
-        if (!values) windows.set(call, (values = (results[call]![1] as string).split('|')))
-        return values
-      }
+      // The entity calls came first in the pipeline, one per entity.
+      const windows = results.slice(0, byEntity.size).map(([, packed]) => (packed as string).split('|'))
       return batch.map((_, i) => {
         const { call, at } = windowOf[i]!
-        const window = windowValues(call)
+        const window = windows[call]!
         const n = (j: number) => Number(window[at + j])
         const u = userAt[i]
         let user: WindowStats['user'] = null
@@ -179,16 +175,19 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
 const flagsOf = (m: WindowMarks) =>
   (m.authAttempt ? '1' : '0') + (m.authFailure ? '1' : '0') + (m.invalidUser ? '1' : '0') + (m.httpRequest ? '1' : '0') + (m.http4xx ? '1' : '0') + (m.http5xx ? '1' : '0')
 
-/** UTF-8 bytes of a (well-formed) string, as Redis receives it; ASCII (nearly every value) needs no native call. */
-const byteLength = (s: string) => (NON_ASCII.test(s) ? Buffer.byteLength(s, 'utf8') : s.length)
-const NON_ASCII = /[\u0080-\uffff]/
-
 /**
- * Lone surrogates as U+FFFD, the bytes they go to Redis as anyway. Measured one by one, a value
- * ending in a lone high surrogate and the next starting with a lone low one would join into one
- * character on the wire: 4 bytes sent where 6 were counted, and every later length off.
+ * A value as the packed argument carries it, with its UTF-8 byte count. Lone surrogates become
+ * U+FFFD, the bytes they go to Redis as anyway: measured one by one, a value ending in a lone high
+ * surrogate and the next starting with a lone low one would join into one character on the wire,
+ * 4 bytes sent where 6 were counted, and every later length off. ASCII (nearly every value) needs
+ * neither step.
  */
-const wellFormed = (s: string) => (NON_ASCII.test(s) ? (s as string & { toWellFormed(): string }).toWellFormed() : s)
+function utf8(s: string): [string, number] {
+  if (!NON_ASCII.test(s)) return [s, s.length]
+  const wellFormed = (s as string & { toWellFormed(): string }).toWellFormed()
+  return [wellFormed, Buffer.byteLength(wellFormed, 'utf8')]
+}
+const NON_ASCII = /[\u0080-\uffff]/
 
 const entityBase = (event: NormalizedEvent) => `f:{${event.entity.kind}=${event.entity.id}}`
 const userBase = (user: string) => `u:{${user}}`

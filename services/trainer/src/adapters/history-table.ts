@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { inTransaction, PoisonMessageError, type PgClient, type PgPool } from '@vigil/platform'
 import { encodeCopyBinary, type CopyValue } from './copy-binary.ts'
@@ -50,7 +49,7 @@ export function createHistoryTable<T>(pool: PgPool, spec: HistoryTableSpec<T>) {
   const staging = `${table}_staging`
   // Days this process knows to have a partition; another instance's retention may drop one, which a store notices and repairs.
   const knownDays = new Set<string>()
-  const clientsWithStaging = new WeakSet<pg.PoolClient>()
+  const clientsWithStaging = new WeakSet<PgClient>()
 
   async function ensureDays(days: Iterable<string>): Promise<string[]> {
     const missing = [...new Set(days)].filter((d) => !knownDays.has(d)).sort()
