@@ -28,17 +28,24 @@ export interface ServiceProcess {
  * is free only until the next outgoing connection, and the tests open hundreds of them (Kafka, Redis,
  * Postgres), so one of those could take it before the service binds it (EADDRINUSE, seen in CI).
  * Random within the range so parallel test files rarely pick the same one; the bind check catches
- * the rest.
+ * the rest. Within one process a port is handed out once: one picked for a service still starting is
+ * not bound yet, so the bind check alone could give it to the next service too (CI saw an ingestor's
+ * syslog port in use when it bound it).
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = FREE_PORT_RANGE.from + Math.floor(Math.random() * (FREE_PORT_RANGE.to - FREE_PORT_RANGE.from))
-    if (await canBind(port)) return port
+    // A port handed out earlier may not be bound yet (its service still starting): never twice.
+    if (handedOut.has(port) || !(await canBind(port))) continue
+    handedOut.add(port)
+    return port
   }
   throw new Error(`no free port in ${FREE_PORT_RANGE.from}-${FREE_PORT_RANGE.to} after 200 tries`)
 }
 
 const FREE_PORT_RANGE = { from: 20_000, to: 32_000 }
+/** Ports this process has handed out (a test file's services run as its children). */
+const handedOut = new Set<number>()
 
 async function canBind(port: number): Promise<boolean> {
   const tcp = await new Promise<boolean>((resolve) => {
