@@ -22,8 +22,12 @@ export default defineConfig({
           include: ['{schemas,packages/*,services/*}/test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['./test/global-setup.ts'],
-          testTimeout: 180_000,
-          hookTimeout: 180_000,
+          // Safety nets for a hang, not speed checks: every wait inside a test names what it waits
+          // for. CI's machine ran these files up to 2.2x slower than the development box (the Sigma
+          // differential 70 s against 31 s), and the shippers test's set-up (six pipelines, one after
+          // another) passed 180 s there.
+          testTimeout: 480_000,
+          hookTimeout: 480_000,
           // The machine has 2 cores and one broker: run integration files one at a time.
           fileParallelism: false,
         },
