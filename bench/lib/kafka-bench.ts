@@ -41,9 +41,16 @@ export async function writeRate(kafka: Kafka, topic: string, count: number, time
   return (stamps.length - 1) / Math.max(0.001, (last - first) / 1000)
 }
 
-/** Starts one bare consume→produce hop as its own process; its output carries its own timestamps, for writeRate. */
-export async function startBareRelay(brokers: string, from: string, to: string, group: string): Promise<ChildProcess> {
-  const child = fork(join(import.meta.dirname, 'bare-relay.ts'), [brokers, from, to, group, 'stamp-now'], { execArgv: ['--import', 'tsx'] })
-  await new Promise((resolve) => child.once('message', resolve))
+/**
+ * Starts one instance of the bare consume→produce pipe (bare-relay.ts) as its own process and
+ * resolves once it consumes; rejects if it exits first. Its output carries its own timestamps
+ * unless `forwardTimestamps`.
+ */
+export async function startBareRelay(brokers: string, from: string, to: string, group: string, forwardTimestamps = false): Promise<ChildProcess> {
+  const child = fork(join(import.meta.dirname, 'bare-relay.ts'), [brokers, from, to, group, ...(forwardTimestamps ? ['forward-timestamps'] : [])], { execArgv: ['--import', 'tsx'] })
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', (code) => reject(new Error(`bare relay exited with ${code} before it was ready`)))
+  })
   return child
 }

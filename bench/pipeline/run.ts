@@ -2,11 +2,12 @@
 // beside a bare kafkajs relay (three consume→produce hops, raw-logs → features → scores → alerts,
 // forwarding bytes) on the same broker, topic layout and keys, in the same run.
 // Run: npm run bench:pipeline   (BENCH_LINES=20000 by default)
-import { fork, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { topics, type RawLog } from '@vigil/schemas'
 import { OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { startBareRelay } from '../lib/kafka-bench.ts'
 import { printTable, quantile } from '../lib/stats.ts'
 
 const N = Number(process.env.BENCH_LINES ?? 20_000)
@@ -27,9 +28,8 @@ async function bareRelay(): Promise<Result> {
   await admin.disconnect()
   const relays: ChildProcess[] = []
   for (let hop = 0; hop < 3; hop++) {
-    const child = fork(join(import.meta.dirname, '..', 'lib', 'bare-relay.ts'), [stack.KAFKA_BROKERS, chain[hop]!, chain[hop + 1]!, `${prefix}relay-${hop}`], { execArgv: ['--import', 'tsx'] })
-    await new Promise((resolve) => child.once('message', resolve))
-    relays.push(child)
+    // Timestamps forwarded: each alert's latency runs from the producer that filled raw-logs.
+    relays.push(await startBareRelay(stack.KAFKA_BROKERS, chain[hop]!, chain[hop + 1]!, `${prefix}relay-${hop}`, true))
   }
   // The same records the ingestor would write: schema-valid raw-logs JSON keyed by the sending host.
   const now = Date.now()

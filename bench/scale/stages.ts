@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
 import { allTopics, createCodec, topics, type Codec, type ServiceName } from '@vigil/schemas'
 import { createTestDatabase, REPO_ROOT, startService, uniquePrefix, waitFor, type ServiceProcess, type StackEnv } from '@vigil/testkit'
-import { createTopics } from '../lib/kafka-bench.ts'
+import { createTopics, startBareRelay } from '../lib/kafka-bench.ts'
 import { stackPids } from '../lib/cpu-usage.ts'
 import { measureStage, type KafkaRecord, type StageProcess, type StageResult, type StageUnderTest } from './measure-stage.ts'
 import { asIngested } from '../lib/workload.ts'
@@ -214,13 +214,9 @@ const asStageProcess = (s: ServiceProcess): StageProcess => ({
 })
 
 async function startBarePipe(brokers: string, from: string, to: string, group: string): Promise<StageProcess> {
-  const child = fork(join(import.meta.dirname, 'bare-pipe.ts'), [brokers, from, to, group], { execArgv: ['--import', 'tsx'] })
+  const child = await startBareRelay(brokers, from, to, group)
   started.add(child)
   const exited = new Promise((resolve) => child.once('exit', resolve))
-  await new Promise((resolve, reject) => {
-    child.once('message', resolve)
-    child.once('exit', (code) => reject(new Error(`bare pipe exited with ${code} before it was ready`)))
-  })
   return {
     pid: child.pid!,
     signal: (signal) => child.kill(signal),
