@@ -19,10 +19,6 @@ export function createPgPool(settings: PgPoolSettings): pg.Pool & { close(): Pro
   return pool
 }
 
-/**
- * Runs the versioned migrations in `dir` (files `NNN_name.sql`, applied in order, each once) for
- * `owner`. An advisory lock lets several instances start at once; each file runs in a transaction.
- */
 /** A connection in a transaction. */
 export type PgClient = pg.PoolClient
 
@@ -57,6 +53,10 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) =
   }
 }
 
+/**
+ * Runs the versioned migrations in `dir` (files `NNN_name.sql`, applied in order, each once) for
+ * `owner`. An advisory lock lets several instances start at once; each file runs in a transaction.
+ */
 export async function runMigrations(pool: pg.Pool, owner: string, dir: string, log: Logger): Promise<void> {
   const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
   const client = await pool.connect()
