@@ -11,10 +11,14 @@ export type PgPool = pg.Pool
 export type PgPoolSettings = PgSecuritySettings & Pick<PgConfig, 'PG_POOL_SIZE'>
 
 /** A pool with the project's defaults, TLS and password as the settings say (connection-security.ts); `close()` ends it. */
-export function createPgPool(settings: PgPoolSettings): pg.Pool & { close(): Promise<void> } {
+export function createPgPool(settings: PgPoolSettings, log?: Logger): pg.Pool & { close(): Promise<void> } {
   const pool = new pg.Pool({
     ...pgConnection(settings), max: settings.PG_POOL_SIZE, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000,
   }) as pg.Pool & { close(): Promise<void> }
+  // When the server ends an idle connection (a restart, a failover, an administrator,
+  // idle_session_timeout), the pool drops that client and emits 'error': with no listener that is
+  // an uncaught exception and the service dies. The next query opens a new connection.
+  pool.on('error', (err) => log?.warn({ err: err.message }, 'postgres closed an idle connection'))
   pool.close = () => pool.end()
   return pool
 }

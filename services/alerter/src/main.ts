@@ -16,7 +16,7 @@ import { createSinks } from './sinks/create-sinks.ts'
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
 
 await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
-  const pool = createPgPool(config)
+  const pool = createPgPool(config, log)
   onShutdown(pool)
   await runMigrations(pool, 'alerter', MIGRATIONS, log)
   const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE)

@@ -6,7 +6,7 @@ import { loadConfig } from './config.ts'
 import { handleFeatures } from './handle-features.ts'
 
 await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ config, log, metrics, kafka, setReady, onShutdown }) => {
-  const pool = createPgPool(config)
+  const pool = createPgPool(config, log)
   onShutdown(pool)
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
   const models = createRunningModels(pool, { modelName: config.MODEL_NAME, instanceId: config.INSTANCE_ID, runtime: config.FOREST_RUNTIME }, log, metrics)

@@ -18,7 +18,7 @@ import { startTrainingSchedule } from './training/training-schedule.ts'
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
 
 await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
-  const pool = createPgPool(config)
+  const pool = createPgPool(config, log)
   onShutdown(pool)
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
   await runMigrations(pool, 'trainer', MIGRATIONS, log)

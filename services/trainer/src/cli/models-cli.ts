@@ -47,7 +47,7 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
   if (rest.length > 0) return fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`, 2)
 
   const log = createLogger('trainer', config.LOG_LEVEL, 'models-cli')
-  const pool = createPgPool(config)
+  const pool = createPgPool(config, log)
   let kafka: KafkaRuntime | null = null
   try {
     await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
