@@ -1,34 +1,27 @@
-import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTestDatabase, waitFor } from '@vigil/testkit'
+import { freshTestDatabase, waitFor, type TestDatabase } from '@vigil/testkit'
 import { createPgPool } from '../../src/pg.ts'
 
 // The project's pool against the real Postgres when the server ends one of its idle connections, as
 // a restart, a failover or an administrator does: the process must not die of it, and the pool must
 // go on serving on a new connection.
 
-let url: string
-let admin: pg.Client
+let db: TestDatabase
 
 beforeAll(async () => {
-  url = await createTestDatabase(inject('stack').PG_URL, 'pgpool')
-  admin = new pg.Client({ connectionString: inject('stack').PG_URL })
-  await admin.connect()
+  db = await freshTestDatabase(inject('stack').PG_URL, 'pgpool')
 })
-afterAll(async () => {
-  await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
-  await admin.end()
-})
+afterAll(async () => db?.drop())
 
 describe('createPgPool', () => {
   it('survives the server ending an idle connection, says so in the log, and serves the next query', async () => {
     const logged: Array<{ msg: string; err: string }> = []
     const log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
-    const pool = createPgPool({ PG_URL: url, PG_POOL_SIZE: 1 }, log)
+    const pool = createPgPool({ PG_URL: db.url, PG_POOL_SIZE: 1 }, log)
     try {
       const before = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
-      const ended = await admin.query<{ ended: boolean }>('SELECT pg_terminate_backend($1) AS ended', [before])
+      const ended = await db.pool.query<{ ended: boolean }>('SELECT pg_terminate_backend($1) AS ended', [before])
       expect(ended.rows[0]!.ended).toBe(true)
 
       const warning = await waitFor('the warning', () => logged.find((l) => l.msg === 'postgres closed an idle connection'), 10_000, 20)

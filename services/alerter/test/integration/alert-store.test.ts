@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createLogger, createPgPool, runMigrations, type PgPool } from '@vigil/platform'
+import { createLogger, runMigrations, type PgPool } from '@vigil/platform'
 import type { Score } from '@vigil/schemas'
-import { createTestDatabase } from '@vigil/testkit'
+import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore } from '../../src/adapters/alert-store.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 
@@ -10,14 +10,14 @@ import { buildAlert } from '../../src/build-alert.ts'
 // alert at once) publishing the same stored alert: against the real Postgres, it goes out once.
 const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url))
 const T = Date.UTC(2025, 11, 10, 7, 0, 0)
+let db: TestDatabase
 let pools: PgPool[] = []
 
 beforeAll(async () => {
-  const url = await createTestDatabase(inject('stack').PG_URL, 'alertstore')
-  pools = [createPgPool({ PG_URL: url, PG_POOL_SIZE: 4 }), createPgPool({ PG_URL: url, PG_POOL_SIZE: 4 })]
-  await runMigrations(pools[0]!, 'alerter', MIGRATIONS, createLogger('test', 'silent', 'test'))
+  db = await freshTestDatabase(inject('stack').PG_URL, 'alertstore', (pool) => runMigrations(pool, 'alerter', MIGRATIONS, createLogger('test', 'silent', 'test')))
+  pools = [db.pool, db.newPool()]
 })
-afterAll(async () => Promise.all(pools.map((p) => p.end())))
+afterAll(async () => db?.drop())
 
 describe('alert store', () => {
   it('publishes an alert once when two instances try at the same moment, and again only if the first one failed', async () => {
