@@ -80,7 +80,7 @@ describe('container images', () => {
     const noAssets = checkRuntimeFiles({ ...real, dockerignore: `${real.dockerignore}**/*.lua\n**/*.avsc\n**/migrations/\n` })
     expect(noAssets).toContain('featurizer: lacks services/featurizer/src/adapters/entity-window.lua (read by services/featurizer/src/adapters/feature-store.ts)')
     expect(noAssets).toContain('ingestor: lacks schemas/avro/raw-logs.avsc (read by schemas/src/codec.ts)')
-    expect(noAssets).toContain('trainer: lacks services/trainer/migrations/001_feature_history.sql (read by services/trainer/src/main.ts)')
+    expect(noAssets).toContain('trainer: lacks services/trainer/migrations/001_feature_history.sql (read by services/trainer/src/adapters/database.ts)')
     expect(noAssets).toContain('scorer: lacks packages/models/migrations/001_model_versions.sql (read by packages/models/src/model-registry.ts)')
   })
 

@@ -1,8 +1,7 @@
-import { createPgPool, createRedis, runMigrations, runService } from '@vigil/platform'
+import { createPgPool, createRedis, runService } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createAlertStore } from './adapters/alert-store.ts'
+import { migrateAlerterDatabase } from './adapters/database.ts'
 import { startApi } from './api/start-api.ts'
 import { createSuppressionCache } from './api/suppression-cache.ts'
 import { createSuppressionStore } from './api/suppression-store.ts'
@@ -13,12 +12,10 @@ import { DEFAULT_RULE_DIRS } from './rules/rule-set.ts'
 import { createSigmaRules } from './rules/sigma-rules.ts'
 import { createSinks } from './sinks/create-sinks.ts'
 
-const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
-
 await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
   const pool = createPgPool(config, log)
   onShutdown(pool)
-  await runMigrations(pool, 'alerter', MIGRATIONS, log)
+  await migrateAlerterDatabase(pool, log)
   const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE)
   const policy = { threshold: config.ALERT_SCORE_THRESHOLD, windowMs: config.ALERT_WINDOW_MS }
   // Slack, email and webhook, each through its own outbox queue in Postgres

@@ -1,9 +1,8 @@
-import { listVersions, MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
-import { createPgPool, runMigrations, runService } from '@vigil/platform'
+import { listVersions } from '@vigil/models'
+import { createPgPool, runService } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createAnalystVerdicts } from './adapters/analyst-verdicts.ts'
+import { migrateTrainerDatabase } from './adapters/database.ts'
 import { createFeatureHistory } from './adapters/feature-history.ts'
 import { startHistoryRetention } from './adapters/history-retention.ts'
 import { createScoreHistory } from './adapters/score-history.ts'
@@ -15,13 +14,10 @@ import { reviewShadow } from './training/shadow-review.ts'
 import { trainAndPublish } from './training/train-and-publish.ts'
 import { startTrainingSchedule } from './training/training-schedule.ts'
 
-const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations')
-
 await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
   const pool = createPgPool(config, log)
   onShutdown(pool)
-  await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
-  await runMigrations(pool, 'trainer', MIGRATIONS, log)
+  await migrateTrainerDatabase(pool, log)
   const model = config.MODEL_NAME
   const actor = `trainer:${config.INSTANCE_ID}`
   const producer = await kafka.producer()

@@ -97,7 +97,7 @@ export function createVerdictStore(pool: PgPool) {
 
 export type VerdictStore = ReturnType<typeof createVerdictStore>
 
-/** The write to flagged_entities (created by migrations/003_flagged_entities.sql here and in the trainer). */
+/** The write to flagged_entities (a shared table: schemas/postgres/001_flagged_entities.sql). */
 async function updateTrainerFlag(client: PgClient, v: VerdictRow): Promise<void> {
   try {
     if (v.verdict === 'true_positive') {

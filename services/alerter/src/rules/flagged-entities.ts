@@ -19,7 +19,7 @@ export interface FlaggedEntities {
 }
 
 /**
- * flagged_entities in Postgres (the trainer reads it; see migrations/003_flagged_entities.sql).
+ * flagged_entities in Postgres (the trainer reads it; see schemas/postgres/001_flagged_entities.sql).
  * A flag from the same source widens to cover the earliest and latest hit: a source flagged at 9:00
  * and again at 17:00 is left out of training for the whole day, the cautious reading.
  */

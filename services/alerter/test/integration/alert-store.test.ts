@@ -1,20 +1,19 @@
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createLogger, runMigrations, type PgPool } from '@vigil/platform'
+import { createLogger, type PgPool } from '@vigil/platform'
 import type { Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore } from '../../src/adapters/alert-store.ts'
+import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 
 // Two alerter instances (the features consumer and the scores consumer may both reach a correlated
 // alert at once) publishing the same stored alert: against the real Postgres, it goes out once.
-const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url))
 const T = Date.UTC(2025, 11, 10, 7, 0, 0)
 let db: TestDatabase
 let pools: PgPool[] = []
 
 beforeAll(async () => {
-  db = await freshTestDatabase(inject('stack').PG_URL, 'alertstore', (pool) => runMigrations(pool, 'alerter', MIGRATIONS, createLogger('test', 'silent', 'test')))
+  db = await freshTestDatabase(inject('stack').PG_URL, 'alertstore', (pool) => migrateAlerterDatabase(pool, createLogger('test', 'silent', 'test')))
   pools = [db.pool, db.newPool()]
 })
 afterAll(async () => db?.drop())

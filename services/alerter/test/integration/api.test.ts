@@ -1,11 +1,10 @@
 import { request as httpRequest } from 'node:http'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { createLogger, runMigrations, type PgPool } from '@vigil/platform'
+import { createLogger, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore } from '../../src/adapters/alert-store.ts'
+import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import type { FeedbackMetrics } from '../../src/api/feedback-loop.ts'
 import { createSuppressionCache, type SuppressionCache } from '../../src/api/suppression-cache.ts'
@@ -14,9 +13,6 @@ import { createSuppressionStore } from '../../src/api/suppression-store.ts'
 import { startApi, type RunningApi } from '../../src/api/start-api.ts'
 import type { FeedbackVerdict } from '../../src/api/verdict-store.ts'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-const MIGRATIONS = join(HERE, '..', '..', 'migrations')
-const TRAINER_MIGRATIONS = join(HERE, '..', '..', '..', 'trainer', 'migrations')
 const log = createLogger('alerter', 'silent', 'test')
 const TOKEN = 'test-token-5d1c0f3b9a7e4c2d8b6a0f1e3c5d7b9a'
 const DAY_MS = 86_400_000
@@ -25,12 +21,7 @@ const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOStrin
 // ---------------------------------------------------------------------------------------------
 // A fresh database per test, with the alerter's migrations
 
-const freshDatabase = (pgUrl: string) => freshTestDatabase(pgUrl, 'alerter_api', async (pool) => {
-  await runMigrations(pool, 'alerter', MIGRATIONS, log)
-  // flagged_entities is the trainer's table; the alerter's migrations create it too when they carry it
-  const { rows } = await pool.query<{ present: boolean }>(`SELECT to_regclass('flagged_entities') IS NOT NULL AS present`)
-  if (!rows[0]!.present) await runMigrations(pool, 'trainer', TRAINER_MIGRATIONS, log)
-})
+const freshDatabase = (pgUrl: string) => freshTestDatabase(pgUrl, 'alerter_api', (pool) => migrateAlerterDatabase(pool, log))
 
 // ---------------------------------------------------------------------------------------------
 // Alerts

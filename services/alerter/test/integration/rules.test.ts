@@ -3,17 +3,19 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
-  baseConfig, createKafkaRuntime, createLogger, createMetrics, createRedis, parseConfig, runMigrations, type DeliveredMessage,
+  baseConfig, createKafkaRuntime, createLogger, createMetrics, createRedis, parseConfig, type DeliveredMessage,
   type KafkaRuntime, type PgPool, type TypedProducer,
 } from '@vigil/platform'
-import { allTopics, createCodec, FEATURE_WINDOW_SECONDS, topics, type Alert, type FeatureRecord, type RawLog, type Score } from '@vigil/schemas'
+import { allTopics, createCodec, FEATURE_WINDOW_SECONDS, sharedTableMigrations, topics, type Alert, type FeatureRecord, type RawLog, type Score } from '@vigil/schemas'
 import { createTopicReader, freshTestDatabase, OPENSSH_SAMPLE, readLogLines, uniquePrefix, waitFor, type TestDatabase, type TopicReader } from '@vigil/testkit'
 import { createFeatureStore } from '../../../featurizer/src/adapters/feature-store.ts'
 import { createFeatureContext } from '../../../featurizer/src/compute-features.ts'
 import { loadConfig as loadFeaturizerConfig, parseRange } from '../../../featurizer/src/config.ts'
 import { createRawLogDecoder } from '../../../featurizer/src/decode-raw-log.ts'
 import { handleRawLogs } from '../../../featurizer/src/handle-raw-logs.ts'
+import { migrateTrainerDatabase } from '../../../trainer/src/adapters/database.ts'
 import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
+import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { enqueueAlerts } from '../../src/sinks/outbox.ts'
 import { CORRELATED_DETECTOR } from '../../src/rules/alert-join.ts'
@@ -29,8 +31,7 @@ import { createSigmaRules, type SigmaRules } from '../../src/rules/sigma-rules.t
 // record must change nothing, the sources must be flagged for the trainer, and where the model
 // alerted on a source in the same window one correlated alert must cite both.
 
-const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
-const TRAINER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'trainer', 'migrations')
+const ALERTER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
 const log = createLogger('alerter', 'silent', 'test')
 const BRUTE_FORCE = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c02' // rules/vigil/ssh-brute-force.yml
 const THRESHOLD = 10 // failed logins from one source ...
@@ -126,7 +127,7 @@ describe('Sigma rules on the features stream', () => {
     'SELECT alert_id, detector, entity_id, severity, event_count, published, body FROM alerts ORDER BY alert_id')).rows
 
   beforeAll(async () => {
-    db = await freshTestDatabase(stack.PG_URL, 'alerter', (p) => runMigrations(p, 'alerter', MIGRATIONS, log))
+    db = await freshTestDatabase(stack.PG_URL, 'alerter', (p) => migrateAlerterDatabase(p, log))
     pool = db.pool
     redis = createRedis({ REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix })
     await redis.ready()
@@ -246,22 +247,17 @@ describe('Sigma rules on the features stream', () => {
     expect(await reader.count(topics.alerts)).toBe(topicBefore)
   })
 
-  it("creates flagged_entities exactly as the trainer's migrations do, and migrates after them", async () => {
-    const trainerDb = await freshTestDatabase(stack.PG_URL, 'trainer', (p) => runMigrations(p, 'trainer', TRAINER_MIGRATIONS, log))
-    const trainerPool = trainerDb.pool
+  it('migrates at the same time as the trainer on a new database, the shared flagged_entities created once', async () => {
+    const shared = await freshTestDatabase(stack.PG_URL, 'shared')
     try {
-      const definition = async (p: PgPool) => ({
-        columns: (await p.query(`SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
-          WHERE table_name = 'flagged_entities' ORDER BY ordinal_position`)).rows,
-        constraints: (await p.query(`SELECT contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
-          WHERE conrelid = 'flagged_entities'::regclass ORDER BY contype, def`)).rows,
-      })
-      expect(await definition(pool)).toEqual(await definition(trainerPool))
-      await runMigrations(trainerPool, 'alerter', MIGRATIONS, log)
-      expect((await trainerPool.query("SELECT version FROM schema_migrations WHERE owner = 'alerter' ORDER BY version")).rows.map((r) => r.version))
-        .toEqual(readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort())
+      await Promise.all([migrateAlerterDatabase(shared.pool, log), migrateTrainerDatabase(shared.pool, log)])
+      const versions = async (owner: string) =>
+        (await shared.pool.query('SELECT version FROM schema_migrations WHERE owner = $1 ORDER BY version', [owner])).rows.map((r) => r.version)
+      expect(await versions(sharedTableMigrations.owner)).toEqual(['001_flagged_entities.sql'])
+      expect(await versions('alerter')).toEqual(readdirSync(ALERTER_MIGRATIONS).filter((f) => f.endsWith('.sql')).sort())
+      expect((await shared.pool.query(`SELECT to_regclass('flagged_entities') IS NOT NULL AS present`)).rows[0].present).toBe(true)
     } finally {
-      await trainerDb.drop()
+      await shared.drop()
     }
   })
 })

@@ -1,13 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { createLogger, runMigrations, type PgPool } from '@vigil/platform'
+import { createLogger, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, waitFor, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
+import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { createSinks, type Notifier, type SinkConfig } from '../../src/sinks/create-sinks.ts'
 import { createSinkDispatcher } from '../../src/sinks/dispatcher.ts'
@@ -16,7 +15,6 @@ import { createSinkEvents, type SinkMetrics } from '../../src/sinks/sink-events.
 import { createSlackSink } from '../../src/sinks/slack-sink.ts'
 import { DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from '../../src/sinks/webhook-signature.ts'
 
-const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
 const log = createLogger('alerter', 'silent', 'test')
 const SECRET = 'webhook-secret-for-tests'
 const POLICY = { threshold: 0.99, windowMs: 600_000 }
@@ -31,7 +29,7 @@ const FAST = { SINK_TIMEOUT_MS: 2_000, SINK_RETRY_BASE_MS: 20, SINK_RETRY_MAX_MS
 // ---------------------------------------------------------------------------------------------
 // A fresh database per test, with the alerter's migrations
 
-const freshDatabase = (pgUrl: string) => freshTestDatabase(pgUrl, 'alerter', (pool) => runMigrations(pool, 'alerter', MIGRATIONS, log))
+const freshDatabase = (pgUrl: string) => freshTestDatabase(pgUrl, 'alerter', (pool) => migrateAlerterDatabase(pool, log))
 
 // ---------------------------------------------------------------------------------------------
 // Alerts, raised the way the alerter raises them

@@ -1,10 +1,9 @@
 import { hostname, userInfo } from 'node:os'
-import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
-import { ConfigError, createKafkaRuntime, createLogger, createMetrics, createPgPool, runMigrations, type KafkaRuntime } from '@vigil/platform'
+import { ConfigError, createKafkaRuntime, createLogger, createMetrics, createPgPool, type KafkaRuntime } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
+import { migrateTrainerDatabase } from '../adapters/database.ts'
 import { createTrainingRequests } from '../adapters/training-requests.ts'
 import { CliError } from './cli-error.ts'
 import { loadCliConfig, type CliConfig } from './config.ts'
@@ -21,8 +20,6 @@ const USAGE = `usage: npm run models -w @vigil/trainer -- <command> [--model NAM
                             ask the trainer to train a new version now
 
 Reads PG_URL (and KAFKA_BROKERS, TOPIC_PREFIX, SCHEMA_REGISTRY_URL to publish) like the services; MODEL_NAME or --model picks the model.`
-
-const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
 
 /** Runs one command; returns the exit code: 0 done, 1 refused or failed, 2 wrong usage or settings. */
 export async function runModelsCli(argv: string[], env: Record<string, string | undefined>, print = (line: string) => process.stdout.write(`${line}\n`)): Promise<number> {
@@ -50,8 +47,7 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
   const pool = createPgPool(config, log)
   let kafka: KafkaRuntime | null = null
   try {
-    await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
-    await runMigrations(pool, 'trainer', MIGRATIONS, log)
+    await migrateTrainerDatabase(pool, log)
     const deps: CommandDeps = {
       pool,
       requests: createTrainingRequests(pool),

@@ -2,11 +2,10 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
-import { runMigrations } from '@vigil/platform'
 import { featureNames, toFeatureArray, type Verdict } from '@vigil/schemas'
 import { createAnalystVerdicts } from '../../src/adapters/analyst-verdicts.ts'
 import { createFeatureHistory, trainingDataHash } from '../../src/adapters/feature-history.ts'
+import { migrateTrainerDatabase } from '../../src/adapters/database.ts'
 import { applyRetention } from '../../src/adapters/history-retention.ts'
 import { DAY_MS, featureRecord, freshDatabase, silentLog, TRAINER_MIGRATIONS, type TestDatabase } from './support.ts'
 
@@ -182,8 +181,7 @@ describe('feature history migration', () => {
     const only001 = mkdtempSync(join(tmpdir(), 'trainer-001-'))
     try {
       copyFileSync(join(TRAINER_MIGRATIONS, '001_feature_history.sql'), join(only001, '001_feature_history.sql'))
-      await runMigrations(db.pool, 'models', MODEL_REGISTRY_MIGRATIONS, silentLog)
-      await runMigrations(db.pool, 'trainer', only001, silentLog)
+      await migrateTrainerDatabase(db.pool, silentLog, only001)
       const old = Array.from({ length: 30 }, (_, i) => featureRecord(i, DAY0 + i * 3 * 3_600_000))
       for (const r of old) {
         await db.pool.query(
@@ -191,7 +189,7 @@ describe('feature history migration', () => {
            VALUES ($1, $2, $3, $4, $5, 'sshd', 'ssh_login_failed', $6, $7)`,
           [r.eventId, r.entity.kind, r.entity.id, new Date(r.eventTime), new Date(r.receivedAt), featureNames, toFeatureArray(r.vector)])
       }
-      await runMigrations(db.pool, 'trainer', TRAINER_MIGRATIONS, silentLog)
+      await migrateTrainerDatabase(db.pool, silentLog)
       const history = createFeatureHistory(db.pool)
       expect((await history.stats()).rows).toBe(30)
       expect(await history.partitionDays()).toHaveLength(4) // 30 events 3 h apart span 4 days

@@ -1,21 +1,19 @@
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { MODEL_REGISTRY_MIGRATIONS, seededRandom } from '@vigil/models'
-import { baseConfig, createKafkaRuntime, createLogger, createMetrics, parseConfig, runMigrations, type KafkaRuntime } from '@vigil/platform'
+import { seededRandom } from '@vigil/models'
+import { baseConfig, createKafkaRuntime, createLogger, createMetrics, parseConfig, type KafkaRuntime } from '@vigil/platform'
 import { featureNames, type FeatureRecord, type Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
+import { migrateTrainerDatabase, TRAINER_MIGRATIONS } from '../../src/adapters/database.ts'
 
-export const TRAINER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
+export { TRAINER_MIGRATIONS }
 export const silentLog = createLogger('trainer', 'silent', 'test')
 
 export type { TestDatabase }
 
-/** A fresh database with the registry's and the trainer's migrations applied (or those in `trainerMigrations`). */
+/** A fresh database with the trainer's migrations applied (its own from `trainerMigrations` when given). */
 export function freshDatabase(pgUrl: string, options: { migrate?: boolean; trainerMigrations?: string } = {}): Promise<TestDatabase> {
   return freshTestDatabase(pgUrl, 'trainer', async (pool) => {
     if (options.migrate === false) return
-    await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, silentLog)
-    await runMigrations(pool, 'trainer', options.trainerMigrations ?? TRAINER_MIGRATIONS, silentLog)
+    await migrateTrainerDatabase(pool, silentLog, options.trainerMigrations)
   })
 }
 

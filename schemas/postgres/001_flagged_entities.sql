@@ -1,9 +1,6 @@
--- Entities flagged by Sigma hits (the alerter writes them; the trainer leaves them out of training).
--- The trainer's migrations create this table too (services/trainer/migrations/003_flagged_entities.sql),
--- with this same definition: whichever service migrates first creates it. The lock serializes the two
--- services' CREATE statements (two concurrent CREATE TABLE IF NOT EXISTS can both try to insert the
--- type and one fails); it is released when this migration's transaction ends.
-SELECT pg_advisory_xact_lock(hashtext('vigil:flagged_entities'));
+-- Entities whose activity must not teach the model what normal looks like: Sigma hits and
+-- confirmed alerts. The alerter writes them; a training window in the trainer leaves out every row
+-- of an entity flagged at any time within that window.
 CREATE TABLE IF NOT EXISTS flagged_entities (
   entity_kind  text        NOT NULL,
   entity_id    text        NOT NULL,
