@@ -3,7 +3,7 @@
 // its scoring throughput. Writes .cache/bench/models/results/vigil.json.
 // Run after prepare.ts: npx tsx bench/models/accuracy.ts [dataset ...]
 import { loadavg } from 'node:os'
-import { candidates, type Scorer } from './candidates.ts'
+import { candidates, DEFAULT_WEIGHTING, type Scorer } from './candidates.ts'
 import { readDataset } from './datasets/dataset-files.ts'
 import { DATASET_NAMES } from './datasets/prepare-datasets.ts'
 import { detectionMetrics } from '@vigil/models'
@@ -42,6 +42,7 @@ writeResults('vigil.json', {
   runtime: `Node ${process.version}`,
   loadAverage: { start: loadAtStart, end: loadavg()[0]! },
   notes: Object.fromEntries(candidates.map((c) => [c.name, c.note])),
+  defaultWeighting: DEFAULT_WEIGHTING,
   results,
 })
 

@@ -24,7 +24,7 @@ const BASELINE_MAX_ROWS = 4096
 const BASELINE_TREES = 100
 
 /** The trainer's TRAIN_MEMBERS default: what the 'ensemble' candidate runs. */
-const DEFAULT_WEIGHTING = trainerDefaults().TRAIN_MEMBERS
+export const DEFAULT_WEIGHTING = trainerDefaults().TRAIN_MEMBERS
 
 /** TRAIN_MEMBERS values set beside the default; the first is the former default. */
 export const ALTERNATIVE_WEIGHTINGS = [

@@ -64,8 +64,8 @@ say('The ensemble\'s members and weights are configuration (the trainer\'s TRAIN
   + `(rows/s on nsl-kdd, ${featuresOf('nsl-kdd')} features, and on stratosphere-zeek, ${featuresOf('stratosphere-zeek')} features as Vigil's featurizer makes them; trained on everything, not interleaved).`)
 say()
 const weightings = [ENSEMBLE, ...ALTERNATIVE_WEIGHTINGS.map(weightingName)]
-// The default as accuracy.ts ran it (its note), not as the code says now.
-const ranDefault = vigil.notes[ENSEMBLE]?.match(/TRAIN_MEMBERS=([^)\s]*)/)?.[1] ?? 'unknown'
+// The default as accuracy.ts ran it, not as the code says now.
+const ranDefault = vigil.defaultWeighting ?? 'unknown'
 table(['TRAIN_MEMBERS', `cells meeting the goal (of ${cellCount})`, 'mean ROC-AUC', 'mean PR-AUC', 'rows/s nsl-kdd', 'rows/s stratosphere-zeek'], weightings.map((name) => {
   const cells = datasets.flatMap((d) => settings.map((s) => ({ d, s, r: find(d, s, name) })))
   // A missing or failed cell leaves the means out rather than counting as 0.

@@ -39,6 +39,8 @@ export interface ResultsFile {
   loadAverage: { start: number; end: number }
   /** per candidate: what differs from its defaults */
   notes: Record<string, string>
+  /** Vigil's half only: the TRAIN_MEMBERS the 'ensemble' candidate ran with (the trainer's default then) */
+  defaultWeighting?: string
   results: CandidateResult[]
 }
 
