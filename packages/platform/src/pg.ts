@@ -57,15 +57,20 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) =
   }
 }
 
+const MIGRATIONS_LOCK = 'vigil:migrations'
+
 /**
  * Runs the versioned migrations in `dir` (files `NNN_name.sql`, applied in order, each once) for
- * `owner`. An advisory lock lets several instances start at once; each file runs in a transaction.
+ * `owner`; each file runs in a transaction. One advisory lock for every owner lets several instances
+ * of several services start at once on a new database: with a lock per owner, two services both
+ * created schema_migrations, and two concurrent CREATE TABLE IF NOT EXISTS can collide on the
+ * table's type (a unique violation in pg_type) and fail one service's start.
  */
 export async function runMigrations(pool: pg.Pool, owner: string, dir: string, log: Logger): Promise<void> {
   const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
   const client = await pool.connect()
   try {
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`migrations:${owner}`])
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATIONS_LOCK])
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       owner text NOT NULL, version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (owner, version))`)
     const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE owner = $1', [owner])
@@ -84,7 +89,7 @@ export async function runMigrations(pool: pg.Pool, owner: string, dir: string, l
       }
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`migrations:${owner}`]).catch(() => {})
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATIONS_LOCK]).catch(() => {})
     client.release()
   }
 }
