@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Consumer, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
 import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
@@ -90,6 +90,20 @@ export function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number 
   return topic.kind === 'control' ? 1 : config.TOPIC_PARTITIONS
 }
 
+/**
+ * One kafkajs log entry into the service's log. kafkajs logs every error answer from a broker
+ * ("Response <request>") at error level, then throws it to its caller, which retries it or fails; a
+ * failure reaches our code and is logged there. So such an answer is a warning: services starting
+ * together on a new deployment each logged "Topic creation errors" (another had just created the
+ * topics) and "not the leader" (a new partition's leader not yet elected), both retried or expected.
+ */
+export function logKafkajsEntry(kafkaLog: Logger, level: logLevel, entry: LogEntry['log']): void {
+  const { message, ...rest } = entry
+  const brokerAnswer = message.startsWith('Response ')
+  if (level <= logLevel.ERROR && !brokerAnswer) kafkaLog.error(rest, message)
+  else kafkaLog.warn(rest, message)
+}
+
 /** Client defaults live here: retries, timeouts and the logger bridge; SASL and TLS come from the config (connection-security.ts). */
 export async function createKafkaRuntime(
   service: string, config: BaseConfig, log: Logger, metrics: Metrics, onFatal: (err: unknown) => void,
@@ -103,11 +117,7 @@ export async function createKafkaRuntime(
     requestTimeout: 30_000,
     retry: { initialRetryTime: 300, retries: 8 },
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
-      const { message, ...rest } = entry
-      if (level <= logLevel.ERROR) kafkaLog.error(rest, message)
-      else kafkaLog.warn(rest, message)
-    },
+    logCreator: () => ({ level, log: entry }) => logKafkajsEntry(kafkaLog, level, entry),
   })
   const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
   const codec = await createCodec({ registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics() })

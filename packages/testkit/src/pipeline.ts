@@ -30,6 +30,7 @@ export interface Pipeline {
   stop(): Promise<Array<{ name: string; code: number | null; ms: number }>>
 }
 
+/** The services; stopped in reverse, the ingestor first, so no new input arrives while the rest drain. */
 const ORDER: ServiceName[] = ['trainer', 'alerter', 'scorer', 'featurizer', 'ingestor']
 
 /** Starts the five services as real processes against the stack, in a fresh database and topic namespace. */
@@ -56,15 +57,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     services[name].push(instance)
     return instance
   }
-  // The trainer goes first so it creates the topics and tables before the others race for them.
-  for (const name of ORDER) {
+  // All services at once, as a deployment starts them: they race to create the topics, register the
+  // schemas and migrate the database, and must all come up. Instances of one service start in turn.
+  await Promise.all(ORDER.map(async (name) => {
     const count = options.instances?.[name] ?? 1
     for (let i = 0; i < count; i++) {
       const instance = await add(name)
       // The scorer is not ready until a first model exists; the rest must be ready before input flows.
       if (name !== 'scorer') await instance.waitReady()
     }
-  }
+  }))
   const reader = await createTopicReader(options.stack.KAFKA_BROKERS, options.prefix, options.stack.SCHEMA_REGISTRY_URL)
   return {
     env, syslogTcpPort, syslogUdpPort, services, reader, add,
