@@ -37,7 +37,7 @@ RUN npm ci --omit=dev \
  && test -f "$ort/linux/$(node -p process.arch)/onnxruntime_binding.node"
 
 # What every service runs on: the dependencies, the wire contract and the runtime packages with
-# their assets (Avro schemas, model-registry migrations, Sigma rules and Lua). Not packages/testkit.
+# their assets (Avro schemas, shared-table and model-registry migrations, Sigma rules and Lua). Not packages/testkit.
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \

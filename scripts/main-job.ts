@@ -28,6 +28,7 @@ const alertsConsumer = kafka.consumer({ groupId: `${prefix}main-job-printer` })
 process.once('SIGINT', () => void pipeline.stop().then(() => process.exit(130)))
 
 let exitCode = 0
+let printed = 0
 try {
   const { reader } = pipeline
   await alertsConsumer.connect()
@@ -43,8 +44,12 @@ try {
       reader.count(topics.rawLogs), reader.count(dlqOf(topics.rawLogs)), reader.count(topics.features), reader.count(topics.scores)])
     return raw + rawDlq >= lines.length && features + (await reader.count(dlqOf(topics.features))) >= raw && scores >= features
   }, TIMEOUT_MS, 500)
-  // The alerter trails the scorer by a batch or two.
-  await new Promise((r) => setTimeout(r, 3_000))
+  // The alerter trails the scorer: every alert is out once its groups on scores and features have
+  // handled all there is (a fixed wait once printed the count before the last alerts were raised).
+  await waitFor('the alerter to handle every score and features record', async () =>
+    (await reader.caughtUp('alerter', topics.scores)) && (await reader.caughtUp('alerter-sigma', topics.features)), TIMEOUT_MS, 250)
+  const alerts = await reader.count(topics.alerts)
+  await waitFor(`the ${alerts} alerts to be printed`, () => printed >= alerts, TIMEOUT_MS, 100)
   const counts = await Promise.all([topics.rawLogs, dlqOf(topics.rawLogs), topics.features, topics.scores, topics.alerts].map((t) => reader.count(t)))
   console.log(`[${elapsed()}] done: ${lines.length} lines replayed, raw-logs ${counts[0]}, dead-lettered ${counts[1]}, features ${counts[2]}, scores ${counts[3]}, alerts ${counts[4]}`)
 } catch (err) {
@@ -60,6 +65,7 @@ try {
 process.exit(exitCode)
 
 function printAlert(a: Alert) {
+  printed++
   const top = Object.entries(a.features).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${Number(v.toFixed(3))}`).join(' ')
   console.log(`[${elapsed()}] ALERT ${a.severity.toUpperCase().padEnd(6)} ${a.entity.kind}=${a.entity.id}  score ${a.score.toFixed(4)} (threshold ${a.threshold})  model ${a.modelVersion}`)
   console.log(`          ${a.title}; ${top}`)

@@ -77,11 +77,12 @@ describe('container images', () => {
     const noPlatform = checkRuntimeFiles(edit(real, 'dockerfile', 'COPY packages/platform packages/platform\n', ''))
     expect(noPlatform).toContain('ingestor: lacks packages/platform/src/index.ts')
     expect(noPlatform).toContain('trainer: lacks packages/platform/package.json')
-    const noAssets = checkRuntimeFiles({ ...real, dockerignore: `${real.dockerignore}**/*.lua\n**/*.avsc\n**/migrations/\n` })
+    const noAssets = checkRuntimeFiles({ ...real, dockerignore: `${real.dockerignore}**/*.lua\n**/*.avsc\n**/migrations/\nschemas/postgres/\n` })
     expect(noAssets).toContain('featurizer: lacks services/featurizer/src/adapters/entity-window.lua (read by services/featurizer/src/adapters/feature-store.ts)')
     expect(noAssets).toContain('ingestor: lacks schemas/avro/raw-logs.avsc (read by schemas/src/codec.ts)')
     expect(noAssets).toContain('trainer: lacks services/trainer/migrations/001_feature_history.sql (read by services/trainer/src/adapters/database.ts)')
     expect(noAssets).toContain('scorer: lacks packages/models/migrations/001_model_versions.sql (read by packages/models/src/model-registry.ts)')
+    expect(noAssets).toContain('alerter: lacks schemas/postgres/001_flagged_entities.sql (read by schemas/src/postgres.ts)')
   })
 
   it('find what a source file imports and reads, and refuse what they cannot follow', () => {

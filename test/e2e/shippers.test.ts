@@ -68,9 +68,9 @@ describe('log shippers writing raw-logs to Kafka', () => {
     const stack = inject('stack')
     const common = { stack, logDir: LOG_DIR, env: { MODEL_TARGET_ALERT_RATE: '0.01' } } // as the main job: a short history alerts on its top 1%
 
-    // Pipelines start one at a time (started side by side, services race the broker's topic
-    // creation and each other's ports), and each feed is sent as soon as its pipelines are up. The
-    // reference goes first, so it has trained its model by the time the feeds' scorers need it.
+    // Pipelines start one after another (six side by side would be some twenty Node processes
+    // starting at once on the machine's two cores), and each feed is sent as soon as its pipelines
+    // are up. The reference goes first, so it has trained its model by the time the feeds' scorers need it.
     ref = await startPipeline({ ...common, prefix: uniquePrefix('ship-ref') })
     const pending: Promise<unknown>[] = [background(replayOverTcp('127.0.0.1', ref.syslogTcpPort, lines))]
     const models: Promise<void>[] = []

@@ -30,8 +30,7 @@ export interface Pipeline {
   stop(): Promise<Array<{ name: string; code: number | null; ms: number }>>
 }
 
-/** The services; stopped in reverse, the ingestor first, so no new input arrives while the rest drain. */
-const ORDER: ServiceName[] = ['trainer', 'alerter', 'scorer', 'featurizer', 'ingestor']
+const SERVICES: ServiceName[] = ['trainer', 'alerter', 'scorer', 'featurizer', 'ingestor']
 
 /** Starts the five services as real processes against the stack, in a fresh database and topic namespace. */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
@@ -51,15 +50,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     LOG_LEVEL: 'info',
     ...options.env,
   }
-  const services = Object.fromEntries(ORDER.map((n) => [n, [] as ServiceProcess[]])) as unknown as Record<ServiceName, ServiceProcess[]>
+  const services = Object.fromEntries(SERVICES.map((n) => [n, [] as ServiceProcess[]])) as unknown as Record<ServiceName, ServiceProcess[]>
   const add = async (name: ServiceName, extra: Record<string, string> = {}) => {
     const instance = await startService(name, { ...env, ...extra, INSTANCE_ID: `${name}-${services[name].length + 1}` }, join(options.logDir))
     services[name].push(instance)
     return instance
   }
+  const stopAll = () => Promise.all(SERVICES.flatMap((n) => services[n]).map(async (s) => ({ name: s.name, ...(await s.stop('SIGTERM')) })))
   // All services at once, as a deployment starts them: they race to create the topics, register the
   // schemas and migrate the database, and must all come up. Instances of one service start in turn.
-  await Promise.all(ORDER.map(async (name) => {
+  const started = await Promise.allSettled(SERVICES.map(async (name) => {
     const count = options.instances?.[name] ?? 1
     for (let i = 0; i < count; i++) {
       const instance = await add(name)
@@ -67,14 +67,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (name !== 'scorer') await instance.waitReady()
     }
   }))
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed) {
+    // The caller gets no pipeline to stop: the services that did start must not outlive its test.
+    await stopAll()
+    throw failed.reason
+  }
   const reader = await createTopicReader(options.stack.KAFKA_BROKERS, options.prefix, options.stack.SCHEMA_REGISTRY_URL)
   return {
     env, syslogTcpPort, syslogUdpPort, services, reader, add,
     async stop() {
       await reader.close().catch(() => {})
-      const all = ORDER.slice().reverse().flatMap((n) => services[n])
-      const results = await Promise.all(all.map(async (s) => ({ name: s.name, ...(await s.stop('SIGTERM')) })))
-      return results
+      return stopAll()
     },
   }
 }

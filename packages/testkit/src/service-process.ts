@@ -35,10 +35,12 @@ export interface ServiceProcess {
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = FREE_PORT_RANGE.from + Math.floor(Math.random() * (FREE_PORT_RANGE.to - FREE_PORT_RANGE.from))
-    // A port handed out earlier may not be bound yet (its service still starting): never twice.
-    if (handedOut.has(port) || !(await canBind(port))) continue
+    // A port handed out earlier may not be bound yet (its service still starting): never twice. It is
+    // claimed before the bind check, which awaits: services start side by side and pick ports at once.
+    if (handedOut.has(port)) continue
     handedOut.add(port)
-    return port
+    if (await canBind(port)) return port
+    handedOut.delete(port)
   }
   throw new Error(`no free port in ${FREE_PORT_RANGE.from}-${FREE_PORT_RANGE.to} after 200 tries`)
 }

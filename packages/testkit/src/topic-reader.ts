@@ -24,6 +24,19 @@ export async function createTopicReader(brokers: string, prefix: string, registr
     return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
   }
 
+  /**
+   * Whether the deployment's consumer group `groupId` (as a service names it, without the prefix) has
+   * committed the end of every partition of the topic: it has handled every message there is now.
+   */
+  async function caughtUp(groupId: string, topic: Topic<unknown>): Promise<boolean> {
+    const [ends, [committed]] = await Promise.all([
+      admin.fetchTopicOffsets(kafkaName(topic)),
+      admin.fetchOffsets({ groupId: `${prefix}${groupId}`, topics: [kafkaName(topic)] }),
+    ])
+    const at = new Map(committed?.partitions.map((p) => [p.partition, Number(p.offset)]))
+    return ends.every((p) => Number(p.high) === Number(p.low) || (at.get(p.partition) ?? -1) >= Number(p.high))
+  }
+
   /** Reads every message until the topic holds at least `atLeast` and all of them were read. */
   async function readAll<T>(topic: Topic<T>, atLeast = 0, timeoutMs = 60_000): Promise<ReadRecord<T>[]> {
     await waitFor(`${kafkaName(topic)} to hold ${atLeast} messages`, async () => (await count(topic)) >= atLeast, timeoutMs)
@@ -46,7 +59,7 @@ export async function createTopicReader(brokers: string, prefix: string, registr
     return out
   }
 
-  return { kafka, codec, kafkaName, count, readAll, close: () => admin.disconnect() }
+  return { kafka, codec, kafkaName, count, caughtUp, readAll, close: () => admin.disconnect() }
 }
 
 export type TopicReader = Awaited<ReturnType<typeof createTopicReader>>

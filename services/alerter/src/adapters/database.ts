@@ -3,7 +3,7 @@ import { sharedTableMigrations } from '@vigil/schemas'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const ALERTER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
+export const ALERTER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
 
 /** Brings the alerter's tables up to date: the shared ones it writes (flagged_entities), then its own. */
 export async function migrateAlerterDatabase(pool: PgPool, log: Logger): Promise<void> {

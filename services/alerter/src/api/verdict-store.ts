@@ -38,7 +38,7 @@ interface VerdictRow {
 
 const RETURNING = 'alert_id, verdict, note, analyst, detector, model_version, entity_kind, entity_id, first_seen, last_seen, decided_at'
 
-/** The source a confirmed alert's flag carries in the trainer's flagged_entities. */
+/** The source a confirmed alert's flag carries in flagged_entities (which the trainer reads). */
 export const flagSource = (alertId: string) => `alert:${alertId}`
 
 /**

@@ -1,6 +1,5 @@
-import { readdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   baseConfig, createKafkaRuntime, createLogger, createMetrics, createRedis, parseConfig, type DeliveredMessage,
@@ -15,7 +14,7 @@ import { createRawLogDecoder } from '../../../featurizer/src/decode-raw-log.ts'
 import { handleRawLogs } from '../../../featurizer/src/handle-raw-logs.ts'
 import { migrateTrainerDatabase } from '../../../trainer/src/adapters/database.ts'
 import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
-import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
+import { ALERTER_MIGRATIONS, migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { enqueueAlerts } from '../../src/sinks/outbox.ts'
 import { CORRELATED_DETECTOR } from '../../src/rules/alert-join.ts'
@@ -31,7 +30,6 @@ import { createSigmaRules, type SigmaRules } from '../../src/rules/sigma-rules.t
 // record must change nothing, the sources must be flagged for the trainer, and where the model
 // alerted on a source in the same window one correlated alert must cite both.
 
-const ALERTER_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations')
 const log = createLogger('alerter', 'silent', 'test')
 const BRUTE_FORCE = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c02' // rules/vigil/ssh-brute-force.yml
 const THRESHOLD = 10 // failed logins from one source ...
@@ -245,6 +243,25 @@ describe('Sigma rules on the features stream', () => {
     expect(await alertRows()).toEqual(before)
     expect((await pool.query('SELECT * FROM flagged_entities ORDER BY entity_id, source')).rows).toEqual(flagsBefore)
     expect(await reader.count(topics.alerts)).toBe(topicBefore)
+  })
+
+  it('upgrades a database where the alerter and the trainer each created flagged_entities, keeping its flags', async () => {
+    // The state before the table had its shared migration: created by whichever service's 003 ran first, recorded for both.
+    const old = await freshTestDatabase(stack.PG_URL, 'upgrade', async (p) => {
+      await p.query(readFileSync(join(sharedTableMigrations.dir, '001_flagged_entities.sql'), 'utf8'))
+      await p.query(`CREATE TABLE schema_migrations (
+        owner text NOT NULL, version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (owner, version))`)
+      await p.query(`INSERT INTO schema_migrations (owner, version) VALUES ('alerter', '003_flagged_entities.sql'), ('trainer', '003_flagged_entities.sql')`)
+      await p.query(`INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, reason, source) VALUES ('source.ip', '10.9.9.9', now(), 'sigma hit', 'sigma:r1')`)
+    })
+    try {
+      await migrateAlerterDatabase(old.pool, log)
+      await migrateTrainerDatabase(old.pool, log)
+      expect((await old.pool.query('SELECT entity_id, source FROM flagged_entities')).rows).toEqual([{ entity_id: '10.9.9.9', source: 'sigma:r1' }])
+      expect((await old.pool.query('SELECT version FROM schema_migrations WHERE owner = $1', [sharedTableMigrations.owner])).rows).toEqual([{ version: '001_flagged_entities.sql' }])
+    } finally {
+      await old.drop()
+    }
   })
 
   it('migrates at the same time as the trainer on a new database, the shared flagged_entities created once', async () => {
