@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,6 +31,10 @@ export interface SecuredBroker {
   requests(): BrokerRequest[]
   /** The broker's own account of refused connections (server.log's `Failed authentication` lines), with its reason each. */
   failedAuthentications(): string[]
+  /** Stops the broker as an operator or a crash-free restart does (SIGTERM, then SIGKILL after 20 s), keeping its data. */
+  halt(): Promise<void>
+  /** Starts the halted broker again on the same ports and data; resolves once it serves clients. */
+  resume(): Promise<void>
   /** Stops the broker (SIGTERM, then SIGKILL after 20 s) and deletes its data; the logs stay. */
   stop(): Promise<void>
 }
@@ -113,49 +117,62 @@ export async function startSecuredBroker(options: { logDir: string; username?: s
   ], { timeout: 60_000 })
 
   const out = createWriteStream(join(options.logDir, 'kafka.out'), { flags: 'a' })
-  const child = spawn('java', [
-    '-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dvigil.secured-broker=${home}`,
-    `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${options.logDir}`, '-cp', classPath, 'kafka.Kafka', properties,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout!.pipe(out)
-  child.stderr!.pipe(out)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  let ended = false
-  void exited.then(() => (ended = true))
+  /** The broker's JVM, while it runs; null once halted. */
+  let running: { child: ChildProcess; exited: Promise<void> } | null = null
   // A test runner that dies must not leave the JVM behind.
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
+  const killOnExit = () => running?.child.kill('SIGKILL')
+  process.on('exit', killOnExit)
+
+  const launch = () => {
+    const child = spawn('java', [
+      '-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dvigil.secured-broker=${home}`,
+      `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${options.logDir}`, '-cp', classPath, 'kafka.Kafka', properties,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout!.pipe(out, { end: false })
+    child.stderr!.pipe(out, { end: false })
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const launched = { child, exited }
+    running = launched
+    void exited.then(() => {
+      if (running === launched) running = null
+    })
+  }
+  const halt = async () => {
+    const current = running
+    if (!current) return
+    current.child.kill('SIGTERM')
+    const timer = setTimeout(() => current.child.kill('SIGKILL'), 20_000)
+    await current.exited
+    clearTimeout(timer)
+  }
 
   const brokers = `127.0.0.1:${saslPort}`
   const stop = async () => {
+    await halt()
     process.removeListener('exit', killOnExit)
-    if (!ended) {
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      await exited
-      clearTimeout(timer)
-    }
     rmSync(home, { recursive: true, force: true })
   }
+  const kafka = new Kafka({
+    clientId: 'secured-broker-probe', brokers: [brokers], sasl: { mechanism: 'scram-sha-512', username, password },
+    connectionTimeout: 2_000, retry: { retries: 0 }, logLevel: logLevel.NOTHING,
+  })
+  const waitServing = () => waitFor(`the secured broker on ${brokers} (logs: ${options.logDir})`, async () => {
+    if (!running) throw new Error(`the broker exited during startup; see ${join(options.logDir, 'server.log')}`)
+    const admin = kafka.admin()
+    try {
+      await admin.connect()
+      await admin.listTopics()
+      return true
+    } catch {
+      return false
+    } finally {
+      await admin.disconnect().catch(() => {})
+    }
+  }, 90_000, 500)
 
   try {
-    const kafka = new Kafka({
-      clientId: 'secured-broker-probe', brokers: [brokers], sasl: { mechanism: 'scram-sha-512', username, password },
-      connectionTimeout: 2_000, retry: { retries: 0 }, logLevel: logLevel.NOTHING,
-    })
-    await waitFor(`the secured broker on ${brokers} (logs: ${options.logDir})`, async () => {
-      if (ended) throw new Error(`the broker exited during startup; see ${join(options.logDir, 'server.log')}`)
-      const admin = kafka.admin()
-      try {
-        await admin.connect()
-        await admin.listTopics()
-        return true
-      } catch {
-        return false
-      } finally {
-        await admin.disconnect().catch(() => {})
-      }
-    }, 90_000, 500)
+    launch()
+    await waitServing()
   } catch (err) {
     await stop()
     throw err
@@ -169,6 +186,12 @@ export async function startSecuredBroker(options: { logDir: string; username?: s
     logDir: options.logDir,
     requests: () => readRequestLog(join(options.logDir, 'requests.log')),
     failedAuthentications: () => readFileSync(join(options.logDir, 'server.log'), 'utf8').split('\n').filter((l) => l.includes('] Failed authentication with ')),
+    halt,
+    async resume() {
+      if (running) return
+      launch()
+      await waitServing()
+    },
     stop,
   }
 }
