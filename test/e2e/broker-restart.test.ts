@@ -37,8 +37,7 @@ describe('the pipeline across a broker restart', () => {
     await broker.halt()
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(HALF))
     await new Promise((r) => setTimeout(r, DOWN_MS))
-    const exitedWhileDown = Object.values(p.services).flat().filter((s) => s.child.exitCode !== null || s.child.signalCode !== null)
-    expect(exitedWhileDown.map((s) => s.name), 'services that exited while the broker was down').toEqual([])
+    expect(p.exited(), 'services that exited while the broker was down').toEqual([])
 
     await broker.resume()
     const raw = await p.reader.readAll(topics.rawLogs, lines.length, 120_000)
@@ -63,7 +62,6 @@ describe('the pipeline across a broker restart', () => {
     // At-least-once: a batch in flight when the broker went down may be written again, never a line left out.
     console.log(`broker restart: ${lines.length} lines, features ${features.length} (${features.length - rawIds.size} repeated), scores ${scores.length} (${scores.length - rawIds.size} repeated)`)
 
-    const exited = Object.values(p.services).flat().filter((s) => s.child.exitCode !== null || s.child.signalCode !== null)
-    expect(exited.map((s) => s.name), 'services that exited after the broker came back').toEqual([])
+    expect(p.exited(), 'services that exited after the broker came back').toEqual([])
   })
 })

@@ -35,26 +35,44 @@ export interface TransactionOptions {
 }
 
 /**
+ * Runs `work` on one connection of the pool, given back after it, or closed if it broke: if the work
+ * calls `discard`, or the connection failed. While a connection is checked out the pool does not
+ * listen on it, so the server ending it between two queries (a restart, a failover, an
+ * administrator) was an uncaught 'error' that killed the service; here it marks the connection
+ * broken, and the work's next query on it fails.
+ */
+export async function withClient<T>(pool: pg.Pool, work: (client: PgClient, discard: (reason: Error) => void) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  const discard = (reason: Error) => {
+    broken ??= reason
+  }
+  client.on('error', discard)
+  try {
+    return await work(client, discard)
+  } finally {
+    client.off('error', discard)
+    client.release(broken)
+  }
+}
+
+/**
  * Runs `work` in one transaction on one connection: committed if it returns, rolled back if it
  * throws (the error goes on). A connection that cannot even roll back is not given back to the pool.
  */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-  const client = await pool.connect()
-  let broken: Error | undefined
-  try {
-    await options.beforeBegin?.(client)
-    await client.query('BEGIN')
-    const result = await work(client)
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-      broken = rollbackErr
-    })
-    throw err
-  } finally {
-    client.release(broken)
-  }
+  return withClient(pool, async (client, discard) => {
+    try {
+      await options.beforeBegin?.(client)
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      await client.query('ROLLBACK').catch(discard)
+      throw err
+    }
+  })
 }
 
 const MIGRATIONS_LOCK = 'vigil:migrations'
@@ -68,28 +86,28 @@ const MIGRATIONS_LOCK = 'vigil:migrations'
  */
 export async function runMigrations(pool: pg.Pool, owner: string, dir: string, log: Logger): Promise<void> {
   const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
-  const client = await pool.connect()
-  try {
+  await withClient(pool, async (client) => {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATIONS_LOCK])
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      owner text NOT NULL, version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (owner, version))`)
-    const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE owner = $1', [owner])
-    const applied = new Set(rows.map((r) => r.version))
-    for (const file of files) {
-      if (applied.has(file)) continue
-      await client.query('BEGIN')
-      try {
-        await client.query(readFileSync(join(dir, file), 'utf8'))
-        await client.query('INSERT INTO schema_migrations (owner, version) VALUES ($1, $2)', [owner, file])
-        await client.query('COMMIT')
-        log.info({ owner, migration: file }, 'applied migration')
-      } catch (err) {
-        await client.query('ROLLBACK')
-        throw err
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        owner text NOT NULL, version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (owner, version))`)
+      const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE owner = $1', [owner])
+      const applied = new Set(rows.map((r) => r.version))
+      for (const file of files) {
+        if (applied.has(file)) continue
+        await client.query('BEGIN')
+        try {
+          await client.query(readFileSync(join(dir, file), 'utf8'))
+          await client.query('INSERT INTO schema_migrations (owner, version) VALUES ($1, $2)', [owner, file])
+          await client.query('COMMIT')
+          log.info({ owner, migration: file }, 'applied migration')
+        } catch (err) {
+          await client.query('ROLLBACK')
+          throw err
+        }
       }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATIONS_LOCK]).catch(() => {})
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATIONS_LOCK]).catch(() => {})
-    client.release()
-  }
+  })
 }

@@ -26,6 +26,8 @@ export interface Pipeline {
   reader: TopicReader
   /** Starts one more instance of a service with the pipeline's settings. */
   add(name: ServiceName, env?: Record<string, string>): Promise<ServiceProcess>
+  /** The names of the instances that have exited (a crash, unless stopped). */
+  exited(): string[]
   /** SIGTERM to every instance; returns their exit codes. */
   stop(): Promise<Array<{ name: string; code: number | null; ms: number }>>
 }
@@ -76,6 +78,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const reader = await createTopicReader(options.stack.KAFKA_BROKERS, options.prefix, options.stack.SCHEMA_REGISTRY_URL)
   return {
     env, syslogTcpPort, syslogUdpPort, services, reader, add,
+    exited: () => SERVICES.flatMap((n) => services[n]).filter((s) => s.child.exitCode !== null || s.child.signalCode !== null).map((s) => s.name),
     async stop() {
       await reader.close().catch(() => {})
       return stopAll()

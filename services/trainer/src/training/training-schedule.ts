@@ -1,4 +1,4 @@
-import type { Logger, PgPool } from '@vigil/platform'
+import { withClient, type Logger, type PgPool } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
 
 export interface ScheduleOptions {
@@ -69,26 +69,23 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     return null
   }
 
-  async function tick() {
-    const client = await pool.connect()
+  // The lock's connection is held across the whole check and any training: withClient keeps a
+  // Postgres restart meanwhile from killing the trainer (the check fails and the next one retries).
+  const tick = () => withClient(pool, async (client) => {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('trainer')) AS locked")
+    if (!rows[0]!.locked) return
     try {
-      const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('trainer')) AS locked")
-      if (!rows[0]!.locked) return
-      try {
-        if (await jobs.serveRequest()) {
-          lastTrainedAt = new Date()
-          return
-        }
-        await jobs.reviewShadow()
-        const due = await reasonToTrain()
-        if (due) await train(due.reason, due.rows)
-      } finally {
-        await client.query("SELECT pg_advisory_unlock(hashtext('trainer'))")
+      if (await jobs.serveRequest()) {
+        lastTrainedAt = new Date()
+        return
       }
+      await jobs.reviewShadow()
+      const due = await reasonToTrain()
+      if (due) await train(due.reason, due.rows)
     } finally {
-      client.release()
+      await client.query("SELECT pg_advisory_unlock(hashtext('trainer'))")
     }
-  }
+  })
 
   const loop = () => {
     if (stopped) return
