@@ -294,6 +294,9 @@ describe('alert sinks', () => {
       SLACK_WEBHOOK_URL: slack.url, SLACK_MIN_SEVERITY: 'high',
       SMTP_URL: smtp.url, EMAIL_FROM: 'vigil@example.org', EMAIL_TO: ['soc@example.org', 'oncall@example.org'],
       WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET,
+      // The production default: no receiver here hangs, and a 2 s limit once timed out a first
+      // webhook delivery on CI's loaded machine (a second attempt, where this test counts one).
+      SINK_TIMEOUT_MS: 5_000,
     }, db.pool, metrics)
     expect(sinks.routes).toEqual([{ sink: 'slack', minSeverityId: 4 }, { sink: 'email', minSeverityId: 3 }, { sink: 'webhook', minSeverityId: 3 }])
 
@@ -304,7 +307,7 @@ describe('alert sinks', () => {
 
     await waitFor('every delivery', async () => (await outboxRows(db.pool)).filter((r) => r.status === 'delivered').length === 5, 15_000, 20)
     const rows = await outboxRows(db.pool)
-    expect(rows.map((r) => [r.alert_id, r.sink, r.attempts, r.locked])).toEqual([
+    expect(rows.map((r) => [r.alert_id, r.sink, r.attempts, r.locked]), `retried: ${JSON.stringify(rows.filter((r) => r.attempts > 1))}`).toEqual([
       ...[[high.alertId, 'email'], [high.alertId, 'slack'], [high.alertId, 'webhook']],
       ...[[medium.alertId, 'email'], [medium.alertId, 'webhook']],
     ].sort().map(([id, sink]) => [id, sink, 1, false]))
