@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics, type Topic } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, uniquePrefix, waitFor } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayAcrossOutage, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The five services while their Kafka broker goes away and comes back, as in a broker upgrade or a
 // node restart: lines keep arriving over syslog while it is down. No service may exit, and every
@@ -9,7 +9,6 @@ import { OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, 
 // (with SASL/SCRAM, as a deployment's would be), so the shared stack's broker stays up for the
 // other test files.
 const lines = readLogLines(OPENSSH_SAMPLE)
-const HALF = 1000
 const DOWN_MS = 15_000
 
 describe('the pipeline across a broker restart', () => {
@@ -31,15 +30,10 @@ describe('the pipeline across a broker restart', () => {
       env: { ...broker.env, TOPIC_PARTITIONS: '4', MODEL_TARGET_ALERT_RATE: '0.01' },
     })
     const p = pipeline
-    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, HALF))
-    await waitFor('the first half featurized', async () => (await p.reader.count(topics.features)) >= HALF, 60_000, 200)
+    // The broker goes away once the first half is featurized.
+    const exitedWhileDown = await replayAcrossOutage(p, lines, broker, { firstHalfOn: topics.features, downMs: DOWN_MS })
+    expect(exitedWhileDown, 'services that exited while the broker was down').toEqual([])
 
-    await broker.halt()
-    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(HALF))
-    await new Promise((r) => setTimeout(r, DOWN_MS))
-    expect(p.exited(), 'services that exited while the broker was down').toEqual([])
-
-    await broker.resume()
     const raw = await p.reader.readAll(topics.rawLogs, lines.length, 120_000)
     expect(raw).toHaveLength(lines.length)
     expect(await p.reader.count(dlqOf(topics.rawLogs))).toBe(0)

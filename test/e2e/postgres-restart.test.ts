@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics, type Topic } from '@vigil/schemas'
-import { freePort, OPENSSH_SAMPLE, ownPostgres, type OwnPostgres, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { freePort, OPENSSH_SAMPLE, ownPostgres, type OwnPostgres, type Pipeline, readLogLines, replayAcrossOutage, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The five services while their Postgres restarts (an upgrade, a failover), with lines arriving the
 // whole time. The trainer stores history there, the alerter its alerts and their deliveries, the
@@ -10,7 +10,6 @@ import { freePort, OPENSSH_SAMPLE, ownPostgres, type OwnPostgres, type Pipeline,
 // hold every event, and the alerts topic and table the same alerts. The server is the
 // test's own, so the other test files keep the shared one.
 const lines = readLogLines(OPENSSH_SAMPLE)
-const HALF = 1000
 const DOWN_MS = 15_000
 
 describe('the pipeline across a Postgres restart', () => {
@@ -29,16 +28,11 @@ describe('the pipeline across a Postgres restart', () => {
     server = await ownPostgres(await freePort())
     pipeline = await startPipeline({ stack: { ...inject('stack'), PG_URL: server.url }, prefix, logDir, env: { MODEL_TARGET_ALERT_RATE: '0.01' } })
     const p = pipeline
-    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, HALF))
-    // Scored: the trainer has published a first model from the history, and the scorer runs it.
-    await waitFor('the first half scored', async () => (await p.reader.count(topics.scores)) >= HALF, 120_000, 500)
+    // Postgres goes away once the first half is scored: the trainer has published a first model from
+    // the history, and the scorer runs it.
+    const exitedWhileDown = await replayAcrossOutage(p, lines, server, { firstHalfOn: topics.scores, downMs: DOWN_MS })
+    expect(exitedWhileDown, 'services that exited while Postgres was down').toEqual([])
 
-    await server.halt()
-    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(HALF))
-    await new Promise((r) => setTimeout(r, DOWN_MS))
-    expect(p.exited(), 'services that exited while Postgres was down').toEqual([])
-
-    await server.resume()
     const raw = await p.reader.readAll(topics.rawLogs, lines.length, 120_000)
     const eventIds = new Set(raw.map((r) => `${p.reader.kafkaName(topics.rawLogs)}/${r.partition}/${r.offset}`))
     const distinct = async <T extends { eventId: string }>(topic: Topic<T>) => new Set((await p.reader.readAll(topic, 0)).map((m) => m.value.eventId))

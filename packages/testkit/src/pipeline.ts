@@ -1,9 +1,11 @@
 import { join } from 'node:path'
-import type { ServiceName } from '@vigil/schemas'
+import type { ServiceName, Topic } from '@vigil/schemas'
 import { freePort, startService, type ServiceProcess } from './service-process.ts'
 import type { StackEnv } from './stack.ts'
+import { replayOverTcp } from './syslog-replay.ts'
 import { createTestDatabase } from './test-database.ts'
 import { createTopicReader, type TopicReader } from './topic-reader.ts'
+import { waitFor } from './wait-for.ts'
 
 export interface PipelineOptions {
   stack: StackEnv
@@ -84,4 +86,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return stopAll()
     },
   }
+}
+
+/** Something the services depend on that a test can take away and bring back (a broker, a database). */
+export interface Outage {
+  halt(): Promise<void>
+  resume(): Promise<void>
+}
+
+/**
+ * Replays `lines` over syslog across an outage: the first half, and once `firstHalfOn` holds that
+ * many messages, `outage.halt()`; the second half arrives while it is down, for `downMs`; then
+ * `outage.resume()`. Returns the services that exited while it was down.
+ */
+export async function replayAcrossOutage(pipeline: Pipeline, lines: string[], outage: Outage, options: { firstHalfOn: Topic<unknown>; downMs: number }): Promise<string[]> {
+  const half = Math.floor(lines.length / 2)
+  await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines.slice(0, half))
+  await waitFor(`the first ${half} lines on ${options.firstHalfOn.name}`, async () => (await pipeline.reader.count(options.firstHalfOn)) >= half, 120_000, 200)
+  await outage.halt()
+  await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines.slice(half))
+  await new Promise((r) => setTimeout(r, options.downMs))
+  const exitedWhileDown = pipeline.exited()
+  await outage.resume()
+  return exitedWhileDown
 }

@@ -150,6 +150,7 @@ export async function startSecuredBroker(options: { logDir: string; username?: s
   const stop = async () => {
     await halt()
     process.removeListener('exit', killOnExit)
+    out.end() // the broker's output is piped without ending it, so that a resumed broker appends
     rmSync(home, { recursive: true, force: true })
   }
   const kafka = new Kafka({
