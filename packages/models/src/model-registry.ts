@@ -237,6 +237,18 @@ export async function liveVersion(db: Queryable, model: string): Promise<ModelVe
   return rows[0] ? toVersionRow(rows[0]) : null
 }
 
+/**
+ * The newest version of a model whose artifact is exactly these bytes, in one of `statuses`, or
+ * null. Training is deterministic (the same rows, settings and seed give the same bytes), so a
+ * retrain that changed nothing finds the version it would duplicate.
+ */
+export async function versionWithArtifact(db: Queryable, model: string, sha256: string, statuses: ModelStatus[]): Promise<ModelVersionRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model = $1 AND sha256 = $2 AND status = ANY($3)
+     ORDER BY created_at DESC, version DESC LIMIT 1`, [model, sha256, statuses])
+  return rows[0] ? toVersionRow(rows[0]) : null
+}
+
 /** The version in shadow, or null. */
 export async function shadowVersion(db: Queryable, model: string): Promise<ModelVersionRow | null> {
   const { rows } = await db.query(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model = $1 AND status = 'shadow'`, [model])

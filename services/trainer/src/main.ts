@@ -55,7 +55,7 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
     serveRequest: () => serveTrainingRequest(requests, { model, instanceId: config.INSTANCE_ID, staleMs: config.TRAIN_REQUEST_STALE_MS }, async (reason) => {
       const result = await train(reason)
       if (!result) throw new Error('history is too short to train on')
-      return result.version
+      return result
     }),
     reviewShadow: () => reviewShadow(pool, scoreHistory, producer, {
       modelName: model, actor, reviewAfterMs: config.SHADOW_REVIEW_MS, minEvents: config.SHADOW_MIN_EVENTS,

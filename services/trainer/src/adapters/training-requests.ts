@@ -1,4 +1,5 @@
 import type { PgPool } from '@vigil/platform'
+import type { TrainingResult } from '../training/train-and-publish.ts'
 
 export interface TrainingRequest {
   id: number
@@ -10,6 +11,8 @@ export interface TrainingRequest {
   claimedAt: Date | null
   finishedAt: Date | null
   version: string | null
+  /** what the training came to (see TrainingOutcome); null when it failed or finished before outcomes were kept */
+  outcome: string | null
   error: string | null
 }
 
@@ -43,10 +46,11 @@ export function createTrainingRequests(pool: PgPool) {
       return rows[0] ? toRequest(rows[0]) : null
     },
 
-    /** Records what came of a claimed request: the version trained, or why none was. */
-    async finish(id: number, outcome: { version: string } | { error: string }): Promise<void> {
-      await pool.query('UPDATE training_requests SET finished_at = now(), version = $2, error = $3 WHERE id = $1',
-        [id, 'version' in outcome ? outcome.version : null, 'error' in outcome ? outcome.error : null])
+    /** Records what came of a claimed request: the version and what became of it, or why none was trained. */
+    async finish(id: number, result: TrainingResult | { error: string }): Promise<void> {
+      const trained = 'version' in result ? result : null
+      await pool.query('UPDATE training_requests SET finished_at = now(), version = $2, outcome = $3, error = $4 WHERE id = $1',
+        [id, trained?.version ?? null, trained?.outcome ?? null, 'error' in result ? result.error : null])
     },
 
     async get(id: number): Promise<TrainingRequest | null> {
@@ -68,7 +72,7 @@ function toRequest(r: Record<string, unknown>): TrainingRequest {
   return {
     id: Number(r.id), model: r.model as string, reason: r.reason as string, requestedBy: r.requested_by as string,
     requestedAt: r.requested_at as Date, claimedBy: r.claimed_by as string | null, claimedAt: r.claimed_at as Date | null,
-    finishedAt: r.finished_at as Date | null, version: r.version as string | null, error: r.error as string | null,
+    finishedAt: r.finished_at as Date | null, version: r.version as string | null, outcome: r.outcome as string | null, error: r.error as string | null,
   }
 }
 
@@ -78,17 +82,17 @@ function toRequest(r: Record<string, unknown>): TrainingRequest {
  * of its schedule, while it holds the training lock, before deciding on a scheduled retrain.
  */
 export async function serveTrainingRequest(
-  requests: TrainingRequests, options: { model: string; instanceId: string; staleMs: number }, train: (reason: string) => Promise<string>,
+  requests: TrainingRequests, options: { model: string; instanceId: string; staleMs: number }, train: (reason: string) => Promise<TrainingResult>,
 ): Promise<boolean> {
   const request = await requests.claimNext(options.model, options.instanceId, options.staleMs)
   if (!request) return false
-  let version: string
+  let result: TrainingResult
   try {
-    version = await train(`requested by ${request.requestedBy}: ${request.reason}`)
+    result = await train(`requested by ${request.requestedBy}: ${request.reason}`)
   } catch (err) {
     await requests.finish(request.id, { error: (err as Error).message ?? String(err) })
     throw err
   }
-  await requests.finish(request.id, { version })
+  await requests.finish(request.id, result)
   return true
 }

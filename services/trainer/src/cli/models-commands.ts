@@ -111,11 +111,22 @@ export async function retrainCommand(deps: CommandDeps, options: { reason?: stri
     const r = await deps.requests.get(id)
     if (r?.finishedAt) {
       if (r.error) throw new CliError(`request #${id} failed: ${r.error}`)
-      deps.print(`request #${id} trained ${r.version} (claimed by ${r.claimedBy})`)
+      deps.print(`request #${id} ${requestOutcome(r.version!, r.outcome)} (claimed by ${r.claimedBy})`)
       return
     }
     if (Date.now() >= deadline) throw new CliError(`request #${id} not finished after ${Math.round(options.waitMs / 1000)} s${r?.claimedBy ? ` (claimed by ${r.claimedBy})` : ' (no trainer claimed it)'}`)
     await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 1000))
+  }
+}
+
+/** What a finished request came to, in words; requests finished before outcomes were kept only name the version. */
+function requestOutcome(version: string, outcome: string | null): string {
+  switch (outcome) {
+    case 'live': return `trained ${version}, now live`
+    case 'shadow': return `trained ${version}, now in shadow`
+    case 'rejected': return `trained ${version}, rejected by the gate (models show ${version} says why)`
+    case 'unchanged': return `trained the same model as ${version} (nothing changed since); nothing new registered`
+    default: return `trained ${version}`
   }
 }
 

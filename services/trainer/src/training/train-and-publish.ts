@@ -18,16 +18,29 @@ export interface TrainDeps {
 }
 
 /**
+ * What came of a training run: the version published (live or shadow), rejected by the gate, or,
+ * `unchanged`, the registered version whose artifact the run reproduced (nothing new was registered).
+ */
+export type TrainingOutcome = 'live' | 'shadow' | 'rejected' | 'unchanged'
+
+/** A version a training run gave, and what became of it. */
+export interface TrainingResult {
+  version: string
+  outcome: TrainingOutcome
+}
+
+/**
  * One training run: train a candidate on the training window, evaluate it on the holdout against
  * the live version, then publish it (live, or shadow first) or record it as rejected with the
  * reason. A rejected version never reaches model-control, so no scorer ever runs it.
  * Returns the version and what became of it; null when history is too short.
  */
-export async function trainAndPublish(deps: TrainDeps, reason: string): Promise<{ version: string; outcome: 'live' | 'shadow' | 'rejected' } | null> {
+export async function trainAndPublish(deps: TrainDeps, reason: string): Promise<TrainingResult | null> {
   const { pool, history, producer, log, metrics } = deps
   const { modelName: model, actor } = deps.candidate
   const candidate = await trainCandidate(pool, history, deps.candidate, reason, log)
   if (!candidate) return null
+  if ('sameAs' in candidate) return { version: candidate.sameAs.version, outcome: 'unchanged' }
   const verdict = await evaluateCandidate(pool, history, candidate, deps.gate)
   metrics.modelEvaluations.inc({ model, outcome: verdict.accepted ? 'accepted' : 'rejected' })
   if (!verdict.accepted) {

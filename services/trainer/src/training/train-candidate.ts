@@ -1,6 +1,6 @@
 import {
-  attachOnnxExports, encodeEnsembleArtifact, ENSEMBLE, ensembleRegistry, saveModelVersion, trainEnsemble, writeAudit,
-  type EnsembleArtifact, type EnsembleConfig,
+  attachOnnxExports, encodeEnsembleArtifact, ENSEMBLE, ensembleRegistry, saveModelVersion, trainEnsemble, versionWithArtifact, writeAudit,
+  type EnsembleArtifact, type EnsembleConfig, type ModelStatus, type ModelVersionRow,
 } from '@vigil/models'
 import type { Logger, PgPool } from '@vigil/platform'
 import type { FeatureHistory, HistoryWindows, TrainingSet } from '../adapters/feature-history.ts'
@@ -26,12 +26,28 @@ export interface Candidate {
   holdout: HistoryWindows['holdout'] | null
 }
 
+/** A retrain that gave, byte for byte, the artifact of a version the registry already settled. */
+export interface SameAsRegistered {
+  sameAs: ModelVersionRow
+}
+
+// Versions whose fate is decided: a retrain identical to one of these registers nothing. A version
+// still 'trained' (its trainer stopped before the gate) is not among them, so it gets another chance.
+const SETTLED: ModelStatus[] = ['live', 'shadow', 'retired', 'rejected']
+
 /**
  * Trains a version on the training window (the holdout, the newest history, kept out), leaving out
  * what is known to be bad; exports its forests to ONNX; records it as 'trained' (the registry writes
  * the train phase's audit row, this the load phase's). Null when history is too short.
+ *
+ * Training is deterministic, so a retrain that changed nothing (no new rows in the training window,
+ * the same settings) gives the bytes of a version already registered. Registering it again would
+ * swap every scorer to an identical model under a new name, or, after a rollback, put back the very
+ * model the operator took off. That retrain is recorded on the existing version's audit trail instead.
  */
-export async function trainCandidate(pool: PgPool, history: FeatureHistory, options: CandidateOptions, reason: string, log: Logger): Promise<Candidate | null> {
+export async function trainCandidate(
+  pool: PgPool, history: FeatureHistory, options: CandidateOptions, reason: string, log: Logger,
+): Promise<Candidate | SameAsRegistered | null> {
   const started = Date.now()
   let windows = await history.windows(options.trainingMs, options.holdoutMs)
   if (!windows) return null
@@ -48,6 +64,14 @@ export async function trainCandidate(pool: PgPool, history: FeatureHistory, opti
   const version = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${sha256.slice(0, 8)}`
   const trainSeconds = (Date.now() - started - loadedMs) / 1000
   const { modelName: model, actor } = options
+  const sameAs = await versionWithArtifact(pool, model, sha256, SETTLED)
+  if (sameAs) {
+    await writeAudit(pool, { model, version: sameAs.version, phase: 'train', actor, details: {
+      retrainedIdentical: true, reason, rows: set.rows.length, dataHash: set.dataHash, trainSeconds,
+    } })
+    log.info({ model, sameAs: sameAs.version, status: sameAs.status, rows: set.rows.length, reason }, 'retrain gave the artifact of a registered version; nothing new registered')
+    return { sameAs }
+  }
   await saveModelVersion(pool, {
     model, version, algorithm: ENSEMBLE, trainingRows: set.rows.length, windowStart: set.windowStart, windowEnd: set.windowEnd,
     featureNames: set.featureNames, trainingDataHash: set.dataHash, actor, status: 'trained', artifact: bytes, sha256,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { auditTrail, deployments, getVersion, liveVersion } from '@vigil/models'
+import { auditTrail, deployments, getVersion, listVersions, liveVersion, setStatus } from '@vigil/models'
 import { createMetrics, type KafkaRuntime } from '@vigil/platform'
 import { featureNames, topics, type FeatureRecord } from '@vigil/schemas'
 import { createTopicReader, uniquePrefix, type TopicReader } from '@vigil/testkit'
@@ -96,6 +96,23 @@ describe('the evaluation gate', () => {
     // The same history with the flagged source left out trains a version that passes.
     const clean = await trainAndPublish(deps, 'retrain without flagged entities')
     expect(clean?.outcome).toBe('live')
+    expect((await reader.readAll(topics.modelControl, 2, 30_000)).map((r) => r.value.version)).toEqual([first!.version, clean!.version])
+
+    // Retraining on the same history reproduces the clean version byte for byte: nothing new is
+    // registered or published, and the retrain is on the clean version's audit trail.
+    const registered = (await listVersions(db.pool, 'm')).length
+    expect(await trainAndPublish(deps, 'scheduled retrain, no new history')).toEqual({ version: clean!.version, outcome: 'unchanged' })
+    expect(await listVersions(db.pool, 'm')).toHaveLength(registered)
+    const retrains = (await auditTrail(db.pool, 'm', clean!.version)).filter((a) => a.phase === 'train' && a.details.retrainedIdentical)
+    expect(retrains).toHaveLength(1)
+    expect(retrains[0]!.details).toMatchObject({ reason: 'scheduled retrain, no new history', rows: expect.any(Number) })
+
+    // Nor does it undo a rollback: with the first version live again, the same retrain still finds
+    // the clean version (retired now) and leaves the first live.
+    await setStatus(db.pool, 'm', first!.version, 'live', { actor: 'test', phase: 'rollback' })
+    expect(await trainAndPublish(deps, 'scheduled retrain after a rollback')).toEqual({ version: clean!.version, outcome: 'unchanged' })
+    expect((await liveVersion(db.pool, 'm'))?.version).toBe(first!.version)
+    expect(await listVersions(db.pool, 'm')).toHaveLength(registered)
     expect((await reader.readAll(topics.modelControl, 2, 30_000)).map((r) => r.value.version)).toEqual([first!.version, clean!.version])
   })
 })

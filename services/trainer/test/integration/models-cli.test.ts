@@ -113,7 +113,7 @@ describe('models CLI', () => {
     const reasons: string[] = []
     const train = async (reason: string) => {
       reasons.push(reason)
-      return 'v9'
+      return { version: 'v9', outcome: 'live' as const }
     }
     const serve = (instanceId: string, staleMs = 60_000) => serveTrainingRequest(deps.requests, { model: 'm', instanceId, staleMs }, train)
     while (!(await serve('trainer-1'))) await new Promise((r) => setTimeout(r, 20))
@@ -121,7 +121,16 @@ describe('models CLI', () => {
     await waiting
     expect(reasons).toEqual(['requested by cli:test: new sshd rollout'])
     const id = Number(/#(\d+)/.exec(printed[0]!)![1])
-    expect(printed).toEqual([`retraining request #${id} filed for m (new sshd rollout)`, `request #${id} trained v9 (claimed by trainer-1)`])
+    expect(printed).toEqual([`retraining request #${id} filed for m (new sshd rollout)`, `request #${id} trained v9, now live (claimed by trainer-1)`])
+    expect(await deps.requests.get(id)).toMatchObject({ version: 'v9', outcome: 'live', error: null })
+
+    // A retrain that reproduced a registered version says so: nothing new was registered.
+    printed = []
+    const waitingForSame = retrainCommand(deps, { reason: 'nothing new', waitMs: 20_000 })
+    const sameAs = async () => ({ version: 'v3', outcome: 'unchanged' as const })
+    while (!(await serveTrainingRequest(deps.requests, { model: 'm', instanceId: 'trainer-1', staleMs: 60_000 }, sameAs))) await new Promise((r) => setTimeout(r, 20))
+    await waitingForSame
+    expect(printed[1]).toMatch(/^request #\d+ trained the same model as v3 \(nothing changed since\); nothing new registered \(claimed by trainer-1\)$/)
 
     // A claim whose trainer died is taken over once stale, not before; a failure is recorded and reported.
     const again = await deps.requests.request('m', 'again', 'cli:test')
