@@ -20,7 +20,10 @@ describe('model lifecycle', () => {
     pipeline = await startPipeline({
       stack: inject('stack'), prefix: uniquePrefix('swap'), logDir: join(REPO_ROOT, '.cache', 'test-logs', 'swap'),
       instances: { alerter: 0 },
-      env: { TRAIN_MIN_ROWS: '400', TRAIN_INTERVAL_MS: '2000', TRAIN_SETTLE_MS: '1000' },
+      env: {
+        TRAIN_MIN_ROWS: '400', TRAIN_INTERVAL_MS: '2000', TRAIN_SETTLE_MS: '1000',
+        GATE_ALERT_RATE_FLOOR: '1', // any alert rate passes: this test is about the swap, not the gate (services/trainer/test/integration/gate.test.ts)
+      },
     })
     const p = pipeline
     const scorer = p.services.scorer[0]!
@@ -30,7 +33,7 @@ describe('model lifecycle', () => {
     expect((await fetch(`http://127.0.0.1:${scorer.metricsPort}/healthz`)).status).toBe(200)
 
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, 1000))
-    await scorer.waitReady(60_000)
+    await scorer.waitReady() // the first model: replayed, featurized, stored, settled and trained
     const firstScores = await p.reader.readAll(topics.scores, 1000, 60_000)
     const firstVersion = firstScores[0]!.value.modelVersion
 

@@ -55,7 +55,7 @@ describe('featurizer and scorer instances come and go during a replay', () => {
     const [s1] = p.services.scorer as [ServiceProcess]
 
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, WARM_UP))
-    await s1.waitReady(90_000)
+    await s1.waitReady()
     // What has been written, read as it comes: to tell when an instance has output not yet committed.
     const features = await startTail(reader, topics.features)
     const scored = await startTail(reader, topics.scores)

@@ -27,7 +27,7 @@ describe('a candidate in shadow', () => {
     const p = pipeline
     const scorer = p.services.scorer[0]!
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines.slice(0, 800))
-    await scorer.waitReady(60_000)
+    await scorer.waitReady() // the first model: replayed, featurized, stored, settled and trained
     const liveVersion = (await p.reader.readAll(topics.scores, 800, 60_000))[0]!.value.modelVersion
 
     // More history reaches the trainer (a retrain on the same history would reproduce the live

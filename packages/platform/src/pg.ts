@@ -77,6 +77,46 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) =
 
 const MIGRATIONS_LOCK = 'vigil:migrations'
 
+/** How long a starting service waits for Postgres before it gives up, ms. */
+export const PG_STARTUP_WAIT_MS = 120_000
+
+// Failures that mean Postgres is not reachable yet, rather than a setting it will never accept (a
+// wrong password, no such database, a TLS mismatch): those are thrown at once.
+const UNREACHABLE_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])
+
+function isUnreachable(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  if (typeof code === 'string') {
+    // SQLSTATE class 08 (connection exception), 57P03 (starting up or shutting down), 53300 (too many connections)
+    return UNREACHABLE_SYSTEM_CODES.has(code) || code.startsWith('08') || code === '57P03' || code === '53300'
+  }
+  // pg gives no code when its connect timeout ends a slow connection, or the server closes the socket
+  return typeof message === 'string' && /^Connection terminated/.test(message)
+}
+
+/**
+ * Waits until Postgres answers a query, trying every `retryMs` for up to `timeoutMs`. A deployment
+ * starts Postgres and the services together, and a loaded Postgres can take longer than the pool's
+ * 5-s connect timeout: a service that exits on its first failed connection restarts in a loop, or,
+ * in CI, fails its start. Failures that waiting cannot mend are thrown at once. Services call it
+ * before their migrations; the models CLI does not, as an operator wants an error, not a wait.
+ */
+export async function waitForPostgres(pool: pg.Pool, log: Logger, options: { timeoutMs?: number; retryMs?: number } = {}): Promise<void> {
+  const { timeoutMs = PG_STARTUP_WAIT_MS, retryMs = 1_000 } = options
+  const deadline = Date.now() + timeoutMs
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query('SELECT 1')
+      if (attempt > 1) log.info({ attempts: attempt }, 'postgres is reachable')
+      return
+    } catch (err) {
+      if (!isUnreachable(err) || Date.now() + retryMs > deadline) throw err
+      log.warn({ err: (err as Error).message, attempt, waitedMs: timeoutMs - (deadline - Date.now()) }, 'waiting for postgres')
+      await new Promise((resolve) => setTimeout(resolve, retryMs))
+    }
+  }
+}
+
 /**
  * Runs the versioned migrations in `dir` (files `NNN_name.sql`, applied in order, each once) for
  * `owner`; each file runs in a transaction. One advisory lock for every owner lets several instances

@@ -89,7 +89,9 @@ export async function startService(name: ServiceName, env: Record<string, string
   }
   return {
     name, metricsPort, child, logFile, exited, isReady,
-    async waitReady(timeoutMs = 60_000) {
+    // A deadline, not an expectation: a quiet machine starts a service in a few seconds, but one CI run,
+    // with its machine loaded, took about 30 s just to load the trainer's code and 60 s was not enough.
+    async waitReady(timeoutMs = 180_000) {
       // Not waitFor: a service that exits must fail the wait at once, not when the time is up.
       let exitCode: number | null | undefined
       void exited.then((code) => (exitCode = code))

@@ -1,4 +1,4 @@
-import { createPgPool, createRedis, runService } from '@vigil/platform'
+import { createPgPool, createRedis, runService, waitForPostgres } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createAlertStore } from './adapters/alert-store.ts'
 import { migrateAlerterDatabase } from './adapters/database.ts'
@@ -15,6 +15,7 @@ import { createSinks } from './sinks/create-sinks.ts'
 await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
   const pool = createPgPool(config, log)
   onShutdown(pool)
+  await waitForPostgres(pool, log) // a deployment starts Postgres beside the services
   await migrateAlerterDatabase(pool, log)
   const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE)
   const policy = { threshold: config.ALERT_SCORE_THRESHOLD, windowMs: config.ALERT_WINDOW_MS }

@@ -1,5 +1,5 @@
 import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
-import { createPgPool, runMigrations, runService } from '@vigil/platform'
+import { createPgPool, runMigrations, runService, waitForPostgres } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createRunningModels } from './adapters/running-models.ts'
 import { loadConfig } from './config.ts'
@@ -8,6 +8,7 @@ import { handleFeatures } from './handle-features.ts'
 await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ config, log, metrics, kafka, setReady, onShutdown }) => {
   const pool = createPgPool(config, log)
   onShutdown(pool)
+  await waitForPostgres(pool, log) // a deployment starts Postgres beside the services
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
   const models = createRunningModels(pool, { modelName: config.MODEL_NAME, instanceId: config.INSTANCE_ID, runtime: config.FOREST_RUNTIME }, log, metrics)
   onShutdown(models) // withdraws this instance's deployments from the registry

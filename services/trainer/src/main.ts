@@ -1,5 +1,5 @@
 import { listVersions } from '@vigil/models'
-import { createPgPool, runService } from '@vigil/platform'
+import { createPgPool, runService, waitForPostgres } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createAnalystVerdicts } from './adapters/analyst-verdicts.ts'
 import { migrateTrainerDatabase } from './adapters/database.ts'
@@ -17,6 +17,7 @@ import { startTrainingSchedule } from './training/training-schedule.ts'
 await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
   const pool = createPgPool(config, log)
   onShutdown(pool)
+  await waitForPostgres(pool, log) // a deployment starts Postgres beside the services
   await migrateTrainerDatabase(pool, log)
   const model = config.MODEL_NAME
   const actor = `trainer:${config.INSTANCE_ID}`
