@@ -62,17 +62,25 @@ export async function withClient<T>(pool: pg.Pool, work: (client: PgClient, disc
  */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: PgClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   return withClient(pool, async (client, discard) => {
-    try {
-      await options.beforeBegin?.(client)
-      await client.query('BEGIN')
-      const result = await work(client)
-      await client.query('COMMIT')
-      return result
-    } catch (err) {
-      await client.query('ROLLBACK').catch(discard)
-      throw err
-    }
+    await options.beforeBegin?.(client)
+    return transactionOn(client, discard, () => work(client))
   })
+}
+
+/**
+ * One transaction on a connection the caller holds (withClient): BEGIN, `work`, COMMIT; on a throw,
+ * ROLLBACK and the error goes on. A connection that cannot even roll back is discarded.
+ */
+async function transactionOn<T>(client: PgClient, discard: (reason: Error) => void, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN')
+  try {
+    const result = await work()
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    await client.query('ROLLBACK').catch(discard)
+    throw err
+  }
 }
 
 const MIGRATIONS_LOCK = 'vigil:migrations'
@@ -126,7 +134,8 @@ export async function waitForPostgres(pool: pg.Pool, log: Logger, options: { tim
  */
 export async function runMigrations(pool: pg.Pool, owner: string, dir: string, log: Logger): Promise<void> {
   const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
-  await withClient(pool, async (client) => {
+  // The lock is a session's: the migrations run on the connection that holds it, each file in a transaction there.
+  await withClient(pool, async (client, discard) => {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATIONS_LOCK])
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -135,16 +144,11 @@ export async function runMigrations(pool: pg.Pool, owner: string, dir: string, l
       const applied = new Set(rows.map((r) => r.version))
       for (const file of files) {
         if (applied.has(file)) continue
-        await client.query('BEGIN')
-        try {
+        await transactionOn(client, discard, async () => {
           await client.query(readFileSync(join(dir, file), 'utf8'))
           await client.query('INSERT INTO schema_migrations (owner, version) VALUES ($1, $2)', [owner, file])
-          await client.query('COMMIT')
-          log.info({ owner, migration: file }, 'applied migration')
-        } catch (err) {
-          await client.query('ROLLBACK')
-          throw err
-        }
+        })
+        log.info({ owner, migration: file }, 'applied migration')
       }
     } finally {
       await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATIONS_LOCK]).catch(() => {})

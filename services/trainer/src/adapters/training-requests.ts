@@ -1,5 +1,5 @@
 import type { PgPool } from '@vigil/platform'
-import type { TrainingResult } from '../training/train-and-publish.ts'
+import type { TrainingOutcome, TrainingResult } from '../training/train-and-publish.ts'
 
 export interface TrainingRequest {
   id: number
@@ -11,8 +11,8 @@ export interface TrainingRequest {
   claimedAt: Date | null
   finishedAt: Date | null
   version: string | null
-  /** what the training came to (see TrainingOutcome); null when it failed or finished before outcomes were kept */
-  outcome: string | null
+  /** what the training came to; null when it failed or finished before outcomes were kept */
+  outcome: TrainingOutcome | null
   error: string | null
 }
 
@@ -72,7 +72,7 @@ function toRequest(r: Record<string, unknown>): TrainingRequest {
   return {
     id: Number(r.id), model: r.model as string, reason: r.reason as string, requestedBy: r.requested_by as string,
     requestedAt: r.requested_at as Date, claimedBy: r.claimed_by as string | null, claimedAt: r.claimed_at as Date | null,
-    finishedAt: r.finished_at as Date | null, version: r.version as string | null, outcome: r.outcome as string | null, error: r.error as string | null,
+    finishedAt: r.finished_at as Date | null, version: r.version as string | null, outcome: r.outcome as TrainingOutcome | null, error: r.error as string | null,
   }
 }
 

@@ -5,6 +5,7 @@ import {
 import type { OutgoingRecord, PgPool } from '@vigil/platform'
 import type { ModelControl } from '@vigil/schemas'
 import type { TrainingRequests } from '../adapters/training-requests.ts'
+import type { TrainingOutcome } from '../training/train-and-publish.ts'
 import { CliError } from './cli-error.ts'
 import { formatAge, formatTable, formatTime } from './format-table.ts'
 import { modelControlRecord } from '../model-control.ts'
@@ -120,7 +121,7 @@ export async function retrainCommand(deps: CommandDeps, options: { reason?: stri
 }
 
 /** What a finished request came to, in words; requests finished before outcomes were kept only name the version. */
-function requestOutcome(version: string, outcome: string | null): string {
+function requestOutcome(version: string, outcome: TrainingOutcome | null): string {
   switch (outcome) {
     case 'live': return `trained ${version}, now live`
     case 'shadow': return `trained ${version}, now in shadow`
