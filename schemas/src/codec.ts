@@ -18,6 +18,29 @@ export class CodecError extends Error {
   }
 }
 
+/**
+ * The schema registry gave no answer (refused, reset, timed out) or could not answer now (5xx, 408,
+ * 429). Not the message's fault: a consumer holds it and tries again, where a CodecError would
+ * dead-letter a valid message only because the registry was down when it came.
+ */
+export class RegistryUnavailableError extends Error {
+  override readonly name = 'RegistryUnavailableError'
+  readonly code = 'SCHEMA_REGISTRY_UNAVAILABLE'
+}
+
+/**
+ * Whether an error of the registry client means the registry was not there to answer, rather than
+ * an answer (no such schema id, an incompatible schema, a refused login). The client (mappersmith)
+ * reports a request that got no HTTP answer as status 400 with the socket's error as the whole
+ * body, "Error, status 400: connect ECONNREFUSED …"; a registry's own 400 carries a JSON message.
+ */
+export function isRegistryUnavailable(err: unknown): boolean {
+  const { status, message } = (err ?? {}) as { status?: unknown; message?: unknown }
+  if (typeof status !== 'number') return false
+  if (status >= 500 || status === 408 || status === 429) return true
+  return status === 400 && typeof message === 'string' && message.includes('Error, status 400: ')
+}
+
 /** Encodes and decodes every topic's messages by the topic's Avro schema. */
 export interface Codec {
   /** Whether messages go out in the Confluent wire format through a schema registry. */
@@ -36,6 +59,13 @@ export interface CodecOptions {
   kafkaName: (topic: Topic<unknown>) => string
   /** Topics whose schemas are registered at start, so a producer never races its first message. */
   topics: readonly Topic<unknown>[]
+  /**
+   * How long registering at start waits for a registry that is not there yet (services and the
+   * registry of a new deployment start together), trying every `retryMs`; `onWait` hears each
+   * failed try. Without it, an absent registry fails the start at once. A registry that answers
+   * with a refusal fails it at once either way.
+   */
+  waitForRegistry?: { timeoutMs: number; retryMs?: number; onWait?: (err: Error, waitedMs: number) => void }
 }
 
 const CONFLUENT_MAGIC_BYTE = 0
@@ -67,9 +97,10 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
   const registry = options.registryUrl ? new SchemaRegistry({ host: options.registryUrl }) : null
   const schemaIds = new Map<string, number>()
   if (registry) {
+    const waitUntil = Date.now() + (options.waitForRegistry?.timeoutMs ?? 0)
     for (const topic of options.topics) {
       const subject = `${options.kafkaName(topic)}-value`
-      schemaIds.set(topic.name, await registerOnce(registry, subject, avroSchemaText(topic)))
+      schemaIds.set(topic.name, await registerOnce(registry, subject, avroSchemaText(topic), waitUntil, options.waitForRegistry))
     }
   }
 
@@ -111,6 +142,9 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
         try {
           value = await registry.decode(bytes)
         } catch (cause) {
+          if (isRegistryUnavailable(cause)) {
+            throw new RegistryUnavailableError(`message on ${topic.name} needs its writer's schema (id ${bytes.length >= WIRE_HEADER_BYTES ? bytes.readInt32BE(1) : '?'}) from the registry, which did not answer: ${(cause as Error).message}`, { cause })
+          }
           throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} did not decode through the registry: ${(cause as Error).message}`, { cause })
         }
       } else {
@@ -156,14 +190,27 @@ let scratch = Buffer.allocUnsafe(64 * 1024)
  * Registers a subject's schema. Instances of a new deployment starting together race to create the
  * subject (a compatibility rule "already exists", or a read of the default compatibility before it
  * is set): the loser tries again and finds the subject, with the same schema and id, in place.
+ * A registry that is not there is waited for until `waitUntil` (see CodecOptions.waitForRegistry).
  */
-async function registerOnce(registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
+async function registerOnce(
+  registry: SchemaRegistry, subject: string, schema: string, waitUntil: number, wait: CodecOptions['waitForRegistry'],
+): Promise<number> {
   const ATTEMPTS = 5
-  for (let attempt = 1; ; attempt++) {
+  const retryMs = wait?.retryMs ?? 1_000
+  for (let attempt = 1; ;) {
     try {
       return (await registry.register({ type: SchemaType.AVRO, schema }, { subject })).id
     } catch (err) {
-      if (attempt >= ATTEMPTS) throw err
+      if (isRegistryUnavailable(err)) {
+        if (Date.now() + retryMs > waitUntil) {
+          const waited = wait ? ` after waiting ${Math.round(wait.timeoutMs / 1000)} s` : ''
+          throw new RegistryUnavailableError(`the schema registry did not answer${waited}: ${(err as Error).message}`, { cause: err })
+        }
+        wait?.onWait?.(err as Error, wait.timeoutMs - (waitUntil - Date.now()))
+        await new Promise((resolve) => setTimeout(resolve, retryMs))
+        continue
+      }
+      if (attempt++ >= ATTEMPTS) throw err
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100))
     }
   }

@@ -1,6 +1,6 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
-import { allTopics, createCodec, CodecError, dlqOf, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
-import type { BaseConfig } from './config.ts'
+import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
+import { allTopics, createCodec, CodecError, dlqOf, RegistryUnavailableError, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
+import { STARTUP_WAIT_MS, type BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
 import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
@@ -120,7 +120,10 @@ export async function createKafkaRuntime(
     logCreator: () => ({ level, log: entry }) => logKafkajsEntry(kafkaLog, level, entry),
   })
   const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
-  const codec = await createCodec({ registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics() })
+  const codec = await createCodec({
+    registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics(),
+    waitForRegistry: { timeoutMs: STARTUP_WAIT_MS, onWait: (err, waitedMs) => log.warn({ err: err.message, waitedMs }, 'waiting for the schema registry') },
+  })
 
   let producerPromise: Promise<TypedProducer> | null = null
   const consumers: Consumer[] = []
@@ -223,6 +226,29 @@ export async function createKafkaRuntime(
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) onFatal(payload.error)
       })
+      /** The batch's messages decoded; the ones that cannot be go to `rejected`. A registry that does not answer holds the batch. */
+      const decodeBatch = async (batch: Batch, rejected: Array<{ raw: KafkaMessage; err: unknown }>) => {
+        const delivered: DeliveredMessage<T>[] = []
+        for (const raw of batch.messages) {
+          try {
+            const headers = headersOf(raw.headers)
+            delivered.push({
+              value: options.decode ? await options.decode(raw.value, headers) : await codec.decode(topic, raw.value),
+              key: raw.key ? raw.key.toString('utf8') : null,
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: raw.offset,
+              timestamp: Number(raw.timestamp),
+              headers,
+            })
+          } catch (err) {
+            if (err instanceof RegistryUnavailableError) throw new TransientError(err.code, 'the schema registry is unavailable', { cause: err })
+            if (!(err instanceof CodecError)) throw err
+            rejected.push({ raw, err })
+          }
+        }
+        return delivered
+      }
       await consumer.connect()
       await consumer.subscribe({ topic: kafkaName(topic), fromBeginning: options.fromBeginning ?? true })
       await consumer.run({
@@ -234,44 +260,31 @@ export async function createKafkaRuntime(
           const endTimer = metrics.batchDuration.startTimer({ topic: topic.name })
           metrics.messagesIn.inc({ topic: topic.name }, batch.messages.length)
           const rejected: Array<{ raw: KafkaMessage; err: unknown }> = []
-          const delivered: DeliveredMessage<T>[] = []
-          for (const raw of batch.messages) {
-            try {
-              const headers = headersOf(raw.headers)
-              delivered.push({
-                value: options.decode ? await options.decode(raw.value, headers) : await codec.decode(topic, raw.value),
-                key: raw.key ? raw.key.toString('utf8') : null,
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: raw.offset,
-                timestamp: Number(raw.timestamp),
-                headers,
-              })
-            } catch (err) {
-              if (!(err instanceof CodecError)) throw err
-              rejected.push({ raw, err })
-            }
-          }
           const rawByOffset = new Map(batch.messages.map((m) => [m.offset, m]))
           const ctx: BatchContext = {
             deadLetter: (message, err) => rejected.push({ raw: rawByOffset.get(message.offset)!, err }),
             heartbeat,
           }
-          const rejectedBeforeHandler = rejected.length
-          // A dependency that is down (Redis, Postgres) holds this partition where it is: the batch is
-          // tried again with backoff, heartbeats keep the group membership, and nothing is committed
-          // until it succeeds. Shutdown or a rebalance gives the batch back uncommitted.
+          // A dependency that is down (Redis, Postgres, the schema registry) holds this partition where
+          // it is: the batch is decoded and handled again with backoff, heartbeats keep the group
+          // membership, and nothing is committed until it succeeds. Shutdown or a rebalance gives the
+          // batch back uncommitted.
           for (let attempt = 1; ; attempt++) {
+            rejected.length = 0
             try {
-              await options.handler(delivered, ctx)
-              break
-            } catch (err) {
-              if (!canRetry(err)) {
+              const delivered = await decodeBatch(batch, rejected)
+              const rejectedBeforeHandler = rejected.length
+              try {
+                await options.handler(delivered, ctx)
+              } catch (err) {
+                if (canRetry(err)) throw err
                 // Not retryable and not pinned to one message: find the messages that fail alone.
                 rejected.length = rejectedBeforeHandler
                 await handleOneByOne(delivered, options.handler, ctx, rejected, rawByOffset)
-                break
               }
+              break
+            } catch (err) {
+              if (!canRetry(err)) throw err
               metrics.batchRetries.inc({ topic: topic.name, code: errorCode(err) })
               if (attempt === 1 || attempt % 10 === 0) {
                 log.warn({ err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset(), attempt }, 'batch held until a dependency returns')
@@ -280,7 +293,6 @@ export async function createKafkaRuntime(
               await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MAX_MS, 100 * 2 ** attempt)))
               if (!isRunning() || isStale()) throw err
               await heartbeat()
-              rejected.length = rejectedBeforeHandler
             }
           }
           for (const { raw, err } of rejected) {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import type { PgConfig } from './config.ts'
+import { STARTUP_WAIT_MS, type PgConfig } from './config.ts'
 import { pgConnection, type PgSecuritySettings } from './connection-security.ts'
 import type { Logger } from './logger.ts'
 
@@ -85,9 +85,6 @@ async function transactionOn<T>(client: PgClient, discard: (reason: Error) => vo
 
 const MIGRATIONS_LOCK = 'vigil:migrations'
 
-/** How long a starting service waits for Postgres before it gives up, ms. */
-export const PG_STARTUP_WAIT_MS = 120_000
-
 // Failures that mean Postgres is not reachable yet, rather than a setting it will never accept (a
 // wrong password, no such database, a TLS mismatch): those are thrown at once.
 const UNREACHABLE_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])
@@ -110,7 +107,7 @@ function isUnreachable(err: unknown): boolean {
  * before their migrations; the models CLI does not, as an operator wants an error, not a wait.
  */
 export async function waitForPostgres(pool: pg.Pool, log: Logger, options: { timeoutMs?: number; retryMs?: number } = {}): Promise<void> {
-  const { timeoutMs = PG_STARTUP_WAIT_MS, retryMs = 1_000 } = options
+  const { timeoutMs = STARTUP_WAIT_MS, retryMs = 1_000 } = options
   const deadline = Date.now() + timeoutMs
   for (let attempt = 1; ; attempt++) {
     try {

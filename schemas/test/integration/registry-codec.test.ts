@@ -1,6 +1,8 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
-import { describe, expect, inject, it } from 'vitest'
-import { allTopics, createCodec, topics, uniqueTestPrefix, type RawLog } from './support.ts'
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
+import avro from 'avsc'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { endpointOf, freePort, tcpProxy, throughProxy, type TcpProxy } from '@vigil/testkit'
+import { allTopics, avroSchemaText, createCodec, RegistryUnavailableError, topics, uniqueTestPrefix, type RawLog } from './support.ts'
 
 // Runs whenever the stack has a schema registry (the native stack's Apicurio, or SCHEMA_REGISTRY_URL).
 const registryUrl = inject('stack').SCHEMA_REGISTRY_URL
@@ -43,5 +45,69 @@ describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema regis
     // With the topic's own schema id, read without the registry: a truncated body is still refused with its reason.
     const own = codec.encode(topics.rawLogs, record)
     await expect(codec.decode(topics.rawLogs, own.subarray(0, own.length - 10))).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('raw-logs') })
+  })
+
+  describe('when the registry is away', () => {
+    let proxy: TcpProxy | undefined
+    afterEach(async () => proxy?.close())
+    const proxied = async () => {
+      proxy = tcpProxy(await freePort(), endpointOf(registryUrl!))
+      return throughProxy(registryUrl!, proxy)
+    }
+
+    it('waits at start for a registry that is not there yet, and fails at once without the wait', async () => {
+      const url = await proxied()
+      const prefix = uniqueTestPrefix()
+      const options = { registryUrl: url, kafkaName: (t: { name: string }) => `${prefix}${t.name}`, topics: allTopics() }
+      // Nothing listens yet: without a wait the start fails, saying the registry did not answer.
+      await expect(createCodec(options)).rejects.toBeInstanceOf(RegistryUnavailableError)
+
+      const waits: number[] = []
+      const started = Date.now()
+      const codec = createCodec({ ...options, waitForRegistry: { timeoutMs: 60_000, retryMs: 200, onWait: (_, waitedMs) => waits.push(waitedMs) } })
+      await new Promise((r) => setTimeout(r, 1_500))
+      await proxy!.open()
+      expect((await codec).usesRegistry).toBe(true)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_500)
+      expect(waits.length).toBeGreaterThanOrEqual(1) // a try can take seconds: the client retries its reads itself
+    })
+
+    it('gives up on a registry that never comes, and fails at once on one that answers with a refusal', async () => {
+      const url = await proxied()
+      const prefix = uniqueTestPrefix()
+      const kafkaName = (t: { name: string }) => `${prefix}${t.name}`
+      let started = Date.now()
+      await expect(createCodec({ registryUrl: url, kafkaName, topics: allTopics(), waitForRegistry: { timeoutMs: 1_000, retryMs: 200 } }))
+        .rejects.toThrow(/did not answer after waiting 1 s/)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      // A wrong path is an answer (404), not an absence: no waiting for it.
+      started = Date.now()
+      const refused = await createCodec({ registryUrl: `${registryUrl}/no-such-api`, kafkaName, topics: allTopics(), waitForRegistry: { timeoutMs: 60_000 } }).catch((err: unknown) => err)
+      expect(refused).toBeInstanceOf(Error)
+      expect(refused).not.toBeInstanceOf(RegistryUnavailableError)
+      expect(Date.now() - started).toBeLessThan(10_000)
+    })
+
+    it('holds, rather than rejects, a message whose writer schema it cannot fetch while the registry is down', async () => {
+      const url = await proxied()
+      await proxy!.open()
+      const prefix = uniqueTestPrefix()
+      const codec = await createCodec({ registryUrl: url, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+      // A newer writer (a rolling upgrade) added a field: its schema has an id this codec has not seen.
+      const evolved = JSON.parse(avroSchemaText(topics.rawLogs)) as { fields: unknown[] }
+      evolved.fields.push({ name: 'tenant', type: 'string', default: 'default' })
+      const { id } = await new SchemaRegistry({ host: registryUrl! }).register({ type: SchemaType.AVRO, schema: JSON.stringify(evolved) }, { subject: `${prefix}raw-logs-value` })
+      const header = Buffer.alloc(5)
+      header.writeInt32BE(id, 1)
+      const bytes = Buffer.concat([header, avro.Type.forSchema(evolved as avro.Schema).toBuffer({ ...record, tenant: 'blue' })])
+
+      await proxy!.close()
+      const held = await codec.decode(topics.rawLogs, bytes).catch((err: unknown) => err)
+      expect(held).toBeInstanceOf(RegistryUnavailableError)
+      expect(held).toMatchObject({ code: 'SCHEMA_REGISTRY_UNAVAILABLE', message: expect.stringContaining(`id ${id}`) })
+
+      await proxy!.open()
+      expect(await codec.decode(topics.rawLogs, bytes)).toMatchObject(record)
+    })
   })
 })

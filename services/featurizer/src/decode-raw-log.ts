@@ -1,7 +1,10 @@
 import { avroTypeOf, CodecError, topics, type Codec, type RawLog, type SyslogHeader, type ZeekContext } from '@vigil/schemas'
 import { decodeLine, parseSyslog, type SyslogHeader as ParsedSyslogHeader } from '@vigil/syslog'
 
-/** Decodes one raw-logs message's bytes and headers; throws a CodecError for a message to dead-letter. */
+/**
+ * Decodes one raw-logs message's bytes and headers; throws a CodecError for a message to dead-letter,
+ * and lets through the codec's RegistryUnavailableError, which holds the batch.
+ */
 export type RawLogDecoder = (bytes: Buffer | null, headers: Record<string, string>) => Promise<RawLog>
 
 export interface RawLogDecoderOptions {

@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
+import avro from 'avsc'
+import { Kafka, logLevel, Partitioners } from 'kafkajs'
+import { avroSchemaText, dlqOf, topics } from '@vigil/schemas'
+import {
+  endpointOf, freePort, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix,
+  type Pipeline, type TcpProxy,
+} from '@vigil/testkit'
+
+const stack = inject('stack')
+const registryUrl = stack.SCHEMA_REGISTRY_URL
+
+// A record whose writer schema a consumer has not seen (a newer producer during a rolling upgrade,
+// or another team's writer) can only be read through the registry. If the registry is away when it
+// comes, the record is held until the registry returns: it is valid, so dead-lettering it would lose it.
+describe.skipIf(!registryUrl)('featurizer while the schema registry is away', () => {
+  const pipelines: Pipeline[] = []
+  const proxies: TcpProxy[] = []
+  afterAll(async () => {
+    const stopped = (await Promise.all(pipelines.map((p) => p.stop()))).flat()
+    await Promise.all(proxies.map((p) => p.close()))
+    for (const s of stopped) expect(s.code, `${s.name} exit code`).toBe(0)
+  })
+  const logDir = join(REPO_ROOT, '.cache', 'test-logs', 'registry-outage')
+  const registryProxy = async () => {
+    const proxy = tcpProxy(await freePort(), endpointOf(registryUrl!))
+    proxies.push(proxy)
+    return proxy
+  }
+
+  it('starts before the registry is there and waits for it', async () => {
+    const proxy = await registryProxy()
+    const starting = startPipeline({
+      stack, prefix: uniquePrefix('registry-late'), logDir,
+      instances: { trainer: 0, scorer: 0, alerter: 0 }, env: { SCHEMA_REGISTRY_URL: throughProxy(registryUrl!, proxy) },
+    })
+    await new Promise((r) => setTimeout(r, 5_000))
+    await proxy.open()
+    const p = await starting
+    pipelines.push(p)
+    const lines = readLogLines(OPENSSH_SAMPLE).slice(0, 20)
+    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines)
+    await p.reader.readAll(topics.features, lines.length, 60_000)
+    expect(p.exited()).toEqual([])
+    expect(readFileSync(p.services.ingestor[0]!.logFile, 'utf8')).toContain('waiting for the schema registry')
+  })
+
+  it('holds a record it needs the registry to read, then reads it when the registry returns, dead-lettering nothing', async () => {
+    const proxy = await registryProxy()
+    await proxy.open()
+    const prefix = uniquePrefix('registry-outage')
+    // The services reach the registry through the proxy; the test's reader reaches it directly.
+    const p = await startPipeline({
+      stack, prefix, logDir, instances: { trainer: 0, scorer: 0, alerter: 0 }, env: { SCHEMA_REGISTRY_URL: throughProxy(registryUrl!, proxy) },
+    })
+    pipelines.push(p)
+    const lines = readLogLines(OPENSSH_SAMPLE).slice(0, 200)
+    await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines)
+    await p.reader.readAll(topics.features, lines.length, 60_000)
+    const ingested = await p.reader.readAll(topics.rawLogs, lines.length)
+
+    // The same 100 records again from a writer whose raw-logs schema has one more field.
+    const evolved = JSON.parse(avroSchemaText(topics.rawLogs)) as avro.Schema & { fields: unknown[] }
+    evolved.fields.push({ name: 'tenant', type: 'string', default: 'default' })
+    const { id } = await new SchemaRegistry({ host: registryUrl! }).register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(evolved) }, { subject: `${p.reader.kafkaName(topics.rawLogs)}-value` },
+    )
+    const evolvedType = avro.Type.forSchema(evolved)
+    const wire = (value: object) => {
+      const header = Buffer.alloc(5)
+      header.writeInt32BE(id, 1)
+      return Buffer.concat([header, evolvedType.toBuffer({ ...value, tenant: 'blue' })])
+    }
+    const newer = ingested.slice(0, 100)
+
+    await proxy.close()
+    const kafka = new Kafka({ clientId: `${prefix}newer-writer`, brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    await producer.send({ topic: p.reader.kafkaName(topics.rawLogs), acks: -1, messages: newer.map((r) => ({ key: r.key, value: wire(r.value) })) })
+    await producer.disconnect()
+    await new Promise((r) => setTimeout(r, 8_000)) // longer than the registry client's own retries (5 s)
+    expect(await p.reader.count(topics.features)).toBe(lines.length) // nothing read, nothing skipped
+    expect(await p.reader.count(dlqOf(topics.rawLogs))).toBe(0)
+    const featurizer = p.services.featurizer[0]!
+    expect(featurizer.child.exitCode).toBeNull()
+    expect(await featurizer.metrics()).toMatch(/app_batch_retries_total\{[^}]*code="SCHEMA_REGISTRY_UNAVAILABLE"[^}]*\} [1-9]/)
+
+    await proxy.open()
+    const features = await p.reader.readAll(topics.features, lines.length + newer.length, 60_000)
+    const first = new Set(ingested.map((r) => `${p.reader.kafkaName(topics.rawLogs)}/${r.partition}/${r.offset}`))
+    const later = features.filter((f) => !first.has(f.value.eventId))
+    expect(later.map((f) => f.value.event.event.original).sort()).toEqual(newer.map((r) => r.value.line).sort())
+    expect(await p.reader.count(dlqOf(topics.rawLogs))).toBe(0)
+  })
+})
