@@ -59,13 +59,6 @@ export interface CodecOptions {
   kafkaName: (topic: Topic<unknown>) => string
   /** Topics whose schemas are registered at start, so a producer never races its first message. */
   topics: readonly Topic<unknown>[]
-  /**
-   * How long registering at start waits for a registry that is not there yet (services and the
-   * registry of a new deployment start together), trying every `retryMs`; `onWait` hears each
-   * failed try. Without it, an absent registry fails the start at once. A registry that answers
-   * with a refusal fails it at once either way.
-   */
-  waitForRegistry?: { timeoutMs: number; retryMs?: number; onWait?: (err: Error, waitedMs: number) => void }
 }
 
 const CONFLUENT_MAGIC_BYTE = 0
@@ -97,10 +90,9 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
   const registry = options.registryUrl ? new SchemaRegistry({ host: options.registryUrl }) : null
   const schemaIds = new Map<string, number>()
   if (registry) {
-    const waitUntil = Date.now() + (options.waitForRegistry?.timeoutMs ?? 0)
     for (const topic of options.topics) {
       const subject = `${options.kafkaName(topic)}-value`
-      schemaIds.set(topic.name, await registerOnce(registry, subject, avroSchemaText(topic), waitUntil, options.waitForRegistry))
+      schemaIds.set(topic.name, await registerOnce(registry, subject, avroSchemaText(topic)))
     }
   }
 
@@ -190,27 +182,16 @@ let scratch = Buffer.allocUnsafe(64 * 1024)
  * Registers a subject's schema. Instances of a new deployment starting together race to create the
  * subject (a compatibility rule "already exists", or a read of the default compatibility before it
  * is set): the loser tries again and finds the subject, with the same schema and id, in place.
- * A registry that is not there is waited for until `waitUntil` (see CodecOptions.waitForRegistry).
+ * A registry that is not there is a RegistryUnavailableError at once: the caller decides how long to wait.
  */
-async function registerOnce(
-  registry: SchemaRegistry, subject: string, schema: string, waitUntil: number, wait: CodecOptions['waitForRegistry'],
-): Promise<number> {
+async function registerOnce(registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
   const ATTEMPTS = 5
-  const retryMs = wait?.retryMs ?? 1_000
-  for (let attempt = 1; ;) {
+  for (let attempt = 1; ; attempt++) {
     try {
       return (await registry.register({ type: SchemaType.AVRO, schema }, { subject })).id
     } catch (err) {
-      if (isRegistryUnavailable(err)) {
-        if (Date.now() + retryMs > waitUntil) {
-          const waited = wait ? ` after waiting ${Math.round(wait.timeoutMs / 1000)} s` : ''
-          throw new RegistryUnavailableError(`the schema registry did not answer${waited}: ${(err as Error).message}`, { cause: err })
-        }
-        wait?.onWait?.(err as Error, wait.timeoutMs - (waitUntil - Date.now()))
-        await new Promise((resolve) => setTimeout(resolve, retryMs))
-        continue
-      }
-      if (attempt++ >= ATTEMPTS) throw err
+      if (isRegistryUnavailable(err)) throw new RegistryUnavailableError(`the schema registry did not answer: ${(err as Error).message}`, { cause: err })
+      if (attempt >= ATTEMPTS) throw err
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100))
     }
   }

@@ -3,12 +3,6 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { connectionSecurityProblems } from './connection-security.ts'
 
-/**
- * How long a starting service waits for a dependency that is not there yet (Postgres, the schema
- * registry), ms: a new deployment starts them and the services together.
- */
-export const STARTUP_WAIT_MS = 120_000
-
 /** An environment flag: exactly 'true' or 'false'. */
 export const flag = z.enum(['true', 'false']).transform((v) => v === 'true')
 

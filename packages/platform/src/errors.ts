@@ -24,6 +24,9 @@ export class TransientError extends VigilError {
   }
 }
 
+/** Socket errors that mean a server is not there (yet), rather than there and refusing: worth waiting for at start. */
+export const UNREACHABLE_NETWORK_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])
+
 /** Whether `err` says trying again may help. Unknown errors are not retried: retrying a bug forever stalls a partition. */
 export function canRetry(err: unknown): boolean {
   return err instanceof VigilError && err.canRetry

@@ -1,11 +1,12 @@
-import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type KafkaConfig, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
 import { allTopics, createCodec, CodecError, dlqOf, RegistryUnavailableError, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
-import { STARTUP_WAIT_MS, type BaseConfig } from './config.ts'
+import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
 import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
-import { canRetry, errorCode, TransientError } from './errors.ts'
+import { canRetry, errorCode, TransientError, UNREACHABLE_NETWORK_CODES } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { waitUntilReachable } from './startup-wait.ts'
 import type { Metrics } from './metrics.ts'
 
 /** A consumed message, decoded and typed by its topic's schema. */
@@ -66,9 +67,15 @@ export interface KafkaRuntime {
   readonly client: Kafka
   readonly codec: Codec
   kafkaName(topic: Topic<unknown>): string
+  /**
+   * Waits until a broker accepts a connection, trying every second for up to STARTUP_WAIT_MS: a new
+   * deployment starts the brokers and the services together. A broker that answers with a refusal
+   * (SASL, TLS) fails at once.
+   */
+  waitForBroker(): Promise<void>
   /** Creates every topic in the registry (and the dead-letter topics) that is missing; safe to call from every instance at once. */
   ensureTopics(): Promise<void>
-  /** The service's one producer (idempotent), created on first use. */
+  /** The service's one producer (acks from all in-sync replicas, one request in flight), created on first use. */
   producer(): Promise<TypedProducer>
   consume<T>(topic: Topic<T>, options: ConsumeOptions<T>): Promise<RunningConsumer>
   /** Dead-letters input rejected before it became a message (e.g. a malformed syslog line), to the dead-letter topic of the topic it was bound for. */
@@ -84,6 +91,15 @@ const MAX_REQUEST_BYTES = 512 * 1024
 
 /** The longest wait between two tries of a batch held by a transient failure; short enough to stop within the shutdown budget. */
 const RETRY_BACKOFF_MAX_MS = 2_000
+
+/** Whether a failed connection means no broker is there (yet): refused, reset, unreachable, timed out. */
+function isBrokerUnreachable(err: unknown): boolean {
+  for (let e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.name !== 'KafkaJSConnectionError') continue
+    return (typeof e.code === 'string' && UNREACHABLE_NETWORK_CODES.has(e.code)) || e.message === 'Connection timeout'
+  }
+  return false
+}
 
 /** Partition counts: data topics from config; control topics need order, not parallelism. */
 export function partitionsOf(topic: Topic<unknown>, config: BaseConfig): number {
@@ -109,21 +125,18 @@ export async function createKafkaRuntime(
   service: string, config: BaseConfig, log: Logger, metrics: Metrics, onFatal: (err: unknown) => void,
 ): Promise<KafkaRuntime> {
   const kafkaLog = log.child({ component: 'kafkajs' })
-  const client = new Kafka({
+  const clientConfig: KafkaConfig = {
     clientId: `${config.TOPIC_PREFIX}${service}`,
     brokers: config.KAFKA_BROKERS,
     ...kafkaClientSecurity(config),
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     retry: { initialRetryTime: 300, retries: 8 },
-    logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => logKafkajsEntry(kafkaLog, level, entry),
-  })
+  }
+  const client = new Kafka({ ...clientConfig, logLevel: logLevel.WARN, logCreator: () => ({ level, log: entry }) => logKafkajsEntry(kafkaLog, level, entry) })
   const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
-  const codec = await createCodec({
-    registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics(),
-    waitForRegistry: { timeoutMs: STARTUP_WAIT_MS, onWait: (err, waitedMs) => log.warn({ err: err.message, waitedMs }, 'waiting for the schema registry') },
-  })
+  const codec = await waitUntilReachable('the schema registry', () => createCodec({ registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics() }),
+    (err) => err instanceof RegistryUnavailableError, log)
 
   let producerPromise: Promise<TypedProducer> | null = null
   const consumers: Consumer[] = []
@@ -170,6 +183,19 @@ export async function createKafkaRuntime(
     client,
     codec,
     kafkaName,
+
+    async waitForBroker() {
+      // A client of its own that neither retries nor logs: one connection a try, and one line a try.
+      const probe = new Kafka({ ...clientConfig, retry: { retries: 0 }, logLevel: logLevel.NOTHING })
+      await waitUntilReachable('the broker', async () => {
+        const admin = probe.admin()
+        try {
+          await admin.connect()
+        } finally {
+          await admin.disconnect().catch(() => {})
+        }
+      }, isBrokerUnreachable, log)
+    },
 
     async ensureTopics() {
       const admin = client.admin()

@@ -1,9 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import { STARTUP_WAIT_MS, type PgConfig } from './config.ts'
+import type { PgConfig } from './config.ts'
 import { pgConnection, type PgSecuritySettings } from './connection-security.ts'
+import { UNREACHABLE_NETWORK_CODES } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { waitUntilReachable } from './startup-wait.ts'
 
 export type PgPool = pg.Pool
 
@@ -87,13 +89,12 @@ const MIGRATIONS_LOCK = 'vigil:migrations'
 
 // Failures that mean Postgres is not reachable yet, rather than a setting it will never accept (a
 // wrong password, no such database, a TLS mismatch): those are thrown at once.
-const UNREACHABLE_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])
 
 function isUnreachable(err: unknown): boolean {
   const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
   if (typeof code === 'string') {
     // SQLSTATE class 08 (connection exception), 57P03 (starting up or shutting down), 53300 (too many connections)
-    return UNREACHABLE_SYSTEM_CODES.has(code) || code.startsWith('08') || code === '57P03' || code === '53300'
+    return UNREACHABLE_NETWORK_CODES.has(code) || code.startsWith('08') || code === '57P03' || code === '53300'
   }
   // pg gives no code when its connect timeout ends a slow connection, or the server closes the socket
   return typeof message === 'string' && /^Connection terminated/.test(message)
@@ -107,19 +108,7 @@ function isUnreachable(err: unknown): boolean {
  * before their migrations; the models CLI does not, as an operator wants an error, not a wait.
  */
 export async function waitForPostgres(pool: pg.Pool, log: Logger, options: { timeoutMs?: number; retryMs?: number } = {}): Promise<void> {
-  const { timeoutMs = STARTUP_WAIT_MS, retryMs = 1_000 } = options
-  const deadline = Date.now() + timeoutMs
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await pool.query('SELECT 1')
-      if (attempt > 1) log.info({ attempts: attempt }, 'postgres is reachable')
-      return
-    } catch (err) {
-      if (!isUnreachable(err) || Date.now() + retryMs > deadline) throw err
-      log.warn({ err: (err as Error).message, attempt, waitedMs: timeoutMs - (deadline - Date.now()) }, 'waiting for postgres')
-      await new Promise((resolve) => setTimeout(resolve, retryMs))
-    }
-  }
+  await waitUntilReachable('postgres', () => pool.query('SELECT 1'), isUnreachable, log, options)
 }
 
 /**

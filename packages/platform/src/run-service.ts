@@ -29,7 +29,7 @@ export interface ServiceDefinition<C extends BaseConfig> {
 
 /**
  * Runs a service: parses its config (or exits 1 naming each bad variable), starts logs, metrics
- * and probes, connects Kafka and creates the topics, runs `main`, and on SIGTERM or SIGINT shuts
+ * and probes, waits for the schema registry and a broker, creates the topics, runs `main`, and on SIGTERM or SIGINT shuts
  * down once and in order: not ready, consumers finish their batch and commit, resources close,
  * the producer flushes, exit 0. A second signal or the timeout exits 1.
  */
@@ -101,6 +101,7 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
 
   try {
     kafka = await createKafkaRuntime(definition.name, config, log, metrics, fatal)
+    await kafka.waitForBroker()
     await kafka.ensureTopics()
     await main({ config, log, metrics, kafka, setReady, onShutdown: (...r) => resources.push(...r) })
     if ((definition.readiness ?? 'auto') === 'auto') setReady(true)
