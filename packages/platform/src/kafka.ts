@@ -6,7 +6,7 @@ import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
 import { canRetry, errorCode, TransientError, UNREACHABLE_NETWORK_CODES } from './errors.ts'
 import type { Logger } from './logger.ts'
-import { waitUntilReachable } from './startup-wait.ts'
+import { STARTUP_WAIT_MS, waitUntilReachable } from './startup-wait.ts'
 import type { Metrics } from './metrics.ts'
 
 /** A consumed message, decoded and typed by its topic's schema. */
@@ -68,7 +68,7 @@ export interface KafkaRuntime {
   readonly codec: Codec
   kafkaName(topic: Topic<unknown>): string
   /**
-   * Waits until a broker accepts a connection, trying every second for up to STARTUP_WAIT_MS: a new
+   * Waits until a broker accepts a connection, trying every second for up to `startupWaitMs`: a new
    * deployment starts the brokers and the services together. A broker that answers with a refusal
    * (SASL, TLS) fails at once.
    */
@@ -120,9 +120,14 @@ export function logKafkajsEntry(kafkaLog: Logger, level: logLevel, entry: LogEnt
   else kafkaLog.warn(rest, message)
 }
 
-/** Client defaults live here: retries, timeouts and the logger bridge; SASL and TLS come from the config (connection-security.ts). */
+/**
+ * Client defaults live here: retries, timeouts and the logger bridge; SASL and TLS come from the
+ * config (connection-security.ts). A service waits `startupWaitMs` for an absent schema registry
+ * (here) and broker (waitForBroker); a command-line tool passes 0, as an operator wants an error, not a wait.
+ */
 export async function createKafkaRuntime(
   service: string, config: BaseConfig, log: Logger, metrics: Metrics, onFatal: (err: unknown) => void,
+  { startupWaitMs = STARTUP_WAIT_MS }: { startupWaitMs?: number } = {},
 ): Promise<KafkaRuntime> {
   const kafkaLog = log.child({ component: 'kafkajs' })
   const clientConfig: KafkaConfig = {
@@ -136,7 +141,7 @@ export async function createKafkaRuntime(
   const client = new Kafka({ ...clientConfig, logLevel: logLevel.WARN, logCreator: () => ({ level, log: entry }) => logKafkajsEntry(kafkaLog, level, entry) })
   const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
   const codec = await waitUntilReachable('the schema registry', () => createCodec({ registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics() }),
-    (err) => err instanceof RegistryUnavailableError, log)
+    (err) => err instanceof RegistryUnavailableError, log, { timeoutMs: startupWaitMs })
 
   let producerPromise: Promise<TypedProducer> | null = null
   const consumers: Consumer[] = []
@@ -194,7 +199,7 @@ export async function createKafkaRuntime(
         } finally {
           await admin.disconnect().catch(() => {})
         }
-      }, isBrokerUnreachable, log)
+      }, isBrokerUnreachable, log, { timeoutMs: startupWaitMs })
     },
 
     async ensureTopics() {

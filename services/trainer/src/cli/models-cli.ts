@@ -59,7 +59,7 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
         kafka ??= await createKafkaRuntime('trainer', { ...config, KAFKA_BROKERS: config.KAFKA_BROKERS }, log, createMetrics('trainer'), (err) => {
           process.stderr.write(`models: kafka failed: ${(err as Error).message}\n`)
           process.exitCode = 1
-        })
+        }, { startupWaitMs: 0 })
         await kafka.ensureTopics()
         const producer = await kafka.producer()
         return (record) => producer.send(topics.modelControl, [record])
