@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { dlqOf, topics, type DeadLetter } from '@vigil/schemas'
+import { runDeadLettersCli } from '../../packages/platform/src/cli/dead-letters-cli.ts'
 import { REPO_ROOT, sendTcpBytes, startPipeline, uniquePrefix, waitFor, type Pipeline, type ReadRecord } from '@vigil/testkit'
 
 const GOOD = '<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186'
@@ -84,5 +85,22 @@ describe('malformed input', () => {
     // ...and the valid record written after them was featurized.
     await pipeline.reader.readAll(topics.features, 2, 30_000)
     expect(await pipeline.services.featurizer[0]!.isReady()).toBe(true)
+  })
+
+  it('sends a dead letter again, once asked, and it becomes an event', async () => {
+    // The ingestor refused the broken structured data above; the featurizer keeps such a line as a
+    // generic event. An operator who decides it should flow sends it again with `npm run dlq`.
+    const broken = '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Appl'
+    const env = { KAFKA_BROKERS: pipeline.env.KAFKA_BROKERS!, SCHEMA_REGISTRY_URL: pipeline.env.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: pipeline.env.TOPIC_PREFIX! }
+    const printed: string[] = []
+    expect(await runDeadLettersCli(['redrive', 'raw-logs', '--code', 'BAD_STRUCTURED_DATA'], env, (l) => printed.push(l))).toBe(0)
+    expect(printed[0]).toBe(`sent 1 dead letters to ${pipeline.reader.kafkaName(topics.rawLogs)} again`)
+    const features = await waitFor('the redriven line featurized', async () =>
+      (await pipeline.reader.readAll(topics.features, 0)).find((f) => f.value.event.event.original === broken), 30_000)
+    expect(features.value.family).toBe('syslog')
+    // Sent once: a second pass finds nothing new.
+    printed.length = 0
+    expect(await runDeadLettersCli(['redrive', 'raw-logs', '--code', 'BAD_STRUCTURED_DATA'], env, (l) => printed.push(l))).toBe(0)
+    expect(printed[0]).toMatch(/^sent 0 dead letters/)
   })
 })

@@ -1,5 +1,6 @@
 export * from './config.ts'
 export * from './connection-security.ts'
+export * from './dead-letters.ts'
 export * from './dlq.ts'
 export * from './errors.ts'
 export * from './http-server.ts'
