@@ -5,7 +5,7 @@ import { Kafka, logLevel, type KafkaConfig } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, type ServiceName, topics } from '@vigil/schemas'
 import {
-  OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, uniquePrefix, waitFor,
+  OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, startService, uniquePrefix, waitFor,
 } from '@vigil/testkit'
 
 // The five services against a broker whose client listener only accepts SASL/SCRAM-SHA-512, with
@@ -79,6 +79,21 @@ describe('the pipeline over Kafka SASL/SCRAM-SHA-512', () => {
     expect(refused.some((l) => l.includes('invalid credentials with SASL mechanism SCRAM-SHA-512'))).toBe(true)
     // The right credentials are served: the refusals above are about credentials, not a broken listener.
     expect(await tryListTopics({ brokers: [broker.brokers], sasl: { mechanism: 'scram-sha-512', username: broker.username, password: broker.password } })).toBeNull()
+  })
+
+  it('fails a service start at once on a wrong password, without waiting for the broker', async () => {
+    const stack = inject('stack')
+    const started = Date.now()
+    const service = await startService('featurizer', {
+      KAFKA_BROKERS: broker.brokers, KAFKA_SASL_MECHANISM: broker.env.KAFKA_SASL_MECHANISM!, KAFKA_SASL_USERNAME: broker.username,
+      KAFKA_SASL_PASSWORD: `${broker.password}x`, TOPIC_PREFIX: `${prefix}refused-`, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: `${prefix}refused-`,
+      ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
+    }, logDir)
+    expect(await service.exited).toBe(1)
+    expect(Date.now() - started).toBeLessThan(60_000) // the services wait up to 120 s for a broker that is not there
+    const log = readFileSync(service.logFile, 'utf8')
+    expect(log).not.toContain('waiting for the broker')
+    expect(log).toMatch(/SASL SCRAM SHA512 authentication failed|invalid credentials/i)
   })
 
   it('carries every line through raw-logs and features to scores', async () => {
