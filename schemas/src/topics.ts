@@ -50,8 +50,12 @@ export function dlqOf(topic: Topic<unknown>): Topic<DeadLetter> {
   }
 }
 
-/** Every topic to create: the registry plus a dead-letter topic for each topic someone consumes or rejects input for. */
+/** The topics that have a dead-letter topic: those someone consumes (and so may reject input from). */
+export function topicsWithDeadLetters(): Topic<unknown>[] {
+  return (Object.values(topics) as Topic<unknown>[]).filter((t) => t.consumers.length > 0)
+}
+
+/** Every topic to create: the registry plus the dead-letter topics. */
 export function allTopics(): Topic<unknown>[] {
-  const main: Topic<unknown>[] = Object.values(topics)
-  return [...main, ...main.filter((t) => t.consumers.length > 0).map(dlqOf)]
+  return [...Object.values(topics), ...topicsWithDeadLetters().map(dlqOf)]
 }

@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
-import avro from 'avsc'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
-import { avroSchemaText, dlqOf, topics } from '@vigil/schemas'
+import { dlqOf, topics } from '@vigil/schemas'
 import {
-  endpointOf, freePort, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix,
+  endpointOf, freePort, newerRawLogWriter, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix,
   type Pipeline, type TcpProxy,
 } from '@vigil/testkit'
 
@@ -63,24 +61,14 @@ describe.skipIf(!registryUrl)('featurizer while the schema registry is away', ()
     const ingested = await p.reader.readAll(topics.rawLogs, lines.length)
 
     // The same 100 records again from a writer whose raw-logs schema has one more field.
-    const evolved = JSON.parse(avroSchemaText(topics.rawLogs)) as avro.Schema & { fields: unknown[] }
-    evolved.fields.push({ name: 'tenant', type: 'string', default: 'default' })
-    const { id } = await new SchemaRegistry({ host: registryUrl! }).register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(evolved) }, { subject: `${p.reader.kafkaName(topics.rawLogs)}-value` },
-    )
-    const evolvedType = avro.Type.forSchema(evolved)
-    const wire = (value: object) => {
-      const header = Buffer.alloc(5)
-      header.writeInt32BE(id, 1)
-      return Buffer.concat([header, evolvedType.toBuffer({ ...value, tenant: 'blue' })])
-    }
+    const newerWriter = await newerRawLogWriter(registryUrl!, `${p.reader.kafkaName(topics.rawLogs)}-value`)
     const newer = ingested.slice(0, 100)
 
     await proxy.close()
     const kafka = new Kafka({ clientId: `${prefix}newer-writer`, brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
-    await producer.send({ topic: p.reader.kafkaName(topics.rawLogs), acks: -1, messages: newer.map((r) => ({ key: r.key, value: wire(r.value) })) })
+    await producer.send({ topic: p.reader.kafkaName(topics.rawLogs), acks: -1, messages: newer.map((r) => ({ key: r.key, value: newerWriter.encode(r.value) })) })
     await producer.disconnect()
     await new Promise((r) => setTimeout(r, 8_000)) // longer than the registry client's own retries (5 s)
     expect(await p.reader.count(topics.features)).toBe(lines.length) // nothing read, nothing skipped

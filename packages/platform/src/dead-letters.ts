@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Batch, IHeaders } from 'kafkajs'
-import { allTopics, CodecError, dlqOf, type DeadLetter, type Topic } from '@vigil/schemas'
+import { CodecError, dlqOf, topicsWithDeadLetters, type DeadLetter, type Topic } from '@vigil/schemas'
 import { keyCachingPartitioner, type KafkaRuntime } from './kafka.ts'
 
 /** The header a redriven record carries: the dead letter it was sent again from (`<dlq topic>/<partition>/<offset>`). */
@@ -22,7 +22,7 @@ export interface DeadLetterGroup {
 /** Counts every dead letter of the deployment's dead-letter topics, by topic, service and code. */
 export async function summarizeDeadLetters(kafka: KafkaRuntime): Promise<DeadLetterGroup[]> {
   const groups = new Map<string, DeadLetterGroup>()
-  for (const topic of allTopics().filter((t) => t.kind !== 'dead-letter' && t.consumers.length > 0)) {
+  for (const topic of topicsWithDeadLetters()) {
     const dlq = dlqOf(topic)
     // A group of its own that is deleted after: reading commits nothing another reader would see.
     const groupId = `${kafka.kafkaName(dlq)}.summary-${randomUUID().slice(0, 8)}`

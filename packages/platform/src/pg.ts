@@ -89,7 +89,6 @@ const MIGRATIONS_LOCK = 'vigil:migrations'
 
 // Failures that mean Postgres is not reachable yet, rather than a setting it will never accept (a
 // wrong password, no such database, a TLS mismatch): those are thrown at once.
-
 function isUnreachable(err: unknown): boolean {
   const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
   if (typeof code === 'string') {

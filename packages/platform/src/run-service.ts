@@ -29,9 +29,9 @@ export interface ServiceDefinition<C extends BaseConfig> {
 
 /**
  * Runs a service: parses its config (or exits 1 naming each bad variable), starts logs, metrics
- * and probes, waits for the schema registry and a broker, creates the topics, runs `main`, and on SIGTERM or SIGINT shuts
- * down once and in order: not ready, consumers finish their batch and commit, resources close,
- * the producer flushes, exit 0. A second signal or the timeout exits 1.
+ * and probes, waits for the schema registry and a broker, creates the topics, runs `main`, and on
+ * SIGTERM or SIGINT shuts down once and in order: not ready, consumers finish their batch and
+ * commit, resources close, the producer flushes, exit 0. A second signal or the timeout exits 1.
  */
 export async function runService<C extends BaseConfig>(definition: ServiceDefinition<C>, main: (ctx: ServiceContext<C>) => Promise<void>): Promise<void> {
   let config: C

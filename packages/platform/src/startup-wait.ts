@@ -7,9 +7,10 @@ import type { Logger } from './logger.ts'
 export const STARTUP_WAIT_MS = 120_000
 
 /**
- * Runs `probe` until it succeeds (and returns what it gave), every `retryMs` for up to `timeoutMs`, while its failure means
- * `what` is not reachable yet (`isUnreachable`), logging each wait; any other failure (a setting the
- * dependency refuses) is thrown at once, and so is the last one when the time is up.
+ * Runs `probe` until it succeeds and returns what it gave, every `retryMs` for up to `timeoutMs`,
+ * while its failure means `what` is not reachable yet (`isUnreachable`), logging each wait; any
+ * other failure (a setting the dependency refuses) is thrown at once, and so is the last one when
+ * the time is up.
  */
 export async function waitUntilReachable<T>(
   what: string, probe: () => Promise<T>, isUnreachable: (err: unknown) => boolean, log: Logger,

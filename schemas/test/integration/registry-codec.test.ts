@@ -1,8 +1,7 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
-import avro from 'avsc'
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
 import { afterEach, describe, expect, inject, it } from 'vitest'
-import { endpointOf, freePort, tcpProxy, throughProxy, type TcpProxy } from '@vigil/testkit'
-import { allTopics, avroSchemaText, createCodec, RegistryUnavailableError, topics, uniqueTestPrefix, type RawLog } from './support.ts'
+import { endpointOf, freePort, newerRawLogWriter, tcpProxy, throughProxy, type TcpProxy } from '@vigil/testkit'
+import { allTopics, createCodec, RegistryUnavailableError, topics, uniqueTestPrefix, type RawLog } from './support.ts'
 
 // Runs whenever the stack has a schema registry (the native stack's Apicurio, or SCHEMA_REGISTRY_URL).
 const registryUrl = inject('stack').SCHEMA_REGISTRY_URL
@@ -76,17 +75,13 @@ describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema regis
       const prefix = uniqueTestPrefix()
       const codec = await createCodec({ registryUrl: url, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
       // A newer writer (a rolling upgrade) added a field: its schema has an id this codec has not seen.
-      const evolved = JSON.parse(avroSchemaText(topics.rawLogs)) as { fields: unknown[] }
-      evolved.fields.push({ name: 'tenant', type: 'string', default: 'default' })
-      const { id } = await new SchemaRegistry({ host: registryUrl! }).register({ type: SchemaType.AVRO, schema: JSON.stringify(evolved) }, { subject: `${prefix}raw-logs-value` })
-      const header = Buffer.alloc(5)
-      header.writeInt32BE(id, 1)
-      const bytes = Buffer.concat([header, avro.Type.forSchema(evolved as avro.Schema).toBuffer({ ...record, tenant: 'blue' })])
+      const newerWriter = await newerRawLogWriter(registryUrl!, `${prefix}raw-logs-value`)
+      const bytes = newerWriter.encode(record)
 
       await proxy!.close()
       const held = await codec.decode(topics.rawLogs, bytes).catch((err: unknown) => err)
       expect(held).toBeInstanceOf(RegistryUnavailableError)
-      expect(held).toMatchObject({ code: 'SCHEMA_REGISTRY_UNAVAILABLE', message: expect.stringContaining(`id ${id}`) })
+      expect(held).toMatchObject({ code: 'SCHEMA_REGISTRY_UNAVAILABLE', message: expect.stringContaining(`id ${newerWriter.schemaId}`) })
 
       await proxy!.open()
       expect(await codec.decode(topics.rawLogs, bytes)).toMatchObject(record)

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { allTopics, type Topic } from '@vigil/schemas'
+import { topicsWithDeadLetters, type Topic } from '@vigil/schemas'
 import { baseConfig, ConfigError, parseConfig } from '../config.ts'
 import { redriveDeadLetters, summarizeDeadLetters } from '../dead-letters.ts'
 import { createKafkaRuntime } from '../kafka.ts'
@@ -38,7 +38,7 @@ export async function runDeadLettersCli(argv: string[], env: Record<string, stri
     print(USAGE)
     return command || args.values.help ? 0 : 2
   }
-  const redrivable = allTopics().filter((t) => t.kind !== 'dead-letter' && t.consumers.length > 0)
+  const redrivable = topicsWithDeadLetters()
   let topic: Topic<unknown> | undefined
   if (command === 'redrive') {
     topic = redrivable.find((t) => t.name === topicName)
