@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Batch, IHeaders } from 'kafkajs'
+import type { Admin, Batch, IHeaders } from 'kafkajs'
 import { CodecError, dlqOf, topicsWithDeadLetters, type DeadLetter, type Topic } from '@vigil/schemas'
 import { keyCachingPartitioner, type KafkaRuntime } from './kafka.ts'
 
@@ -59,7 +59,7 @@ export interface RedriveOptions {
 export interface RedriveResult {
   /** sent again to the topic (or, in a dry run, that would be) */
   redriven: number
-  /** left alone for their code */
+  /** not yet redriven, left alone for their code (not among those asked for) */
   skippedByCode: Record<string, number>
   /** kept only in part (longer than the envelope's limit), bound for another topic, or unreadable: never sent */
   notRedrivable: Record<string, number>
@@ -68,52 +68,73 @@ export interface RedriveResult {
 /**
  * Sends a topic's dead letters again to the topic, once the cause is mended (a parser fixed, a
  * schema registered, a limit raised): the exact original bytes, key and headers, plus
- * REDRIVEN_FROM_HEADER. Each dead letter is considered once per deployment: the pass's consumer
- * group (`<topic>.dlq.redrive`) commits what it has read, up to the topic's end when the pass
- * started, after the records it sent are acknowledged. Dead letters left alone for their code are
- * read past too; they stay in the dead-letter topic. A record that fails again is dead-lettered
- * again, as a new dead letter.
+ * REDRIVEN_FROM_HEADER. Each dead letter is sent at most once per deployment: each error code has
+ * its consumer group (`<topic>.dlq.redrive.<code>`), which commits what its pass has read, up to
+ * the topic's end when the pass started, after the records it sent are acknowledged. A group per
+ * code, because one group would read past the codes not asked for: redriving FRAME_TOO_LONG today
+ * would hide the INVALID_UTF8 dead letters from tomorrow's redrive. A record that fails again is
+ * dead-lettered again, as a new dead letter.
  */
 export async function redriveDeadLetters(kafka: KafkaRuntime, topic: Topic<unknown>, options: RedriveOptions = {}): Promise<RedriveResult> {
   const dlq = dlqOf(topic)
   const target = kafka.kafkaName(topic)
-  const codes = new Set(options.codes ?? [])
+  const groupOf = (code: string) => `${kafka.kafkaName(dlq)}.redrive.${code}`
   const result: RedriveResult = { redriven: 0, skippedByCode: {}, notRedrivable: {} }
-  const tally = (counts: Record<string, number>, key: string) => (counts[key] = (counts[key] ?? 0) + 1)
+  const tally = (counts: Record<string, number>, key: string, n = 1) => (counts[key] = (counts[key] ?? 0) + n)
+
+  // First a look at every dead letter, to find the codes there are and which each code's group has yet to read.
+  const seen = new Map<string, Array<{ partition: number; offset: number }>>()
+  await readToEnd(kafka, dlq, `${kafka.kafkaName(dlq)}.redrive-look-${randomUUID().slice(0, 8)}`, async (batch) => {
+    for (const message of batch.messages) {
+      const letter = await readDeadLetter(kafka, dlq, message.value)
+      if (!letter) tally(result.notRedrivable, 'UNREADABLE_DEAD_LETTER')
+      else seen.set(letter.errorCode, seen.get(letter.errorCode) ?? []).get(letter.errorCode)!.push({ partition: batch.partition, offset: Number(message.offset) })
+    }
+  }, { deleteGroupAfter: true })
+  const asked = new Set(options.codes?.length ? options.codes : seen.keys())
+  const admin = kafka.client.admin()
+  await admin.connect()
+  try {
+    for (const [code, letters] of seen) {
+      if (asked.has(code)) continue
+      const from = await committedOffsets(admin, groupOf(code), kafka.kafkaName(dlq))
+      const pending = letters.filter((l) => l.offset >= (from.get(l.partition) ?? 0)).length
+      if (pending > 0) tally(result.skippedByCode, code, pending)
+    }
+  } finally {
+    await admin.disconnect()
+  }
+
   // The exact bytes go out, so not through the typed producer, which encodes; keyed as the services key.
   const producer = options.dryRun ? null : kafka.client.producer({ maxInFlightRequests: 1, createPartitioner: keyCachingPartitioner })
   await producer?.connect()
   try {
-    await readToEnd(kafka, dlq, `${kafka.kafkaName(dlq)}.redrive`, async (batch) => {
-      const again: Array<{ key: string | null; value: Buffer; headers: IHeaders }> = []
-      for (const message of batch.messages) {
-        const letter = await readDeadLetter(kafka, dlq, message.value)
-        if (!letter) {
-          tally(result.notRedrivable, 'UNREADABLE_DEAD_LETTER')
-          continue
+    for (const code of asked) {
+      if (!seen.has(code)) continue
+      await readToEnd(kafka, dlq, groupOf(code), async (batch) => {
+        const again: Array<{ key: string | null; value: Buffer; headers: IHeaders }> = []
+        for (const message of batch.messages) {
+          const letter = await readDeadLetter(kafka, dlq, message.value)
+          if (letter?.errorCode !== code) continue
+          const value = Buffer.from(letter.valueBase64, 'base64')
+          if (value.length < letter.valueLength) tally(result.notRedrivable, 'KEPT_IN_PART')
+          else if (letter.sourceTopic !== target) tally(result.notRedrivable, 'OTHER_TOPIC')
+          else again.push({ key: letter.key ?? null, value, headers: { ...letter.headers, [REDRIVEN_FROM_HEADER]: `${batch.topic}/${batch.partition}/${message.offset}` } })
         }
-        if (codes.size > 0 && !codes.has(letter.errorCode)) {
-          tally(result.skippedByCode, letter.errorCode)
-          continue
-        }
-        const value = Buffer.from(letter.valueBase64, 'base64')
-        if (value.length < letter.valueLength) {
-          tally(result.notRedrivable, 'KEPT_IN_PART')
-          continue
-        }
-        if (letter.sourceTopic !== target) {
-          tally(result.notRedrivable, 'OTHER_TOPIC')
-          continue
-        }
-        again.push({ key: letter.key ?? null, value, headers: { ...letter.headers, [REDRIVEN_FROM_HEADER]: `${batch.topic}/${batch.partition}/${message.offset}` } })
-      }
-      result.redriven += again.length
-      if (producer && again.length > 0) await producer.send({ topic: target, acks: -1, messages: again })
-    }, { commit: !options.dryRun })
+        result.redriven += again.length
+        if (producer && again.length > 0) await producer.send({ topic: target, acks: -1, messages: again })
+      }, { commit: !options.dryRun })
+    }
   } finally {
     await producer?.disconnect()
   }
   return result
+}
+
+/** Per partition of `topic`, the offset `groupId` has committed (none for a partition it has not). */
+async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+  return new Map(committed?.partitions.filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]))
 }
 
 /** A dead letter decoded; null for one that does not decode itself (a registry that is away still throws). */
@@ -139,8 +160,7 @@ async function readToEnd(
   try {
     // A deployment whose services never started has no dead-letter topics: nothing to read.
     if (!(await admin.listTopics()).includes(name)) return
-    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(name), admin.fetchOffsets({ groupId, topics: [name] })])
-    const from = new Map(committed?.partitions.map((p) => [p.partition, Number(p.offset)]))
+    const [ends, from] = await Promise.all([admin.fetchTopicOffsets(name), committedOffsets(admin, groupId, name)])
     // Per partition, the offset to read up to (exclusive); a partition already there is done.
     const remaining = new Map(ends
       .filter((p) => Math.max(Number(p.low), from.get(p.partition) ?? -1) < Number(p.high))
@@ -153,6 +173,11 @@ async function readToEnd(
       let failed: unknown = null
       let finish: () => void = () => {}
       const finished = new Promise<void>((resolve) => (finish = resolve))
+      // A consumer kafkajs gives up on would otherwise leave the pass waiting for batches forever.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        failed ??= payload.error
+        finish()
+      })
       await consumer.run({
         autoCommit: false,
         eachBatch: async ({ batch }) => {

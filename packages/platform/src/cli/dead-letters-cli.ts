@@ -13,7 +13,7 @@ const USAGE = `usage: npm run dlq -- <command>
   redrive <topic> [--code CODE]... [--dry-run]
                             send <topic>'s dead letters (all, or those with one of the codes) to
                             <topic> again, once the cause is mended; each dead letter is
-                            considered once, and a pass ends at the topic's end when it began
+                            sent at most once, and a pass ends at the topic's end when it began
 
 Reads KAFKA_BROKERS, TOPIC_PREFIX, SCHEMA_REGISTRY_URL (and the Kafka and registry security
 settings) like the services.`
