@@ -37,8 +37,16 @@ describe('waitUntilReachable', () => {
     const started = Date.now()
     await expect(waitUntilReachable('the thing', async () => {
       throw unreachable
-    }, isUnreachable, log, { timeoutMs: 200, retryMs: 50 })).rejects.toBe(unreachable)
-    expect(Date.now() - started).toBeLessThan(2_000)
+    }, isUnreachable, log, { timeoutMs: 2_500, retryMs: 50 })).rejects.toMatchObject({
+      name: 'UnreachableError', message: 'the thing is not reachable after 3 s: connect ECONNREFUSED 127.0.0.1:1', cause: unreachable,
+    })
+    expect(Date.now() - started).toBeLessThan(4_500)
     expect(lines.length).toBeGreaterThanOrEqual(2)
+
+    // A wrapped failure is told once, with the causes that add to it; with no time to wait, no time is named.
+    const wrapped = new Error('', { cause: new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1', { cause: unreachable }) })
+    await expect(waitUntilReachable('the broker', async () => {
+      throw wrapped
+    }, () => true, log, { timeoutMs: 0 })).rejects.toThrow(/^the broker is not reachable: Connection error: connect ECONNREFUSED 127\.0\.0\.1:1$/)
   })
 })

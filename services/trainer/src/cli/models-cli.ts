@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ConfigError, createKafkaRuntime, createLogger, createMetrics, createPgPool, type KafkaRuntime } from '@vigil/platform'
+import { ConfigError, createKafkaRuntime, createLogger, createMetrics, createPgPool, UnreachableError, type KafkaRuntime } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { migrateTrainerDatabase } from '../adapters/database.ts'
 import { createTrainingRequests } from '../adapters/training-requests.ts'
@@ -60,6 +60,7 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
           process.stderr.write(`models: kafka failed: ${(err as Error).message}\n`)
           process.exitCode = 1
         }, { startupWaitMs: 0 })
+        await kafka.waitForBroker() // one try: a broker that is away is an error now, not after the client's minute of retries
         await kafka.ensureTopics()
         const producer = await kafka.producer()
         return (record) => producer.send(topics.modelControl, [record])
@@ -86,6 +87,7 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
     return 0
   } catch (err) {
     if (err instanceof CliError) return fail(err.message, err.exitCode)
+    if (err instanceof UnreachableError) return fail(err.message, 1)
     return fail(`failed: ${(err as Error).stack ?? String(err)}`, 1)
   } finally {
     const running = kafka as KafkaRuntime | null

@@ -162,5 +162,12 @@ describe('models CLI', () => {
 
     const listed = await run(tsx, [cli, 'list'], { env })
     expect(listed.stdout.split('\n')[1]).toMatch(/^v3\s+live\s/)
+
+    // No broker: an error at once (the client alone retries for about a minute), and the registry unchanged.
+    const noBroker = { ...env, KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL }
+    const unpublished = await run(tsx, [cli, 'promote', 'v2'], { env: noBroker, timeout: 30_000 }).then(() => null, (e: { code: number; stderr: string }) => e)
+    expect(unpublished).toMatchObject({ code: 1 })
+    expect(unpublished!.stderr).toBe('models: the broker is not reachable: Connection error: connect ECONNREFUSED 127.0.0.1:1\n')
+    expect((await run(tsx, [cli, 'list'], { env })).stdout.split('\n')[1]).toMatch(/^v3\s+live\s/)
   })
 })
