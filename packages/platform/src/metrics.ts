@@ -24,6 +24,9 @@ export function createMetrics(service: string) {
     events: new Counter({
       name: 'app_events_total', help: 'events parsed, by log family; parsed="false" when the family did not know the line\'s shape', labelNames: ['family', 'parsed'], registers: [registry],
     }),
+    eventsDatedAhead: new Counter({
+      name: 'app_events_dated_ahead_total', help: 'events whose own time was too far after their arrival, by log family: dated at their arrival instead', labelNames: ['family'], registers: [registry],
+    }),
     modelVersion: new Gauge({ name: 'app_model_version_info', help: '1 for the model version this instance runs, by role (live or shadow)', labelNames: ['model', 'version', 'role'], registers: [registry] }),
     featureDrift: new Gauge({
       name: 'app_feature_psi', help: 'population stability index of each feature, recent window against the live version\'s training window', labelNames: ['model', 'feature'], registers: [registry],

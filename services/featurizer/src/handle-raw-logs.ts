@@ -19,6 +19,7 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
   const events = messages.map((m) => {
     const event = enrichEvent(normalizeEvent(m), deps.geo)
     deps.metrics.events.inc({ family: event.family, parsed: String(event.parsed) })
+    if (event.datedAhead) deps.metrics.eventsDatedAhead.inc({ family: event.family })
     return { event, marks: windowMarksOf(event) }
   })
   const windows = await deps.featureStore.update(events)

@@ -1,7 +1,8 @@
+import { isIPv4 } from 'node:net'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { Entity, RawLog, RawLogPosition } from '@vigil/schemas'
 import { hostOfPeer, parseSyslogTimestamp } from '@vigil/syslog'
-import type { EcsEvent, ParsedFields } from './ecs-event.ts'
+import { MAX_PID, type EcsEvent, type ParsedFields } from './ecs-event.ts'
 import { parserFor, type ParserInput } from './parsers/index.ts'
 
 /** A raw line after parsing: its ECS event, the entity whose window it joins, and where it came from. */
@@ -16,7 +17,18 @@ export interface NormalizedEvent {
   ecs: EcsEvent
   /** where the line is in raw-logs; the line itself is ecs.event.original */
   evidence: RawLogPosition
+  /** the line's own time was more than FUTURE_TOLERANCE_MS after its arrival; it is dated at its arrival */
+  datedAhead: boolean
 }
+
+/**
+ * How far after its arrival a line's own time may be. A line dated later (a sender's clock running
+ * fast, or a forged date: syslog over UDP is anyone's to write) is dated at its arrival instead: its
+ * date would otherwise move its entity's windows forward, and their trim would wipe the entity's
+ * real history, one datagram resetting an attacker's failed-login counts. Five minutes covers clocks
+ * that drift without being wrong.
+ */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000
 
 /** The family of lines no parser claims: syslog from any program, kept as a typed generic event. */
 export const GENERIC_FAMILY = 'syslog'
@@ -38,10 +50,14 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
   const fields: ParsedFields | null = parser ? safeCall(parser.parse, input) : null
   const family = parser?.family ?? GENERIC_FAMILY
   // The line's own time: the family's (a Zeek ts, an access log's [date]), else the syslog header's; arrival time only when the line has none.
-  const eventTime = (fields && parser?.eventTime ? safeCall(parser.eventTime, input) : null)
+  const ownTime = (fields && parser?.eventTime ? safeCall(parser.eventTime, input) : null)
     ?? (header && parseSyslogTimestamp({ timestamp: header.timestamp ?? null }, raw.receivedAt)) ?? raw.receivedAt
+  const datedAhead = ownTime > raw.receivedAt + FUTURE_TOLERANCE_MS
+  const eventTime = datedAhead ? raw.receivedAt : ownTime
   const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? (raw.peer ? hostOfPeer(raw.peer) : null) : null)
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
+  if (rest.source?.ip) rest.source.ip = canonicalIp(rest.source.ip)
+  if (rest.destination?.ip) rest.destination.ip = canonicalIp(rest.destination.ip)
   const ecs: EcsEvent = {
     ...rest,
     timestamp: eventTime,
@@ -61,6 +77,7 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
     parsed: parser === null || fields !== null,
     ecs,
     evidence: { topic: message.topic, partition: message.partition, offset: message.offset },
+    datedAhead,
   }
 }
 
@@ -85,7 +102,17 @@ function entityOf(ecs: EcsEvent): Entity {
   return { kind: 'host.name', id: 'unknown' }
 }
 
+/**
+ * An IPv4 address written as IPv4-mapped IPv6 (`::ffff:192.0.2.1`, as servers on dual-stack
+ * sockets log their IPv4 clients) as plain IPv4: one client is one entity, and the IP databases
+ * look up IPv4 by its dotted form.
+ */
+function canonicalIp(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip)
+  return mapped && isIPv4(mapped[1]!) ? mapped[1]! : ip
+}
+
 function pidOf(procId: string | null): { pid?: number } {
   const pid = procId ? Number(procId) : NaN
-  return Number.isInteger(pid) ? { pid } : {}
+  return Number.isInteger(pid) && pid >= 0 && pid <= MAX_PID ? { pid } : {}
 }

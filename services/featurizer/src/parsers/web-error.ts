@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import type { EventOutcome, ParsedFields } from '../ecs-event.ts'
+import { MAX_PID, type EventOutcome, type ParsedFields } from '../ecs-event.ts'
 import type { FamilyParser } from './family-parser.ts'
 import { parseRequestLine, splitHostPort, WEB_PROGRAMS } from './web-access.ts'
 
@@ -12,8 +12,6 @@ const SEVERITY: ReadonlyMap<string, number> = new Map([
   ['trace1', 7], ['trace2', 7], ['trace3', 7], ['trace4', 7], ['trace5', 7], ['trace6', 7], ['trace7', 7], ['trace8', 7],
 ])
 const ERROR_SEVERITY = 3
-// process.pid is an Avro int.
-const MAX_PID = 2 ** 31 - 1
 
 const LBRACKET = 0x5b
 const SPACE = 0x20

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import type { DeliveredMessage } from '@vigil/platform'
+import type { RawLog, SyslogHeader } from '@vigil/schemas'
+import { FUTURE_TOLERANCE_MS, normalizeEvent } from '../../src/normalize-event.ts'
+
+const ARRIVED = Date.UTC(2025, 11, 10, 12, 0, 0)
+
+function delivered(header: Partial<SyslogHeader> & { message: string }, line = `<38>1 - web1 sshd - - - ${header.message}`): DeliveredMessage<RawLog> {
+  return {
+    value: {
+      line, receivedAt: ARRIVED, transport: 'syslog-udp', peer: '192.0.2.1:514',
+      syslog: { format: 'RFC5424', facility: 4, severity: 6, hostname: 'web1', appName: 'sshd', procId: null, msgId: null, structuredData: [], ...header },
+    },
+    key: 'web1', topic: 'raw-logs', partition: 0, offset: '7', timestamp: ARRIVED, headers: {},
+  }
+}
+
+const FAILED = 'Failed password for root from 203.0.113.5 port 2222 ssh2'
+
+describe('normalizeEvent', () => {
+  it('keeps a line\'s own time up to the tolerance after its arrival, and dates one later than that at its arrival', () => {
+    const slightlyAhead = normalizeEvent(delivered({ timestamp: new Date(ARRIVED + FUTURE_TOLERANCE_MS).toISOString(), message: FAILED }))
+    expect(slightlyAhead).toMatchObject({ datedAhead: false, ecs: { timestamp: ARRIVED + FUTURE_TOLERANCE_MS } })
+
+    const forged = normalizeEvent(delivered({ timestamp: '2099-01-01T00:00:00Z', message: FAILED }))
+    expect(forged).toMatchObject({ datedAhead: true, ecs: { timestamp: ARRIVED, event: { action: 'ssh_login_failed' } } })
+    expect(forged.ecs.event.original).toContain(FAILED)
+
+    const past = normalizeEvent(delivered({ timestamp: '2025-12-01T00:00:00Z', message: FAILED }))
+    expect(past).toMatchObject({ datedAhead: false, ecs: { timestamp: Date.UTC(2025, 11, 1) } })
+  })
+
+  it('writes an IPv4-mapped IPv6 client as IPv4, so one client is one entity', () => {
+    const line = '::ffff:198.51.100.7 - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"'
+    const event = normalizeEvent(delivered({ appName: 'nginx', timestamp: null, message: line }))
+    expect(event).toMatchObject({ family: 'web', entity: { kind: 'source.ip', id: '198.51.100.7' }, ecs: { source: { ip: '198.51.100.7' } } })
+  })
+
+  it('keeps a PROCID that does not fit process.pid in the line only', () => {
+    expect(normalizeEvent(delivered({ procId: '24200', message: FAILED })).ecs.process).toEqual({ name: 'sshd', pid: 24200 })
+    expect(normalizeEvent(delivered({ procId: '3000000000', message: FAILED })).ecs.process).toEqual({ name: 'sshd' })
+    expect(normalizeEvent(delivered({ procId: '-5', message: FAILED })).ecs.process).toEqual({ name: 'sshd' })
+  })
+})
