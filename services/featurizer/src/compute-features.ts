@@ -1,4 +1,4 @@
-import { FEATURE_WINDOW_SECONDS, type FeatureVector } from '@vigil/schemas'
+import { FEATURE_WINDOW_SECONDS, featureDefinitions, type FeatureName, type FeatureVector } from '@vigil/schemas'
 import type { WindowMarks, WindowStats } from './adapters/feature-store.ts'
 import { haversineKm } from './adapters/geo.ts'
 import { createTemporalFeatures, type TemporalFeatures } from './features/temporal-features.ts'
@@ -58,12 +58,41 @@ export function windowMarksOf(event: NormalizedEvent): WindowMarks {
       user, ip, country: geo?.country_iso_code ?? null, lat: geo?.location?.lat ?? null, lon: geo?.location?.lon ?? null,
       success: ecs.event.outcome === 'success',
     } : null,
-    weight: Math.max(1, ecs.ssh?.repeated ?? 1),
+    weight: Math.min(MAX_REPEAT_WEIGHT, Math.max(1, ecs.ssh?.repeated ?? 1)),
   }
 }
 
-/** The feature vector of one event; each field is defined in schemas/src/features.ts. */
+// rsyslog's "message repeated N times" counts N times in the windows, one sorted-set member each, so
+// N is Redis work: one forged line with N = 10^6 held Redis for 16 s and took 443 MB. Past a hundred
+// in ten minutes every count feature already says "a burst"; the line keeps its N in ssh.repeated.
+const MAX_REPEAT_WEIGHT = 100
+
+/**
+ * The feature vector of one event; each field is defined in schemas/src/features.ts. A feature
+ * outside the event's families (an sshd line's URL features, a web request's failed-auth counts)
+ * takes its definition's default: the entity's windows count every family, but a vector should only
+ * carry what its definition says it means for this kind of event.
+ */
 export function computeFeatures(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureVector {
+  const vector = computeAllFeatures(event, stats, context)
+  for (const [name, value] of notApplicableTo(event.family)) vector[name] = value
+  return vector
+}
+
+/** Per family, the features that do not apply to it and their defaults. */
+const notApplicable = new Map<string, Array<[FeatureName, number]>>()
+function notApplicableTo(family: string): Array<[FeatureName, number]> {
+  let defaults = notApplicable.get(family)
+  if (!defaults) {
+    defaults = featureDefinitions
+      .filter((d) => !(d.families as readonly string[]).includes('*') && !(d.families as readonly string[]).includes(family))
+      .map((d) => [d.name as FeatureName, d.defaultValue])
+    notApplicable.set(family, defaults)
+  }
+  return defaults
+}
+
+function computeAllFeatures(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureVector {
   const ecs = event.ecs
   const t = ecs.timestamp
   const sincePrevious = stats.previousEventTime === null
@@ -101,7 +130,7 @@ export function computeFeatures(event: NormalizedEvent, stats: WindowStats, cont
     user_agent_entropy: shannonEntropy(ua),
     dns_query_entropy: shannonEntropy(ecs.dns?.question?.name),
     is_privileged_user: names.some((n) => context.privilegedUsers.has(n)) ? 1 : 0,
-    is_sensitive_endpoint: path && context.sensitivePaths.some((p) => path.startsWith(p)) ? 1 : 0,
+    is_sensitive_endpoint: path && isSensitivePath(path, context.sensitivePaths) ? 1 : 0,
     user_agent_is_browser: uaClass === 'browser' ? 1 : 0,
     user_agent_is_cli: uaClass === 'cli' ? 1 : 0,
     user_agent_is_scanner: uaClass === 'scanner' ? 1 : 0,
@@ -111,4 +140,34 @@ export function computeFeatures(event: NormalizedEvent, stats: WindowStats, cont
 
 function sumOrNull(a: number | null | undefined, b: number | null | undefined): number | null {
   return a == null && b == null ? null : (a ?? 0) + (b ?? 0)
+}
+
+/**
+ * Whether a URL path falls under one of the sensitive prefixes, compared as the web server would
+ * resolve it: nginx and Apache serve `//admin`, `/%61dmin` and `/./x/../admin` as `/admin`, and a
+ * scanner that writes them so must not pass as an ordinary request. Case is ignored: `/Admin` reaches
+ * /admin on case-insensitive file systems and many applications' routers.
+ */
+export function isSensitivePath(path: string, sensitivePaths: readonly string[]): boolean {
+  const resolved = resolvePath(path).toLowerCase()
+  return sensitivePaths.some((p) => resolved.startsWith(p.toLowerCase()))
+}
+
+function resolvePath(path: string): string {
+  let decoded = path
+  // Twice at most: %252e is a scanner's way past a filter that decodes once.
+  for (let i = 0; i < 2 && decoded.includes('%'); i++) {
+    try {
+      decoded = decodeURIComponent(decoded)
+    } catch {
+      break
+    }
+  }
+  const segments: string[] = []
+  for (const segment of decoded.replaceAll('\\', '/').split('/')) {
+    if (segment === '' || segment === '.') continue
+    if (segment === '..') segments.pop()
+    else segments.push(segment)
+  }
+  return `/${segments.join('/')}${decoded.endsWith('/') && segments.length > 0 ? '/' : ''}`
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { featureNames, FEATURE_WINDOW_SECONDS } from '@vigil/schemas'
 import type { WindowStats } from '../../../src/adapters/feature-store.ts'
-import { computeFeatures, windowMarksOf, type FeatureContext } from '../../../src/compute-features.ts'
+import { computeFeatures, isSensitivePath, windowMarksOf, type FeatureContext } from '../../../src/compute-features.ts'
 import { createTemporalFeatures } from '../../../src/features/temporal-features.ts'
 import type { NormalizedEvent } from '../../../src/normalize-event.ts'
 
@@ -17,7 +17,7 @@ const quiet: WindowStats = {
 
 function event(family: string, ecs: Partial<Omit<NormalizedEvent['ecs'], 'event'>> & { event: Partial<NormalizedEvent['ecs']['event']> }): NormalizedEvent {
   return {
-    eventId: 'raw-logs/0/1', entity: { kind: 'source.ip', id: '1.2.3.4' }, receivedAt: 0, family, parsed: true,
+    eventId: 'raw-logs/0/1', entity: { kind: 'source.ip', id: '1.2.3.4' }, receivedAt: 0, family, parsed: true, datedAhead: false,
     evidence: { topic: 'raw-logs', partition: 0, offset: '1' },
     ecs: {
       timestamp: Date.UTC(2025, 11, 10, 10, 0), message: 'm', ...ecs,
@@ -56,6 +56,35 @@ describe('computeFeatures', () => {
     const vector = computeFeatures(request, { ...quiet, httpRequests: 10, http4xx: 8, httpRequestsLast10s: 30 }, context)
     expect(vector).toMatchObject({ http_4xx_ratio: 0.8, requests_per_second: 3, is_sensitive_endpoint: 1, user_agent_is_scanner: 1, bytes: 512 })
     expect(vector.url_entropy).toBeGreaterThan(2)
+  })
+
+  it('counts a repeated message at most a hundred times in the windows', () => {
+    const repeated = (n: number) => windowMarksOf(event('sshd', {
+      event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, ssh: { repeated: n },
+    })).weight
+    expect([repeated(1), repeated(7), repeated(100), repeated(1_000_000)]).toEqual([1, 7, 100, 100])
+  })
+
+  it('gives a feature outside the event\'s families its default, whatever the entity\'s windows hold', () => {
+    const busy: WindowStats = { ...quiet, events: 9, authAttempts: 5, authFailures: 5, httpRequests: 4, http4xx: 4, httpRequestsLast10s: 4, distinctPaths: 3 }
+    const request = event('web', { event: { category: ['web'], action: 'http_request', outcome: 'failure' }, url: { path: '/x' }, user: { name: 'root' } })
+    expect(computeFeatures(request, busy, context)).toMatchObject({
+      auth_attempts: 0, auth_failures: 0, auth_failure_ratio: 0, is_privileged_user: 0, events_in_window: 9, http_4xx_ratio: 1, distinct_url_paths: 3,
+    })
+    const failed = event('sshd', { event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, user: { name: 'root' } })
+    expect(computeFeatures(failed, busy, context)).toMatchObject({
+      auth_attempts: 5, auth_failure_ratio: 1, is_privileged_user: 1, events_in_window: 9, requests_per_second: 0, distinct_url_paths: 0, http_4xx_ratio: 0,
+    })
+  })
+
+  it('reads a sensitive path as the web server resolves it', () => {
+    const sensitive = (path: string) => isSensitivePath(path, context.sensitivePaths)
+    for (const path of ['/admin', '/admin/', '//admin/', '/%61dmin/', '/./admin/', '/Admin/x', '/%2eenv', '/%252eenv', '/index.php/../.env', '/a/../../admin']) {
+      expect([path, sensitive(path)]).toEqual([path, true])
+    }
+    for (const path of ['/', '/docs-guide', '/static/admin.css', '/x/%zz', '/env']) {
+      expect([path, sensitive(path)]).toEqual([path, false])
+    }
   })
 
   it('measures how far a login is from the user\'s usual place, and whether country and IP are new', () => {
