@@ -129,7 +129,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
         userAt.push(index++)
         pipeline.vigilUserLogin(
           `${u}:countries`, `${u}:ips`, `${u}:loc`, `${u}:memo`,
-          event.eventId, login.country ?? '', login.ip, login.lat ?? '', login.lon ?? '', login.success ? 1 : 0, options.userTtlSeconds, USER_MEMO_MAX,
+          event.eventId, login.country ?? '', login.ip, login.lat ?? '', login.lon ?? '', login.success ? 1 : 0, options.userTtlSeconds, USER_MEMO_MAX, options.ttlSeconds,
         )
       }
 

@@ -24,7 +24,7 @@ let offset = 0
 function sshd(ip: string, at: number, action: string, outcome: 'success' | 'failure', user: string, invalid = false): NormalizedEvent {
   const id = `raw-logs/0/${offset++}`
   return {
-    eventId: id, entity: { kind: 'source.ip', id: ip }, receivedAt: 0, family: 'sshd', parsed: true,
+    eventId: id, entity: { kind: 'source.ip', id: ip }, receivedAt: 0, family: 'sshd', parsed: true, datedAhead: false,
     evidence: { topic: 'raw-logs', partition: 0, offset: id, line: 'x' },
     ecs: {
       timestamp: T0 + at * 1000, message: 'm', source: { ip }, user: { name: user },
@@ -91,6 +91,17 @@ describe('entity windows in Redis', () => {
     expect((await store().update(second)).map(history)).toEqual([{ countryKnown: false, ipKnown: false, usualLat: 40, usualLon: -4 }])
     const back = withMarks([from('10.5.0.1', 120, 'ES', 40, -4)])
     expect((await store().update(back)).map(history)).toEqual([{ countryKnown: true, ipKnown: true, usualLat: 39, usualLon: -6.5 }])
+  })
+
+  it('keeps a failed login\'s memo as long as the windows, not as long as the user history', async () => {
+    const user = `made-up-${offset}`
+    const longHistory = createFeatureStore(redis, { windowSeconds: 600, lateGraceSeconds: 300, ttlSeconds: 3600, userTtlSeconds: 30 * 86_400 })
+    await longHistory.update(withMarks([sshd('10.6.0.1', 0, 'ssh_login_failed', 'failure', user, true)]))
+    const ttl = await redis.ttl(`u:{${user}}:memo`)
+    expect(ttl).toBeGreaterThan(3500)
+    expect(ttl).toBeLessThanOrEqual(3600)
+    // A failed login records nothing else of the user.
+    expect(await redis.exists(`u:{${user}}:countries`, `u:{${user}}:ips`, `u:{${user}}:loc`)).toBe(0)
   })
 
   it('takes a late event into the window where its time puts it, with the event before it as its previous one', async () => {
