@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net'
+
 /** Why a line is not syslog we can read. */
 export type SyslogErrorCode = 'NO_PRI' | 'BAD_PRI' | 'BAD_STRUCTURED_DATA' | 'BAD_HEADER'
 
@@ -313,6 +315,15 @@ function parse3164(line: string, start: number, facility: number, severity: numb
 }
 
 /**
+ * Whether the word at `pos` is an IPv6 address: `2001:db8::1 - - [...] "GET ..."`, an access-log
+ * line sent without a header, would otherwise read as TAG `2001` and MSG `db8::1 ...`.
+ */
+function startsWithIPv6(line: string, pos: number): boolean {
+  const space = line.indexOf(' ', pos)
+  return isIPv6(line.slice(pos, space === -1 ? line.length : space))
+}
+
+/**
  * `TAG:` or `TAG[PID]:` at `pos` (also `TAG[PID]` followed by a space, as some old senders write).
  * A word not followed by ":" is message text, not a TAG. `end` is where MSG starts, after one space.
  */
@@ -326,7 +337,7 @@ function matchTag(line: string, pos: number): { name: string; pid: string | null
   if (i === pos || i - pos > MAX_TAG || i >= line.length) return null
   const name = line.slice(pos, i)
   const c = line.charCodeAt(i)
-  if (c === COLON) return { name, pid: null, end: skipOneSpace(line, i + 1) }
+  if (c === COLON) return line.charCodeAt(i + 1) !== SP && startsWithIPv6(line, pos) ? null : { name, pid: null, end: skipOneSpace(line, i + 1) }
   if (c !== LBRACKET) return null
 
   let j = i + 1

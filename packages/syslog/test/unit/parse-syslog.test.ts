@@ -193,6 +193,13 @@ describe('parseSyslog, RFC 3164', () => {
     expect(header('<13>')).toMatchObject({ timestamp: null, message: '' })
   })
 
+  it('reads an IPv6 address at the start of a header-less line as message text, not as a TAG', () => {
+    const access = '2001:db8::1 - - [10/Dec/2025:06:55:46 +0000] "GET /admin HTTP/1.1" 404 153 "-" "curl/8.0"'
+    expect(header(`<13>${access}`)).toMatchObject({ appName: null, message: access })
+    expect(header('<13>2001: a tag that is a number')).toMatchObject({ appName: '2001', message: 'a tag that is a number' })
+    expect(header('<13>cron:job started')).toMatchObject({ appName: 'cron', message: 'job started' })
+  })
+
   it('accepts TAG[PID] followed by a space, and no MSG at all', () => {
     expect(header('<38>Dec 10 06:55:46 host app[12] message')).toMatchObject({ appName: 'app', procId: '12', message: 'message' })
     expect(header('<38>Dec 10 06:55:46 host app[12]:')).toMatchObject({ appName: 'app', procId: '12', message: '' })

@@ -103,13 +103,16 @@ export function parseWebAccess(message: string): WebAccessFields | null {
   return fields
 }
 
-/** The registry entry: header-less lines, or lines from nginx/Apache, that look like an access log. */
+/**
+ * The registry entry: lines that look like an access log, header-less or from nginx/Apache; from
+ * another program (nginx's syslog `tag=nginx_access`, an rsyslog imfile Tag, a proxy writing the
+ * combined format) only when they parse, so that a line that merely looks alike stays generic.
+ */
 export const webAccessParser: FamilyParser = {
   family: 'web',
   claims: (input) => {
-    if (input.zeek !== null) return false
-    if (input.appName !== null && !WEB_PROGRAMS.has(input.appName)) return false
-    return looksLikeAccessLog(input.message)
+    if (input.zeek !== null || !looksLikeAccessLog(input.message)) return false
+    return input.appName === null || WEB_PROGRAMS.has(input.appName) || parseWebAccess(input.message) !== null
   },
   parse: (input) => parseWebAccess(input.message),
   eventTime: (input) => webAccessTimestamp(input.message),

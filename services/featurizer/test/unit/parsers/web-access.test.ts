@@ -166,10 +166,12 @@ describe('parseWebAccess on nginx and Apache formats', () => {
     expect(parseWebAccess(line)).toEqual(expected)
   })
 
-  it('claims access lines from nginx or Apache under a syslog header, and no other program', () => {
+  it('claims access lines under any syslog tag when they parse, and lines that only look alike from nginx or Apache alone', () => {
     const message = '203.0.113.5 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 612 "-" "-"'
-    for (const appName of ['nginx', 'apache2', 'httpd']) expect(webAccessParser.claims({ message, appName, line: message, zeek: null })).toBe(true)
-    expect(webAccessParser.claims({ message, appName: 'sshd', line: message, zeek: null })).toBe(false)
+    for (const appName of ['nginx', 'apache2', 'httpd', 'nginx_access', 'haproxy']) expect(webAccessParser.claims({ message, appName, line: message, zeek: null })).toBe(true)
+    const lookalike = 'alice moved [file] "x" to the bin'
+    expect(webAccessParser.claims({ message: lookalike, appName: 'nginx', line: lookalike, zeek: null })).toBe(true)
+    expect(webAccessParser.claims({ message: lookalike, appName: 'mover', line: lookalike, zeek: null })).toBe(false)
     expect(webAccessParser.claims({ message, appName: null, line: message, zeek: { log: 'http', fields: null } })).toBe(false)
     expect(webAccessParser.claims(headerless('kernel: [ 12.3] "x"'))).toBe(false)
     expect(webAccessParser.claims(headerless('2024/01/01 12:00:00 [error] 1#0: *5 open() "/x [y] "z" failed'))).toBe(false)
