@@ -388,6 +388,11 @@ export function parseSyslogTimestamp(header: Pick<SyslogHeader, 'timestamp'>, re
   return null
 }
 
+/** Whether a header's timestamp is a BSD one, which names no zone (parseSyslogTimestamp reads it as UTC). */
+export function isZonelessSyslogTimestamp(timestamp: string): boolean {
+  return BSD_PARTS.test(timestamp)
+}
+
 function parseIso(ts: string): number | null {
   const m = ISO_PARTS.exec(ts)
   if (m === null) return null

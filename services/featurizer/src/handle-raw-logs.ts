@@ -5,19 +5,22 @@ import type { GeoLookup } from './adapters/geo.ts'
 import { computeFeatures, windowMarksOf, type FeatureContext } from './compute-features.ts'
 import { enrichEvent } from './enrich-event.ts'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.ts'
+import type { SourceTimeZones } from './source-time-zones.ts'
 
 export interface RawLogsDeps {
   featureStore: FeatureStore
   producer: TypedProducer
   geo: GeoLookup | null
   context: FeatureContext
+  /** senders' zones, for line times written without one; UTC for every sender when absent */
+  timeZones?: SourceTimeZones
   metrics: Metrics
 }
 
 /** raw-logs batch → one feature record per line, keyed by entity so each entity's windows stay on one scorer partition. */
 export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: RawLogsDeps): Promise<void> {
   const events = messages.map((m) => {
-    const event = enrichEvent(normalizeEvent(m), deps.geo)
+    const event = enrichEvent(normalizeEvent(m, deps.timeZones), deps.geo)
     deps.metrics.events.inc({ family: event.family, parsed: String(event.parsed) })
     if (event.datedAhead) deps.metrics.eventsDatedAhead.inc({ family: event.family })
     return { event, marks: windowMarksOf(event) }

@@ -6,6 +6,7 @@ import { createFeatureContext } from './compute-features.ts'
 import { loadConfig, parseRange } from './config.ts'
 import { createRawLogDecoder } from './decode-raw-log.ts'
 import { handleRawLogs } from './handle-raw-logs.ts'
+import { createSourceTimeZones } from './source-time-zones.ts'
 
 await runService({ name: 'featurizer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
   const redis = createRedis(config, log)
@@ -20,12 +21,13 @@ await runService({ name: 'featurizer', loadConfig }, async ({ config, log, metri
     timeZone: config.FEATURE_TIME_ZONE, businessHours: parseRange(config.BUSINESS_HOURS), businessDays: parseRange(config.BUSINESS_DAYS),
     sensitivePaths: config.SENSITIVE_PATHS, privilegedUsers: config.PRIVILEGED_USERS,
   })
+  const timeZones = createSourceTimeZones(config.SOURCE_TIME_ZONE, config.SOURCE_TIME_ZONES)
   const producer = await kafka.producer()
 
   await kafka.consume(topics.rawLogs, {
     groupId: 'featurizer',
     // raw-logs is written by log shippers too (rsyslog, syslog-ng, Vector, Zeek): see docs/shippers.md
     decode: createRawLogDecoder(kafka.codec, kafka.kafkaName(topics.rawLogs)),
-    handler: (messages) => handleRawLogs(messages, { featureStore, producer, geo, context, metrics }),
+    handler: (messages) => handleRawLogs(messages, { featureStore, producer, geo, context, timeZones, metrics }),
   })
 })

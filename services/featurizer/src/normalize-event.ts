@@ -1,9 +1,10 @@
 import { isIPv4 } from 'node:net'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { Entity, RawLog, RawLogPosition } from '@vigil/schemas'
-import { hostOfPeer, parseSyslogTimestamp } from '@vigil/syslog'
+import { hostOfPeer, isZonelessSyslogTimestamp, parseSyslogTimestamp } from '@vigil/syslog'
 import { MAX_PID, type EcsEvent, type ParsedFields } from './ecs-event.ts'
-import { parserFor, type ParserInput } from './parsers/index.ts'
+import { parserFor, type FamilyParser, type ParserInput } from './parsers/index.ts'
+import { createSourceTimeZones, type SourceTimeZones } from './source-time-zones.ts'
 
 /** A raw line after parsing: its ECS event, the entity whose window it joins, and where it came from. */
 export interface NormalizedEvent {
@@ -37,7 +38,7 @@ export const GENERIC_FAMILY = 'syslog'
  * Parses one raw-logs message into an ECS event. Every line yields an event: a line of a family
  * whose parser does not know its shape, and a line no family claims, become generic events.
  */
-export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEvent {
+export function normalizeEvent(message: DeliveredMessage<RawLog>, timeZones: SourceTimeZones = ALL_UTC): NormalizedEvent {
   const raw = message.value
   const header = raw.syslog ?? null
   const input: ParserInput = {
@@ -49,12 +50,11 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
   const parser = parserFor(input)
   const fields: ParsedFields | null = parser ? safeCall(parser.parse, input) : null
   const family = parser?.family ?? GENERIC_FAMILY
-  // The line's own time: the family's (a Zeek ts, an access log's [date]), else the syslog header's; arrival time only when the line has none.
-  const ownTime = (fields && parser?.eventTime ? safeCall(parser.eventTime, input) : null)
-    ?? (header && parseSyslogTimestamp({ timestamp: header.timestamp ?? null }, raw.receivedAt)) ?? raw.receivedAt
+  const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? (raw.peer ? hostOfPeer(raw.peer) : null) : null)
+  // Arrival time only when the line has none of its own.
+  const ownTime = lineTime(input, parser, fields !== null, header, raw.receivedAt, host, timeZones) ?? raw.receivedAt
   const datedAhead = ownTime > raw.receivedAt + FUTURE_TOLERANCE_MS
   const eventTime = datedAhead ? raw.receivedAt : ownTime
-  const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? (raw.peer ? hostOfPeer(raw.peer) : null) : null)
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
   if (rest.source?.ip) rest.source.ip = canonicalIp(rest.source.ip)
   if (rest.destination?.ip) rest.destination.ip = canonicalIp(rest.destination.ip)
@@ -79,6 +79,25 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>): NormalizedEve
     evidence: { topic: message.topic, partition: message.partition, offset: message.offset },
     datedAhead,
   }
+}
+
+const ALL_UTC = createSourceTimeZones('UTC', {})
+
+/**
+ * The line's own time: the family's (a Zeek ts, an access log's [date]), else the syslog header's;
+ * a time that names no zone is the sender's wall clock, in the sender's zone. Null when the line has none.
+ */
+function lineTime(
+  input: ParserInput, parser: FamilyParser | null, parsed: boolean, header: RawLog['syslog'], receivedAt: number, host: string | null, timeZones: SourceTimeZones,
+): number | null {
+  const familyTime = parsed && parser?.eventTime ? safeCall(parser.eventTime, input) : null
+  if (familyTime !== null) return parser!.eventTimeIsWallClock && !timeZones.allUtc ? timeZones.toUtc(familyTime, host) : familyTime
+  const timestamp = header?.timestamp ?? null
+  if (timestamp === null) return null
+  // The year of a BSD time is inferred from the arrival, in UTC: a zone's hours move it across New Year only in the last hours of the year.
+  const wallClock = parseSyslogTimestamp({ timestamp }, receivedAt)
+  if (wallClock === null || timeZones.allUtc || !isZonelessSyslogTimestamp(timestamp)) return wallClock
+  return timeZones.toUtc(wallClock, host)
 }
 
 // Parsers promise not to throw; a bug in one must still not stop the stream.

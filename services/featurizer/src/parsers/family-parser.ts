@@ -23,6 +23,8 @@ export interface FamilyParser {
   parse(input: ParserInput): ParsedFields | null
   /** the event time the line itself carries (epoch ms), for families whose lines come without a syslog header */
   eventTime?(input: ParserInput): number | null
+  /** the family's times name no zone: eventTime gives the sender's wall clock read as UTC */
+  eventTimeIsWallClock?: boolean
   /** a message for people, when the family's lines are records rather than text (Zeek) */
   message?(input: ParserInput): string | null
 }

@@ -49,12 +49,14 @@ export const webErrorParser: FamilyParser = {
   },
   parse: (input) => parseWebError(input.message),
   eventTime: (input) => webErrorTimestamp(input.message),
+  eventTimeIsWallClock: true,
 }
 
 /**
  * The time at the start of an error-log line, Apache's `[Sun Dec 04 04:47:44 2005]` or nginx's
  * `2024/01/01 12:00:00`, in ms since the epoch. Both servers write local time without a zone; it is
- * read as UTC. Null when the line does not start with one, or it is not a real date.
+ * read as UTC, and the featurizer moves it to the sender's zone (source-time-zones.ts). Null when the
+ * line does not start with one, or it is not a real date.
  */
 export function webErrorTimestamp(line: string): number | null {
   APACHE_TIME.lastIndex = 0

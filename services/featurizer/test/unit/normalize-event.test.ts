@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { RawLog, SyslogHeader } from '@vigil/schemas'
 import { FUTURE_TOLERANCE_MS, normalizeEvent } from '../../src/normalize-event.ts'
+import { createSourceTimeZones } from '../../src/source-time-zones.ts'
 
 const ARRIVED = Date.UTC(2025, 11, 10, 12, 0, 0)
 
@@ -28,6 +29,25 @@ describe('normalizeEvent', () => {
 
     const past = normalizeEvent(delivered({ timestamp: '2025-12-01T00:00:00Z', message: FAILED }))
     expect(past).toMatchObject({ datedAhead: false, ecs: { timestamp: Date.UTC(2025, 11, 1) } })
+  })
+
+  it('reads times written without a zone in the sender\'s zone, and times with one as written', () => {
+    // One request of a host in UTC-5 (sotm34-honeynet), logged three ways.
+    const zones = createSourceTimeZones('UTC', { combo: 'America/New_York' })
+    const arrived = Date.UTC(2005, 1, 27, 12)
+    const at = (line: string, header: Partial<SyslogHeader> | null) => {
+      const message = delivered({ message: line, ...header }, line)
+      message.value.receivedAt = arrived
+      if (header === null) message.value.syslog = null
+      return new Date(normalizeEvent(message, zones).ecs.timestamp).toISOString()
+    }
+    const access = '68.42.30.57 - - [27/Feb/2005:04:06:21 -0500] "GET / HTTP/1.1" 200 5 "-" "-"'
+    expect(at(access, null)).toBe('2005-02-27T09:06:21.000Z')
+    expect(at('[Sun Feb 27 04:06:23 2005] [error] [client 68.42.30.57] File does not exist: /var/www/html/x', { appName: 'httpd', hostname: 'combo', timestamp: null })).toBe('2005-02-27T09:06:23.000Z')
+    expect(at('Failed password for root from 68.42.30.57 port 2222 ssh2', { format: 'RFC3164', hostname: 'combo', timestamp: 'Feb 27 04:06:25' })).toBe('2005-02-27T09:06:25.000Z')
+    // Another host: UTC, the default; an RFC 5424 time keeps its own offset.
+    expect(at('Failed password for root from 68.42.30.57 port 2222 ssh2', { format: 'RFC3164', hostname: 'other', timestamp: 'Feb 27 04:06:25' })).toBe('2005-02-27T04:06:25.000Z')
+    expect(at('Failed password for root from 68.42.30.57 port 2222 ssh2', { hostname: 'combo', timestamp: '2005-02-27T04:06:25-05:00' })).toBe('2005-02-27T09:06:25.000Z')
   })
 
   it('writes an IPv4-mapped IPv6 client as IPv4, so one client is one entity', () => {
