@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
@@ -31,13 +32,28 @@ export interface ZeekDirTailer {
   close(): Promise<void>
 }
 
-/** The state file: per tailed file, the position up to which its lines have reached Kafka. */
+/**
+ * The state file: per tailed file, the position up to which its lines have reached Kafka. A file is
+ * known by its inode and its fingerprint together: a freed inode is soon given to a new file (ext4
+ * does so at once), and only the fingerprint tells the new file from the one the position was saved for.
+ * Entries without a fingerprint were written before it existed; see `isSavedFile` and the `done` checks.
+ */
 interface TailerState {
   version: 1
   /** `path` is the name the file is tailed under (conn.log), also while it is being finished under a rotated name */
-  files: Array<{ path: string; ino: string; offset: number }>
+  files: Array<{ path: string; ino: string; offset: number; fingerprint?: Fingerprint }>
   /** rotated files read to their end that are still in the directory, so they are not taken for new ones */
-  done: Array<{ path: string; ino: string }>
+  done: Array<{ path: string; ino: string; fingerprint?: Fingerprint }>
+}
+
+/**
+ * The SHA-256 of a file's first `bytes` bytes: FINGERPRINT_BYTES, or all it had when it was shorter.
+ * Zeek files begin with a header that carries the `#open` time, JSON-lines files with their first
+ * record, so two files rarely share one; and a file only grows, so a shorter prefix still matches later.
+ */
+interface Fingerprint {
+  bytes: number
+  sha256: string
 }
 
 interface TailedFile {
@@ -53,6 +69,18 @@ interface TailedFile {
   tracker: ZeekHeaderTracker
   /** renamed away or deleted: read to its end, then dropped */
   rotated: boolean
+  /** false once no name in the directory leads to it (deleted): then it is read through the handle only */
+  inDirectory: boolean
+  /** of its first bytes, up to those read so far; null until a checkpoint takes it */
+  fingerprint: Fingerprint | null
+}
+
+/** A rotated file read to its end, by inode. */
+interface FinishedFile {
+  /** where it lies */
+  path: string
+  /** null for an entry from a state file written before fingerprints */
+  fingerprint: Fingerprint | null
 }
 
 // Zeek rotates conn.log to conn.2024-01-01-00-00-00.log: a `.log` name with a dot-digit part is an
@@ -60,6 +88,8 @@ interface TailedFile {
 const ROTATED_NAME = /^[^.]+\.\d.*\.log$/
 const LIVE_NAME = /^[^.].*\.log$/
 const HEADER_SCAN_BYTES = 1024 * 1024
+// Covers a Zeek TSV header (#open included) and usually a first data line, or a first JSON record.
+const FINGERPRINT_BYTES = 1024
 const MIN_CYCLE_GAP_MS = 100
 
 /**
@@ -69,34 +99,100 @@ const MIN_CYCLE_GAP_MS = 100
  * by rename (or deletion) is noticed by the name's inode changing: the old file is read to its end
  * before the new one is started; a file that shrank was truncated and is read again from its start.
  * A partial last line waits for its newline. Positions are saved to `stateFile` only after the sink
- * has flushed every line before them, so a crash re-sends lines but never skips any.
+ * has flushed every line before them, so a crash re-sends lines but never skips any. A saved position
+ * is resumed only in the file it was saved for (same inode and fingerprint); another file found under
+ * that inode is read from its start.
  */
 export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise<ZeekDirTailer> {
   const { dir, stateFile, sink, log, maxLineBytes, host, pollMs = 1_000, chunkBytes = 256 * 1024, checkpointBytes = 8 * 1024 * 1024 } = options
   const tailed = new Map<string, TailedFile>() // by inode
   let saved = await loadState(stateFile, log)
-  const done = new Map((saved?.done ?? []).map((d) => [d.ino, d.path])) // by inode: where a finished file lies
+  const done = new Map<string, FinishedFile>((saved?.done ?? []).map((d) => [d.ino, { path: d.path, fingerprint: d.fingerprint ?? null }]))
   let lastWritten = ''
   let readSinceCheckpoint = 0
   const problems = new Map<string, string>() // path → last error logged, so a lasting problem is logged once
 
-  const newFile = async (path: string, current: string, ino: string, offset: number, rotated: boolean): Promise<TailedFile | null> => {
-    let handle: FileHandle
+  const openLog = async (path: string): Promise<FileHandle | null> => {
     try {
-      handle = await open(current, 'r')
+      return await open(path, 'r')
     } catch (err) {
-      report(current, err, 'cannot open zeek log')
+      report(path, err, 'cannot open zeek log')
       return null
     }
+  }
+
+  const track = async (handle: FileHandle, where: Pick<TailedFile, 'path' | 'current' | 'ino' | 'position' | 'rotated' | 'fingerprint'>) => {
     const file: TailedFile = {
-      path, current, ino, handle, position: offset, rotated,
+      ...where, handle, inDirectory: true,
       deframer: createLineDeframer({ maxLineBytes }),
-      tracker: createZeekHeaderTracker({ defaultLog: logTypeOf(path) }),
+      tracker: createZeekHeaderTracker({ defaultLog: logTypeOf(where.path) }),
     }
-    if (offset > 0) await replayHeaders(file)
-    tailed.set(ino, file)
-    log.info({ path: current, offset, rotated }, 'tailing zeek log')
-    return file
+    if (file.position > 0) await replayHeaders(file)
+    tailed.set(file.ino, file)
+    log.info({ path: file.current, offset: file.position, rotated: file.rotated }, 'tailing zeek log')
+  }
+
+  const startNewFile = async (path: string, ino: string) => {
+    const handle = await openLog(path)
+    if (handle !== null) await track(handle, { path, current: path, ino, position: 0, rotated: false, fingerprint: null })
+  }
+
+  /** Resumes a file from the state file at its saved offset, if the file now under its inode is that file. */
+  const resume = async (entry: TailerState['files'][number], found: { path: string; size: number }) => {
+    const handle = await openLog(found.path)
+    if (handle === null) return
+    const renamed = found.path !== entry.path
+    // Zeek's rotation gives a rotated name; under any other *.log name the file may still be written to,
+    // so it is tailed there as a live file and never finished (a finished file's later lines are never read).
+    const underOtherLiveName = renamed && !ROTATED_NAME.test(basename(found.path))
+    let same = false
+    try {
+      same = await isSavedFile(handle, entry, found.size, underOtherLiveName)
+    } catch (err) {
+      report(found.path, err, 'cannot read zeek log')
+    }
+    if (!same) {
+      await handle.close().catch(() => {})
+      // The loop over new files reads the file now under the inode from its start (unless its name is a rotated one).
+      log.warn({ path: entry.path, now: found.path, ino: entry.ino, offset: entry.offset }, 'another file now has the inode of a zeek log from the state file; that log is gone, and lines after the saved offset, if any, are lost')
+      return
+    }
+    const fingerprint = entry.fingerprint ?? null
+    if (underOtherLiveName) await track(handle, { path: found.path, current: found.path, ino: entry.ino, position: entry.offset, rotated: false, fingerprint })
+    else await track(handle, { path: entry.path, current: found.path, ino: entry.ino, position: entry.offset, rotated: renamed, fingerprint })
+  }
+
+  // Taken again while the file is shorter than FINGERPRINT_BYTES, so it always covers the bytes before the saved offset (up to that many).
+  const refreshFingerprint = async (file: TailedFile) => {
+    const bytes = Math.min(file.position, FINGERPRINT_BYTES)
+    if (file.fingerprint !== null && file.fingerprint.bytes >= bytes) return
+    try {
+      file.fingerprint = await takeFingerprint(file.handle, bytes)
+    } catch (err) {
+      report(file.current, err, 'cannot read zeek log')
+    }
+  }
+
+  /** Whether the finished file is still the one under its path, so it must not be taken for a new one. */
+  const isStillFinished = async (finished: FinishedFile, now: { path: string } | undefined): Promise<boolean> => {
+    if (now?.path !== finished.path) return false
+    // A rotated name is never read anyway.
+    if (ROTATED_NAME.test(basename(now.path))) return true
+    // Under any other name, the inode alone does not say it is the same file: a new file may have been given
+    // the inode of a deleted one. This costs a read of 1 KiB per cycle, for files finished under such names only.
+    // An entry without a fingerprint (an older state file) is dropped, so its file is read again from its
+    // start: such an entry may be the mistake of the inode-only matching (a live file finished in place of a
+    // rotated one), and sending lines twice is better than never sending them.
+    if (finished.fingerprint === null) return false
+    const handle = await open(now.path, 'r').catch(() => null)
+    if (handle === null) return false
+    try {
+      return await hasFingerprint(handle, finished.fingerprint)
+    } catch {
+      return false
+    } finally {
+      await handle.close().catch(() => {})
+    }
   }
 
   // Resuming mid-file: the TSV header at its top says what the lines are, so read it again (without sending it).
@@ -155,15 +251,14 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
           log.warn({ path: entry.path, ino: entry.ino, offset: entry.offset }, 'zeek log from the state file is gone; lines after the saved offset, if any, are lost')
           continue
         }
-        // Bigger than the file: the inode now belongs to another file.
-        const offset = entry.offset <= found.size ? entry.offset : 0
-        await newFile(entry.path, found.path, entry.ino, offset, found.path !== entry.path)
+        await resume(entry, found)
       }
       saved = null
     }
     for (const file of tailed.values()) {
       const now = files.get(file.ino)
       if (now !== undefined) file.current = now.path
+      file.inDirectory = now !== undefined
       if (!file.rotated && (now === undefined || now.path !== file.path)) {
         file.rotated = true
         log.info({ path: file.path, now: now?.path ?? '(deleted)' }, 'zeek log rotated; reading the old file to its end')
@@ -171,14 +266,15 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
       if (now !== undefined && now.size < file.position && !file.rotated) {
         log.warn({ path: file.path, size: now.size, position: file.position }, 'zeek log truncated; reading it again from the start')
         file.position = 0
+        file.fingerprint = null
         file.deframer = createLineDeframer({ maxLineBytes })
         file.tracker = createZeekHeaderTracker({ defaultLog: logTypeOf(file.path) })
       }
     }
-    for (const [ino, path] of done) if (files.get(ino)?.path !== path) done.delete(ino)
+    for (const [ino, finished] of done) if (!(await isStillFinished(finished, files.get(ino)))) done.delete(ino)
     for (const [ino, { path }] of files) {
-      if (tailed.has(ino) || done.get(ino) === path || ROTATED_NAME.test(basename(path))) continue
-      await newFile(path, path, ino, 0, false)
+      if (tailed.has(ino) || done.has(ino) || ROTATED_NAME.test(basename(path))) continue
+      await startNewFile(path, ino)
     }
   }
 
@@ -205,7 +301,12 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
       // Zeek closed it before renaming it: its last line is complete even without a newline.
       for (const frame of file.deframer.end()) await sendZeekFrame(frame, file.tracker, sink, source, Date.now())
       tailed.delete(file.ino)
-      done.set(file.ino, file.current)
+      // A deleted file is left out: no name leads to it, and once the handle closes, its inode may go to a
+      // new file under its old, live name, which must then be read.
+      if (file.inDirectory) {
+        await refreshFingerprint(file)
+        done.set(file.ino, { path: file.current, fingerprint: file.fingerprint })
+      }
       await file.handle.close().catch(() => {})
       log.info({ path: file.current, bytes: file.position }, 'finished rotated zeek log')
     }
@@ -213,11 +314,12 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
 
   const checkpoint = async () => {
     readSinceCheckpoint = 0
+    for (const file of tailed.values()) await refreshFingerprint(file)
     // Offsets first, then flush: every line before these offsets was accepted before the flush began.
     const state: TailerState = {
       version: 1,
-      files: [...tailed.values()].map((f) => ({ path: f.path, ino: f.ino, offset: f.position - f.deframer.pending() })),
-      done: [...done].map(([ino, path]) => ({ path, ino })),
+      files: [...tailed.values()].map((f) => ({ path: f.path, ino: f.ino, offset: f.position - f.deframer.pending(), fingerprint: f.fingerprint ?? undefined })),
+      done: [...done].map(([ino, { path, fingerprint }]) => ({ path, ino, fingerprint: fingerprint ?? undefined })),
     }
     await sink.flush()
     const text = JSON.stringify(state)
@@ -289,6 +391,44 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
       tailed.clear()
     },
   }
+}
+
+/**
+ * Whether the file open in `handle` (of `size` bytes) is the one the state file entry was saved for: its
+ * fingerprint matches, and the saved offset fits in it and starts a line (saved offsets always do).
+ */
+async function isSavedFile(handle: FileHandle, entry: TailerState['files'][number], size: number, underOtherLiveName: boolean): Promise<boolean> {
+  if (entry.offset > size) return false
+  if (entry.fingerprint !== undefined) {
+    if (!(await hasFingerprint(handle, entry.fingerprint))) return false
+  } else if (underOtherLiveName) {
+    // An entry from a state file written before fingerprints. Under another live name nothing tells a
+    // renamed file from a new one on a reused inode (the case that lost lines), so read it from its start.
+    return false
+  }
+  // Without a fingerprint, under its own or a rotated name, the saved offset is kept (the behaviour before
+  // fingerprints) when it starts a line: that is the usual restart after an upgrade, re-reading every file
+  // from its start would send up to a rotation interval of each log twice, and the first checkpoint writes
+  // fingerprints, so this trust is given once.
+  return startsLine(handle, entry.offset)
+}
+
+async function takeFingerprint(handle: FileHandle, bytes: number): Promise<Fingerprint> {
+  const buffer = Buffer.alloc(bytes)
+  const { bytesRead } = bytes > 0 ? await handle.read(buffer, 0, bytes, 0) : { bytesRead: 0 }
+  return { bytes: bytesRead, sha256: createHash('sha256').update(buffer.subarray(0, bytesRead)).digest('hex') }
+}
+
+async function hasFingerprint(handle: FileHandle, fingerprint: Fingerprint): Promise<boolean> {
+  const now = await takeFingerprint(handle, fingerprint.bytes)
+  return now.bytes === fingerprint.bytes && now.sha256 === fingerprint.sha256
+}
+
+async function startsLine(handle: FileHandle, offset: number): Promise<boolean> {
+  if (offset === 0) return true
+  const byte = Buffer.alloc(1)
+  const { bytesRead } = await handle.read(byte, 0, 1, offset - 1)
+  return bytesRead === 1 && byte[0] === 0x0a
 }
 
 /** conn.log, conn.2024-01-01-00-00-00.log → conn */

@@ -1,11 +1,25 @@
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import type { StatOptions } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { dirname, join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '@vigil/platform'
 import { waitFor } from '@vigil/testkit'
 import { startZeekDirTailer, type ZeekDirTailer, type ZeekDirTailerOptions } from '../../../src/zeek/zeek-dir-tailer.ts'
 import { createFakeSink, type FakeSink } from './fake-sink.ts'
+
+// path → the inode stat reports for it: plays ext4 giving a freed inode to the next new file, at once.
+const reusedInodes = vi.hoisted(() => new Map<string, bigint>())
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>()
+  const stat = async (path: string, options?: StatOptions) => {
+    const stats = await actual.stat(path, options)
+    const ino = reusedInodes.get(path)
+    if (ino !== undefined) stats.ino = typeof stats.ino === 'bigint' ? ino : Number(ino)
+    return stats
+  }
+  return { ...actual, stat }
+})
 
 const log = createLogger('ingestor', 'silent', 'test')
 const HEADER = [
@@ -13,10 +27,18 @@ const HEADER = [
   '#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto',
   '#types\ttime\tstring\taddr\tport\taddr\tport\tenum',
 ].map((l) => `${l}\n`).join('')
+// The header of a later conn.log: only the #open time differs, so its lines sit at the same offsets.
+const NEXT_HEADER = HEADER.replace('#open\t2024-01-01-00-00-00', '#open\t2024-01-01-01-00-00')
 const FIELDS = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto']
 const row = (n: number) => `${1704067200 + n}.000001\tC${n}\t10.0.0.${n % 250}\t${40000 + n}\t10.0.1.1\t22\ttcp`
 const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => row(from + i))
 const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('')
+/** A dns.log JSON line of `bytes` bytes with its newline, so an offset can be made to fall on a line start. */
+const dnsLine = (n: number, bytes = 64) => {
+  const line = `{"ts":${1704067200 + n},"uid":"D${n}","query":".example"}`
+  return line.replace('"query":"', `"query":"${'a'.repeat(bytes - 1 - line.length)}`)
+}
+const inodeOf = (path: string) => String(statSync(path, { bigint: true }).ino)
 
 describe('startZeekDirTailer', () => {
   let dir: string
@@ -28,6 +50,7 @@ describe('startZeekDirTailer', () => {
   })
   afterEach(async () => {
     await Promise.all(tailers.splice(0).map((t) => t.close()))
+    reusedInodes.clear()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -36,8 +59,34 @@ describe('startZeekDirTailer', () => {
     tailers.push(tailer)
     return tailer
   }
-  const state = () => JSON.parse(readFileSync(stateFile, 'utf8')) as { files: Array<{ path: string; ino: string; offset: number }>; done: Array<{ path: string }> }
+  type SavedState = {
+    version: 1
+    files: Array<{ path: string; ino: string; offset: number; fingerprint?: { bytes: number; sha256: string } }>
+    done: Array<{ path: string; ino: string; fingerprint?: { bytes: number; sha256: string } }>
+  }
+  const state = () => JSON.parse(readFileSync(stateFile, 'utf8')) as SavedState
+  const writeState = (saved: SavedState) => {
+    mkdirSync(dirname(stateFile), { recursive: true })
+    writeFileSync(stateFile, JSON.stringify(saved))
+  }
   const conn = () => join(dir, 'conn.log')
+  const dns = () => join(dir, 'dns.log')
+  /** Tails conn.log once and stops, leaving its saved position in the state file. */
+  const tailConnOnce = async (lines: string[]) => {
+    writeFileSync(conn(), HEADER + text(lines))
+    const tailer = await start(createFakeSink())
+    await tailer.poll()
+    await tailer.close()
+    tailers.splice(0)
+    return state().files[0]!
+  }
+  /** Starts a tailer on the directory as it is, and polls it once. */
+  const restart = async () => {
+    const sink = createFakeSink()
+    const tailer = await start(sink)
+    await tailer.poll()
+    return { sink, tailer }
+  }
 
   it('sends the data lines of every *.log with their header as Zeek context, and saves the position after the flush', async () => {
     writeFileSync(conn(), HEADER + text(rows(0, 3)))
@@ -218,5 +267,117 @@ describe('startZeekDirTailer', () => {
     writeFileSync(join(dir, 'weird.log'), '{"ts":1,"name":"bad_TCP_checksum"}\n')
     await waitFor('the tailer to find a new file', async () => sink.sent.length >= 3, 10_000)
     expect(sink.sent.map((r) => r.value.zeek?.log)).toEqual(['conn', 'conn', 'weird'])
+  })
+
+  describe('a saved position belongs to the file it was saved for, not to its inode', () => {
+    it('reads from its start, and keeps tailing, a new file that got the inode of a file in the state file', async () => {
+      const saved = await tailConnOnce(rows(0, 2))
+      // While the ingestor is down, conn.log is rotated and the rotated copy archived; a new dns.log gets its
+      // inode. Its first line ends right at the saved offset, so resuming there would skip it without a trace.
+      unlinkSync(conn())
+      writeFileSync(dns(), text([dnsLine(0, saved.offset), dnsLine(1)]))
+      writeState({ ...state(), files: [{ ...saved, ino: inodeOf(dns()) }] })
+
+      const { sink, tailer } = await restart()
+      expect(sink.lines()).toEqual([dnsLine(0, saved.offset), dnsLine(1)])
+      expect(sink.sent.map((r) => r.value.zeek?.log)).toEqual(['dns', 'dns'])
+      appendFileSync(dns(), text([dnsLine(2)]))
+      await tailer.poll()
+      expect(sink.lines()).toEqual([dnsLine(0, saved.offset), dnsLine(1), dnsLine(2)])
+      expect(state().files.map((f) => f.path)).toEqual([dns()])
+      expect(state().done).toEqual([])
+      await tailer.close()
+      tailers.splice(0)
+
+      appendFileSync(dns(), text([dnsLine(3)]))
+      const { sink: after } = await restart()
+      expect(after.lines()).toEqual([dnsLine(3)])
+    })
+
+    it('reads from its start a new conn.log that got the inode of the saved conn.log', async () => {
+      const saved = await tailConnOnce(rows(0, 2))
+      // Same name, same header length, same line lengths: only the fingerprint (the #open time) tells them apart.
+      unlinkSync(conn())
+      writeFileSync(conn(), NEXT_HEADER + text(rows(5, 9)))
+      writeState({ ...state(), files: [{ ...saved, ino: inodeOf(conn()) }] })
+
+      const { sink } = await restart()
+      expect(sink.lines()).toEqual(rows(5, 9))
+    })
+
+    it('reads a new file that got the inode of a deleted file it had finished, under the same name', async () => {
+      writeFileSync(conn(), HEADER + text(rows(0, 2)))
+      const sink = createFakeSink()
+      const tailer = await start(sink)
+      await tailer.poll()
+      const ino = statSync(conn(), { bigint: true }).ino
+      unlinkSync(conn())
+      await tailer.poll() // read to its end through the handle, which is then closed: the inode is free
+      expect(state().done).toEqual([])
+
+      writeFileSync(conn(), NEXT_HEADER + text(rows(2, 4)))
+      reusedInodes.set(conn(), ino)
+      await tailer.poll()
+      expect(sink.lines()).toEqual(rows(0, 4))
+    })
+
+    it('resumes a file that grew past the fingerprinted bytes, and fingerprints more of it', async () => {
+      const saved = await tailConnOnce(rows(0, 2))
+      expect(saved.fingerprint?.bytes).toBe(saved.offset)
+      appendFileSync(conn(), text(rows(2, 40)))
+
+      const { sink, tailer } = await restart()
+      expect(sink.lines()).toEqual(rows(2, 40))
+      await tailer.close()
+      expect(state().files[0]!.fingerprint?.bytes).toBe(1024)
+    })
+
+    it('tails a saved file renamed to another live *.log name where it is, and never marks it finished', async () => {
+      await tailConnOnce(rows(0, 2))
+      const renamed = join(dir, 'conn-old.log')
+      renameSync(conn(), renamed)
+      appendFileSync(renamed, text(rows(2, 3)))
+
+      const { sink, tailer } = await restart()
+      expect(sink.lines()).toEqual(rows(2, 3))
+      appendFileSync(renamed, text(rows(3, 4)))
+      await tailer.poll()
+      expect(sink.lines()).toEqual(rows(2, 4))
+      expect(state().files.map((f) => f.path)).toEqual([renamed])
+      expect(state().done).toEqual([])
+    })
+  })
+
+  describe('a state file written before fingerprints', () => {
+    it('keeps the saved position of a file still under its name, and adds the fingerprint', async () => {
+      const saved = await tailConnOnce(rows(0, 2))
+      writeState({ version: 1, files: [{ path: saved.path, ino: saved.ino, offset: saved.offset }], done: [] })
+      appendFileSync(conn(), text(rows(2, 4)))
+
+      const { sink, tailer } = await restart()
+      expect(sink.lines()).toEqual(rows(2, 4))
+      await tailer.close()
+      expect(state().files[0]!.fingerprint).toEqual({ bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) })
+    })
+
+    it('reads from its start a file found under another live name, since a reused inode cannot be ruled out', async () => {
+      writeFileSync(dns(), text([dnsLine(0, 240), dnsLine(1)]))
+      writeState({ version: 1, files: [{ path: conn(), ino: inodeOf(dns()), offset: 240 }], done: [] })
+
+      const { sink, tailer } = await restart()
+      expect(sink.lines()).toEqual([dnsLine(0, 240), dnsLine(1)])
+      appendFileSync(dns(), text([dnsLine(2)]))
+      await tailer.poll()
+      expect(sink.lines()).toEqual([dnsLine(0, 240), dnsLine(1), dnsLine(2)])
+      expect(state().done).toEqual([])
+    })
+
+    it('reads again a file under a live name that it marks finished (what inode-only matching left behind)', async () => {
+      writeFileSync(dns(), text([dnsLine(0), dnsLine(1)]))
+      writeState({ version: 1, files: [], done: [{ path: dns(), ino: inodeOf(dns()) }] })
+
+      const { sink } = await restart()
+      expect(sink.lines()).toEqual([dnsLine(0), dnsLine(1)])
+    })
   })
 })
