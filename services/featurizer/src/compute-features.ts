@@ -30,10 +30,16 @@ export function createFeatureContext(settings: {
 // verdict counts as the attempt, or one attempt would count several times.
 const SSHD_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded'])
 
+// su and sudo write their verdict themselves (`FAILED SU`, `3 incorrect password attempts`) beside
+// the PAM lines of the same attempt (one sudo prompt left with Ctrl-C wrote three); only the verdict
+// counts for them, as for sshd. Other programs' PAM lines (login, vsftpd) are their attempts' only record.
+const VERDICT_WRITING_PROGRAMS = new Set(['su', 'sudo'])
+
 function isAuthAttempt(event: NormalizedEvent): boolean {
   const e = event.ecs.event
   if (event.family === 'sshd') return SSHD_ATTEMPT_ACTIONS.has(e.action)
-  return e.category.includes('authentication') && e.outcome !== 'unknown'
+  if (!e.category.includes('authentication') || e.outcome === 'unknown') return false
+  return !(e.action.startsWith('pam_') && VERDICT_WRITING_PROGRAMS.has(event.ecs.process?.name ?? ''))
 }
 
 /** How the event counts towards its entity's windows and its user's login history. */

@@ -58,6 +58,16 @@ describe('computeFeatures', () => {
     expect(vector.url_entropy).toBeGreaterThan(2)
   })
 
+  it('counts one attempt for each su or sudo verdict, not for the PAM lines beside it, and other programs\' PAM lines', () => {
+    const auth = (program: string, action: string) => windowMarksOf(event('privilege', {
+      event: { category: ['authentication'], action, outcome: 'failure' }, process: { name: program }, user: { name: 'alice' },
+    })).authAttempt
+    // sudo left at its prompt with Ctrl-C, then su with a wrong password: two attempts, five lines.
+    expect(['pam_conversation_failed', 'pam_no_password', 'sudo_auth_failure'].map((a) => auth('sudo', a))).toEqual([false, false, true])
+    expect(['pam_auth_failure', 'su_failed'].map((a) => auth('su', a))).toEqual([false, true])
+    expect(auth('login', 'pam_auth_failure')).toBe(true)
+  })
+
   it('counts a repeated message at most a hundred times in the windows', () => {
     const repeated = (n: number) => windowMarksOf(event('sshd', {
       event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, ssh: { repeated: n },
