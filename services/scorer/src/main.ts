@@ -1,6 +1,7 @@
 import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
 import { createPgPool, runMigrations, runService, waitForPostgres } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
+import { createModelRegistry } from './adapters/model-registry.ts'
 import { createRunningModels } from './adapters/running-models.ts'
 import { loadConfig } from './config.ts'
 import { handleFeatures } from './handle-features.ts'
@@ -10,8 +11,9 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   onShutdown(pool)
   await waitForPostgres(pool, log) // a deployment starts Postgres beside the services
   await runMigrations(pool, 'models', MODEL_REGISTRY_MIGRATIONS, log)
-  const models = createRunningModels(pool, { modelName: config.MODEL_NAME, instanceId: config.INSTANCE_ID, runtime: config.FOREST_RUNTIME }, log, metrics)
-  onShutdown(models) // withdraws this instance's deployments from the registry
+  const registry = createModelRegistry(pool, { modelName: config.MODEL_NAME, instanceId: config.INSTANCE_ID, runtime: config.FOREST_RUNTIME })
+  const models = createRunningModels(registry, { modelName: config.MODEL_NAME }, log, metrics)
+  onShutdown(models) // closes the loaded versions and withdraws this instance's deployments from the registry
   const producer = await kafka.producer()
 
   // Every instance reads model-control whole (a group of its own), so each runs the live version.
@@ -28,7 +30,7 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   void models.firstLoaded().then(async () => {
     await kafka.consume(topics.features, {
       groupId: 'scorer',
-      handler: (messages) => handleFeatures(messages, models.current()!, producer, config.EXPLAIN),
+      handler: (messages) => models.withCurrent((pair) => handleFeatures(messages, pair, producer, config.EXPLAIN)),
     })
     setReady(true)
   }) // a failure here is an unhandled rejection, which runService turns into a fatal shutdown

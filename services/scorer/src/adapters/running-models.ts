@@ -1,9 +1,7 @@
-import {
-  acknowledgeDeployment, decodeEnsembleArtifact, ensembleRegistry, loadEnsemble, loadModelArtifact, memberNames, sha256Of, withdrawDeployment, writeAudit,
-  type DeploymentRole, type ForestRuntime, type LoadedEnsemble,
-} from '@vigil/models'
-import { PoisonMessageError, TransientError, type Logger, type Metrics, type PgPool } from '@vigil/platform'
+import type { LoadedEnsemble } from '@vigil/models'
+import type { Logger, Metrics } from '@vigil/platform'
 import type { ModelControl } from '@vigil/schemas'
+import type { ModelRegistry } from './model-registry.ts'
 
 /** One loaded version. */
 export interface RunningModel {
@@ -22,16 +20,20 @@ export interface ModelPair {
 export interface RunningModels {
   /** null until a first live version is loaded */
   current(): ModelPair | null
+  /**
+   * Runs one batch with the current pair. Neither version is closed before `batch` settles, however
+   * many swaps happen meanwhile; call only after firstLoaded().
+   */
+  withCurrent<T>(batch: (pair: ModelPair) => Promise<T>): Promise<T>
   firstLoaded(): Promise<ModelPair>
   /** Loads what a model-control record names, checks its sha256, swaps it in and acknowledges it in the registry. */
   apply(control: ModelControl): Promise<void>
+  /** Withdraws this instance's deployments and closes every loaded version. */
   close(): Promise<void>
 }
 
 export interface RunningModelsOptions {
   modelName: string
-  instanceId: string
-  runtime: ForestRuntime
 }
 
 /**
@@ -40,40 +42,45 @@ export interface RunningModelsOptions {
  * running keeps the pair it started with, so no message is scored by two live versions or skipped.
  * Each swap is acknowledged in the registry (model_deployments), so it knows what runs where.
  */
-export function createRunningModels(pool: PgPool, options: RunningModelsOptions, log: Logger, metrics: Metrics): RunningModels {
-  const { modelName, instanceId } = options
+export function createRunningModels(registry: ModelRegistry, options: RunningModelsOptions, log: Logger, metrics: Metrics): RunningModels {
+  const { modelName } = options
   let pair: ModelPair | null = null
   // a shadow version announced before any live one: it joins the first pair
   let pendingShadow: RunningModel | null = null
   let resolveFirst: (p: ModelPair) => void
   const first = new Promise<ModelPair>((resolve) => (resolveFirst = resolve))
-  const retired: RunningModel[] = []
+  // A swap does not wait for the batches running: a version swapped out is closed when the last
+  // batch that took it ends (onnxruntime fails a batch whose session is released under it).
+  const batchesHolding = new Map<RunningModel, number>()
+  const closing = new Set<Promise<void>>()
+  let shuttingDown = false
 
-  async function load(control: ModelControl): Promise<RunningModel> {
-    let stored
-    try {
-      stored = await loadModelArtifact(pool, control.model, control.version)
-    } catch (cause) {
-      throw new TransientError('MODEL_REGISTRY_UNAVAILABLE', `could not read model ${control.version}: ${(cause as Error).message}`, { cause })
-    }
-    if (!stored) throw new PoisonMessageError('MODEL_VERSION_UNKNOWN', `model-control names ${control.model}@${control.version}, which the registry does not have`)
-    const actual = sha256Of(stored.artifact)
-    if (actual !== control.sha256) {
-      throw new PoisonMessageError('MODEL_CHECKSUM_MISMATCH', `artifact of ${control.version} has sha256 ${actual}, model-control says ${control.sha256}`)
-    }
-    let artifact
-    try {
-      artifact = decodeEnsembleArtifact(stored.artifact)
-    } catch (cause) {
-      throw new PoisonMessageError('MODEL_ARTIFACT_UNSUPPORTED', `artifact of ${control.version} cannot be loaded: ${(cause as Error).message}`, { cause })
-    }
-    const ensemble = await loadEnsemble(artifact, ensembleRegistry(options.runtime))
-    return { version: control.version, ensemble, memberNames: memberNames(artifact) }
+  function inUse(model: RunningModel): boolean {
+    if (batchesHolding.has(model)) return true
+    return !shuttingDown && (model === pair?.live || model === pair?.shadow || model === pendingShadow)
   }
 
-  async function acknowledge(role: DeploymentRole, version: string, reason: string) {
-    await acknowledgeDeployment(pool, { instanceId, model: modelName, version, role })
-    await writeAudit(pool, { model: modelName, version, phase: 'load', actor: `scorer:${instanceId}`, details: { role, reason, runtime: options.runtime } })
+  function closeIfUnused(model: RunningModel | null | undefined): Promise<void> {
+    if (!model || inUse(model)) return Promise.resolve()
+    const closed = model.ensemble.close()
+      .catch((err: unknown) => log.warn({ err, model: modelName, version: model.version }, 'could not close a model version'))
+      .finally(() => closing.delete(closed))
+    closing.add(closed)
+    return closed
+  }
+
+  function hold(model: RunningModel) {
+    batchesHolding.set(model, (batchesHolding.get(model) ?? 0) + 1)
+  }
+
+  function release(model: RunningModel) {
+    const left = batchesHolding.get(model)! - 1
+    if (left > 0) {
+      batchesHolding.set(model, left)
+    } else {
+      batchesHolding.delete(model)
+      void closeIfUnused(model) // the batch's result does not wait on a release
+    }
   }
 
   function showMetrics() {
@@ -85,46 +92,65 @@ export function createRunningModels(pool: PgPool, options: RunningModelsOptions,
   async function applyShadow(control: ModelControl) {
     const running = pair?.shadow ?? pendingShadow
     if (control.version === '') {
-      if (running) retired.push(running)
       pendingShadow = null
       if (pair) pair = { ...pair, shadow: null }
-      await withdrawDeployment(pool, instanceId, 'shadow')
+      await closeIfUnused(running)
+      await registry.withdraw('shadow')
       log.info({ model: modelName, reason: control.reason }, 'shadow run ended')
       return
     }
     if (running?.version === control.version) return
-    const loaded = await load(control)
-    if (running) retired.push(running)
+    const loaded = await registry.load(control)
     if (pair) pair = { ...pair, shadow: loaded }
     else pendingShadow = loaded
-    await acknowledge('shadow', control.version, control.reason)
+    await closeIfUnused(running)
+    await registry.acknowledge('shadow', control.version, control.reason)
     log.info({ model: modelName, version: control.version, reason: control.reason }, 'shadow version swapped in')
   }
 
   async function applyLive(control: ModelControl) {
     if (pair?.live.version === control.version) return
-    const loaded = await load(control)
-    if (pair) retired.push(pair.live)
-    pair = { live: loaded, shadow: pair?.shadow ?? pendingShadow }
+    // A live record naming the shadow version promotes it, and its shadow run ends with it: the CLI's
+    // promote sends no end-shadow record, and a shadow kept beside it would outlive its retirement.
+    const runningShadow = pair?.shadow ?? pendingShadow
+    const promoted = runningShadow?.version === control.version ? runningShadow : null
+    const loaded = promoted ?? await registry.load(control)
+    const previous = pair?.live
+    pair = { live: loaded, shadow: promoted ? null : pair?.shadow ?? pendingShadow }
     pendingShadow = null
-    await acknowledge('live', control.version, control.reason)
-    log.info({ model: modelName, version: control.version, reason: control.reason }, 'model swapped in')
     resolveFirst(pair)
+    await closeIfUnused(previous)
+    await registry.acknowledge('live', control.version, control.reason)
+    if (promoted) await registry.withdraw('shadow')
+    log.info({ model: modelName, version: control.version, reason: control.reason, fromShadow: promoted !== null }, 'model swapped in')
   }
 
   return {
     current: () => pair,
     firstLoaded: () => first,
+    async withCurrent(batch) {
+      if (!pair) throw new Error('no live model yet: batches start after firstLoaded()')
+      // taken and held in one step, so a swap cannot close the pair before the batch holds it
+      const taken = pair
+      hold(taken.live)
+      if (taken.shadow) hold(taken.shadow)
+      try {
+        return await batch(taken)
+      } finally {
+        release(taken.live)
+        if (taken.shadow) release(taken.shadow)
+      }
+    },
     async apply(control) {
       if (control.model !== modelName) return
       await (control.role === 'shadow' ? applyShadow(control) : applyLive(control))
       showMetrics()
-      // A version swapped out may still be scoring the batch that began before the swap: it is
-      // released at the swap after, when no batch can hold it any more.
-      while (retired.length > 1) await retired.shift()!.ensemble.close()
     },
     async close() {
-      await withdrawDeployment(pool, instanceId)
+      shuttingDown = true
+      for (const model of new Set([pair?.live, pair?.shadow, pendingShadow])) void closeIfUnused(model)
+      await Promise.all(closing)
+      await registry.withdraw()
     },
   }
 }
