@@ -3,7 +3,7 @@ import {
   type DeploymentRole, type ForestRuntime,
 } from '@vigil/models'
 import { PoisonMessageError, TransientError, type PgPool } from '@vigil/platform'
-import type { ModelControl } from '@vigil/schemas'
+import { featureNames, type ModelControl } from '@vigil/schemas'
 import type { RunningModel } from './running-models.ts'
 
 /** What the scorer reads from and writes to the Postgres model registry. */
@@ -24,6 +24,7 @@ export interface ModelRegistryOptions {
 
 export function createModelRegistry(pool: PgPool, options: ModelRegistryOptions): ModelRegistry {
   const { modelName, instanceId, runtime } = options
+  const known = new Set<string>(featureNames)
   return {
     async load(control) {
       let stored
@@ -42,6 +43,12 @@ export function createModelRegistry(pool: PgPool, options: ModelRegistryOptions)
         artifact = decodeEnsembleArtifact(stored.artifact)
       } catch (cause) {
         throw new PoisonMessageError('MODEL_ARTIFACT_UNSUPPORTED', `artifact of ${control.version} cannot be loaded: ${(cause as Error).message}`, { cause })
+      }
+      // A feature this scorer's features schema does not have would be read as 0 in every row: a
+      // version trained on a newer schema (rolled back to, or ahead of a rolling upgrade) is refused.
+      const unknown = artifact.featureNames.filter((name) => !known.has(name))
+      if (unknown.length > 0) {
+        throw new PoisonMessageError('MODEL_FEATURES_UNKNOWN', `${control.version} takes features this scorer's features schema does not have: ${unknown.join(', ')}`)
       }
       const ensemble = await loadEnsemble(artifact, ensembleRegistry(runtime))
       return { version: control.version, ensemble, memberNames: memberNames(artifact) }
