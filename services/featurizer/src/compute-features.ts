@@ -159,7 +159,11 @@ export function isSensitivePath(path: string, sensitivePaths: readonly string[])
   return sensitivePaths.some((p) => resolved.startsWith(p.toLowerCase()))
 }
 
+// What a path needs for resolvePath to change it; most paths have none of it.
+const UNRESOLVED = /%|\\|\/\/|\/\.\.?(?:\/|$)/
+
 function resolvePath(path: string): string {
+  if (!UNRESOLVED.test(path)) return path
   let decoded = path
   // Twice at most: %252e is a scanner's way past a filter that decodes once.
   for (let i = 0; i < 2 && decoded.includes('%'); i++) {
