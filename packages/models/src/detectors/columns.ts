@@ -62,7 +62,13 @@ export function heavyTailedColumns(rows: readonly FeatureRow[]): boolean[] {
   return out
 }
 
-/** log1p where chosen, then mean and standard deviation of the result; a constant column keeps scale 1. */
+/**
+ * log1p where chosen, then mean and standard deviation of the result. A column constant over the n
+ * rows gets scale 1/√n, the standard deviation of a flag set in one row of n: a value never seen in
+ * training then lies as far out (√n per unit) as a flag seen once, and not nearer than the rarest
+ * value that was seen. With scale 1, a flag never set in training (user_agent_is_scanner) that turned
+ * up was one standard deviation out, nearer than a flag set in 5% of the rows (4.4 out).
+ */
 export function fitColumnScaling(rows: readonly FeatureRow[]): ColumnScaling {
   const log1p = heavyTailedColumns(rows)
   const width = log1p.length
@@ -81,7 +87,7 @@ export function fitColumnScaling(rows: readonly FeatureRow[]): ColumnScaling {
     }
     const sd = Math.sqrt(m2 / n)
     center.push(mean)
-    scale.push(sd > 1e-12 ? sd : 1)
+    scale.push(sd > 1e-12 ? sd : 1 / Math.sqrt(n))
   }
   return { log1p, center, scale }
 }

@@ -1,4 +1,4 @@
-import { seededRandom, type DetectorKind, type FeatureContribution, type TrainedDetector } from '../detector.ts'
+import { seededRandom, type DetectorKind, type FeatureContribution, type FeatureRow, type TrainedDetector } from '../detector.ts'
 import { checkScaling, featureCount, fitColumnScaling, positiveContributions, sampleIndices, scaleRow, scaleRows, type ColumnScaling } from './columns.ts'
 
 /**
@@ -48,9 +48,12 @@ export const gaussianMixture: DetectorKind<GaussianMixtureParams> = {
     const picked = Array.from(sample, (i) => rows[i]!)
     const scaling = fitColumnScaling(picked)
     const x = scaleRows(scaling, picked)
+    // Log data repeats rows: with fewer distinct rows than components, the extra components would
+    // be copies of others (k-means++ finds no row to start them on), so fewer are tried.
+    const distinct = distinctRowCount(picked, Math.max(...params.components))
+    const tried = [...new Set(params.components.map((k) => Math.min(k, distinct)))]
     let best: { bic: number; fit: Mixture } | undefined
-    for (const k of params.components) {
-      if (k > picked.length) continue
+    for (const k of tried) {
       const fit = fitMixture(x, scaling.center.length, k, params, random)
       const freeParameters = k * 2 * scaling.center.length + (k - 1)
       const bic = -2 * fit.logLikelihood + freeParameters * Math.log(picked.length)
@@ -76,10 +79,21 @@ interface Mixture {
   logLikelihood: number
 }
 
-/** EM from a k-means++ start; `x` is row-major, n × width. */
-function fitMixture(x: Float64Array, width: number, k: number, params: GaussianMixtureParams, random: () => number): Mixture {
+/** The number of distinct rows, counted up to `atMost`. */
+function distinctRowCount(rows: readonly FeatureRow[], atMost: number): number {
+  const seen = new Set<string>()
+  for (const row of rows) {
+    seen.add(Array.from(row).join(','))
+    if (seen.size >= atMost) break
+  }
+  return seen.size
+}
+
+/** EM from a k-means++ start; `x` is row-major, n × width. At most `components` components, fewer if k-means++ runs out of distinct rows. */
+function fitMixture(x: Float64Array, width: number, components: number, params: GaussianMixtureParams, random: () => number): Mixture {
   const n = x.length / width
-  const means = kMeansPlusPlus(x, width, k, random)
+  const means = kMeansPlusPlus(x, width, components, random)
+  const k = means.length
   const variances = Array.from({ length: k }, () => new Array<number>(width).fill(1))
   const weights = new Array<number>(k).fill(1 / k)
   const resp = new Float64Array(n * k)

@@ -44,12 +44,54 @@ export function fitCalibration(raw: ArrayLike<number>, maxPoints = CALIBRATION_P
   return { points, tail: { from, share, scale } }
 }
 
+/**
+ * How far apart, relative to a calibration value, two raw scores still count as the same score.
+ * Calibrations are fitted on float64 scores, but onnxruntime scores an exported forest in float32:
+ * a row that repeats a calibration row (log data repeats feature vectors all the time) comes back a
+ * few float32 rounding steps off its point, and would calibrate to one end of the point's tied
+ * group (0.99 or 0 where the TypeScript forest gives 0.85 or 0.16). Rounding both sides with
+ * Math.fround does not help, since the float32 average over the trees rounds at every step and
+ * differs by up to 14 float32 eps (8e-7 relative) from the rounded float64 score for 1000 trees.
+ * 1e-5 (about 170 eps, and the bound the forest's ONNX parity test holds) covers that with room, and
+ * is far finer than the calibration's resolution of 1/4096 of the rows.
+ */
+const SAME_SCORE_TOLERANCE = 1e-5
+
 /** -ln P(a calibration row scores at least `raw`): 0 below every row, unbounded beyond them. */
 export function surprisalOf(calibration: Calibration, raw: number): number {
   const { from, share, scale } = calibration.tail
-  if (raw > from) return -Math.log(share) + (raw - from) / scale
-  const atOrAbove = 1 - empiricalCdf(calibration.points, raw)
+  const x = snapToCalibration(calibration, raw)
+  if (x > from) return -Math.log(share) + (x - from) / scale
+  const atOrAbove = 1 - empiricalCdf(calibration.points, x)
   return atOrAbove >= 1 ? 0 : -Math.log(Math.max(share, atOrAbove))
+}
+
+/**
+ * `raw`, or the nearest calibration value (a point, or the tail's start) within SAME_SCORE_TOLERANCE
+ * of it: so a float32 score of a calibration row gets that row's surprisal exactly, and the ensemble's
+ * combined surprisal, hence its final score, is then the same bits on onnxruntime and TypeScript.
+ * The map is monotone, so it keeps the order of scores.
+ */
+function snapToCalibration(calibration: Calibration, raw: number): number {
+  const { points, tail } = calibration
+  let lo = 0
+  let hi = points.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (points[mid]! < raw) lo = mid + 1
+    else hi = mid
+  }
+  let nearest = raw
+  let distance = Infinity
+  for (const candidate of [points[lo - 1], points[lo], tail.from]) {
+    if (candidate === undefined) continue
+    const d = Math.abs(candidate - raw)
+    if (d < distance && d <= SAME_SCORE_TOLERANCE * Math.abs(candidate)) {
+      nearest = candidate
+      distance = d
+    }
+  }
+  return nearest
 }
 
 /** The calibrated score in [0,1]: the share of calibration rows that scored lower. */

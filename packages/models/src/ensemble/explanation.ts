@@ -87,8 +87,13 @@ export function topFeatures(
 
 const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.name, f.description]))
 
-/** "name value, training p99 x" above the median, "..., training p50 x" below it; the extreme when outside the range. */
+/**
+ * "name value, training p99 x" above the median, "..., training p50 x" below it; the extreme when outside
+ * the range. A feature that never varied in training says so: "flag 1, training p99 0, max 0" reads like
+ * an ordinary spread to an analyst, where the value was in fact never seen.
+ */
 export function describeFeatureValue(feature: string, value: number, b: FeatureBaseline): string {
+  if (b.min === b.max && value !== b.min) return `${feature} ${formatNumber(value)}, always ${formatNumber(b.min)} in training`
   if (value >= b.p50) return `${feature} ${formatNumber(value)}, training p99 ${formatNumber(b.p99)}${value > b.max ? `, max ${formatNumber(b.max)}` : ''}`
   return `${feature} ${formatNumber(value)}, training p50 ${formatNumber(b.p50)}${value < b.min ? `, min ${formatNumber(b.min)}` : ''}`
 }

@@ -3,7 +3,7 @@ import { seededRandom, type DetectorKind } from '../../src/detector.ts'
 import { gaussianMixture } from '../../src/detectors/gaussian-mixture.ts'
 import { hbos } from '../../src/detectors/hbos.ts'
 import { knnDistance } from '../../src/detectors/knn-distance.ts'
-import { scaleRow, type ColumnScaling } from '../../src/detectors/columns.ts'
+import { fitColumnScaling, scaleRow, type ColumnScaling } from '../../src/detectors/columns.ts'
 import { at, attacks, inliers, rankAmong, WIDTH } from './detectors-fixture.ts'
 
 const members: DetectorKind<object>[] = [hbos, gaussianMixture, knnDistance]
@@ -60,6 +60,26 @@ describe.each(members.map((kind) => [kind.kind, kind] as const))('%s', (_, kind)
   })
 })
 
+describe('a feature constant in training', () => {
+  // user_agent_is_scanner is 0 in every ordinary row of the fixture.
+  const scanner = at('user_agent_is_scanner')
+  const flagged = fresh.slice(0, 200).map((row) => Object.assign([...row], { [scanner]: 1 }))
+
+  it('scales to the spread of a flag set in one row of n, not to 1', () => {
+    const scaling = fitColumnScaling(training)
+    expect(scaling.scale[scanner]).toBeCloseTo(1 / Math.sqrt(training.length), 12)
+    expect(scaleRow(scaling, flagged[0]!, new Float64Array(WIDTH))[scanner]).toBeCloseTo(Math.sqrt(training.length), 9)
+  })
+
+  for (const kind of [gaussianMixture, knnDistance] as DetectorKind<object>[]) {
+    it(`${kind.kind} ranks every ordinary row that leaves it above 99% of fresh ordinary rows`, () => {
+      const detector = kind.train(training, kind.defaults, 11)
+      const ordinary = detector.score(fresh)
+      for (const s of detector.score(flagged)) expect(rankAmong(ordinary, s)).toBeGreaterThanOrEqual(0.99)
+    })
+  }
+})
+
 describe('hbos', () => {
   it('costs more the farther a value lies beyond the training range', () => {
     const detector = hbos.train(training, hbos.defaults, 1)
@@ -98,6 +118,17 @@ describe('gaussian-mixture', () => {
     const [usual, odd] = detector.score([[5, 1, 3], [6, 0.5, 3]])
     expect(Number.isFinite(usual) && Number.isFinite(odd)).toBe(true)
     expect(odd).toBeGreaterThan(usual!)
+  })
+
+  it('fits no more components than there are distinct rows (log data repeats rows)', () => {
+    const [a, b] = inliers(2, 9)
+    for (const rows of [new Array(20).fill(a), new Array(200).fill(a), [...new Array(190).fill(a), ...new Array(10).fill(b)]]) {
+      const detector = gaussianMixture.train(rows, gaussianMixture.defaults, 1)
+      expect((detector.toJSON() as { weights: number[] }).weights.length).toBeLessThanOrEqual(new Set(rows).size)
+      const [seen, other] = detector.score([a!, Object.assign([...a!], { [at('auth_attempts')]: 40 })])
+      expect(Number.isFinite(seen) && Number.isFinite(other)).toBe(true)
+      expect(other).toBeGreaterThan(seen!)
+    }
   })
 })
 

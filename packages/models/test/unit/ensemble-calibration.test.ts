@@ -49,6 +49,24 @@ describe('calibration', () => {
     expect(empiricalCdf([1, 2, 3, 4], 2.5)).toBe(0.5)
   })
 
+  it("takes a score a few float32 steps off a calibration point (onnxruntime's float32 forest) as that point, and keeps the order", () => {
+    // Three feature vectors repeated: every held-out score is one of three values, the top one the tail's start.
+    const raw = [...new Array(60).fill(0.52), ...new Array(100).fill(0.58), ...new Array(40).fill(0.71)]
+    const calibration = fitCalibration(raw)
+    expect(calibration.tail.from).toBe(0.71)
+    for (const point of [0.52, 0.58, 0.71]) {
+      for (const off of [Math.fround(point), point * (1 + 8e-7), point * (1 - 8e-7)]) {
+        expect(off).not.toBe(point)
+        expect(calibrate(calibration, off), `${off}`).toBe(calibrate(calibration, point))
+      }
+    }
+    expect(calibrate(calibration, 0.58)).toBeCloseTo(0.3 + 0.25, 12)
+    // Clearly other scores are not snapped: beyond the top point is the tail.
+    expect(calibrate(calibration, 0.71 * (1 + 1e-4))).toBeGreaterThan(calibrate(calibration, 0.71))
+    const sweep = Array.from({ length: 2001 }, (_, i) => 0.58 * (1 + (i - 1000) * 1e-8))
+    sweep.forEach((x, i) => i > 0 && expect(surprisalOf(calibration, x)).toBeGreaterThanOrEqual(surprisalOf(calibration, sweep[i - 1]!)))
+  })
+
   it('survives tied top scores (no excess over the tail threshold)', () => {
     const calibration = fitCalibration([...Array.from({ length: 900 }, (_, i) => i / 900), ...new Array(100).fill(5)])
     expect(calibration.tail.scale).toBeGreaterThan(0)

@@ -234,6 +234,49 @@ describe('asynchronous members', () => {
   })
 })
 
+describe('the default ensemble on repeated rows', () => {
+  // The trainer's default TRAIN_MEMBERS: a window of one busy entity can hold a handful of distinct feature vectors.
+  const defaults: EnsembleConfig = { seed: 3, members: [{ kind: 'isolation-forest' }, { kind: 'gaussian-mixture' }, { kind: 'knn-distance', weight: 4 }] }
+  const [usual, rare] = inliers(2, 21)
+  const unseen = Object.assign([...usual!], { [at('auth_attempts')]: 40, [at('auth_failures')]: 38 })
+
+  it.each([
+    ['20 identical rows', new Array(20).fill(usual)],
+    ['200 identical rows', new Array(200).fill(usual)],
+    ['190 copies of one row and 10 of another', [...new Array(190).fill(usual), ...new Array(10).fill(rare)]],
+  ])('trains and scores on %s', async (_, rows: number[][]) => {
+    const trained = await trainEnsemble(rows, names, defaults)
+    const loaded = await loadEnsemble(trained)
+    try {
+      const { score } = await loaded.score([usual!, unseen])
+      for (const s of score) expect(s >= 0 && s <= 1).toBe(true)
+      expect(score[1]).toBeGreaterThan(score[0]!)
+      expect(score[1]).toBeGreaterThanOrEqual(loaded.threshold)
+    } finally {
+      await loaded.close()
+    }
+  })
+})
+
+describe('the default ensemble on a feature constant in training', () => {
+  it('alerts on ordinary rows that leave it, naming it as never varying', async () => {
+    const defaults: EnsembleConfig = { seed: 3, members: [{ kind: 'isolation-forest' }, { kind: 'gaussian-mixture' }, { kind: 'knn-distance', weight: 4 }] }
+    const loaded = await loadEnsemble(await trainEnsemble(training, names, defaults))
+    try {
+      // user_agent_is_scanner is 0 in every ordinary row of the fixture.
+      const scanner = at('user_agent_is_scanner')
+      const rows = fresh.slice(0, 200)
+      const { score, topFeatures } = await loaded.score(rows.map((row) => Object.assign([...row], { [scanner]: 1 })))
+      expect(score.every((s) => s >= loaded.threshold)).toBe(true)
+      for (const top of topFeatures) expect(top![0]).toMatchObject({ feature: 'user_agent_is_scanner', text: 'user_agent_is_scanner 1, always 0 in training' })
+      const unchanged = await loaded.score(rows, { explain: 'none' })
+      expect(unchanged.score.filter((s) => s >= loaded.threshold).length).toBeLessThan(10)
+    } finally {
+      await loaded.close()
+    }
+  })
+})
+
 describe('the built-in registry', () => {
   it('holds the isolation forest beside the members here', () => {
     expect(Object.keys(ensembleMembers).sort()).toEqual(['gaussian-mixture', 'hbos', 'isolation-forest', 'knn-distance'])
@@ -246,6 +289,13 @@ describe('explanation text', () => {
     expect(describeFeatureValue('auth_failure_ratio', 0.94, baseline)).toBe('auth_failure_ratio 0.94, training p99 0.08, max 0.5')
     expect(describeFeatureValue('auth_failure_ratio', 0.3, baseline)).toBe('auth_failure_ratio 0.3, training p99 0.08')
     expect(describeFeatureValue('seconds_since_previous', 0.5, { p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 0.5, training p50 20, min 1')
+  })
+
+  it('says when the feature never varied in training', () => {
+    const constant = { p50: 0, p99: 0, min: 0, max: 0 }
+    expect(describeFeatureValue('user_agent_is_scanner', 1, constant)).toBe('user_agent_is_scanner 1, always 0 in training')
+    expect(describeFeatureValue('is_privileged_user', 0, { p50: 1, p99: 1, min: 1, max: 1 })).toBe('is_privileged_user 0, always 1 in training')
+    expect(describeFeatureValue('user_agent_is_scanner', 0, constant)).toBe('user_agent_is_scanner 0, training p99 0')
   })
 
   it('writes numbers short', () => {
