@@ -22,6 +22,7 @@ describe('a candidate in shadow', () => {
         TRAIN_MIN_ROWS: '300', TRAIN_SETTLE_MS: '1000', TRAIN_INTERVAL_MS: '3600000', PUBLISH_AS: 'shadow',
         SHADOW_REVIEW_MS: '1000', SHADOW_MIN_EVENTS: '200',
         GATE_ALERT_RATE_FLOOR: '1', // any alert rate passes: this test is about the shadow run, not the gate (see services/trainer/test/integration/gate.test.ts)
+        SHADOW_MAX_SCORE_PSI: '1000', // nor does the review judge the scores (see services/trainer/test/integration/shadow-review.test.ts)
       },
     })
     const p = pipeline

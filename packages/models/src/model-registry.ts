@@ -255,12 +255,39 @@ export async function shadowVersion(db: Queryable, model: string): Promise<Model
   return rows[0] ? toVersionRow(rows[0]) : null
 }
 
-/** The version that was live most recently before the current one: what a rollback returns to. */
+/**
+ * What a rollback returns to: the version that was live before the current one, passing over the
+ * versions rolled back from. The live history is replayed from the audit trail as a stack: a version
+ * that goes live is put on top (and out of where it was below); a rollback also takes the version it
+ * replaced off. So A, B, C (live), rollback: B; rollback again: A, not C; again: none. Versions
+ * promoted before the audit trail was kept (migration 002) go first, in promotion order. Null when no
+ * version that can go live again (retired) was live before the current one.
+ */
 export async function previousLiveVersion(db: Queryable, model: string): Promise<ModelVersionRow | null> {
-  const { rows } = await db.query(
-    `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model = $1 AND status = 'retired' AND promoted_at IS NOT NULL
-     ORDER BY promoted_at DESC, version DESC LIMIT 1`, [model])
-  return rows[0] ? toVersionRow(rows[0]) : null
+  const versions = new Map((await listVersions(db, model)).map((v) => [v.version, v]))
+  const { rows: wentLive } = await db.query<{ version: string; phase: AuditPhase; replaced: string | null }>(
+    `SELECT version, phase, details->>'replaced' AS replaced FROM model_audit
+     WHERE model = $1 AND details->>'to' = 'live' ORDER BY at, id`, [model])
+  const audited = new Set(wentLive.map((e) => e.version))
+  const stack = [...versions.values()]
+    .filter((v) => v.promotedAt && !audited.has(v.version))
+    .sort((a, b) => a.promotedAt!.getTime() - b.promotedAt!.getTime() || a.version.localeCompare(b.version))
+    .map((v) => v.version)
+  const remove = (version: string) => {
+    const at = stack.indexOf(version)
+    if (at >= 0) stack.splice(at, 1)
+  }
+  for (const e of wentLive) {
+    if (e.phase === 'rollback' && e.replaced) remove(e.replaced)
+    remove(e.version)
+    stack.push(e.version)
+  }
+  const current = [...versions.values()].find((v) => v.status === 'live')?.version
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const v = versions.get(stack[i]!)
+    if (v && v.version !== current && v.status === 'retired') return v
+  }
+  return null
 }
 
 /** The artifact bytes of one version, or null when the registry has no such version. */

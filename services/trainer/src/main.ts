@@ -59,15 +59,17 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
       return result
     }),
     reviewShadow: () => reviewShadow(pool, scoreHistory, producer, {
-      modelName: model, actor, reviewAfterMs: config.SHADOW_REVIEW_MS, minEvents: config.SHADOW_MIN_EVENTS,
+      modelName: model, actor, reviewAfterMs: config.SHADOW_REVIEW_MS, minEvents: config.SHADOW_MIN_EVENTS, maxScorePsi: config.SHADOW_MAX_SCORE_PSI,
       alertRateFactor: config.GATE_ALERT_RATE_FACTOR, alertRateFloor: config.GATE_ALERT_RATE_FLOOR,
     }, log),
     async measureDrift() {
       const report = await measureDrift(pool, history, model, config.DRIFT_WINDOW_MS, config.TRAIN_MAX_ROWS)
       if (!report) return null
       metrics.featureDrift.reset()
+      // Only the features that decide drift: the clock's (report.clockPsi) differ between an hour and a
+      // week however steady the traffic, and app_feature_psi has no label to tell them apart.
       for (const [feature, psi] of Object.entries(report.psi)) metrics.featureDrift.set({ model, feature }, psi)
-      return report.worst
+      return report
     },
   })
   onShutdown(schedule)

@@ -80,13 +80,21 @@ export async function promoteCommand(deps: CommandDeps, version: string): Promis
   await announce(deps, version, 'live', 'promote', 'promoted')
 }
 
-/** `rollback [<version>]`: makes the given version, or the one live before the current, live again. */
+/**
+ * `rollback [<version>]`: makes the given version, or the one live before the current (passing over
+ * versions rolled back from, so a second rollback goes further back), live again. Only a version
+ * that was live before can be rolled back to; `promote` makes a new one live.
+ */
 export async function rollbackCommand(deps: CommandDeps, version?: string): Promise<void> {
   const current = await liveVersion(deps.pool, deps.model)
   let target: ModelVersionRow
   if (version) {
     target = await requireVersion(deps, version)
     if (target.status === 'live') throw new CliError(`${deps.model}@${version} is already live`)
+    if (!target.promotedAt) {
+      const promote = target.status === 'rejected' ? '' : `; promote ${version} makes it live`
+      throw new CliError(`${deps.model}@${version} was never live (it is ${target.status}): rollback returns only to a version that was${promote}`)
+    }
   } else {
     const previous = await previousLiveVersion(deps.pool, deps.model)
     if (!previous) throw new CliError(`model ${deps.model} has no earlier live version to roll back to`)
@@ -127,6 +135,7 @@ function requestOutcome(version: string, outcome: TrainingOutcome | null): strin
     case 'shadow': return `trained ${version}, now in shadow`
     case 'rejected': return `trained ${version}, rejected by the gate (models show ${version} says why)`
     case 'unchanged': return `trained the same model as ${version} (nothing changed since); nothing new registered`
+    case 'skipped': return `trained nothing: the training window is too short to judge a candidate against live ${version} (models show ${version} says why)`
     default: return `trained ${version}`
   }
 }

@@ -39,7 +39,8 @@ export interface Verdict {
  * the candidate never trained on). The candidate passes unless it ranks the holdout's known-bad
  * events (flagged entities) worse than the live version by more than the margin, or raises alerts
  * at a rate far above the live version's. A first version has nothing to be compared with and
- * passes. The verdict is written to the audit trail either way.
+ * passes; a candidate without a holdout passes only as a first version. The verdict is written to
+ * the audit trail either way.
  */
 export async function evaluateCandidate(pool: PgPool, history: FeatureHistory, candidate: Candidate, options: GateOptions): Promise<Verdict> {
   const verdict = await judge(pool, history, candidate, options)
@@ -49,7 +50,12 @@ export async function evaluateCandidate(pool: PgPool, history: FeatureHistory, c
 
 async function judge(pool: PgPool, history: FeatureHistory, candidate: Candidate, options: GateOptions): Promise<Verdict> {
   const none: Verdict = { accepted: true, reason: null, holdoutRows: 0, flaggedRows: 0, candidate: null, live: null }
-  if (!candidate.holdout) return none
+  if (!candidate.holdout) {
+    // Only a first version trains without a holdout (see trainCandidate): should one have gone live
+    // meanwhile, the candidate cannot be judged against it and does not pass.
+    const live = await liveVersion(pool, options.modelName)
+    return live ? { ...none, accepted: false, reason: `has no holdout to be judged on against live ${live.version}` } : none
+  }
   const holdout = await history.holdoutSet(candidate.holdout, options.holdoutRows)
   if (holdout.rows.length === 0) return none
   const labels = holdout.flagged.map((f) => (f ? 1 : 0))

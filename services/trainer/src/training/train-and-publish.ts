@@ -19,9 +19,11 @@ export interface TrainDeps {
 
 /**
  * What came of a training run: the version published (live or shadow), rejected by the gate, or,
- * `unchanged`, the registered version whose artifact the run reproduced (nothing new was registered).
+ * `unchanged`, the registered version whose artifact the run reproduced (nothing new was registered),
+ * or, `skipped`, the live version a candidate could not be judged against, the training window being
+ * too short (nothing was trained; the live version's audit trail says why).
  */
-export type TrainingOutcome = 'live' | 'shadow' | 'rejected' | 'unchanged'
+export type TrainingOutcome = 'live' | 'shadow' | 'rejected' | 'unchanged' | 'skipped'
 
 /** A version a training run gave, and what became of it. */
 export interface TrainingResult {
@@ -41,6 +43,7 @@ export async function trainAndPublish(deps: TrainDeps, reason: string): Promise<
   const candidate = await trainCandidate(pool, history, deps.candidate, reason, log)
   if (!candidate) return null
   if ('sameAs' in candidate) return { version: candidate.sameAs.version, outcome: 'unchanged' }
+  if ('skipped' in candidate) return { version: candidate.live.version, outcome: 'skipped' }
   const verdict = await evaluateCandidate(pool, history, candidate, deps.gate)
   metrics.modelEvaluations.inc({ model, outcome: verdict.accepted ? 'accepted' : 'rejected' })
   if (!verdict.accepted) {

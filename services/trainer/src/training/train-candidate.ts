@@ -1,5 +1,5 @@
 import {
-  attachOnnxExports, encodeEnsembleArtifact, ENSEMBLE, ensembleRegistry, saveModelVersion, trainEnsemble, versionWithArtifact, writeAudit,
+  attachOnnxExports, encodeEnsembleArtifact, ENSEMBLE, ensembleRegistry, liveVersion, saveModelVersion, trainEnsemble, versionWithArtifact, writeAudit,
   type EnsembleArtifact, type EnsembleConfig, type ModelStatus, type ModelVersionRow,
 } from '@vigil/models'
 import type { Logger, PgPool } from '@vigil/platform'
@@ -22,13 +22,20 @@ export interface Candidate {
   artifact: EnsembleArtifact
   sha256: string
   set: TrainingSet
-  /** the holdout it is evaluated on; null when history was too short to keep one out */
+  /** the holdout it is evaluated on; null for a first version, when history was too short to keep one out */
   holdout: HistoryWindows['holdout'] | null
 }
 
 /** A retrain that gave, byte for byte, the artifact of a version the registry already settled. */
 export interface SameAsRegistered {
   sameAs: ModelVersionRow
+}
+
+/** A retrain that trained nothing: its window was too short to judge a candidate against the live version. */
+export interface SkippedRetrain {
+  /** why, in words */
+  skipped: string
+  live: ModelVersionRow
 }
 
 // Versions whose fate is decided: a retrain identical to one of these registers nothing. A version
@@ -40,6 +47,11 @@ const SETTLED: ModelStatus[] = ['live', 'shadow', 'retired', 'rejected']
  * what is known to be bad; exports its forests to ONNX; records it as 'trained' (the registry writes
  * the train phase's audit row, this the load phase's). Null when history is too short.
  *
+ * A training window too short to train on is a first deployment's case (a first replay): with no
+ * live version to be compared with, the version trains on all history and keeps no holdout. Once a
+ * version is live, every candidate must face it on a holdout, so a short window trains nothing and
+ * the skipped retrain, with the reason, is recorded on the live version's audit trail.
+ *
  * Training is deterministic, so a retrain that changed nothing (no new rows in the training window,
  * the same settings) gives the bytes of a version already registered. Registering it again would
  * swap every scorer to an identical model under a new name, or, after a rollback, put back the very
@@ -47,13 +59,26 @@ const SETTLED: ModelStatus[] = ['live', 'shadow', 'retired', 'rejected']
  */
 export async function trainCandidate(
   pool: PgPool, history: FeatureHistory, options: CandidateOptions, reason: string, log: Logger,
-): Promise<Candidate | SameAsRegistered | null> {
+): Promise<Candidate | SameAsRegistered | SkippedRetrain | null> {
   const started = Date.now()
+  const { modelName: model, actor } = options
   let windows = await history.windows(options.trainingMs, options.holdoutMs)
   if (!windows) return null
   let set = await history.trainingSet(options.maxRows, windows.training, { excludeFlagged: options.excludeFlagged })
   if (set.rows.length < options.minRows) {
-    // A short history (a first replay) cannot spare a holdout: train on all of it, evaluate on nothing.
+    const live = await liveVersion(pool, model)
+    if (live) {
+      const skipped = `the training window (${windows.training.from.toISOString()} to ${windows.training.to.toISOString()}) holds ${set.rows.length} rows`
+        + `${set.excluded ? ` (${set.excluded} of flagged entities left out)` : ''}, fewer than the ${options.minRows} a candidate needs,`
+        + ` and one trained on all history would keep no holdout to be judged against live ${live.version} on`
+      await writeAudit(pool, { model, version: live.version, phase: 'train', actor, details: {
+        skipped: true, skipReason: skipped, reason, rows: set.rows.length, excludedFlaggedRows: set.excluded, minRows: options.minRows,
+        trainingWindow: windows.training, holdout: windows.holdout,
+      } })
+      log.warn({ model, live: live.version, rows: set.rows.length, minRows: options.minRows, reason }, 'retrain skipped: training window too short to judge a candidate against the live version')
+      return { skipped, live }
+    }
+    // A first deployment cannot spare a holdout from a short history: train on all of it, evaluate on nothing.
     windows = null
     set = await history.trainingSet(options.maxRows, undefined, { excludeFlagged: options.excludeFlagged })
     if (set.rows.length < options.minRows) return null
@@ -63,7 +88,6 @@ export async function trainCandidate(
   const { bytes, sha256 } = encodeEnsembleArtifact(artifact)
   const version = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${sha256.slice(0, 8)}`
   const trainSeconds = (Date.now() - started - loadedMs) / 1000
-  const { modelName: model, actor } = options
   const sameAs = await versionWithArtifact(pool, model, sha256, SETTLED)
   if (sameAs) {
     await writeAudit(pool, { model, version: sameAs.version, phase: 'train', actor, details: {

@@ -1,5 +1,7 @@
 import { withClient, type Logger, type PgPool } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
+import type { DriftReport } from './feature-drift.ts'
+import type { ShadowReviewOutcome } from './shadow-review.ts'
 
 export interface ScheduleOptions {
   /** when the newest registered version was trained: a restarted trainer does not retrain at once */
@@ -19,17 +21,26 @@ export interface ScheduleJobs {
   /** serves the oldest open retraining request (from the CLI); false when there is none */
   serveRequest(): Promise<boolean>
   /** promotes or rejects a shadow version that has run long enough */
-  reviewShadow(): Promise<unknown>
-  /** the feature that drifted most since the live version's training window */
-  measureDrift(): Promise<{ feature: string; psi: number } | null>
+  reviewShadow(): Promise<ShadowReviewOutcome>
+  /** the live version and the feature that drifted most since its training window; null without a live version or recent history */
+  measureDrift(): Promise<Pick<DriftReport, 'version' | 'worst'> | null>
+}
+
+/** Why the schedule trains now. */
+interface Due {
+  reason: string
+  /** rows of history at the time */
+  rows: number
+  /** for a drift retrain, the live version drift was measured against */
+  driftFrom?: string
 }
 
 /**
  * Decides when to train: on request; a first model once enough history has arrived and stopped
  * growing for a moment (a replay trains on all of it, not its first seconds); when a feature's
- * distribution has drifted past the threshold; and every interval when new history arrived. It
- * also reviews shadow versions. A Postgres advisory lock keeps two trainer instances from doing
- * any of it at once.
+ * distribution has drifted past the threshold (once per live version and interval); and every
+ * interval when new history arrived. It also reviews shadow versions. A Postgres advisory lock
+ * keeps two trainer instances from doing any of it at once.
  */
 export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, options: ScheduleOptions, log: Logger, jobs: ScheduleJobs) {
   let lastTrainedAt = options.lastTrainedAt
@@ -41,17 +52,24 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   // Rows of history when a first model could not be trained (too few left after exclusions): the
   // next attempt waits for more history, not for the retraining interval.
   let firstAttemptShortAt: number | null = null
-  const train = async (reason: string, rows: number) => {
+  // The live version the last drift retrain measured drift against, and when it ran. Drift from the
+  // same version sets off no other retrain until the interval has passed: whatever that retrain gave
+  // (a version in shadow awaiting review, which another retrain would replace; a rejected candidate;
+  // the same model again) another one minutes later, on much the same history, would end no better.
+  let driftRetrain: { version: string; at: number } | null = null
+  const train = async (due: Due) => {
     const before = lastTrainedAt
-    lastTrainedAt = new Date()
-    const trained = await jobs.train(reason)
+    const started = new Date()
+    lastTrainedAt = started
+    const trained = await jobs.train(due.reason)
     if (trained === null && before === null) {
       lastTrainedAt = null
-      firstAttemptShortAt = rows
+      firstAttemptShortAt = due.rows
     }
+    if (due.driftFrom) driftRetrain = { version: due.driftFrom, at: started.getTime() }
   }
 
-  async function reasonToTrain(): Promise<{ reason: string; rows: number } | null> {
+  async function reasonToTrain(): Promise<Due | null> {
     const stats = await history.stats()
     if (stats.rows < options.minRows || !stats.lastStoredAt) return null
     const now = Date.now()
@@ -63,7 +81,11 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     if (now - lastDriftCheck >= options.driftCheckMs) {
       lastDriftCheck = now
       const drift = await jobs.measureDrift()
-      if (drift && drift.psi > options.driftThreshold) return because(`drift: ${drift.feature} PSI ${drift.psi.toFixed(2)} > ${options.driftThreshold}`)
+      const worst = drift?.worst
+      if (drift && worst && worst.psi > options.driftThreshold) {
+        const retrainedAlready = driftRetrain?.version === drift.version && now - driftRetrain.at < options.intervalMs
+        if (!retrainedAlready) return { ...because(`drift: ${worst.feature} PSI ${worst.psi.toFixed(2)} > ${options.driftThreshold}`), driftFrom: drift.version }
+      }
     }
     if (now - lastTrainedAt.getTime() >= options.intervalMs && (await history.rowsStoredSince(lastTrainedAt)) >= options.minRows) return because('scheduled retrain')
     return null
@@ -79,9 +101,13 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
         lastTrainedAt = new Date()
         return
       }
-      await jobs.reviewShadow()
+      const review = await jobs.reviewShadow()
+      // A shadow version awaiting its review is not replaced by the next scheduled or drift retrain:
+      // with both times at their defaults (an hour), the retrain always came first and no shadow
+      // version was ever reviewed. One that cannot get its events gives way an interval after it was due.
+      if (review !== null && typeof review === 'object' && Date.now() < review.reviewDueAt.getTime() + options.intervalMs) return
       const due = await reasonToTrain()
-      if (due) await train(due.reason, due.rows)
+      if (due) await train(due)
     } finally {
       await client.query("SELECT pg_advisory_unlock(hashtext('trainer'))")
     }

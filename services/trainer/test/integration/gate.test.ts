@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { auditTrail, deployments, getVersion, listVersions, liveVersion, setStatus } from '@vigil/models'
-import { createMetrics, type KafkaRuntime } from '@vigil/platform'
 import { featureNames, topics, type FeatureRecord } from '@vigil/schemas'
-import { createTopicReader, uniquePrefix, type TopicReader } from '@vigil/testkit'
-import { createFeatureHistory, type FeatureHistory } from '../../src/adapters/feature-history.ts'
+import type { TopicReader } from '@vigil/testkit'
+import type { FeatureHistory } from '../../src/adapters/feature-history.ts'
 import { trainAndPublish, type TrainDeps } from '../../src/training/train-and-publish.ts'
-import { featureRecord, freshDatabase, seeded, silentLog, trainerKafka, type TestDatabase } from './support.ts'
+import { featureRecord, HOUR, seeded, startTrainingRig, type TestDatabase, type TrainingRig } from './support.ts'
 
 // The gate against the real Postgres and broker: a candidate that learned an ongoing attack as
 // normal ranks the known-bad holdout events below the live version, is recorded as rejected with
 // the reason, and never reaches model-control, so no scorer can run it.
 
-const HOUR = 3_600_000
 const T0 = Date.UTC(2025, 11, 10, 0, 0)
 const ATTACKER = '203.0.113.66'
 
@@ -40,30 +38,17 @@ function attack(i: number, at: number): FeatureRecord {
 
 describe('the evaluation gate', () => {
   const stack = inject('stack')
-  const prefix = uniquePrefix('gate')
+  let rig: TrainingRig
   let db: TestDatabase
-  let kafka: KafkaRuntime
   let reader: TopicReader
   let history: FeatureHistory
   let deps: TrainDeps
 
   beforeAll(async () => {
-    db = await freshDatabase(stack.PG_URL)
-    kafka = await trainerKafka(stack, prefix)
-    reader = await createTopicReader(stack.KAFKA_BROKERS, prefix, stack.SCHEMA_REGISTRY_URL)
-    history = createFeatureHistory(db.pool)
-    const settings = { members: [{ kind: 'isolation-forest' }, { kind: 'hbos' }, { kind: 'gaussian-mixture' }], seed: 7, targetAlertRate: 0.01 }
-    deps = {
-      pool: db.pool, history, producer: await kafka.producer(), log: silentLog, metrics: createMetrics('trainer'), publishAs: 'live',
-      candidate: { modelName: 'm', actor: 'test', settings, minRows: 100, maxRows: 20_000, trainingMs: 48 * HOUR, holdoutMs: HOUR, excludeFlagged: true },
-      gate: { modelName: 'm', actor: 'test', margin: 0.02, alertRateFactor: 2, alertRateFloor: 0.01, holdoutRows: 20_000 },
-    }
+    rig = await startTrainingRig(stack, 'gate', { members: [{ kind: 'isolation-forest' }, { kind: 'hbos' }, { kind: 'gaussian-mixture' }], seed: 7, targetAlertRate: 0.01 })
+    ;({ db, reader, history, deps } = rig)
   })
-  afterAll(async () => {
-    await reader?.close()
-    await kafka?.closeProducer()
-    await db?.drop()
-  })
+  afterAll(async () => rig?.close())
 
   it('publishes a first version, then rejects one trained on an attack it should flag, which never reaches model-control', async () => {
     // Day one: ordinary traffic only. The first version learns it and goes live.

@@ -54,10 +54,10 @@ describe('model registry', () => {
     expect(await shadowVersion(pool, 'm')).toBeNull()
     expect((await previousLiveVersion(pool, 'm'))!.version).toBe('v1')
 
-    // Rolling back brings v1 back; then v2 is the one before it.
+    // Rolling back brings v1 back; v2, rolled back from, is not what a second rollback returns to.
     expect((await setStatus(pool, 'm', 'v1', 'live', { actor: 'op', phase: 'rollback', reason: 'rolled back' })).replaced).toBe('v2')
     expect(await statuses(pool)).toEqual({ v1: 'live', v2: 'retired', v3: 'trained' })
-    expect((await previousLiveVersion(pool, 'm'))!.version).toBe('v2')
+    expect(await previousLiveVersion(pool, 'm')).toBeNull()
 
     // Refused moves change nothing.
     expect(await registryError(setStatus(pool, 'm', 'v3', 'rejected'))).toBe('MODEL_REJECTION_REASON_MISSING')
@@ -85,6 +85,36 @@ describe('model registry', () => {
     expect((await auditTrail(pool, 'm', 'v3')).map((a) => [a.phase, a.actor, a.details.reason ?? null])).toEqual([
       ['train', 'test-trainer', null], ['reject', 'evaluator', 'holdout AUC 0.51 below 0.7'],
     ])
+  })
+
+  it('rolls back along the live history, passing over the versions rolled back from', async () => {
+    const { pool } = db
+    for (const v of ['a', 'b', 'c', 'd']) await saveModelVersion(pool, newVersion(v))
+    const previous = async () => (await previousLiveVersion(pool, 'm'))?.version ?? null
+    const promote = (v: string) => setStatus(pool, 'm', v, 'live', { actor: 'op' })
+    const rollBack = (v: string) => setStatus(pool, 'm', v, 'live', { actor: 'op', phase: 'rollback' })
+    expect(await previous()).toBeNull()
+    await promote('a')
+    expect(await previous()).toBeNull()
+    await promote('b')
+    await promote('c')
+    expect(await previous()).toBe('b')
+    await rollBack('b')
+    expect(await previous()).toBe('a') // not c, rolled back from, whose promotion is the newest
+    await rollBack('a')
+    expect(await previous()).toBeNull()
+
+    // Promoted again, b is live history again; a rollback to an older version takes the current off.
+    await promote('b')
+    expect(await previous()).toBe('a')
+    await promote('d')
+    expect(await previous()).toBe('b')
+    await rollBack('c')
+    expect(await previous()).toBe('b')
+
+    // A version rejected since it was live is passed over.
+    await setStatus(pool, 'm', 'b', 'rejected', { actor: 'op', reason: 'found to miss brute forces' })
+    expect(await previous()).toBe('a')
   })
 
   it('keeps one live version when two promotions race', async () => {

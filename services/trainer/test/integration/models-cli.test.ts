@@ -52,23 +52,23 @@ describe('models CLI', () => {
     await promoteCommand(deps, 'v1')
     await promoteCommand(deps, 'v2')
     await rollbackCommand(deps) // to the version live before: v1
-    await rollbackCommand(deps, 'v3')
+    await promoteCommand(deps, 'v3')
     expect(printed).toEqual([
       'm@v1 is live (model-control: promoted)',
       'm@v2 is live; v1 retired (model-control: promoted)',
       'm@v1 is live; v2 retired (model-control: rolled back)',
-      'm@v3 is live; v1 retired (model-control: rolled back)',
+      'm@v3 is live; v1 retired (model-control: promoted)',
     ])
 
     const records = await reader.readAll(topics.modelControl, 4, 30_000)
     expect(records.map((r) => [r.key, r.value.version, r.value.reason])).toEqual([
-      ['m', 'v1', 'promoted'], ['m', 'v2', 'promoted'], ['m', 'v1', 'rolled back'], ['m', 'v3', 'rolled back'],
+      ['m', 'v1', 'promoted'], ['m', 'v2', 'promoted'], ['m', 'v1', 'rolled back'], ['m', 'v3', 'promoted'],
     ])
     expect(records[3]!.value).toMatchObject({ model: 'm', algorithm: 'isolation-forest', sha256: sha256Of(Buffer.from('artifact v3')), featureNames: ['a', 'b'] })
 
     expect(Object.fromEntries((await listVersions(db.pool, 'm')).map((v) => [v.version, v.status]))).toEqual({ v1: 'retired', v2: 'retired', v3: 'live' })
     expect((await auditTrail(db.pool, 'm', 'v1')).map((a) => [a.phase, a.actor, a.details.retired ?? false])).toEqual([
-      ['train', 'trainer-1', false], ['promote', 'cli:test', false], ['promote', 'cli:test', true], ['rollback', 'cli:test', false], ['rollback', 'cli:test', true],
+      ['train', 'trainer-1', false], ['promote', 'cli:test', false], ['promote', 'cli:test', true], ['rollback', 'cli:test', false], ['promote', 'cli:test', true],
     ])
 
     printed = []
@@ -169,5 +169,36 @@ describe('models CLI', () => {
     expect(unpublished).toMatchObject({ code: 1 })
     expect(unpublished!.stderr).toBe('models: the broker is not reachable: Connection error: connect ECONNREFUSED 127.0.0.1:1\n')
     expect((await run(tsx, [cli, 'list'], { env })).stdout.split('\n')[1]).toMatch(/^v3\s+live\s/)
+  })
+
+  it('rolls back further on each rollback, not back and forth, and only to a version that was live', async () => {
+    const r = { ...deps, model: 'r' }
+    for (const version of ['a', 'b', 'c', 'd']) {
+      const artifact = Buffer.from(`artifact r ${version}`)
+      await saveModelVersion(db.pool, {
+        model: 'r', version, algorithm: 'isolation-forest', trainingRows: 50, windowStart: null, windowEnd: null, featureNames: ['a', 'b'],
+        params: {}, metrics: {}, artifact, sha256: sha256Of(artifact), actor: 'trainer-1',
+      })
+    }
+    const refused = async (work: Promise<void>) => {
+      const err = await work.then(() => null, (e: unknown) => e)
+      expect(err).toBeInstanceOf(CliError)
+      return (err as CliError).message
+    }
+    const live = async () => (await listVersions(db.pool, 'r')).find((v) => v.status === 'live')?.version
+    for (const version of ['a', 'b', 'c']) await promoteCommand(r, version)
+    await rollbackCommand(r)
+    expect(await live()).toBe('b')
+    await rollbackCommand(r)
+    expect(await live()).toBe('a')
+    expect(await refused(rollbackCommand(r))).toBe('model r has no earlier live version to roll back to')
+
+    // A version that was never live is promoted, not rolled back to; one that was can be named.
+    await shadowCommand(r, 'd')
+    const before = await reader.count(topics.modelControl)
+    expect(await refused(rollbackCommand(r, 'd'))).toBe('r@d was never live (it is shadow): rollback returns only to a version that was; promote d makes it live')
+    expect(await reader.count(topics.modelControl)).toBe(before)
+    await rollbackCommand(r, 'c')
+    expect(await live()).toBe('c')
   })
 })

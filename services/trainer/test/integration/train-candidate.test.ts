@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { auditTrail, decodeEnsembleArtifact, listVersions, liveVersion, loadModelArtifact } from '@vigil/models'
+import { featureNames, topics, type FeatureRecord } from '@vigil/schemas'
+import type { TopicReader } from '@vigil/testkit'
+import type { FeatureHistory } from '../../src/adapters/feature-history.ts'
+import { evaluateCandidate } from '../../src/training/evaluate-candidate.ts'
+import { trainAndPublish, type TrainDeps } from '../../src/training/train-and-publish.ts'
+import { featureRecord, seeded, startTrainingRig, type TestDatabase, type TrainingRig } from './support.ts'
+
+// A training window too short to train on: a first deployment trains on all history without a
+// holdout; once a version is live, a retrain is skipped rather than published ungated.
+
+const T0 = Date.UTC(2025, 11, 10, 0, 0)
+
+function ordinary(i: number): FeatureRecord {
+  const r = featureRecord(i, T0 + i * 30_000) // one every 30 s
+  const random = seeded(i * 7 + 1)
+  const v = r.vector as unknown as Record<string, number>
+  for (const name of featureNames) v[name] = random() * 2
+  return r
+}
+
+describe('a short training window', () => {
+  const stack = inject('stack')
+  let rig: TrainingRig
+  let db: TestDatabase
+  let reader: TopicReader
+  let history: FeatureHistory
+  let deps: TrainDeps
+
+  beforeAll(async () => {
+    rig = await startTrainingRig(stack, 'short-window', { members: [{ kind: 'isolation-forest' }, { kind: 'hbos' }], seed: 7, targetAlertRate: 0.01 })
+    ;({ db, reader, history, deps } = rig)
+  })
+  afterAll(async () => rig?.close())
+
+  it('trains a first version on all history, then skips a retrain that could not be judged against it', async () => {
+    // 75 minutes of history: 29 rows before the holdout hour, fewer than the 100 a candidate needs.
+    await history.write(Array.from({ length: 150 }, (_, i) => ordinary(i)))
+    const first = await trainAndPublish(deps, 'first model')
+    expect(first?.outcome).toBe('live')
+    expect((await auditTrail(db.pool, 'm', first!.version)).find((a) => a.phase === 'evaluate')!.details).toMatchObject({ accepted: true, holdoutRows: 0 })
+
+    // Half an hour more: 89 rows before the holdout, still too few. Nothing is trained or published;
+    // the skip and its reason are on the live version's audit trail.
+    await history.write(Array.from({ length: 60 }, (_, i) => ordinary(150 + i)))
+    expect(await trainAndPublish(deps, 'scheduled retrain')).toEqual({ version: first!.version, outcome: 'skipped' })
+    expect(await listVersions(db.pool, 'm')).toHaveLength(1)
+    expect((await liveVersion(db.pool, 'm'))!.version).toBe(first!.version)
+    const skipped = (await auditTrail(db.pool, 'm', first!.version)).filter((a) => a.details.skipped)
+    expect(skipped).toHaveLength(1)
+    expect(skipped[0]).toMatchObject({ phase: 'train', details: { reason: 'scheduled retrain', rows: 89, minRows: 100 } })
+    expect(skipped[0]!.details.skipReason).toMatch(new RegExp(`holds 89 rows, fewer than the 100 a candidate needs, .*judged against live ${first!.version}`))
+    expect((await reader.readAll(topics.modelControl, 1, 30_000)).map((r) => r.value.version)).toEqual([first!.version])
+  })
+
+  it('does not pass a candidate without a holdout once a version is live', async () => {
+    const live = (await liveVersion(db.pool, 'm'))!
+    const stored = (await loadModelArtifact(db.pool, 'm', live.version))!
+    const set = await history.trainingSet(20_000)
+    const candidate = { version: 'no-holdout', artifact: decodeEnsembleArtifact(stored.artifact), sha256: stored.sha256, set, holdout: null }
+    const verdict = await evaluateCandidate(db.pool, history, candidate, deps.gate)
+    expect(verdict).toMatchObject({ accepted: false, reason: `has no holdout to be judged on against live ${live.version}` })
+  })
+})
