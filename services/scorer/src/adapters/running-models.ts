@@ -89,27 +89,45 @@ export function createRunningModels(registry: ModelRegistry, options: RunningMod
     if (pair?.shadow) metrics.modelVersion.set({ model: modelName, version: pair.shadow.version, role: 'shadow' }, 1)
   }
 
+  // What the registry was last told this instance runs (undefined: nothing yet). A write that failed
+  // (Postgres away) fails the record, which is applied again: the swap is done by then, and only this
+  // tells the retry that the registry still has to hear of it.
+  const told: { live?: string; shadow?: string | null } = {}
+  async function tellRegistry(reason: string) {
+    const live = pair?.live.version
+    const shadowVersion = (pair?.shadow ?? pendingShadow)?.version ?? null
+    if (live !== undefined && told.live !== live) {
+      await registry.acknowledge('live', live, reason)
+      told.live = live
+    }
+    if (told.shadow !== shadowVersion) {
+      if (shadowVersion === null) await registry.withdraw('shadow')
+      else await registry.acknowledge('shadow', shadowVersion, reason)
+      told.shadow = shadowVersion
+    }
+  }
+
   async function applyShadow(control: ModelControl) {
     const running = pair?.shadow ?? pendingShadow
     if (control.version === '') {
       pendingShadow = null
       if (pair) pair = { ...pair, shadow: null }
       await closeIfUnused(running)
-      await registry.withdraw('shadow')
-      log.info({ model: modelName, reason: control.reason }, 'shadow run ended')
+      await tellRegistry(control.reason)
+      if (running) log.info({ model: modelName, reason: control.reason }, 'shadow run ended')
       return
     }
-    if (running?.version === control.version) return
+    if (running?.version === control.version) return tellRegistry(control.reason)
     const loaded = await registry.load(control)
     if (pair) pair = { ...pair, shadow: loaded }
     else pendingShadow = loaded
     await closeIfUnused(running)
-    await registry.acknowledge('shadow', control.version, control.reason)
+    await tellRegistry(control.reason)
     log.info({ model: modelName, version: control.version, reason: control.reason }, 'shadow version swapped in')
   }
 
   async function applyLive(control: ModelControl) {
-    if (pair?.live.version === control.version) return
+    if (pair?.live.version === control.version) return tellRegistry(control.reason)
     // A live record naming the shadow version promotes it, and its shadow run ends with it: the CLI's
     // promote sends no end-shadow record, and a shadow kept beside it would outlive its retirement.
     const runningShadow = pair?.shadow ?? pendingShadow
@@ -120,8 +138,7 @@ export function createRunningModels(registry: ModelRegistry, options: RunningMod
     pendingShadow = null
     resolveFirst(pair)
     await closeIfUnused(previous)
-    await registry.acknowledge('live', control.version, control.reason)
-    if (promoted) await registry.withdraw('shadow')
+    await tellRegistry(control.reason)
     log.info({ model: modelName, version: control.version, reason: control.reason, fromShadow: promoted !== null }, 'model swapped in')
   }
 

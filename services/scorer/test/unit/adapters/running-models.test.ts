@@ -172,3 +172,28 @@ describe('running models: closing a version swapped out', () => {
     expect(s.deployments.size).toBe(0)
   })
 })
+
+describe('running models: the registry told what runs here', () => {
+  it('tells the registry again when the record is applied again after its write failed', async () => {
+    const s = scorer()
+    const acknowledge = s.registry.acknowledge
+    let failing = true
+    s.registry.acknowledge = async (role, version, reason) => {
+      if (failing) throw new Error('postgres is away')
+      return acknowledge(role, version, reason)
+    }
+    await expect(s.models.apply(live('A'))).rejects.toThrow('postgres is away')
+    expect(s.versions(s.models.current())).toEqual({ live: 'A', shadow: null }) // swapped in all the same
+    failing = false
+    await s.models.apply(live('A')) // the Kafka layer's retry of the same record
+    expect(Object.fromEntries(s.deployments)).toEqual({ live: 'A' })
+    expect(s.instancesOf('A')).toHaveLength(1)
+
+    failing = true
+    await expect(s.models.apply(shadow('S'))).rejects.toThrow('postgres is away')
+    failing = false
+    await s.models.apply(shadow('S'))
+    expect(Object.fromEntries(s.deployments)).toEqual({ live: 'A', shadow: 'S' })
+  })
+})
+
