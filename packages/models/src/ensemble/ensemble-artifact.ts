@@ -49,8 +49,12 @@ export interface TrainingSummary {
   /** held-out rows the calibrations and the threshold come from */
   calibrationRows: number
   seed: number
-  /** the threshold's origin: given, or chosen for this alert rate on the held-out rows */
-  threshold: { given: number } | { targetAlertRate: number }
+  /**
+   * the threshold's origin: given, or chosen for this alert rate on the held-out rows; `heldRowsShort`
+   * when they were fewer than one alert's worth (rate × rows < 1), so the threshold is the fitted tail's
+   * 1 - rate, an extrapolation whose real alert rate can be several times the target
+   */
+  threshold: { given: number } | { targetAlertRate: number; heldRowsShort?: true }
 }
 
 /** Artifact bytes as stored, and their sha256, which model-control carries so scorers can check what they load. */

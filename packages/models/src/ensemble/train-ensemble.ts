@@ -85,7 +85,8 @@ export async function trainEnsemble(
   const targetAlertRate = config.targetAlertRate ?? 0.001
   // The final score is calibrated (the share of held-out rows scoring lower, with a fitted tail), so
   // 1 - rate flags that rate by construction; the held-out rows set it directly when they are enough.
-  const threshold = config.threshold ?? (targetAlertRate * combined.length < 1
+  const heldRowsShort = targetAlertRate * combined.length < 1
+  const threshold = config.threshold ?? (heldRowsShort
     ? 1 - targetAlertRate
     : thresholdForAlertRate(combined.map((s) => calibrate(combination, s)), targetAlertRate))
 
@@ -104,7 +105,7 @@ export async function trainEnsemble(
       trainingRows: training.length,
       calibrationRows: held.length,
       seed: config.seed,
-      threshold: config.threshold === undefined ? { targetAlertRate } : { given: config.threshold },
+      threshold: config.threshold !== undefined ? { given: config.threshold } : heldRowsShort ? { targetAlertRate, heldRowsShort } : { targetAlertRate },
     },
   }
   checkEnsembleArtifact(artifact)

@@ -99,6 +99,14 @@ describe('loadEnsemble', () => {
     expect(rate).toBeLessThan(0.08)
   })
 
+  it('says when the held-out rows were too few for the target rate, and the threshold is extrapolated', async () => {
+    // 600 held-out rows: 0.05 is 30 of them, 0.001 not one.
+    const short = await trainEnsemble(training, names, { ...config, targetAlertRate: 0.001 }, registry)
+    expect(short.training.threshold).toEqual({ targetAlertRate: 0.001, heldRowsShort: true })
+    expect(short.threshold).toBe(0.999)
+    expect(artifact.training.threshold).toEqual({ targetAlertRate: 0.05 })
+  })
+
   it('calibrates each member and the combination to about uniform on fresh ordinary events', async () => {
     const { score, members } = await ensemble.score(fresh, { explain: 'none' })
     for (const values of [score, ...members]) {
