@@ -7,6 +7,8 @@ export interface FeatureBaseline {
   p99: number
   min: number
   max: number
+  /** the training rows' mean: for a 0/1 flag, the share of rows it was set in (absent in artifacts from before it) */
+  mean?: number
 }
 
 /** A feature that pushed a row's score up. */
@@ -38,8 +40,10 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
   const rank = (q: number) => column[Math.min(rows.length - 1, Math.max(0, Math.ceil(q * rows.length) - 1))]!
   return Array.from({ length: width }, (_, j) => {
     for (let i = 0; i < rows.length; i++) column[i] = rows[i]![j]!
+    let total = 0
+    for (let i = 0; i < rows.length; i++) total += column[i]!
     column.sort()
-    return { p50: rank(0.5), p99: rank(0.99), min: column[0]!, max: column[rows.length - 1]! }
+    return { p50: rank(0.5), p99: rank(0.99), min: column[0]!, max: column[rows.length - 1]!, mean: total / rows.length }
   })
 }
 
@@ -86,6 +90,7 @@ export function topFeatures(
 }
 
 const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.name, f.description]))
+const flags = new Set<string>(featureDefinitions.filter((f) => f.unit === '0/1').map((f) => f.name))
 
 /**
  * "name value, training p99 x" above the median, "..., training p50 x" below it; the extreme when outside
@@ -94,8 +99,16 @@ const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.na
  */
 export function describeFeatureValue(feature: string, value: number, b: FeatureBaseline): string {
   if (b.min === b.max && value !== b.min) return `${feature} ${formatNumber(value)}, always ${formatNumber(b.min)} in training`
+  // A flag's percentiles say little ("is_privileged_user 1, training p99 1" whether it was set in 2% of rows or in 60%): its share says it.
+  if (flags.has(feature) && b.mean !== undefined && (value === 0 || value === 1)) return `${feature} ${value}, set in ${formatShare(b.mean)} of training rows`
   if (value >= b.p50) return `${feature} ${formatNumber(value)}, training p99 ${formatNumber(b.p99)}${value > b.max ? `, max ${formatNumber(b.max)}` : ''}`
   return `${feature} ${formatNumber(value)}, training p50 ${formatNumber(b.p50)}${value < b.min ? `, min ${formatNumber(b.min)}` : ''}`
+}
+
+/** A share as a percentage a person reads at a glance: 12%, 3.4%, 0.05%, under 0.01%. */
+function formatShare(share: number): string {
+  if (share > 0 && share < 0.0001) return 'under 0.01%'
+  return `${Number((share * 100).toPrecision(2))}%`
 }
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 3 })

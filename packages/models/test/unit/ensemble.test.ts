@@ -306,6 +306,16 @@ describe('explanation text', () => {
     expect(describeFeatureValue('user_agent_is_scanner', 0, constant)).toBe('user_agent_is_scanner 0, training p99 0')
   })
 
+  it('gives a flag the share of training rows it was set in', () => {
+    const rare = { p50: 0, p99: 1, min: 0, max: 1, mean: 0.023 }
+    expect(describeFeatureValue('is_privileged_user', 1, rare)).toBe('is_privileged_user 1, set in 2.3% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 0, { ...rare, mean: 0.6 })).toBe('is_privileged_user 0, set in 60% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 1, { ...rare, mean: 0.00004 })).toBe('is_privileged_user 1, set in under 0.01% of training rows')
+    // An artifact from before the share: the percentiles, as before; a count is no flag.
+    expect(describeFeatureValue('is_privileged_user', 1, { p50: 0, p99: 1, min: 0, max: 1 })).toBe('is_privileged_user 1, training p99 1')
+    expect(describeFeatureValue('auth_failures', 1, rare)).toBe('auth_failures 1, training p99 1')
+  })
+
   it('writes numbers short', () => {
     expect([8e9, 75_512, 1234, 3.14159, 0.0812345, 0, -2].map(formatNumber)).toEqual(['8B', '75.5K', '1234', '3.14', '0.0812', '0', '-2'])
   })
