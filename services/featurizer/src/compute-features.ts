@@ -8,6 +8,7 @@ import type { NormalizedEvent } from './normalize-event.ts'
 /** Settings the features depend on, from the featurizer's config. */
 export interface FeatureContext {
   temporal: (eventTime: number) => TemporalFeatures
+  /** URL path prefixes, lower case (isSensitivePath compares case-blind) */
   sensitivePaths: readonly string[]
   privilegedUsers: ReadonlySet<string>
 }
@@ -21,7 +22,7 @@ export function createFeatureContext(settings: {
   const days = new Set(Array.from({ length: lastDay - firstDay + 1 }, (_, i) => firstDay + i))
   return {
     temporal: createTemporalFeatures(settings.timeZone, { startHour, endHour, days }),
-    sensitivePaths: settings.sensitivePaths,
+    sensitivePaths: settings.sensitivePaths.map((p) => p.toLowerCase()),
     privilegedUsers: new Set(settings.privilegedUsers),
   }
 }
@@ -152,11 +153,12 @@ function sumOrNull(a: number | null | undefined, b: number | null | undefined): 
  * Whether a URL path falls under one of the sensitive prefixes, compared as the web server would
  * resolve it: nginx and Apache serve `//admin`, `/%61dmin` and `/./x/../admin` as `/admin`, and a
  * scanner that writes them so must not pass as an ordinary request. Case is ignored: `/Admin` reaches
- * /admin on case-insensitive file systems and many applications' routers.
+ * /admin on case-insensitive file systems and many applications' routers (`sensitivePaths` are
+ * lower case, as FeatureContext holds them).
  */
 export function isSensitivePath(path: string, sensitivePaths: readonly string[]): boolean {
   const resolved = resolvePath(path).toLowerCase()
-  return sensitivePaths.some((p) => resolved.startsWith(p.toLowerCase()))
+  return sensitivePaths.some((p) => resolved.startsWith(p))
 }
 
 // What a path needs for resolvePath to change it; most paths have none of it.

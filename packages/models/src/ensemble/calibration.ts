@@ -74,13 +74,7 @@ export function surprisalOf(calibration: Calibration, raw: number): number {
  */
 function snapToCalibration(calibration: Calibration, raw: number): number {
   const { points, tail } = calibration
-  let lo = 0
-  let hi = points.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (points[mid]! < raw) lo = mid + 1
-    else hi = mid
-  }
+  const lo = lowerBound(points, raw)
   let nearest = raw
   let distance = Infinity
   for (const candidate of [points[lo - 1], points[lo], tail.from]) {
@@ -103,17 +97,11 @@ export function calibrate(calibration: Calibration, raw: number): number {
 export function empiricalCdf(sorted: readonly number[], raw: number): number {
   const n = sorted.length
   if (n === 0) return 0
-  let lo = 0
-  let hi = n
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (sorted[mid]! < raw) lo = mid + 1
-    else hi = mid
-  }
+  const lo = lowerBound(sorted, raw)
   // A score equal to no point, the usual case, needs no second search.
   if (lo === n || sorted[lo] !== raw) return lo / n
   let upper = lo
-  hi = n
+  let hi = n
   while (upper < hi) {
     const mid = (upper + hi) >> 1
     if (sorted[mid]! <= raw) upper = mid + 1
@@ -140,7 +128,8 @@ export function thresholdForAlertRate(scores: ArrayLike<number>, targetRate: num
   return threshold
 }
 
-function lowerBound(sorted: Float64Array, value: number): number {
+/** The first position in `sorted` whose value is not below `value`. */
+function lowerBound(sorted: ArrayLike<number>, value: number): number {
   let lo = 0
   let hi = sorted.length
   while (lo < hi) {
