@@ -27,6 +27,11 @@ export function createMetrics(service: string) {
     eventsDatedAhead: new Counter({
       name: 'app_events_dated_ahead_total', help: 'events whose own time was too far after their arrival, by log family: dated at their arrival instead', labelNames: ['family'], registers: [registry],
     }),
+    eventsLate: new Counter({
+      name: 'app_events_late_total',
+      help: 'events that came later than LATE_EVENT_GRACE_SECONDS behind their entity\'s newest, by log family: featurized on a window already trimmed, so their counts fall short',
+      labelNames: ['family'], registers: [registry],
+    }),
     modelVersion: new Gauge({ name: 'app_model_version_info', help: '1 for the model version this instance runs, by role (live or shadow)', labelNames: ['model', 'version', 'role'], registers: [registry] }),
     featureDrift: new Gauge({
       name: 'app_feature_psi', help: 'population stability index of each feature, recent window against the live version\'s training window', labelNames: ['model', 'feature'], registers: [registry],

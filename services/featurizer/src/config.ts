@@ -27,7 +27,7 @@ const zonesByHost = z.string().default('').transform((s, ctx) => {
 export const Config = baseConfig.extend({
   ...redisConfig,
   // Per-entity windows
-  LATE_EVENT_GRACE_SECONDS: z.coerce.number().int().min(0).default(300), // events this far behind an entity's newest still count fully
+  LATE_EVENT_GRACE_SECONDS: z.coerce.number().int().min(0).default(300), // events this far behind an entity's newest still count fully; later ones count on a trimmed window, as app_events_late_total reports
   STATE_TTL_SECONDS: z.coerce.number().int().min(60).default(3600), // idle entities' window state expires after this much wall time
   USER_STATE_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400), // a user's login history (countries, IPs, usual place)
   // Feature settings

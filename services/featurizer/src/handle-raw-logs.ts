@@ -26,6 +26,9 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
     return { event, marks: windowMarksOf(event) }
   })
   const windows = await deps.featureStore.update(events)
+  windows.forEach((window, i) => {
+    if (window.lateBeyondGrace) deps.metrics.eventsLate.inc({ family: events[i]!.event.family })
+  })
   await deps.producer.send(topics.features, events.map(({ event }, i) => ({
     key: event.entity.id, value: toFeatureRecord(event, windows[i]!, deps.context),
   })))

@@ -7,7 +7,9 @@
 --   and right after it those four strings, back to back (lengths, not separators: a user name or a
 --   path from a log line can hold any byte).
 -- flags: a string of 0/1 for auth, fail, inval, http, h4, h5
--- Returns one string: 13 values per event (see feature-store.ts), each followed by '|'.
+-- Returns one string: 14 values per event (see feature-store.ts), each followed by '|': the 13 the
+-- memo keeps, then whether the event came later than keepMs behind its entity's newest (1/0), its
+-- window already trimmed, so its counts miss what was trimmed.
 -- A redelivered event (its id already in the entity's window) gets the values it got the first time:
 -- recomputed, its window would also count the events that came after it in the first delivery, and
 -- a retried batch would not give the same features.
@@ -195,18 +197,21 @@ do
   end
 end
 
--- Each event's 13 values packed, as the memo keeps them: the reply is these joined.
+-- Each event's 13 values packed, as the memo keeps them, and its lateness: the reply is these joined.
 local answers = {}
 local newest = nil
 for at = 1, #E, VALUES_PER_EVENT do
   local tText, id = E[at], E[at + 5]
   local t = tonumber(tText)
   if newest == nil or t > newest then newest = t end
+  local newestBefore = newestOf('ev')
+  local late = newestBefore ~= false and t < newestBefore - keepMs
   local previous = previousEventTime(t, tText, id, tonumber(E[at + 6]))
   -- Adding the event tells whether it is new: only a known one (a redelivery) looks in the memo.
   local first = false
   if redis.call('ZADD', evKey, tText, id) == 0 then first = remembered(id) end
-  answers[#answers + 1] = first or addAndRead(at, t, previous)
+  -- Lateness is said afresh, outside the memo: the memo keeps the 13 values as earlier versions wrote them.
+  answers[#answers + 1] = (first or addAndRead(at, t, previous)) .. SEP .. (late and '1' or '0')
 end
 
 -- unpack has a stack limit: the memo's fields go in slices (of whole pairs)

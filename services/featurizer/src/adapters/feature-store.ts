@@ -20,6 +20,11 @@ export interface WindowStats {
   distinctDestinations: number
   /** event time of the entity's previous event, null for its first */
   previousEventTime: number | null
+  /**
+   * the event came more than the late grace behind its entity's newest: that part of its window was
+   * already trimmed, so its counts are short of what a timely delivery would have given
+   */
+  lateBeyondGrace: boolean
   /** for logins: what the user's earlier successful logins say; null when the event is not a login with a user */
   user: { countryKnown: boolean; ipKnown: boolean; usualLat: number | null; usualLon: number | null } | null
 }
@@ -61,7 +66,7 @@ export interface FeatureStoreOptions {
 const MINUTE_MS = 60_000
 const TEN_SECONDS_MS = 10_000
 /** values entity-window.lua returns per event */
-const WINDOW_VALUES = 13
+const WINDOW_VALUES = 14
 // Runs inside Redis: one call per entity and batch instead of ~25 commands per event, which was most of the featurizer's time.
 const ENTITY_WINDOW_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'entity-window.lua'), 'utf8')
 // A login read against its user's history and added to it, once per event id however often it is delivered.
@@ -164,6 +169,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
           httpRequests: n(5), httpRequestsLast10s: n(6), http4xx: n(7), http5xx: n(8),
           distinctUsers: n(9), distinctPaths: n(10), distinctDestinations: n(11),
           previousEventTime: window[at + 12] === '' ? null : Number(window[at + 12]),
+          lateBeyondGrace: window[at + 13] === '1',
           user,
         }
       })

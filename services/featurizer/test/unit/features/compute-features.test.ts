@@ -12,7 +12,7 @@ const context: FeatureContext = {
 }
 const quiet: WindowStats = {
   events: 1, authAttempts: 0, authAttemptsLastMinute: 0, authFailures: 0, invalidUserAttempts: 0, distinctUsers: 0, httpRequests: 0,
-  httpRequestsLast10s: 0, http4xx: 0, http5xx: 0, distinctPaths: 0, distinctDestinations: 0, previousEventTime: null, user: null,
+  httpRequestsLast10s: 0, http4xx: 0, http5xx: 0, distinctPaths: 0, distinctDestinations: 0, previousEventTime: null, lateBeyondGrace: false, user: null,
 }
 
 function event(family: string, ecs: Partial<Omit<NormalizedEvent['ecs'], 'event'>> & { event: Partial<NormalizedEvent['ecs']['event']> }): NormalizedEvent {
