@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Redis } from 'ioredis'
-import { MAX_FIRING_MEMBERS, type CorrelationState, type Firing, type Observation } from './correlation.ts'
+import { MAX_FIRING_MEMBERS, MAX_ORDERED_EVENTS, type CorrelationState, type Firing, type Observation } from './correlation.ts'
 
 export interface RedisCorrelationStateOptions {
   /** prepended to every key (besides the client's own keyPrefix), e.g. per deployment or per test */
@@ -17,15 +17,15 @@ type WithScript = Redis & { vigilSigmaCorrelation(...args: Array<string | number
 
 /**
  * Correlation state in Redis, so every alerter instance sees every group: per correlation rule and
- * group, a sorted set (the window: member -> event time) and a hash (which event advanced each
- * step), both updated and checked by one Lua script (correlation-window.lua), which also clears
- * them when the correlation fires, so two instances cannot both fire on the same events. The two
- * keys share a hash tag (one Cluster slot).
+ * group, a sorted set (the window: member -> event time), a hash (which event was seen at each
+ * step), and each observation's outcome with its time, all updated and checked by one Lua script
+ * (correlation-window.lua), which also clears the window when the correlation fires, so two
+ * instances cannot both fire on the same events. The keys share a hash tag (one Cluster slot).
  */
 export function createRedisCorrelationState(redis: Redis, options: RedisCorrelationStateOptions = {}): CorrelationState {
   const prefix = options.keyPrefix ?? 'sigma:'
   const idleTtlMs = options.idleTtlMs ?? 10 * 60_000
-  redis.defineCommand('vigilSigmaCorrelation', { numberOfKeys: 2, lua: SCRIPT })
+  redis.defineCommand('vigilSigmaCorrelation', { numberOfKeys: 4, lua: SCRIPT })
   const client = redis as WithScript
   const bound = (v: number | undefined) => (v === undefined ? '' : v)
   return {
@@ -33,9 +33,9 @@ export function createRedisCorrelationState(redis: Redis, options: RedisCorrelat
       const base = `${prefix}corr:{${o.correlationId}:${o.groupKey}}`
       const c = o.condition
       const out = await client.vigilSigmaCorrelation(
-        `${base}:w`, `${base}:e`,
+        `${base}:w`, `${base}:e`, `${base}:o`, `${base}:s`,
         o.type, o.time, o.timespanMs, o.steps.join(','), o.stepCount, o.eventId, o.value ?? '', o.timespanMs + idleTtlMs,
-        bound(c.gt), bound(c.gte), bound(c.lt), bound(c.lte), bound(c.eq), bound(c.neq), MAX_FIRING_MEMBERS,
+        bound(c.gt), bound(c.gte), bound(c.lt), bound(c.lte), bound(c.eq), bound(c.neq), MAX_FIRING_MEMBERS, MAX_ORDERED_EVENTS,
       )
       if (out === null) return null
       const [count, ...members] = out

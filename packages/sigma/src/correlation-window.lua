@@ -1,9 +1,12 @@
 -- One observation of a Sigma correlation for one group, and whether it fires, atomically.
--- KEYS[1]: the window (sorted set: member -> time); KEYS[2]: evidence (hash: step -> event id).
+-- KEYS[1]: the window (sorted set: member -> time); KEYS[2]: evidence (hash: step -> event id);
+-- KEYS[3]: the outcomes (hash: observation -> '' or the firing it completed, as JSON);
+-- KEYS[4]: the observations' times (sorted set: observation -> time), to forget outcomes by.
 -- ARGV: type, time (ms), timespan (ms), steps (comma list), stepCount, eventId, value, ttl (ms),
---       then gt, gte, lt, lte, eq, neq ('' when absent), then the most members to return.
+--       then gt, gte, lt, lte, eq, neq ('' when absent), then the most members to return, then the
+--       most events a temporal_ordered window keeps.
 -- The semantics are those of createMemoryCorrelationState (correlation.ts); keep them in step.
-local w, ev = KEYS[1], KEYS[2]
+local w, ev, outcomes, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local kind = ARGV[1]
 local t = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
@@ -11,20 +14,41 @@ local stepCount = tonumber(ARGV[5])
 local eventId = ARGV[6]
 local ttl = tonumber(ARGV[8])
 local maxMembers = tonumber(ARGV[15])
+local maxOrderedEvents = tonumber(ARGV[16])
+-- An observation is an event seen at some steps: the same event read from `scores` and from
+-- `features` may match different steps, and is two observations.
+local observation = eventId .. '#' .. ARGV[4]
 
+local function expireAll()
+  for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ttl) end
+end
+
+-- Observed before (a redelivery, or the same event twice in a batch): what it gave then.
+local known = redis.call('HGET', outcomes, observation)
+if known then
+  expireAll()
+  if known == '' then return false end
+  return cjson.decode(known)
+end
+
+-- The group's newest event time outlives a firing: windows run on it, and outcomes are forgotten by it.
 local newest = t
-local top = redis.call('ZREVRANGE', w, 0, 0, 'WITHSCORES')
+local top = redis.call('ZREVRANGE', seen, 0, 0, 'WITHSCORES')
 if top[2] and tonumber(top[2]) > newest then newest = tonumber(top[2]) end
 local from = newest - span
 if t <= from then return false end
+local forgotten = redis.call('ZRANGEBYSCORE', seen, '-inf', from)
+for i = 1, #forgotten, 1000 do redis.call('HDEL', outcomes, unpack(forgotten, i, math.min(i + 999, #forgotten))) end
+redis.call('ZREMRANGEBYSCORE', seen, '-inf', from)
 redis.call('ZREMRANGEBYSCORE', w, '-inf', from)
+redis.call('ZADD', seen, t, observation)
 
 local steps = {}
 for s in string.gmatch(ARGV[4], '[^,]+') do steps[#steps + 1] = tonumber(s) end
 
 local function keep()
-  redis.call('PEXPIRE', w, ttl)
-  redis.call('PEXPIRE', ev, ttl)
+  redis.call('HSET', outcomes, observation, '')
+  expireAll()
   return false
 end
 
@@ -32,6 +56,8 @@ local function fire(count, members)
   redis.call('DEL', w, ev)
   local out = { count }
   for i = 1, math.min(#members, maxMembers) do out[#out + 1] = members[i] end
+  redis.call('HSET', outcomes, observation, cjson.encode(out))
+  expireAll()
   return out
 end
 
@@ -41,27 +67,37 @@ local function raise(member, time)
 end
 
 if kind == 'temporal_ordered' then
-  table.sort(steps, function(a, b) return a > b end)
-  for _, step in ipairs(steps) do
-    local start = nil
-    if step == 0 then
-      start = t
-    else
-      local s = redis.call('ZSCORE', w, tostring(step - 1))
-      if s then start = tonumber(s) end
-    end
-    if start and start > from then
-      local cur = redis.call('ZSCORE', w, tostring(step))
-      if (not cur) or start >= tonumber(cur) then
-        redis.call('ZADD', w, start, tostring(step))
-        redis.call('HSET', ev, tostring(step), eventId)
+  -- Every matched event stays in the window as step|event: events arrive out of their order (a
+  -- score comes after the features of its event, and of later events), so the chain is looked for
+  -- on event time each time, not built up in arrival order.
+  for _, step in ipairs(steps) do redis.call('ZADD', w, t, string.format('%04d', step) .. '|' .. eventId) end
+  local size = redis.call('ZCARD', w)
+  if size > maxOrderedEvents then redis.call('ZREMRANGEBYRANK', w, 0, size - maxOrderedEvents - 1) end
+  -- In time order (a tie: the lower step first): best[s] is the chain through step s with the
+  -- latest start, which leaves the most room for the steps after it.
+  local best = {}
+  local entries = redis.call('ZRANGE', w, 0, -1, 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    local member, time = entries[i], tonumber(entries[i + 1])
+    local bar = string.find(member, '|', 1, true)
+    if bar then
+      local step, id = tonumber(string.sub(member, 1, bar - 1)), string.sub(member, bar + 1)
+      if step == 0 then
+        if not best[0] or time >= best[0].start then best[0] = { start = time, last = id, members = { id } } end
+      else
+        local before = best[step - 1]
+        -- One event is not two steps of a chain.
+        if before and before.last ~= id and time - before.start < span and (not best[step] or before.start >= best[step].start) then
+          local members = { unpack(before.members) }
+          members[#members + 1] = id
+          best[step] = { start = before.start, last = id, members = members }
+        end
       end
     end
   end
-  if not redis.call('ZSCORE', w, tostring(stepCount - 1)) then return keep() end
-  local members = {}
-  for i = 0, stepCount - 1 do members[#members + 1] = redis.call('HGET', ev, tostring(i)) or '' end
-  return fire(stepCount, members)
+  local chain = best[stepCount - 1]
+  if not chain then return keep() end
+  return fire(stepCount, chain.members)
 end
 
 if kind == 'temporal' then

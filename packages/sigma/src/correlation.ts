@@ -15,10 +15,18 @@ import type { SigmaEvent } from './sigma-event.ts'
  * - value_count: the distinct values of `condition.field` in the window; the same.
  * - temporal: the distinct steps seen in the window; fires when their count meets the condition
  *   (default: every step).
- * - temporal_ordered: every step, in the listed order, within one timespan from the first.
- * When a correlation fires, its group's state is cleared, so the next alert needs fresh events.
+ * - temporal_ordered: every step, in the listed order of event time (a tie allowed), the last less
+ *   than one timespan after the first, whatever order the events arrive in (a score arrives after
+ *   the features of its event, and often after those of the next one). The window keeps at most
+ *   MAX_ORDERED_EVENTS events per group, the oldest leaving first.
+ * When a correlation fires, its group's window is cleared, so the next alert needs fresh events.
  * Windows run on the newest event time the group has seen: an event older than that by more than
  * the timespan no longer counts.
+ * Each observation (an event at its steps) is answered once: observed again, a redelivery or the
+ * same event twice in a batch, it counts nothing more and gets what it got the first time, the same
+ * firing if it completed one. So a batch handled again after its alerts failed to be stored raises
+ * them again (the alert store counts each event once), and a replay never fires a second time. The
+ * answers are kept for as long as the window would keep their events.
  */
 export interface CompiledCorrelation {
   rule: CorrelationRule
@@ -51,6 +59,12 @@ export interface Observation {
 
 /** Evidence returned with a firing: the first members, enough for an alert to cite. */
 export const MAX_FIRING_MEMBERS = 100
+/**
+ * Events a temporal_ordered window keeps per group. A chain is found from the latest start, so
+ * dropping the oldest events loses only chains that would start before every kept event and whose
+ * later steps arrive later still; it bounds the work per observation in a flood.
+ */
+export const MAX_ORDERED_EVENTS = 1000
 
 /** When a correlation fires: how many it counted and the evidence (event ids; for value_count, the values). */
 export interface Firing {
@@ -193,59 +207,96 @@ export function meets(count: number, c: CountCondition): boolean {
  * single-instance use. Not shared: two alerters with it would each see half of a group.
  */
 export function createMemoryCorrelationState(): CorrelationState {
-  // key → member → time (event_count: event ids; value_count: values; temporal*: step indices)
-  const windows = new Map<string, Map<string, number>>()
-  // key → step → event id that last advanced it (temporal*: evidence)
-  const evidence = new Map<string, Map<string, string>>()
+  interface Group {
+    /** member → time (event_count: event ids; value_count: values; temporal: steps; temporal_ordered: step|event id) */
+    window: Map<string, number>
+    /** temporal: step → event id last seen at it */
+    evidence: Map<string, string>
+    /** observation → what it got: null or the firing it completed */
+    outcomes: Map<string, Firing | null>
+    /** observation → its event time */
+    seen: Map<string, number>
+  }
+  const groups = new Map<string, Group>()
   return {
     async observe(o) {
       const key = `${o.correlationId}\u0000${o.groupKey}`
-      const w = windows.get(key) ?? new Map<string, number>()
-      windows.set(key, w)
-      const ev = evidence.get(key) ?? new Map<string, string>()
-      evidence.set(key, ev)
-      const newest = Math.max(o.time, ...w.values(), Number.NEGATIVE_INFINITY)
+      const g = groups.get(key) ?? { window: new Map(), evidence: new Map(), outcomes: new Map(), seen: new Map() }
+      groups.set(key, g)
+      const observation = `${o.eventId}#${o.steps.join(',')}`
+      const known = g.outcomes.get(observation)
+      if (known !== undefined) return known
+
+      let newest = o.time
+      for (const t of g.seen.values()) newest = Math.max(newest, t)
       const from = newest - o.timespanMs
       if (o.time <= from) return null
-      for (const [m, t] of w) if (t <= from) w.delete(m)
+      for (const [m, t] of g.seen) {
+        if (t > from) continue
+        g.seen.delete(m)
+        g.outcomes.delete(m)
+      }
+      for (const [m, t] of g.window) if (t <= from) g.window.delete(m)
+      g.seen.set(observation, o.time)
+      const answer = (firing: Firing | null) => {
+        if (firing !== null) {
+          g.window.clear()
+          g.evidence.clear()
+        }
+        g.outcomes.set(observation, firing)
+        return firing
+      }
 
       if (o.type === 'temporal_ordered') {
-        // member = step, time = start of the latest chain that reached it
-        for (const step of [...o.steps].sort((a, b) => b - a)) {
-          const start = step === 0 ? o.time : w.get(String(step - 1))
-          if (start === undefined || start <= from) continue
-          if (start >= (w.get(String(step)) ?? Number.NEGATIVE_INFINITY)) {
-            w.set(String(step), start)
-            ev.set(String(step), o.eventId)
-          }
-        }
-        const done = w.get(String(o.stepCount - 1))
-        if (done === undefined) return null
-        const members = Array.from({ length: o.stepCount }, (_, i) => ev.get(String(i)) ?? '').slice(0, MAX_FIRING_MEMBERS)
-        windows.delete(key)
-        evidence.delete(key)
-        return { count: o.stepCount, members }
+        for (const step of o.steps) g.window.set(`${String(step).padStart(4, '0')}|${o.eventId}`, o.time)
+        const entries = [...g.window].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        for (const [m] of entries.slice(0, Math.max(0, entries.length - MAX_ORDERED_EVENTS))) g.window.delete(m)
+        const chain = latestChain(entries.slice(-MAX_ORDERED_EVENTS), o.stepCount, o.timespanMs)
+        return answer(chain === null ? null : { count: o.stepCount, members: chain })
       }
 
       if (o.type === 'temporal') {
         for (const step of o.steps) {
-          w.set(String(step), Math.max(o.time, w.get(String(step)) ?? Number.NEGATIVE_INFINITY))
-          ev.set(String(step), o.eventId)
+          g.window.set(String(step), Math.max(o.time, g.window.get(String(step)) ?? Number.NEGATIVE_INFINITY))
+          g.evidence.set(String(step), o.eventId)
         }
       } else {
         const member = o.type === 'value_count' ? o.value! : o.eventId
-        w.set(member, Math.max(o.time, w.get(member) ?? Number.NEGATIVE_INFINITY))
+        g.window.set(member, Math.max(o.time, g.window.get(member) ?? Number.NEGATIVE_INFINITY))
       }
-      const count = w.size
-      if (!meets(count, o.condition)) return null
-      const members = o.type === 'temporal' ? [...w.keys()].sort().map((s) => ev.get(s) ?? '') : [...w.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([m]) => m)
-      windows.delete(key)
-      evidence.delete(key)
-      return { count, members: members.slice(0, MAX_FIRING_MEMBERS) }
+      const count = g.window.size
+      if (!meets(count, o.condition)) return answer(null)
+      const members = o.type === 'temporal'
+        ? [...g.window.keys()].sort().map((s) => g.evidence.get(s) ?? '')
+        : [...g.window.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([m]) => m)
+      return answer({ count, members: members.slice(0, MAX_FIRING_MEMBERS) })
     },
     async close() {
-      windows.clear()
-      evidence.clear()
+      groups.clear()
     },
   }
+}
+
+/**
+ * temporal_ordered: a chain of events through every step in order, the last less than a timespan
+ * after the first, as event ids; null when there is none. `entries` (step|event id → time) in
+ * time order, a tie by member. best[s] is the chain through step s with the latest start, which
+ * leaves the most room for the steps after it.
+ */
+function latestChain(entries: ReadonlyArray<readonly [string, number]>, stepCount: number, timespanMs: number): string[] | null {
+  const best: Array<{ start: number; last: string; members: string[] } | undefined> = []
+  for (const [member, time] of entries) {
+    const bar = member.indexOf('|')
+    const step = Number(member.slice(0, bar))
+    const id = member.slice(bar + 1)
+    if (step === 0) {
+      if (best[0] === undefined || time >= best[0].start) best[0] = { start: time, last: id, members: [id] }
+      continue
+    }
+    const before = best[step - 1]
+    // One event is not two steps of a chain.
+    if (before === undefined || before.last === id || time - before.start >= timespanMs) continue
+    if (best[step] === undefined || before.start >= best[step]!.start) best[step] = { start: before.start, last: id, members: [...before.members, id] }
+  }
+  return best[stepCount - 1]?.members ?? null
 }

@@ -91,6 +91,27 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     await state.close()
   })
 
+  it('gives an event observed again what it got the first time: the same firing if it completed one, else nothing, and counts it once', async () => {
+    const { feed, state } = await setup()
+    const events = [fail(0, '3.3.4.4', 'a', 'r1'), fail(1_000, '3.3.4.4', 'a', 'r2'), fail(2_000, '3.3.4.4', 'a', 'r3')]
+    const first = await feed(events, 'count')
+    expect(first.map((m) => m.eventId)).toEqual(['r3'])
+    // a redelivery of the whole batch: the firing again (its alert is raised once), nothing new
+    expect(await feed(events, 'count')).toEqual(first)
+    // the window was cleared by the firing, and the redelivered events did not refill it
+    expect(await feed([fail(3_000, '3.3.4.4'), fail(4_000, '3.3.4.4')], 'count')).toEqual([])
+    expect(await feed([fail(5_000, '3.3.4.4')], 'count')).toHaveLength(1)
+    await state.close()
+  })
+
+  it('value_count fires again for a later wave of new events with the same values', async () => {
+    const { feed, state } = await setup()
+    const wave = (t: number) => ['a', 'b', 'c'].map((user, i) => fail(t + i, '4.4.5.5', user))
+    expect(await feed(wave(0), 'users')).toHaveLength(1)
+    expect(await feed(wave(80_000), 'users')).toHaveLength(1)
+    await state.close()
+  })
+
   it('value_count counts distinct values of the field', async () => {
     const { feed, state } = await setup()
     expect(await feed([fail(0, '4.4.4.4', 'a'), fail(1, '4.4.4.4', 'a'), fail(2, '4.4.4.4', 'b')], 'users')).toHaveLength(0)
@@ -115,6 +136,18 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     expect(fired).toHaveLength(1)
     expect(fired[0]!.correlated.map((a) => a.id)).toEqual(['ok', 'fail'])
     expect(await feed([ok(100_000, '9.9.9.9'), fail(170_000, '9.9.9.9')], 'ordered')).toHaveLength(0)
+    await state.close()
+  })
+
+  it('temporal_ordered goes by event time, not arrival: a later step that arrived first completes the chain when the earlier one comes', async () => {
+    const { feed, state } = await setup()
+    expect(await feed([fail(5_000, '8.8.9.9')], 'ordered')).toHaveLength(0)
+    const fired = await feed([ok(1_000, '8.8.9.9')], 'ordered')
+    expect(fired).toHaveLength(1)
+    expect(fired[0]!.members).toHaveLength(2)
+    // arriving in order but a timespan apart, or out of order in event time, they are not a chain
+    expect(await feed([fail(70_000, '8.8.9.8'), ok(5_000, '8.8.9.8')], 'ordered')).toHaveLength(0)
+    expect(await feed([ok(10_000, '8.8.9.7'), fail(5_000, '8.8.9.7')], 'ordered')).toHaveLength(0)
     await state.close()
   })
 

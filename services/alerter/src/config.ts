@@ -9,7 +9,7 @@ const emailList = z.string()
 // The only file in the alerter that reads process.env.
 export const Config = baseConfig.extend({
   ...pgConfig,
-  ...redisConfig, // Sigma correlation state and its replay guard
+  ...redisConfig, // Sigma correlation state
   // Calibrated score at or above which an event alerts; unset, each score's own model threshold (set by the trainer) applies.
   ALERT_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
   ALERT_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000), // one alert per entity and detector in this much event time

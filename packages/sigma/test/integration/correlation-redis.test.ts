@@ -45,6 +45,22 @@ describe('several alerter instances on one Redis', () => {
     expect(new Set(members).size).toBe(50)
   })
 
+  it('remembers no more than a timespan of events, however long an attack lasts', async () => {
+    const state = createRedisCorrelationState(redis, { keyPrefix: 'long:' })
+    // 2000 s of one failure a second against a 60 s window that fires every 10
+    let firings = 0
+    for (let i = 0; i < 2000; i++) {
+      const fired = await state.observe({
+        correlationId: 'c', type: 'event_count', groupKey: 'g', steps: [0], stepCount: 1, eventId: `e${i}`,
+        time: i * 1000, timespanMs: 60_000, condition: { gte: 10 }, value: null,
+      })
+      if (fired) firings++
+    }
+    expect(firings).toBe(200)
+    expect(await redis.hlen('long:corr:{c:g}:o')).toBeLessThanOrEqual(60)
+    expect(await redis.zcard('long:corr:{c:g}:s')).toBeLessThanOrEqual(60)
+  })
+
   it('expires an idle group', async () => {
     const state = createRedisCorrelationState(redis, { keyPrefix: 'ttl:', idleTtlMs: 0 })
     await state.observe({ correlationId: 'c', type: 'event_count', groupKey: 'g', steps: [0], stepCount: 1, eventId: 'x', time: 0, timespanMs: 200, condition: { gte: 2 }, value: null })

@@ -7,7 +7,6 @@ import { createAlertJoin, type AlertJoin } from './alert-join.ts'
 import { createCorrelationFeed } from './correlation-feed.ts'
 import { createFlaggedEntities } from './flagged-entities.ts'
 import { handleFeatureRecords, handleScoreRecords, type MatchCounter, type SigmaDeps } from './handle-sigma-events.ts'
-import { createRedisReplayGuard } from './replay-guard.ts'
 import { loadRules, recordRuleCounts, ruleCounts, type LoadedRules, type RuleCount, type RuleGauge } from './rule-set.ts'
 
 export interface SigmaRulesOptions {
@@ -17,13 +16,13 @@ export interface SigmaRulesOptions {
   windowMs: number
   /** ALERT_MAX_EVIDENCE */
   maxEvidence: number
-  /** how long an idle correlation group's state (and its replay guard) outlives its window in Redis, ms */
+  /** how long an idle correlation group's state outlives its window in Redis, ms */
   correlationIdleTtlMs?: number
 }
 
 export interface SigmaRulesDeps {
   pool: PgPool
-  /** correlation state and the replay guard; the caller owns and closes it */
+  /** correlation state; the caller owns and closes it */
   redis: Redis
   store: RaiseDeps['store']
   producer: Pick<TypedProducer, 'send'>
@@ -51,7 +50,7 @@ const DEFAULT_IDLE_TTL_MS = 10 * 60_000
 
 /**
  * Sigma rules in the alerter: the rule set, loaded once; the engine; the correlations with their
- * state in Redis, behind a replay guard; flags for the trainer; and the join with model alerts.
+ * state in Redis; flags for the trainer; and the join with model alerts.
  */
 export function createSigmaRules(options: SigmaRulesOptions, deps: SigmaRulesDeps): SigmaRules {
   const rules = loadRules(options.ruleDirs, deps.log)
@@ -61,7 +60,7 @@ export function createSigmaRules(options: SigmaRulesOptions, deps: SigmaRulesDep
   const join = createAlertJoin(deps.pool, { windowMs: options.windowMs, maxEvidence: options.maxEvidence })
   const sigma: SigmaDeps = {
     engine: createSigmaEngine(rules.set),
-    correlations: createCorrelationFeed(rules.set.correlations, state, createRedisReplayGuard(deps.redis), idleTtlMs),
+    correlations: createCorrelationFeed(rules.set.correlations, state),
     flags: createFlaggedEntities(deps.pool),
     version: rules.version,
     windowMs: options.windowMs,

@@ -1,9 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { createMemoryCorrelationState, createSigmaEngine, loadRuleSet, sigmaEventOfFeatures, sourceOf } from '@vigil/sigma'
+import { compileRuleSet, createMemoryCorrelationState, createSigmaEngine, loadRuleSet, sigmaEventOfFeatures, sourceOf } from '@vigil/sigma'
 import type { FeatureRecord } from '@vigil/schemas'
 import { createCorrelationFeed } from '../../src/rules/correlation-feed.ts'
-import { createMemoryReplayGuard, type ReplayGuard } from '../../src/rules/replay-guard.ts'
 import { failedLogin } from './rules-fakes.ts'
 
 const set = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/ssh-brute-force.yml', import.meta.url))])
@@ -13,9 +12,6 @@ const matched = (records: readonly FeatureRecord[]) => records.map((r) => {
   return { event, source: sourceOf(event), matches: engine.match(event) }
 })
 const firingsOf = (out: { eventId: string }[][]) => out.flat().map((f) => f.eventId)
-
-// A guard that remembers nothing: the correlator alone.
-const noGuard: ReplayGuard = { fired: async (items) => items.map(() => false), remember: async () => {} }
 
 /** 12 failed logins from A, 20 s apart (the 10th completes the count), and 9 from B. */
 const batch = [
@@ -31,7 +27,7 @@ describe('the correlation feed', () => {
   })
 
   it('fires once for the source with ten failures in the window, with the ten as members', async () => {
-    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState(), createMemoryReplayGuard(), 600_000)
+    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState())
     const out = await feed.observe(matched(batch))
     expect(firingsOf(out)).toEqual(['raw-logs/0/9'])
     const firing = out.flat()[0]!
@@ -39,22 +35,38 @@ describe('the correlation feed', () => {
     expect(firing.members).toEqual(Array.from({ length: 10 }, (_, i) => `raw-logs/0/${i}`))
   })
 
-  it('does not fire again for a batch delivered twice, or for events repeated within a batch', async () => {
-    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState(), createMemoryReplayGuard(), 600_000)
-    expect(firingsOf(await feed.observe(matched(batch)))).toHaveLength(1)
-    expect(firingsOf(await feed.observe(matched(batch)))).toEqual([])
-    const doubled = createCorrelationFeed(set.correlations, createMemoryCorrelationState(), createMemoryReplayGuard(), 600_000)
+  it('gives a batch delivered again the firing it completed, and fires nothing new for it; an event repeated within a batch counts once', async () => {
+    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState())
+    const first = (await feed.observe(matched(batch))).flat()
+    expect(first.map((f) => f.eventId)).toEqual(['raw-logs/0/9'])
+    // what lets a batch whose alert was not stored raise it when handled again
+    expect((await feed.observe(matched(batch))).flat()).toEqual(first)
+    const doubled = createCorrelationFeed(set.correlations, createMemoryCorrelationState())
     expect(firingsOf(await doubled.observe(matched(batch.flatMap((r) => [r, r]))))).toEqual(['raw-logs/0/9'])
   })
 
-  it('without the guard, the correlator alone fires again on the replay (what the guard is for)', async () => {
-    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState(), noGuard, 600_000)
-    expect(firingsOf(await feed.observe(matched(batch)))).toHaveLength(1)
-    expect(firingsOf(await feed.observe(matched(batch)))).toHaveLength(1)
+  it('fires a value_count rule again for a later wave of new events with the same values', async () => {
+    const spraying = compileRuleSet([{
+      file: 'spraying.yml',
+      text: `title: failed login\nid: failed\nname: failed\nlogsource: {product: linux, service: sshd}\ndetection:\n  k: ['Failed password']\n  condition: k\n---\n`
+        + `title: spraying\nid: spraying\ncorrelation: {type: value_count, rules: [failed], group-by: [source.ip], timespan: 5m, condition: {gte: 3, field: user.name}}\n`,
+    }])
+    const sprayEngine = createSigmaEngine(spraying)
+    const feed = createCorrelationFeed(spraying.correlations, createMemoryCorrelationState())
+    const wave = (first: number, seconds: number) => ['root', 'admin', 'oracle'].map((user, i) => {
+      const r = failedLogin(first + i, seconds + i, '10.9.9.9')
+      return { ...r, event: { ...r.event, user: { name: user } } }
+    })
+    const observe = (records: FeatureRecord[]) => feed.observe(records.map((r) => {
+      const event = sigmaEventOfFeatures(r)
+      return { event, source: sourceOf(event), matches: sprayEngine.match(event) }
+    }))
+    expect(firingsOf(await observe(wave(0, 0)))).toEqual(['raw-logs/0/2'])
+    expect(firingsOf(await observe(wave(10, 480)))).toEqual(['raw-logs/0/12'])
   })
 
   it('still fires on new failures after a firing, counting the ones that came after it', async () => {
-    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState(), createMemoryReplayGuard(), 600_000)
+    const feed = createCorrelationFeed(set.correlations, createMemoryCorrelationState())
     await feed.observe(matched(batch))
     const more = Array.from({ length: 10 }, (_, i) => failedLogin(200 + i, 300 + i * 5, '183.62.140.253'))
     // The 11th and 12th of the first batch came after its firing: with 8 new ones they make ten.

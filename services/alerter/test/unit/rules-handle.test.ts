@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { TransientError } from '@vigil/platform'
 import { createMemoryCorrelationState, createSigmaEngine } from '@vigil/sigma'
 import type { Score } from '@vigil/schemas'
 import { createCorrelationFeed } from '../../src/rules/correlation-feed.ts'
 import { mergeFlags } from '../../src/rules/flagged-entities.ts'
 import { handleFeatureRecords, handleScoreRecords, type SigmaDeps } from '../../src/rules/handle-sigma-events.ts'
-import { createMemoryReplayGuard } from '../../src/rules/replay-guard.ts'
 import { DEFAULT_RULE_DIRS, loadRules, ruleCounts } from '../../src/rules/rule-set.ts'
 import { delivered, failedLogin, memoryFlags, memoryRaiseDeps, sshdRecord } from './rules-fakes.ts'
 
@@ -21,7 +21,7 @@ function alerter() {
   const deps: SigmaDeps = {
     ...raise.deps,
     engine: createSigmaEngine(rules.set),
-    correlations: createCorrelationFeed(rules.set.correlations, createMemoryCorrelationState(), createMemoryReplayGuard(), 600_000),
+    correlations: createCorrelationFeed(rules.set.correlations, createMemoryCorrelationState()),
     flags, version: rules.version, windowMs: 600_000, maxEvidence: 10,
     matches: { inc: ({ kind }, n = 1) => void (counted[kind] = (counted[kind] ?? 0) + n) },
     now: () => 0,
@@ -68,6 +68,23 @@ describe('features → Sigma alerts', () => {
     expect(a.counted).toEqual({ detection: 13, correlation: 1 })
   })
 
+  it('raises a fired correlation\'s alert when its batch is handled again after storing it failed', async () => {
+    const a = alerter()
+    const record = a.deps.store.record.bind(a.deps.store)
+    let failures = 1
+    a.deps.store = {
+      ...a.deps.store,
+      record: async (...args: Parameters<typeof record>) => {
+        if (failures-- > 0) throw new TransientError('ALERT_STORE_UNAVAILABLE', 'postgres: connection terminated')
+        return record(...args)
+      },
+    }
+    await expect(handleFeatureRecords(delivered(batch), a.deps)).rejects.toThrow('connection terminated')
+    // the consumer holds the batch and hands it over again
+    const published = await handleFeatureRecords(delivered(batch), a.deps)
+    expect(published.map((x) => x.detector).sort()).toEqual([`sigma:${BRUTE_FORCE}`, `sigma:${SSHD_ERROR}`])
+  })
+
   it('publishes nothing new for a batch delivered again, and counts no event twice', async () => {
     const a = alerter()
     await handleFeatureRecords(delivered(batch), a.deps)
@@ -99,5 +116,13 @@ describe('scores → Sigma alerts (rules over ML anomalies)', () => {
     const b = alerter()
     await handleFeatureRecords(delivered([login(T)]), b.deps)
     expect(await handleScoreRecords(delivered([score(T + 60_000)]), b.deps)).toEqual([])
+  })
+
+  it('fires it on event time when the login arrives before the anomaly that came first (scores lag features)', async () => {
+    const T = Date.UTC(2025, 11, 10, 7)
+    const a = alerter()
+    expect(await handleFeatureRecords(delivered([login(T + 60_000)]), a.deps)).toEqual([])
+    const published = await handleScoreRecords(delivered([score(T)]), a.deps)
+    expect(published.map((x) => [x.detector, x.severity])).toEqual([[`sigma:${ANOMALY_THEN_LOGIN}`, 'high']])
   })
 })
