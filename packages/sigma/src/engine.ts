@@ -1,7 +1,7 @@
 import { createLiteralScanner, type LiteralScanner } from './aho-corasick.ts'
-import { compileDetection, MatchContext, type CompiledDetection } from './compile-rule.ts'
+import { MatchContext, type CompiledDetection } from './compile-rule.ts'
 import type { CompiledCorrelation } from './correlation.ts'
-import { servesLogsource, sourceOf, type EventSource, type FieldReader } from './field-mapping.ts'
+import { sourceOf, type EventSource, type FieldReader } from './field-mapping.ts'
 import type { LoadedDetection } from './load-rules.ts'
 import type { Attribution } from './rule-model.ts'
 import type { SigmaEvent } from './sigma-event.ts'
@@ -21,8 +21,11 @@ export interface DetectionMatch {
 export interface SigmaEngine {
   /** The detection rules that match the event (in load order). Pure and synchronous. */
   match(event: SigmaEvent): DetectionMatch[]
-  /** how many rule evaluations the index let through, and how many events (for benchmarks and metrics) */
-  readonly stats: { events: number; evaluated: number }
+  /**
+   * how many rule evaluations the index let through, how many events, and how many event sources
+   * have an index (at most EVENT_SOURCES' length, whatever the input) (for benchmarks and metrics)
+   */
+  readonly stats: { events: number; evaluated: number; sources: number }
 }
 
 export interface EngineOptions {
@@ -36,8 +39,9 @@ export interface EngineOptions {
 /**
  * The matcher over a loaded rule set. Rules are indexed so that an event's cost depends on the
  * rules that could match it, not on the size of the rule set:
- * 1. by event source: an event meets only the rules compiled for its source (its family, program,
- *    Zeek log: the logsource), looked up once per source;
+ * 1. by event source: an event meets only the rules compiled at load for its source (its family,
+ *    program, Zeek log: the logsource), indexed on first use; sources are a fixed set, so input
+ *    cannot grow this;
  * 2. by required literals: from each rule's condition the compiler derives a set of literals one of
  *    which must occur in any event it matches (an `and` takes its most selective branch's, an `or`
  *    the union of its branches', a `not` none); per source, one Aho–Corasick automaton over all
@@ -48,13 +52,14 @@ export function createSigmaEngine(ruleSet: { detections: readonly LoadedDetectio
   const literalIndex = options.literalIndex ?? true
   const feedsOnly = silencedRules(ruleSet.correlations ?? [])
   const indexes = new Map<string, SourceIndex>()
-  const stats = { events: 0, evaluated: 0 }
+  const stats = { events: 0, evaluated: 0, sources: 0 }
 
   const indexOf = (source: EventSource): SourceIndex => {
     let index = indexes.get(source.key)
     if (index === undefined) {
       index = buildSourceIndex(compiledFor(ruleSet.detections, source), literalIndex)
       indexes.set(source.key, index)
+      stats.sources = indexes.size
     }
     return index
   }
@@ -134,23 +139,9 @@ function buildSourceIndex(rules: CompiledDetection[], literalIndex: boolean): So
   }
 }
 
-/** The rules compiled for a source; for a source first seen in the stream (a new Zeek log), compiled now. */
+/** The rules compiled for a source, in load order. */
 function compiledFor(detections: readonly LoadedDetection[], source: EventSource): CompiledDetection[] {
-  const out: CompiledDetection[] = []
-  for (const d of detections) {
-    const c = d.compiled.find((x) => x.source.key === source.key)
-    if (c !== undefined) out.push(c)
-    else if (servesLogsource(source, d.rule.logsource) && !d.compiled.some((x) => x.source === source)) {
-      try {
-        const made = compileDetection(d.rule, source)
-        d.compiled.push(made)
-        out.push(made)
-      } catch {
-        // The rule does not apply to these events (a field they lack): as at load, it is not run on them.
-      }
-    }
-  }
-  return out
+  return detections.flatMap((d) => d.compiled.find((c) => c.source.key === source.key) ?? [])
 }
 
 /** Rules referenced only by correlations that do not `generate` them: they match, but raise no alert of their own. */

@@ -214,19 +214,27 @@ const PROGRAM_SERVICES: ReadonlyMap<string, string> = new Map([
 // Syslog facilities auth (4) and authpriv (10): what lands in auth.log.
 const AUTH_FACILITIES: ReadonlySet<number> = new Set([4, 10])
 
-/** Zeek logs with their own source; a log not listed gets one on first sight (see sourceOf). */
+/** Zeek logs with their own source (a rule's `service` can name them); every other log shares `zeek.other`. */
 const ZEEK_LOG_NAMES = [
   'conn', 'dns', 'http', 'ssh', 'ssl', 'notice', 'weird', 'files', 'x509', 'smb_files', 'smb_mapping', 'dce_rpc', 'kerberos',
   'ntlm', 'rdp', 'ftp', 'smtp', 'dpd', 'software', 'syslog', 'snmp', 'sip', 'tunnel', 'pe', 'ocsp', 'known_hosts', 'known_services', 'known_certs',
 ]
+const LISTED_ZEEK_LOGS: ReadonlySet<string> = new Set(ZEEK_LOG_NAMES)
+
+// The log name comes from the line (Zeek's `_path`), so whoever can send a line picks it: a source
+// per name would let input grow every engine without bound. A log not listed has no readers of its
+// own and no rule loads for its service, so the rules that serve it are those naming no service,
+// the same for every such log: one source stands for them all.
+const ZEEK_OTHER = 'zeek.other'
 
 // Zeek's names are identifiers with dots (id.orig_h); W3C names with dashes (cs-cookie) are never Zeek's.
 const ZEEK_FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/
 
-function zeekSource(log: string): EventSource {
-  const fields = { ...ZEEK_COMMON, ...ZEEK_BY_LOG[log], ...(log === 'http' ? PROXY_FIELDS : {}) }
+/** A listed log's source, or (null) the one every other log shares. */
+function zeekSource(log: string | null): EventSource {
+  const fields = log === null ? ZEEK_COMMON : { ...ZEEK_COMMON, ...ZEEK_BY_LOG[log], ...(log === 'http' ? PROXY_FIELDS : {}) }
   return source({
-    key: `zeek.${log}`, product: 'zeek', services: [log], categories: log === 'http' ? ['proxy'] : [],
+    key: log === null ? ZEEK_OTHER : `zeek.${log}`, product: 'zeek', services: log === null ? [] : [log], categories: log === 'http' ? ['proxy'] : [],
     fields, fallback: (field) => (ZEEK_FIELD_NAME.test(field) ? rawZeek(field) : null), rawOnly: (field) => ZEEK_FIELD_NAME.test(field),
   })
 }
@@ -248,14 +256,18 @@ export const EVENT_SOURCES: readonly EventSource[] = [
   source({ key: 'web.error.apache', services: ['apache'], fields: WEBSERVER_FIELDS }),
   source({ key: 'web.error.nginx', services: ['nginx'], fields: WEBSERVER_FIELDS }),
   ...ZEEK_LOG_NAMES.map(zeekSource),
+  zeekSource(null),
   source({ key: 'anomaly', product: 'vigil', categories: ['anomaly'], fallback: anomalyReader }),
 ]
 
-const byKey = new Map(EVENT_SOURCES.map((s) => [s.key, s]))
+const byKey: ReadonlyMap<string, EventSource> = new Map(EVENT_SOURCES.map((s) => [s.key, s]))
 
-/** The source of one event, from its family and what the line says (program, facility, Zeek log, dataset). */
+/**
+ * The source of one event, from its family and what the line says (program, facility, Zeek log,
+ * dataset): always one of EVENT_SOURCES, whatever the input.
+ */
 export function sourceOf(e: SigmaEvent): EventSource {
-  return byKey.get(sourceKeyOf(e)) ?? newZeekSource(e)
+  return byKey.get(sourceKeyOf(e))!
 }
 
 function sourceKeyOf(e: SigmaEvent): string {
@@ -270,7 +282,10 @@ function sourceKeyOf(e: SigmaEvent): string {
     case 'web':
       if (ecs.event.dataset === 'web.error') return /^\d{4}\/\d\d\/\d\d /.test(ecs.message) ? 'web.error.nginx' : 'web.error.apache'
       return 'web.access'
-    case 'zeek': return `zeek.${ecs.zeek?.log ?? 'unknown'}`
+    case 'zeek': {
+      const log = ecs.zeek?.log ?? null
+      return log !== null && LISTED_ZEEK_LOGS.has(log) ? `zeek.${log}` : ZEEK_OTHER
+    }
     case ANOMALY_FAMILY: return 'anomaly'
     default: {
       const program = ecs.process?.name
@@ -280,15 +295,6 @@ function sourceKeyOf(e: SigmaEvent): string {
       return facility !== undefined && facility !== null && AUTH_FACILITIES.has(facility) ? 'syslog.auth' : 'syslog'
     }
   }
-}
-
-// Zeek logs outside the list, seen in the stream: made once each, with the same reading rules.
-function newZeekSource(e: SigmaEvent): EventSource {
-  const key = sourceKeyOf(e)
-  const log = key.startsWith('zeek.') ? key.slice('zeek.'.length) : null
-  const made = log !== null ? zeekSource(log) : byKey.get('syslog')!
-  byKey.set(key, made)
-  return made
 }
 
 // ----------------------------------------------------------------------------- raw Zeek fields

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from '@vigil/platform'
+import type { z } from 'zod'
 import type { AlertReader } from './alert-reader.ts'
 import type { FeedbackLoop } from './feedback-loop.ts'
 import { ApiError, queryOf, readJsonBody, validate } from './http.ts'
@@ -41,27 +42,30 @@ const ok = (body: unknown) => ({ status: 200, body })
 /** Every endpoint of the API (see README.md). */
 export function createRoutes(deps: RouteDeps): Route[] {
   const { alerts, verdicts, suppressionStore, suppressions, feedback, log } = deps
-  const route = (method: Route['method'], name: string, handle: Route['handle']): Route => ({
-    method, name: `${method} ${name}`, handle,
+  // Every route names the query it takes (`noQuery` for none) and it is checked here, before the
+  // handler runs: a parameter no route reads (say ?dryRun=true) is refused, never silently ignored.
+  const route = <Q extends z.ZodType>(
+    method: Route['method'], name: string, query: Q, handle: (request: RouteRequest & { query: z.infer<Q> }) => ReturnType<Route['handle']>,
+  ): Route => ({
+    method, name: `${method} ${name}`,
     path: new RegExp(`^${name.replace(/:[a-z]+/g, '([^/]+)')}$`),
+    handle: async (request) => handle({ ...request, query: validate(query, queryOf(request.url), 'query') }),
   })
 
   return [
-    route('GET', '/api/alerts', async ({ url }) => {
-      const query = validate(listAlertsQuery, queryOf(url), 'query')
+    route('GET', '/api/alerts', listAlertsQuery, async ({ query }) => {
       const list = await alerts.list(query)
       return ok({ alerts: list, count: list.length, limit: query.limit })
     }),
 
-    route('GET', '/api/alerts/:id', async ({ url, params }) => {
-      validate(noQuery, queryOf(url), 'query')
+    route('GET', '/api/alerts/:id', noQuery, async ({ params }) => {
       const alertId = validate(alertIdParam, params[0], 'alert id')
       const alert = await alerts.get(alertId)
       if (!alert) throw new ApiError(404, 'ALERT_NOT_FOUND', `no alert ${alertId}`)
       return ok({ alert })
     }),
 
-    route('POST', '/api/alerts/:id/verdict', async ({ req, params }) => {
+    route('POST', '/api/alerts/:id/verdict', noQuery, async ({ req, params }) => {
       const alertId = validate(alertIdParam, params[0], 'alert id')
       const body = validate(verdictBody, await readJsonBody(req), 'verdict')
       const verdict = await verdicts.record(alertId, body)
@@ -72,12 +76,12 @@ export function createRoutes(deps: RouteDeps): Route[] {
       return ok({ verdict, published })
     }),
 
-    route('POST', '/api/suppressions/preview', async ({ req }) => {
+    route('POST', '/api/suppressions/preview', noQuery, async ({ req }) => {
       const match = validate(previewBody, await readJsonBody(req), 'suppression')
       return ok({ preview: await suppressionStore.preview(match, deps.previewDays) })
     }),
 
-    route('POST', '/api/suppressions', async ({ req }) => {
+    route('POST', '/api/suppressions', noQuery, async ({ req }) => {
       const body = validate(newSuppressionBody, await readJsonBody(req), 'suppression')
       const saved = await suppressionStore.create(body)
       if (!saved) throw new ApiError(422, 'ALERT_NOT_FOUND', `alertId: no alert ${body.alertId}`)
@@ -88,13 +92,12 @@ export function createRoutes(deps: RouteDeps): Route[] {
       return { status: 201, body: { suppression, resolved: resolvedAlertIds.length, resolvedAlertIds } }
     }),
 
-    route('GET', '/api/suppressions', async ({ url }) => {
-      const { status } = validate(listSuppressionsQuery, queryOf(url), 'query')
+    route('GET', '/api/suppressions', listSuppressionsQuery, async ({ query: { status } }) => {
       const list = await suppressionStore.list(status)
       return ok({ suppressions: list, count: list.length })
     }),
 
-    route('DELETE', '/api/suppressions/:id', async ({ params }) => {
+    route('DELETE', '/api/suppressions/:id', noQuery, async ({ params }) => {
       const id = validate(suppressionIdParam, params[0], 'suppression id')
       const suppression = await suppressionStore.revoke(id)
       if (!suppression) throw new ApiError(404, 'SUPPRESSION_NOT_FOUND', `no suppression ${id}`)

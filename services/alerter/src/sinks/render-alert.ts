@@ -103,7 +103,8 @@ export function slackMessage(alert: Alert, eventCount: number): SlackMessage {
     )
   }
   blocks.push({ type: 'context', elements: [mrkdwn(`Vigil alert ${slackCode(f.alertId)}`)] })
-  return { text: headline(f), blocks, unfurl_links: false, unfurl_media: false }
+  // The fallback text is what notifications show, and Slack reads it as mrkdwn: escaped like the blocks.
+  return { text: slackEscape(headline(f)), blocks, unfurl_links: false, unfurl_media: false }
 }
 
 const mrkdwn = (text: string) => ({ type: 'mrkdwn', text, verbatim: true })

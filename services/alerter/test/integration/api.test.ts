@@ -259,6 +259,10 @@ describe('feedback API: alerts', () => {
       ['GET', '/api/suppressions?status=maybe', undefined, 400, 'INVALID_REQUEST', /status: Invalid option/],
       ['DELETE', '/api/suppressions/abc', undefined, 400, 'INVALID_REQUEST', /is not a suppression id/],
       ['DELETE', '/api/suppressions/99', undefined, 404, 'SUPPRESSION_NOT_FOUND', /no suppression 99/],
+      // a parameter no route takes is refused, not ignored: no dry run turns into a real save or revocation
+      ['POST', '/api/suppressions?dryRun=true', { scope: 'entity', value: 'x', reason: 'r', expiresAt: inDays(1) }, 400, 'INVALID_REQUEST', /^invalid query: unknown field\(s\) "dryRun"/],
+      ['POST', '/api/alerts/d1/verdict?preview=1', { verdict: 'true_positive' }, 400, 'INVALID_REQUEST', /unknown field\(s\) "preview"/],
+      ['DELETE', '/api/suppressions/99?dryRun=true', undefined, 400, 'INVALID_REQUEST', /unknown field\(s\) "dryRun"/],
       ['PUT', '/api/alerts/d1', undefined, 405, 'METHOD_NOT_ALLOWED', /PUT is not allowed on \/api\/alerts\/d1: use GET/],
       ['GET', '/api/verdicts', undefined, 404, 'NOT_FOUND', /no endpoint GET \/api\/verdicts/],
     ]

@@ -88,17 +88,22 @@ describe('Slack message', () => {
   })
 
   it('links nothing: no link markup, every mrkdwn object verbatim, no unfurling', () => {
-    const message = slackMessage(alert({ entity: { kind: 'host', id: 'web<01>&`x`' } }), 1)
+    const id = 'web<01>&`x` <!here> <https://evil.example/login|Open the Vigil console>'
+    const message = slackMessage(alert({ title: `Anomalous sshd activity from host ${id}`, entity: { kind: 'host', id } }), 1)
     expect(message.unfurl_links).toBe(false)
     expect(message.unfurl_media).toBe(false)
+    const linkSyntax = /<[^>]*>/ // <url|label>, <!channel>, <@user> are Slack's link syntax
     for (const { owner, text } of slackTexts(message.blocks)) {
       if (owner.type === 'mrkdwn') {
         expect(owner.verbatim).toBe(true)
-        expect(text).not.toMatch(/<[^>]*>/) // <url|label>, <!channel>, <@user> are Slack's link syntax
+        expect(text).not.toMatch(linkSyntax)
       }
     }
     const entity = (message.blocks[1] as { fields: Array<{ text: string }> }).fields[1]!.text
-    expect(entity).toBe('*Entity*\n`host web&lt;01&gt;&amp;ˋxˋ`')
+    expect(entity).toBe('*Entity*\n`host web&lt;01&gt;&amp;ˋxˋ &lt;!here&gt; &lt;https://evil.example/login|Open the Vigil console&gt;`')
+    // The top-level text is the notification preview, parsed as mrkdwn too.
+    expect(message.text).not.toMatch(linkSyntax)
+    expect(message.text).toBe('[HIGH] Anomalous sshd activity from host web&lt;01&gt;&amp;`x` &lt;!here&gt; &lt;https://evil.example/login|Open the Vigil console&gt;')
     expect(JSON.stringify(message)).not.toContain('folded')
   })
 
