@@ -153,11 +153,13 @@ describe('the checks find what they guard against', () => {
       extra.metadata.name = 'alerter-memory'
       o.push(extra)
       deployment(o, 'featurizer').spec!.replicas = 3
+      find<IHorizontalPodAutoscaler>(o, 'HorizontalPodAutoscaler', 'featurizer').spec!.minReplicas = 1
     })
     expect(problems).toEqual(expect.arrayContaining([
       expect.stringMatching(/HorizontalPodAutoscaler\/scorer: targets Deployment\/scorer-v2, which is not a Deployment/),
       expect.stringMatching(/Deployment\/alerter has 2 autoscalers/),
       expect.stringMatching(/HorizontalPodAutoscaler\/featurizer: its Deployment sets spec.replicas \(3\)/),
+      expect.stringMatching(/HorizontalPodAutoscaler\/featurizer: min replicas 1: a node drain stops the stage/),
     ]))
   })
 

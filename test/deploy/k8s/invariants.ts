@@ -222,6 +222,9 @@ function portOf(container: IContainer, ref: number | string | undefined): IConta
   return (container.ports ?? []).find((p) => (typeof ref === 'number' ? p.containerPort === ref : p.name === ref))
 }
 
+/** The dev overlay (or a mutated copy of it) runs one of everything; the others are production. */
+const isDevRender = (rendered: Rendered) => /\bdev$/.test(rendered.name)
+
 /** KEDA's names for platform's KAFKA_SASL_MECHANISM values. */
 const KEDA_SASL: Record<string, string> = { plain: 'plaintext', 'scram-sha-256': 'scram_sha256', 'scram-sha-512': 'scram_sha512' }
 
@@ -243,6 +246,8 @@ function checkAutoscalers(rendered: Rendered, facts: CodeFacts): string[] {
     scaledBy.set(w.deployment.metadata.name, [...(scaledBy.get(w.deployment.metadata.name) ?? []), s.where])
     if (w.deployment.spec?.replicas !== undefined) problems.push(`${s.where}: its Deployment sets spec.replicas (${w.deployment.spec.replicas}), which every apply would reset`)
     if (s.max === undefined || s.min > s.max) problems.push(`${s.where}: min ${s.min} > max ${s.max}`)
+    // A drain evicts a pod before its replacement runs: with one, the stage stops until it is back.
+    if (!isDevRender(rendered) && s.min < 2) problems.push(`${s.where}: min replicas ${s.min}: a node drain stops the stage (production keeps 2)`)
     const settings = topicSettingsOrNull(w.env)
     if (!w.service || !settings) {
       problems.push(`${s.where}: its target runs no service with Kafka settings`)
