@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import type { PgConfig } from './config.ts'
 import { pgConnection, type PgSecuritySettings } from './connection-security.ts'
-import { UNREACHABLE_NETWORK_CODES } from './errors.ts'
+import { PoisonMessageError, TransientError, UNREACHABLE_NETWORK_CODES, VigilError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { waitUntilReachable } from './startup-wait.ts'
 
@@ -23,6 +23,31 @@ export function createPgPool(settings: PgPoolSettings, log?: Logger): pg.Pool & 
   pool.on('error', (err) => log?.warn({ err: err.message }, 'postgres closed an idle connection'))
   pool.close = () => pool.end()
   return pool
+}
+
+/**
+ * Whether Postgres refused a failed statement for the values it was given, so the same input will
+ * fail again however long it is retried: SQLSTATE class 22 (data exception: a timestamp out of
+ * range, a NUL character, a bad encoding) and class 23 (integrity constraint violation). Anything
+ * else (class 08 connection, 53 resources, 57P shutdown, 40001 and 40P01 serialization and
+ * deadlock, a socket error or a dropped connection without a SQLSTATE, a missing table before the
+ * migrations ran) may pass when tried again.
+ */
+export function isRejectedInput(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)
+}
+
+/**
+ * A Postgres failure as the Kafka layer reads it (the one classification every writer uses): input
+ * Postgres refused (isRejectedInput) becomes a PoisonMessageError coded `rejected`, which dead-letters
+ * the message that carried it with Postgres' message as the reason; anything else a TransientError
+ * coded `unavailable`, which holds the batch until Postgres answers. A VigilError keeps its own verdict.
+ */
+export function pgFailure(cause: unknown, codes: { unavailable: string; rejected: string }, what = 'postgres'): VigilError {
+  if (cause instanceof VigilError) return cause
+  const message = `${what}: ${(cause as Error | null)?.message ?? String(cause)}`
+  return isRejectedInput(cause) ? new PoisonMessageError(codes.rejected, message, { cause }) : new TransientError(codes.unavailable, message, { cause })
 }
 
 /** A connection in a transaction. */

@@ -1,39 +1,78 @@
-import { inTransaction, TransientError, VigilError, type PgPool } from '@vigil/platform'
+import { inTransaction, pgFailure, type PgPool } from '@vigil/platform'
 import type { Alert } from '@vigil/schemas'
+import { storableText } from './storable-text.ts'
+
+/** How the alerts table's failures are coded (platform's pgFailure): held and retried, or the input dead-lettered. */
+export const ALERT_STORE_ERRORS = { unavailable: 'ALERT_STORE_UNAVAILABLE', rejected: 'ALERT_REJECTED_BY_STORE' } as const
 
 export interface RecordedAlert {
   alert: Alert
   /** true when this event opened the alert, or the alert was stored but never published (a crash in between) */
   needsPublishing: boolean
+  /**
+   * true when the alert was published, is open, and its severity is now above the one its sinks
+   * were last routed for (markRouted): the sinks whose minimum it now reaches have not had it yet
+   */
+  needsRouting: boolean
 }
 
-/** Alerts in Postgres: the unique alert id and (alert, event) pairs make every write idempotent. */
+interface AlertRow {
+  body: Alert
+  published: boolean
+  status: string
+  routed_severity_id: number | null
+  inserted: boolean
+}
+
+const needsRouting = (row: AlertRow, severityId: number) => row.published && row.status === 'open' && severityId > (row.routed_severity_id ?? 0)
+
+/**
+ * Alerts in Postgres: the unique alert id and (alert, event) pairs make every write idempotent.
+ * Text is stored with U+0000 replaced (storable-text.ts); a value Postgres still refuses (an event
+ * time out of its range) dead-letters the input, while Postgres being away holds it (pgFailure).
+ */
 export function createAlertStore(pool: PgPool, maxEvidence: number) {
   return {
-    /** Folds one event into its alert, or opens the alert. Null when this event was already counted (a redelivery). */
-    async record(alert: Alert, eventId: string, eventTime: number): Promise<RecordedAlert | null> {
-      return storeUnavailableOnFailure(() => inTransaction(pool, async (client) => {
-        const upsert = await client.query<{ body: Alert; published: boolean; inserted: boolean }>(
+    /**
+     * Folds one event into its alert, or opens the alert. The alert's severity rises to the
+     * event's when that is higher, and never falls. Null when this event was already counted (a
+     * redelivery) and nothing is left to do for it.
+     */
+    async record(raised: Alert, rawEventId: string, eventTime: number): Promise<RecordedAlert | null> {
+      const alert = storableText(raised)
+      const eventId = storableText(rawEventId)
+      return storeFailure(() => inTransaction(pool, async (client) => {
+        // The upsert locks the row until commit, so the severity read here is the one the update below raises.
+        const upsert = await client.query<AlertRow>(
           `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body)
            VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), to_timestamp($7 / 1000.0), $8, $9, $10)
            ON CONFLICT (alert_id) DO UPDATE SET alert_id = alerts.alert_id
-           RETURNING body, published, (xmax = 0) AS inserted`,
+           RETURNING body, published, status, routed_severity_id, (xmax = 0) AS inserted`,
           [alert.alertId, alert.detector, alert.entity.kind, alert.entity.id, alert.title, alert.severity, eventTime, alert.score, alert.modelVersion, alert],
         )
         const counted = await client.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [alert.alertId, eventId])
         const row = upsert.rows[0]!
-        if (counted.rowCount === 0) return row.published ? null : { alert: row.body, needsPublishing: true }
+        if (counted.rowCount === 0) {
+          if (!row.published) return { alert: row.body, needsPublishing: true, needsRouting: false }
+          // A redelivery after a crash between raising the severity and routing it routes it now.
+          return needsRouting(row, row.body.severityId) ? { alert: row.body, needsPublishing: false, needsRouting: true } : null
+        }
+        let body = row.body
         if (!row.inserted) {
+          const rises = alert.severityId > body.severityId
+          if (rises) body = { ...body, severity: alert.severity, severityId: alert.severityId }
           await client.query(
             `UPDATE alerts SET event_count = event_count + 1,
                first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
                max_score = greatest(max_score, $3),
+               severity = CASE WHEN $6 THEN $7 ELSE severity END,
                body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
+                 || CASE WHEN $6 THEN jsonb_build_object('severity', $7::text, 'severityId', $8::int) ELSE '{}'::jsonb END
              WHERE alert_id = $1`,
-            [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence)],
+            [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), rises, body.severity, body.severityId],
           )
         }
-        return { alert: row.body, needsPublishing: !row.published }
+        return { alert: body, needsPublishing: !row.published, needsRouting: needsRouting(row, body.severityId) }
       }))
     },
 
@@ -43,12 +82,12 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
      */
     async markSuppressed(alerts: Array<{ alertId: string; suppressionId: number }>): Promise<void> {
       if (alerts.length === 0) return
-      await pool.query(
+      await storeFailure(() => pool.query(
         `UPDATE alerts SET status = 'resolved', resolution = 'suppressed', resolved_at = now(), suppression_id = s.suppression_id, published = true
          FROM unnest($1::text[], $2::bigint[]) AS s(alert_id, suppression_id)
          WHERE alerts.alert_id = s.alert_id AND NOT alerts.published AND alerts.status = 'open'`,
         [alerts.map((a) => a.alertId), alerts.map((a) => a.suppressionId)],
-      )
+      ))
     },
     /**
      * Publishes each of `alertIds` not yet published, once across instances: their rows stay locked
@@ -58,7 +97,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
      */
     async publishOnce(alertIds: string[], publish: (alertIds: string[]) => Promise<void>): Promise<string[]> {
       if (alertIds.length === 0) return []
-      return storeUnavailableOnFailure(() => inTransaction(pool, async (client) => {
+      return storeFailure(() => inTransaction(pool, async (client) => {
         // Waits for a concurrent publisher of the same alert, then sees it published and leaves it out.
         // NO KEY UPDATE, not UPDATE: `publish` queues notifications on another connection, and their
         // outbox rows' foreign key takes KEY SHARE on these rows, which UPDATE would block for good.
@@ -75,17 +114,22 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
         return claimed
       }))
     },
+
+    /** Records that the sinks were routed each alert at `severityId` (an alert routed at a higher one keeps that). */
+    async markRouted(alerts: ReadonlyArray<Pick<Alert, 'alertId' | 'severityId'>>): Promise<void> {
+      if (alerts.length === 0) return
+      await storeFailure(() => pool.query(
+        `UPDATE alerts SET routed_severity_id = greatest(routed_severity_id, s.severity_id)
+         FROM unnest($1::text[], $2::int[]) AS s(alert_id, severity_id) WHERE alerts.alert_id = s.alert_id`,
+        [alerts.map((a) => a.alertId), alerts.map((a) => a.severityId)],
+      ))
+    },
   }
 }
 
 export type AlertStore = ReturnType<typeof createAlertStore>
 
-/** Postgres failing is transient for the caller (its batch is held and retried); a failure with its own verdict (the producer's) keeps it. */
-async function storeUnavailableOnFailure<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (cause) {
-    if (cause instanceof VigilError) throw cause
-    throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
-  }
-}
+/** Postgres failing holds the caller's batch; a value it refuses dead-letters the input; a failure with its own verdict (the producer's) keeps it. */
+const storeFailure = <T>(work: () => Promise<T>): Promise<T> => work().catch((cause: unknown) => {
+  throw pgFailure(cause, ALERT_STORE_ERRORS)
+})

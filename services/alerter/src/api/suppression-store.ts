@@ -51,14 +51,18 @@ interface CandidateRow {
   detector: string
   entity_kind: string
   entity_id: string
+  evidence: Array<{ line: string }>
 }
+
+/** The columns of an alert its suppressions are matched against (AlertSubject). */
+const CANDIDATE_COLUMNS = `alert_id, detector, entity_kind, entity_id, body->'evidence' AS evidence`
 
 const COLUMNS = `suppression_id, scope, value, entity_kind, reason, alert_id, created_by, created_at, expires_at, revoked_at,
   CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= now() THEN 'expired' ELSE 'active' END AS status`
 
 const SAMPLE_SIZE = 10
 
-const subjectOf = (r: CandidateRow): AlertSubject => ({ detector: r.detector, entity: { kind: r.entity_kind, id: r.entity_id } })
+const subjectOf = (r: CandidateRow): AlertSubject => ({ detector: r.detector, entity: { kind: r.entity_kind, id: r.entity_id }, evidence: r.evidence })
 
 /** Suppressions in Postgres, and the alerts they cover (matched by suppression-match.ts, the one definition). */
 export function createSuppressionStore(pool: PgPool) {
@@ -90,7 +94,7 @@ export function createSuppressionStore(pool: PgPool) {
         const suppression = toSuppression(rows[0]!)
         const where = candidateCondition(s, 1)
         const open = await client.query<CandidateRow>(
-          `SELECT alert_id, detector, entity_kind, entity_id FROM alerts WHERE status = 'open' AND ${where.sql}`, where.params,
+          `SELECT ${CANDIDATE_COLUMNS} FROM alerts WHERE status = 'open' AND ${where.sql}`, where.params,
         )
         const covers = compileMatch(s)
         const covered = open.rows.filter((r) => covers(subjectOf(r))).map((r) => r.alert_id)
@@ -109,7 +113,7 @@ export function createSuppressionStore(pool: PgPool) {
       const since = (await pool.query<{ since: Date }>('SELECT now() - make_interval(days => $1) AS since', [days])).rows[0]!.since
       const where = candidateCondition(match, 2)
       const { rows } = await pool.query<CandidateRow & { title: string; status: string; created_at: Date }>(
-        `SELECT alert_id, detector, entity_kind, entity_id, title, status, created_at
+        `SELECT ${CANDIDATE_COLUMNS}, title, status, created_at
          FROM alerts WHERE created_at >= $1 AND ${where.sql}
          ORDER BY created_at DESC, alert_id`,
         [since, ...where.params],

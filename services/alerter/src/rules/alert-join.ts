@@ -1,5 +1,6 @@
-import { TransientError, type PgPool } from '@vigil/platform'
+import { pgFailure, type PgPool } from '@vigil/platform'
 import type { Alert, AlertEvidence } from '@vigil/schemas'
+import { ALERT_STORE_ERRORS } from '../adapters/alert-store.ts'
 import { alertIdOf, bucketOf, escalate, severityOfLevel, SEVERITY_IDS, SIGMA_DETECTOR_PREFIX, type RaisedAlert, type Severity } from './sigma-alerts.ts'
 
 /** The detector of alerts where a Sigma rule and the anomaly model agree on an entity. */
@@ -15,9 +16,11 @@ export const kindOf = (alert: Pick<Alert, 'detector'>): AlertKind | null =>
 export interface AlertJoin {
   /**
    * The correlated alerts that just-recorded alerts complete: each Sigma alert paired with each
-   * model alert of the same entity whose window is the same or adjacent, and the reverse.
+   * model alert of the same entity whose window is the same or adjacent, and the reverse. Alerts
+   * resolved as suppressed, and those `suppressed` says an active suppression covers, take part
+   * on neither side.
    */
-  correlatedWith(recorded: readonly Alert[]): Promise<RaisedAlert[]>
+  correlatedWith(recorded: readonly Alert[], suppressed?: (alert: Alert) => boolean): Promise<RaisedAlert[]>
 }
 
 /**
@@ -31,27 +34,33 @@ export interface AlertJoin {
  *
  * Each side looks for the other after its own alert is committed, so of two alerts recorded at
  * the same moment on two instances at least one sees the other.
+ *
+ * A suppressed alert (a silenced rule or detector, entity, network or user) takes no part: a
+ * correlated alert stands on two alerts that each would notify, never on one an analyst silenced,
+ * which would otherwise come back a step more severe. The other side still alerts on its own.
  */
 export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs: number; maxEvidence: number; now?: () => number }): AlertJoin {
   const { windowMs, maxEvidence } = options
   const now = options.now ?? Date.now
   return {
-    async correlatedWith(recorded) {
+    async correlatedWith(recorded, suppressed = () => false) {
       const out: RaisedAlert[] = []
       for (const alert of recorded) {
         const kind = kindOf(alert)
-        if (kind === null) continue
+        if (kind === null || suppressed(alert)) continue
         const bucket = bucketOf(alert.firstSeen, windowMs)
         const { rows } = await pool.query<{ body: Alert }>(
           `SELECT body FROM alerts
            WHERE entity_kind = $1 AND entity_id = $2 AND starts_with(detector, $3)
              AND first_seen >= to_timestamp($4 / 1000.0) AND first_seen < to_timestamp($5 / 1000.0)
+             AND resolution IS DISTINCT FROM 'suppressed'
            ORDER BY first_seen, alert_id`,
           [alert.entity.kind, alert.entity.id, kind === 'sigma' ? MODEL_DETECTOR_PREFIX : SIGMA_DETECTOR_PREFIX, (bucket - 1) * windowMs, (bucket + 2) * windowMs],
-        ).catch((cause) => {
-          throw new TransientError('ALERT_STORE_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+        ).catch((cause: unknown) => {
+          throw pgFailure(cause, ALERT_STORE_ERRORS)
         })
         for (const { body: other } of rows) {
+          if (suppressed(other)) continue
           out.push(kind === 'sigma' ? correlatedAlert(alert, other, windowMs, maxEvidence, now()) : correlatedAlert(other, alert, windowMs, maxEvidence, now()))
         }
       }

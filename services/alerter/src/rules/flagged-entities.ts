@@ -1,5 +1,6 @@
-import { TransientError, type PgPool } from '@vigil/platform'
+import { pgFailure, type PgPool } from '@vigil/platform'
 import type { Entity } from '@vigil/schemas'
+import { storableText } from '../adapters/storable-text.ts'
 
 /** An entity a Sigma rule hit, for the trainer to leave out of training over that event time. */
 export interface Flag {
@@ -20,13 +21,16 @@ export interface FlaggedEntities {
 
 /**
  * flagged_entities in Postgres (the trainer reads it; see schemas/postgres/001_flagged_entities.sql).
+ * A value Postgres refuses (an event time out of its range) dead-letters the input; Postgres being
+ * away holds it (platform's pgFailure).
  * A flag from the same source widens to cover the earliest and latest hit: a source flagged at 9:00
  * and again at 17:00 is left out of training for the whole day, the cautious reading.
  */
 export function createFlaggedEntities(pool: Pick<PgPool, 'query'>): FlaggedEntities {
   return {
     async flag(flags) {
-      const merged = mergeFlags(flags)
+      // Stored as the alerts are (storable-text.ts), so a flag names the entity its alert names.
+      const merged = mergeFlags(storableText(flags))
       if (merged.length === 0) return
       await pool.query(
         `INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, flagged_to, reason, source)
@@ -40,8 +44,8 @@ export function createFlaggedEntities(pool: Pick<PgPool, 'query'>): FlaggedEntit
           merged.map((f) => f.entity.kind), merged.map((f) => f.entity.id), merged.map((f) => f.from), merged.map((f) => f.to),
           merged.map((f) => f.reason), merged.map((f) => f.source),
         ],
-      ).catch((cause) => {
-        throw new TransientError('FLAGGED_ENTITIES_UNAVAILABLE', `postgres: ${(cause as Error).message}`, { cause })
+      ).catch((cause: unknown) => {
+        throw pgFailure(cause, { unavailable: 'FLAGGED_ENTITIES_UNAVAILABLE', rejected: 'FLAG_REJECTED_BY_STORE' })
       })
     },
   }

@@ -7,7 +7,7 @@ import type { AlertJoin } from './alert-join.ts'
 import type { RaisedAlert } from './sigma-alerts.ts'
 
 export interface RaiseDeps {
-  store: Pick<AlertStore, 'record' | 'publishOnce' | 'markSuppressed'>
+  store: Pick<AlertStore, 'record' | 'publishOnce' | 'markSuppressed' | 'markRouted'>
   producer: Pick<TypedProducer, 'send'>
   sinks: Pick<Notifier, 'enqueue'>
   /** adds the alerts where rules and the model agree (alert-join.ts); left out, none are */
@@ -21,34 +21,47 @@ export interface RaiseDeps {
 /**
  * Raised alerts → stored, notified and published, the path handle-scores.ts takes: each is folded
  * into its alert in Postgres first (a redelivered event counts once); the alerts where a Sigma
- * rule and the model now agree are added and stored the same way; new alerts (or ones stored but
- * never published, after a crash) are queued for the sinks, then written to `alerts` once, and
- * marked published only after the broker acknowledged them (once across instances: alert-store's
- * publishOnce); those an analyst's suppression covers
- * are resolved instead. Returns the alerts published.
+ * rule and the model now agree are added and stored the same way, never on the strength of a
+ * suppressed alert (alert-join.ts); new alerts (or ones stored but never published, after a crash)
+ * are queued for the sinks, then written to `alerts` once, and marked published only after the
+ * broker acknowledged them (once across instances: alert-store's publishOnce); those an analyst's
+ * suppression covers are resolved instead. A published alert whose severity an event raised is
+ * queued again, so the sinks whose minimum it now reaches get it (the outbox keeps one row per
+ * alert and sink: none gets it twice); it is not written to `alerts` again. Returns the alerts published.
  */
 export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDeps): Promise<Alert[]> {
   const toPublish = new Map<string, Alert>()
+  const toRoute = new Map<string, Alert>()
   const counted = new Map<string, Alert>()
   const record = async ({ alert, eventId, eventTime }: RaisedAlert) => {
     const recorded = await deps.store.record(alert, eventId, eventTime)
     if (recorded === null) return
     counted.set(recorded.alert.alertId, recorded.alert)
     if (recorded.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
+    else if (recorded.needsRouting) toRoute.set(recorded.alert.alertId, recorded.alert)
   }
+  const suppressionOf = (alert: Alert) => deps.suppressions?.isSuppressed(alert)
   for (const r of raised) await record(r)
   // After the alerts above are committed: see alert-join.ts for why that order matters.
-  if (deps.join && counted.size > 0) for (const r of await deps.join.correlatedWith([...counted.values()])) await record(r)
+  if (deps.join && counted.size > 0) {
+    for (const r of await deps.join.correlatedWith([...counted.values()], (a) => suppressionOf(a) !== undefined)) await record(r)
+  }
   // A suppressed alert is stored and resolved, and counted, but goes to no sink and not to `alerts`.
   const suppressed: Array<{ alertId: string; suppressionId: number }> = []
   for (const alert of toPublish.values()) {
-    const by = deps.suppressions?.isSuppressed(alert)
+    const by = suppressionOf(alert)
     if (!by) continue
     suppressed.push({ alertId: alert.alertId, suppressionId: by.suppressionId })
     toPublish.delete(alert.alertId)
     deps.suppressed?.inc({ detector: alert.detector })
   }
   await deps.store.markSuppressed(suppressed)
+  // A suppression covering an alert that rose keeps its rise from the sinks too.
+  const risen = [...toRoute.values()].filter((a) => suppressionOf(a) === undefined)
+  if (risen.length > 0) {
+    await deps.sinks.enqueue(risen)
+    await deps.store.markRouted(risen)
+  }
   if (toPublish.size === 0) return []
   const published = await deps.store.publishOnce([...toPublish.keys()], async (ids) => {
     const alerts = ids.map((id) => toPublish.get(id)!)
@@ -56,5 +69,8 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
     await deps.sinks.enqueue(alerts)
     await deps.producer.send(topics.alerts, alerts.map((a) => ({ key: a.entity.id, value: a })))
   })
-  return published.map((id) => toPublish.get(id)!)
+  const alerts = published.map((id) => toPublish.get(id)!)
+  // After publishOnce: a crash before this leaves the routing unrecorded, and the alert's next event routes it again (idempotent).
+  await deps.store.markRouted(alerts)
+  return alerts
 }

@@ -18,7 +18,8 @@ export interface SinkRoute {
 
 /**
  * Puts each alert in the outbox once for every sink whose minimum severity it reaches. An alert
- * already there for a sink (a redelivered score, a replay) is left as it is, delivered or not.
+ * already there for a sink (a redelivered score, a replay) is left as it is, delivered or not; so
+ * an alert enqueued again after its severity rose gains rows only for the sinks it newly reaches.
  * Returns how many rows each sink gained.
  */
 export async function enqueueAlerts(db: Queryable, alerts: Alert[], routes: SinkRoute[]): Promise<Map<SinkName, number>> {

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger, type PgPool } from '@vigil/platform'
-import type { Score } from '@vigil/schemas'
+import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore } from '../../src/adapters/alert-store.ts'
 import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
+import { raiseAlerts } from '../../src/rules/raise-alerts.ts'
+import { enqueueAlerts } from '../../src/sinks/outbox.ts'
 
 // Two alerter instances (the features consumer and the scores consumer may both reach a correlated
 // alert at once) publishing the same stored alert: against the real Postgres, it goes out once.
@@ -50,5 +52,52 @@ describe('alert store', () => {
       await pools[1]!.query("INSERT INTO sink_outbox (alert_id, sink) SELECT unnest($1::text[]), 'webhook'", [ids])
     }
     expect(await store.publishOnce([alert.alertId], enqueue)).toEqual([alert.alertId])
+  })
+
+  it('raises a model alert\'s severity with its scores, never lowers it, and routes the rise to the sinks it now reaches, once each', async () => {
+    const store = createAlertStore(pools[0]!, 10)
+    const routes = [{ sink: 'webhook' as const, minSeverityId: 2 }, { sink: 'email' as const, minSeverityId: 4 }]
+    const published: Alert[] = []
+    const deps = {
+      store,
+      producer: { send: async (_topic: unknown, records: Array<{ value: unknown }>) => void published.push(...records.map((r) => r.value as Alert)) },
+      sinks: { enqueue: async (alerts: Alert[]) => void (await enqueueAlerts(pools[0]!, alerts, routes)) },
+    }
+    const scored = (n: number, value: number) => {
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.3' }, eventTime: T + n * 1000, score: value, threshold: 0.99, eventId: `raw-logs/0/3-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l' } } as unknown as Score
+      return { alert: buildAlert(s, { windowMs: 600_000 }, T), eventId: s.eventId, eventTime: s.eventTime }
+    }
+    const state = async () => (await db.pool.query<{ severity: string; body_severity: string; body_severity_id: number; max_score: number; event_count: number; sinks: string[] }>(
+      `SELECT severity, body->>'severity' AS body_severity, (body->>'severityId')::int AS body_severity_id, max_score, event_count,
+         ARRAY(SELECT sink FROM sink_outbox o WHERE o.alert_id = a.alert_id ORDER BY sink) AS sinks
+       FROM alerts a WHERE alert_id = $1`, [scored(0, 0.995).alert.alertId])).rows[0]
+
+    await raiseAlerts([scored(0, 0.995)], deps) // medium: the webhook only
+    expect(await state()).toEqual({ severity: 'medium', body_severity: 'medium', body_severity_id: 3, max_score: 0.995, event_count: 1, sinks: ['webhook'] })
+
+    await raiseAlerts([scored(1, 0.9999), scored(2, 0.9999)], deps) // high: now email too, the webhook keeps its one row
+    expect(await state()).toEqual({ severity: 'high', body_severity: 'high', body_severity_id: 4, max_score: 0.9999, event_count: 3, sinks: ['email', 'webhook'] })
+    expect(published.map((a) => a.severity)).toEqual(['medium']) // published once, on `alerts`
+
+    await raiseAlerts([scored(3, 0.995), scored(1, 0.9999)], deps) // a lower score and a redelivery: nothing goes down, nothing is routed twice
+    expect(await state()).toEqual({ severity: 'high', body_severity: 'high', body_severity_id: 4, max_score: 0.9999, event_count: 4, sinks: ['email', 'webhook'] })
+  })
+
+  it('routes a rise whose routing a crash cut off when the event that raised it is delivered again', async () => {
+    const store = createAlertStore(pools[0]!, 10)
+    const enqueued: Alert[] = []
+    const deps = { store, producer: { send: async () => {} }, sinks: { enqueue: async (alerts: Alert[]) => void enqueued.push(...alerts) } }
+    const scored = (n: number, value: number) => {
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.4' }, eventTime: T + n * 1000, score: value, threshold: 0.99, eventId: `raw-logs/0/4-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l' } } as unknown as Score
+      return { alert: buildAlert(s, { windowMs: 600_000 }, T), eventId: s.eventId, eventTime: s.eventTime }
+    }
+    await raiseAlerts([scored(0, 0.995)], deps)
+    // The rise is stored, and the instance dies before routing it.
+    const rise = scored(1, 0.9999)
+    expect(await store.record(rise.alert, rise.eventId, rise.eventTime)).toMatchObject({ needsPublishing: false, needsRouting: true })
+    await raiseAlerts([rise], deps) // the redelivery
+    expect(enqueued.map((a) => a.severity)).toEqual(['medium', 'high'])
+    await raiseAlerts([rise], deps) // routed now: another redelivery does nothing
+    expect(enqueued).toHaveLength(2)
   })
 })

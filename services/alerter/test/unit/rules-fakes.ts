@@ -8,18 +8,25 @@ import type { Flag, FlaggedEntities } from '../../src/rules/flagged-entities.ts'
 import type { RaiseDeps } from '../../src/rules/raise-alerts.ts'
 
 export function memoryAlertStore() {
-  const alerts = new Map<string, { body: Alert; published: boolean; events: Set<string> }>()
+  const alerts = new Map<string, { body: Alert; published: boolean; routedSeverityId: number; events: Set<string> }>()
+  const needsRouting = (row: { body: Alert; published: boolean; routedSeverityId: number }) => row.published && row.body.severityId > row.routedSeverityId
   return {
     alerts,
     async record(alert: Alert, eventId: string): Promise<RecordedAlert | null> {
       let row = alerts.get(alert.alertId)
       const inserted = row === undefined
-      row ??= { body: alert, published: false, events: new Set() }
+      row ??= { body: alert, published: false, routedSeverityId: 0, events: new Set() }
       alerts.set(alert.alertId, row)
-      if (row.events.has(eventId)) return row.published ? null : { alert: row.body, needsPublishing: true }
+      if (row.events.has(eventId)) {
+        if (!row.published) return { alert: row.body, needsPublishing: true, needsRouting: false }
+        return needsRouting(row) ? { alert: row.body, needsPublishing: false, needsRouting: true } : null
+      }
       row.events.add(eventId)
-      if (!inserted) row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10) }
-      return { alert: row.body, needsPublishing: !row.published }
+      if (!inserted) {
+        const rises = alert.severityId > row.body.severityId
+        row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10), ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}) }
+      }
+      return { alert: row.body, needsPublishing: !row.published, needsRouting: needsRouting(row) }
     },
     async publishOnce(ids: string[], publish: (ids: string[]) => Promise<void>) {
       const claimed = ids.filter((id) => !alerts.get(id)!.published)
@@ -27,12 +34,19 @@ export function memoryAlertStore() {
       for (const id of claimed) alerts.get(id)!.published = true
       return claimed
     },
+    async markRouted(routed: ReadonlyArray<Pick<Alert, 'alertId' | 'severityId'>>) {
+      for (const { alertId, severityId } of routed) {
+        const row = alerts.get(alertId)!
+        row.routedSeverityId = Math.max(row.routedSeverityId, severityId)
+      }
+    },
     suppressed: new Map<string, number>(),
     async markSuppressed(rows: Array<{ alertId: string; suppressionId: number }>) {
       for (const { alertId, suppressionId } of rows) {
         const row = alerts.get(alertId)!
         if (row.published) continue
         row.published = true
+        row.routedSeverityId = Infinity // resolved: never routed
         this.suppressed.set(alertId, suppressionId)
       }
     },

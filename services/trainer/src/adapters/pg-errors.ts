@@ -1,15 +1,14 @@
-import { PoisonMessageError, TransientError } from '@vigil/platform'
+import { pgFailure, TransientError } from '@vigil/platform'
 
 /**
- * A Postgres failure as the Kafka layer understands it. Only a data exception (SQLSTATE class 22:
- * a value Postgres cannot hold) is pinned to the input; anything else (connection lost, deadlock,
- * a missing table before migrations ran) is retried, so history is held back rather than dead-lettered.
+ * A Postgres failure as the Kafka layer understands it (platform's pgFailure: a value Postgres
+ * refuses is pinned to the input and dead-lettered; anything else, such as a lost connection, a
+ * deadlock or a missing table before migrations ran, is retried, so history is held back). A day
+ * partition still missing after a repair (retention dropped it meanwhile) is retried too.
  */
 export function historyError(cause: unknown, what: string): Error {
-  const sqlState = (cause as { code?: unknown } | null)?.code
-  const message = `${what}: ${(cause as Error)?.message ?? String(cause)}`
-  if (typeof sqlState === 'string' && sqlState.startsWith('22')) return new PoisonMessageError('HISTORY_VALUE_REJECTED', message, { cause })
-  return new TransientError('HISTORY_UNAVAILABLE', message, { cause })
+  if (isMissingPartition(cause)) return new TransientError('HISTORY_UNAVAILABLE', `${what}: ${(cause as Error).message}`, { cause })
+  return pgFailure(cause, { unavailable: 'HISTORY_UNAVAILABLE', rejected: 'HISTORY_VALUE_REJECTED' }, what)
 }
 
 /** SQLSTATE 23514 on an insert into a partitioned table: no partition holds the row's day (retention dropped it meanwhile). */

@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import { createLogger, type PgPool } from '@vigil/platform'
+import type { Alert, Score } from '@vigil/schemas'
+import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
+import type { DetectionMatch } from '@vigil/sigma'
+import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
+import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
+import { newSuppressionBody, previewBody } from '../../src/api/requests.ts'
+import { createSuppressionCache, type SuppressionCache } from '../../src/api/suppression-cache.ts'
+import { createSuppressionStore, type SuppressionStore } from '../../src/api/suppression-store.ts'
+import { buildAlert } from '../../src/build-alert.ts'
+import { CORRELATED_DETECTOR, createAlertJoin, type AlertJoin } from '../../src/rules/alert-join.ts'
+import { raiseAlerts, type RaiseDeps } from '../../src/rules/raise-alerts.ts'
+import { detectionAlert } from '../../src/rules/sigma-alerts.ts'
+
+// Suppressions on the alerting path against the real Postgres, with the real suppression store,
+// cache and join: a suppressed rule or detector never comes back as a `correlated` alert, and a
+// `user` suppression covers the alerts whose lines name the user, in the preview, on save and live.
+const log = createLogger('alerter', 'silent', 'test')
+const WINDOW_MS = 600_000
+const T = Date.UTC(2026, 5, 1, 12)
+const DAY_MS = 86_400_000
+
+const rule = { id: 'noisy-rule', title: 'Noisy rule', author: 'x', level: 'high', status: null, references: [], tags: [], license: null, file: 'f' }
+const sigmaRaised = (ip: string, line = `Failed password for root from ${ip} port 4000 ssh2`) => detectionAlert(
+  { kind: 'detection', rule, eventId: `f-${ip}`, eventTime: T, source: 'sshd', alert: true } as unknown as DetectionMatch,
+  { entity: { kind: 'source.ip', id: ip }, eventTime: T, features: {}, evidence: { eventId: `f-${ip}`, topic: 'raw-logs', partition: 0, offset: '1', line } },
+  'sigma@test', WINDOW_MS, T,
+)
+const modelRaised = (ip: string, line = `Failed password for root from ${ip} port 4000 ssh2`) => {
+  const s = {
+    eventId: `s-${ip}`, entity: { kind: 'source.ip', id: ip }, eventTime: T + 1000, receivedAt: T, scoredAt: T, family: 'sshd', action: 'ssh_login_failed',
+    score: 0.995, rawScore: 0.7, threshold: 0.99, modelVersion: 'v1', features: {}, explanations: [], evidence: { topic: 'raw-logs', partition: 0, offset: '2', line },
+  } as unknown as Score
+  return { alert: buildAlert(s, { windowMs: WINDOW_MS }, T), eventId: s.eventId, eventTime: s.eventTime }
+}
+
+describe('suppressions on the alerting path', () => {
+  let db: TestDatabase | undefined
+  let pool: PgPool
+  let store: AlertStore
+  let join: AlertJoin
+  let suppressionStore: SuppressionStore
+  let suppressions: SuppressionCache
+  let published: Alert[]
+  let enqueued: Alert[]
+  let deps: RaiseDeps
+
+  const suppress = async (body: Record<string, unknown>) => {
+    const created = await suppressionStore.create(newSuppressionBody.parse({ reason: 'test', expiresAt: new Date(Date.now() + DAY_MS).toISOString(), ...body }))
+    await suppressions.refresh()
+    return created!
+  }
+  const detectorsOf = (alerts: Alert[]) => alerts.map((a) => a.detector).sort()
+
+  beforeAll(async () => {
+    db = await freshTestDatabase(inject('stack').PG_URL, 'suppressions', (p) => migrateAlerterDatabase(p, log))
+    pool = db.pool
+    store = createAlertStore(pool, 10)
+    join = createAlertJoin(pool, { windowMs: WINDOW_MS, maxEvidence: 10 })
+    suppressionStore = createSuppressionStore(pool)
+    suppressions = await createSuppressionCache(suppressionStore, { refreshMs: 60_000, log })
+  })
+  beforeEach(() => {
+    published = []
+    enqueued = []
+    deps = {
+      store, join, suppressions,
+      producer: { send: async (_topic, records) => void published.push(...records.map((r) => r.value as Alert)) },
+      sinks: { enqueue: async (alerts) => void enqueued.push(...alerts) },
+    }
+  })
+  afterEach(async () => {
+    for (const s of await suppressionStore.active()) await suppressionStore.revoke(s.suppressionId)
+    await suppressions.refresh()
+  })
+  afterAll(async () => {
+    await suppressions?.close()
+    await db?.drop()
+  })
+
+  it('never raises a correlated alert on a suppressed rule: the model alert goes out alone', async () => {
+    await suppress({ scope: 'rule', value: 'noisy-rule' })
+    expect(await raiseAlerts([sigmaRaised('203.0.113.7')], deps)).toEqual([])
+    expect(detectorsOf(await raiseAlerts([modelRaised('203.0.113.7')], deps))).toEqual(['model:default'])
+    expect(detectorsOf(enqueued)).toEqual(['model:default'])
+    expect((await pool.query('SELECT 1 FROM alerts WHERE detector = $1', [CORRELATED_DETECTOR])).rowCount).toBe(0)
+  })
+
+  it('never raises a correlated alert on a suppressed detector, whichever side comes second', async () => {
+    const { suppression } = await suppress({ scope: 'detector', value: 'model:default' })
+    expect(await raiseAlerts([modelRaised('203.0.113.8')], deps)).toEqual([])
+    // Revoked since: the rule's alert finds the model alert resolved as suppressed in the table, and leaves it out.
+    await suppressionStore.revoke(suppression.suppressionId)
+    await suppressions.refresh()
+    expect(detectorsOf(await raiseAlerts([sigmaRaised('203.0.113.8')], deps))).toEqual(['sigma:noisy-rule'])
+    expect(detectorsOf(enqueued)).toEqual(['sigma:noisy-rule'])
+    expect((await pool.query('SELECT 1 FROM alerts WHERE detector = $1', [CORRELATED_DETECTOR])).rowCount).toBe(0)
+  })
+
+  it('still correlates when neither side is suppressed', async () => {
+    await raiseAlerts([sigmaRaised('203.0.113.9')], deps)
+    expect(detectorsOf(await raiseAlerts([modelRaised('203.0.113.9')], deps))).toEqual([CORRELATED_DETECTOR, 'model:default'])
+  })
+
+  it('matches a user suppression to the alerts whose lines name the user: preview, save and live', async () => {
+    const backupLine = (ip: string) => `Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user backup from ${ip} port 4000 ssh2`
+    await raiseAlerts([modelRaised('198.51.100.1', backupLine('198.51.100.1'))], deps) // names backup
+    await raiseAlerts([modelRaised('198.51.100.2', 'Dec 10 06:55:46 backup sshd[1]: Failed password for root from 198.51.100.2 port 4000 ssh2')], deps) // a host called backup
+    const match = previewBody.parse({ scope: 'user', value: 'backup' })
+    const preview = await suppressionStore.preview(match, 7)
+    expect(preview).toMatchObject({ matched: 1, open: 1, byDetector: { 'model:default': 1 } })
+    expect(preview.sample.map((a) => a.entity.id)).toEqual(['198.51.100.1'])
+
+    const { resolvedAlertIds } = await suppress({ scope: 'user', value: 'backup' })
+    expect(resolvedAlertIds).toEqual([modelRaised('198.51.100.1').alert.alertId])
+
+    published = []
+    expect(await raiseAlerts([modelRaised('198.51.100.3', backupLine('198.51.100.3'))], deps)).toEqual([]) // live: suppressed
+    expect(published).toEqual([])
+    const { rows } = await pool.query('SELECT resolution FROM alerts WHERE alert_id = $1', [modelRaised('198.51.100.3').alert.alertId])
+    expect(rows).toEqual([{ resolution: 'suppressed' }])
+  })
+})
