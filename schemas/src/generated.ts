@@ -17,6 +17,8 @@ export interface Alert {
   score: number
   threshold: number
   modelVersion: string
+  /** the anomaly model (MODEL_NAME) behind a model or correlated alert; null for a Sigma rule's */
+  model?: null | string
   features: Record<string, number>
   /** why the model flagged it: its top features against their training baseline, in words */
   reasons?: Array<string>
@@ -472,6 +474,8 @@ export interface Score {
   /** the model's own score */
   rawScore: number
   modelVersion: string
+  /** the model (the scorer's MODEL_NAME) whose version scored it */
+  model?: string
   /** the model version's alert threshold on score: at or above it the event is anomalous */
   threshold?: number
   /** each ensemble member's calibrated score in [0,1], by member name */

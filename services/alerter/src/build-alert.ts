@@ -18,7 +18,9 @@ export const modelDetector = (modelName = 'default') => `model:${modelName}`
  * event-time window, so repeats and redeliveries land on the same alert.
  */
 export function buildAlert(score: Score, policy: AlertPolicy, now = Date.now()): Alert {
-  const detector = modelDetector()
+  // Scores written before they named their model are the default model's.
+  const model = score.model ?? 'default'
+  const detector = modelDetector(model)
   const alertId = alertIdOf(score.entity, detector, bucketOf(score.eventTime, policy.windowMs))
   const severityId = score.score >= 0.999 ? 4 : 3
   return {
@@ -33,6 +35,7 @@ export function buildAlert(score: Score, policy: AlertPolicy, now = Date.now()):
     score: score.score,
     threshold: thresholdFor(score, policy),
     modelVersion: score.modelVersion,
+    model,
     features: score.features,
     reasons: (score.explanations ?? []).map((e) => e.text),
     explanations: (score.explanations ?? []).map(({ text: _text, ...explanation }) => explanation),

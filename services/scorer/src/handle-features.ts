@@ -34,6 +34,7 @@ async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: 
       score: scored.score[i]!,
       rawScore: scored.surprisal[i]!,
       modelVersion: version,
+      model: model.model,
       threshold: ensemble.threshold,
       members: Object.fromEntries(memberNames.map((name, m) => [name, scored.members[m]![i]!])),
       explanations: (scored.topFeatures[i] ?? []).map((t) => ({

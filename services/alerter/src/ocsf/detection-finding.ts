@@ -114,7 +114,7 @@ function analyticsOf(alert: Alert, kind: DetectorKind): { analytic: Analytic; re
           desc: 'A Sigma alert and an anomaly model alert on the same entity, in the same or adjacent alert windows',
         },
         // The correlated alert keeps the model's version, not the rules' (theirs is on the Sigma alert).
-        related: [...rules.map((r) => ruleAnalytic(r)), modelAnalytic(modelDetector(), alert.modelVersion)],
+        related: [...rules.map((r) => ruleAnalytic(r)), modelAnalytic(modelDetector(alert.model ?? undefined), alert.modelVersion)],
       }
     case 'unknown':
       return { analytic: { uid: alert.detector, name: alert.detector, ...ANALYTIC_TYPE.rule, version: alert.modelVersion }, related: [] }

@@ -94,6 +94,7 @@ export function correlatedAlert(sigma: Alert, model: Alert, windowMs: number, ma
       score: model.score,
       threshold: model.threshold,
       modelVersion: model.modelVersion,
+      model: model.model ?? null,
       features: model.features,
       reasons: [
         `Sigma alert ${sigma.alertId} (${sigma.detector}, ${sigma.severity}): ${sigma.title}`,

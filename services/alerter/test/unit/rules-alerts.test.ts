@@ -6,6 +6,7 @@ import type { Alert, Score } from '@vigil/schemas'
 import { buildAlert, modelDetector } from '../../src/build-alert.ts'
 import { CORRELATED_DETECTOR, correlatedAlert, kindOf } from '../../src/rules/alert-join.ts'
 import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
+import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 
 const RULES = fileURLToPath(new URL('../../rules', import.meta.url))
 const WINDOW = 600_000
@@ -90,6 +91,19 @@ describe('correlated alerts (a Sigma alert and a model alert of one entity)', ()
     expect(c.alert.evidence.map((e) => e.line)).toEqual(['line 1', 'model line'])
     expect(c.eventId).toBe(`${sigma.alertId}+${model(T + 60_000).alertId}`)
     expect(correlatedAlert(sigma, model(T, 0.995), WINDOW, 10).alert.severity).toBe('high') // medium and medium
+  })
+
+  it('name the model that scored: a model alert\'s detector and the correlated alert\'s model come from the score (MODEL_NAME)', () => {
+    const fraud = { ...model(T + 60_000), ...buildAlert({
+      eventId: 'raw-logs/0/78', entity: sigma.entity, eventTime: T, receivedAt: T, scoredAt: T, family: 'sshd', action: 'ssh_login_failed',
+      score: 0.9995, rawScore: 1, modelVersion: 'v9', model: 'fraud', threshold: 0.99, features: {},
+      evidence: { topic: 'raw-logs', partition: 0, offset: '78', line: 'x' },
+    } satisfies Score, { windowMs: WINDOW }, T) }
+    expect(fraud).toMatchObject({ detector: 'model:fraud', model: 'fraud' })
+    expect(model(T)).toMatchObject({ detector: 'model:default', model: 'default' })
+    const c = correlatedAlert(sigma, fraud, WINDOW, 10, T).alert
+    expect(c.model).toBe('fraud')
+    expect(toDetectionFinding(c).finding_info.related_analytics!.at(-1)).toMatchObject({ uid: 'model:fraud', version: 'v9' })
   })
 
   it('are one alert per entity and the earlier window, whichever kind came second', () => {

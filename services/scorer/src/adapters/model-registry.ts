@@ -51,7 +51,7 @@ export function createModelRegistry(pool: PgPool, options: ModelRegistryOptions)
         throw new PoisonMessageError('MODEL_FEATURES_UNKNOWN', `${control.version} takes features this scorer's features schema does not have: ${unknown.join(', ')}`)
       }
       const ensemble = await loadEnsemble(artifact, ensembleRegistry(runtime))
-      return { version: control.version, ensemble, memberNames: memberNames(artifact) }
+      return { model: control.model, version: control.version, ensemble, memberNames: memberNames(artifact) }
     },
     async acknowledge(role, version, reason) {
       await acknowledgeDeployment(pool, { instanceId, model: modelName, version, role })

@@ -5,6 +5,8 @@ import type { ModelRegistry } from './model-registry.ts'
 
 /** One loaded version. */
 export interface RunningModel {
+  /** the model's name (MODEL_NAME), which its scores carry */
+  model: string
   version: string
   ensemble: LoadedEnsemble
   /** member names, in the ensemble's member order */

@@ -40,7 +40,7 @@ export function fakeModel(version: string): FakeModel {
     },
   }
   const model: FakeModel = {
-    version, ensemble, memberNames: ['fake'], closes: 0,
+    model: 'default', version, ensemble, memberNames: ['fake'], closes: 0,
     hold() {
       let release!: () => void
       gate = new Promise((resolve) => (release = resolve))

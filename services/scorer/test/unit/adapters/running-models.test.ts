@@ -33,6 +33,7 @@ describe('running models: a live record for the shadow version', () => {
 
     await s.batch(0, 3)
     expect(s.out.scored('scores')).toEqual(['raw-logs/0/0@S', 'raw-logs/0/1@S', 'raw-logs/0/2@S'])
+    expect(s.out.sent.get('scores')!.map((score) => score.model)).toEqual(['default', 'default', 'default']) // the alerter names its alerts after it
     expect(s.out.scored('scores-shadow')).toEqual([])
     expect(s.instancesOf('A')[0]!.closes).toBe(1)
     expect(s.instancesOf('S')[0]!.closes).toBe(0)
