@@ -51,8 +51,11 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>, timeZones: Sou
   const fields: ParsedFields | null = parser ? safeCall(parser.parse, input) : null
   const family = parser?.family ?? GENERIC_FAMILY
   const host = header?.hostname ?? (/tcp|udp/.test(raw.transport) ? (raw.peer ? hostOfPeer(raw.peer) : null) : null)
-  // Arrival time only when the line has none of its own.
-  const ownTime = lineTime(input, parser, fields !== null, header, raw.receivedAt, host, timeZones) ?? raw.receivedAt
+  // Arrival time only when the line has none of its own, or one before the Unix epoch: no log line
+  // is that old, but a Zeek `ts` of -9e12 is a number like any other, and a time that far out does
+  // not even survive Avro's long encoding intact.
+  const stated = lineTime(input, parser, fields !== null, header, raw.receivedAt, host, timeZones)
+  const ownTime = stated !== null && stated >= 0 ? stated : raw.receivedAt
   const datedAhead = ownTime > raw.receivedAt + FUTURE_TOLERANCE_MS
   const eventTime = datedAhead ? raw.receivedAt : ownTime
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }

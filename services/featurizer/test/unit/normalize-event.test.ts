@@ -31,6 +31,16 @@ describe('normalizeEvent', () => {
     expect(past).toMatchObject({ datedAhead: false, ecs: { timestamp: Date.UTC(2025, 11, 1) } })
   })
 
+  it('dates a line that says it is older than the Unix epoch at its arrival (a Zeek ts of -9e12 is a number like any other)', () => {
+    const line = JSON.stringify({ _path: 'conn', ts: -9e12, uid: 'C1', 'id.orig_h': '203.0.113.5', 'id.orig_p': 1, 'id.resp_h': '192.0.2.9', 'id.resp_p': 22, proto: 'tcp' })
+    const event = normalizeEvent({ ...delivered({ message: line }, line), value: { line, receivedAt: ARRIVED, transport: 'zeek-tcp', peer: null } })
+    expect(event).toMatchObject({ family: 'zeek', parsed: true, ecs: { timestamp: ARRIVED } })
+    const sane = JSON.parse(line)
+    sane.ts = 1_700_000_000.5
+    const dated = normalizeEvent({ ...delivered({ message: '' }), value: { line: JSON.stringify(sane), receivedAt: ARRIVED, transport: 'zeek-tcp', peer: null } })
+    expect(dated.ecs.timestamp).toBe(1_700_000_000_500)
+  })
+
   it('reads times written without a zone in the sender\'s zone, and times with one as written', () => {
     // One request of a host in UTC-5 (sotm34-honeynet), logged three ways.
     const zones = createSourceTimeZones('UTC', { combo: 'America/New_York' })
