@@ -3,6 +3,7 @@ import { allTopics, createCodec, CodecError, dlqOf, RegistryUnavailableError, ty
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
 import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
+import { CONSUMER_LAG_REFRESH_MS, createConsumerLagReporter } from './consumer-lag.ts'
 import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
 import { canRetry, errorCode, TransientError, UNREACHABLE_NETWORK_CODES } from './errors.ts'
 import type { Logger } from './logger.ts'
@@ -80,7 +81,7 @@ export interface KafkaRuntime {
   consume<T>(topic: Topic<T>, options: ConsumeOptions<T>): Promise<RunningConsumer>
   /** Dead-letters input rejected before it became a message (e.g. a malformed syslog line), to the dead-letter topic of the topic it was bound for. */
   deadLetterInput(boundFor: Topic<unknown>, source: Omit<DeadLetterSource, 'sourceTopic'>, value: Buffer, error: { code: string; message: string }): Promise<void>
-  /** Stops every consumer: each finishes the batch in hand and commits its offsets. */
+  /** Stops every consumer (each finishes the batch in hand and commits its offsets), then the lag reporting. */
   stopConsumers(): Promise<void>
   /** Flushes and disconnects the producer. */
   closeProducer(): Promise<void>
@@ -124,10 +125,11 @@ export function logKafkajsEntry(kafkaLog: Logger, level: logLevel, entry: LogEnt
  * Client defaults live here: retries, timeouts and the logger bridge; SASL and TLS come from the
  * config (connection-security.ts). A service waits `startupWaitMs` for an absent schema registry
  * (here) and broker (waitForBroker); a command-line tool passes 0, as an operator wants an error, not a wait.
+ * `consumerLagRefreshMs` is how often the consumers' lag is read from the broker (consumer-lag.ts); tests shorten it.
  */
 export async function createKafkaRuntime(
   service: string, config: BaseConfig, log: Logger, metrics: Metrics, onFatal: (err: unknown) => void,
-  { startupWaitMs = STARTUP_WAIT_MS }: { startupWaitMs?: number } = {},
+  { startupWaitMs = STARTUP_WAIT_MS, consumerLagRefreshMs = CONSUMER_LAG_REFRESH_MS }: { startupWaitMs?: number; consumerLagRefreshMs?: number } = {},
 ): Promise<KafkaRuntime> {
   const kafkaLog = log.child({ component: 'kafkajs' })
   const clientConfig: KafkaConfig = {
@@ -145,6 +147,9 @@ export async function createKafkaRuntime(
 
   let producerPromise: Promise<TypedProducer> | null = null
   const consumers: Consumer[] = []
+  // Its admin client has a Kafka client of its own that logs nothing: the reporter logs each failure
+  // once, where kafkajs would log every refresh's while the broker is away.
+  const consumerLag = createConsumerLagReporter(() => new Kafka({ ...clientConfig, logLevel: logLevel.NOTHING }).admin(), metrics, log, consumerLagRefreshMs)
 
   async function createProducer(): Promise<TypedProducer> {
     // Not kafkajs's idempotent mode: after one failed request its sequence numbers stay out of
@@ -247,14 +252,21 @@ export async function createKafkaRuntime(
     producer,
 
     async consume<T>(topic: Topic<T>, options: ConsumeOptions<T>): Promise<RunningConsumer> {
+      const groupId = `${config.TOPIC_PREFIX}${options.groupId}`
+      const fromBeginning = options.fromBeginning ?? true
       const consumer = client.consumer({
-        groupId: `${config.TOPIC_PREFIX}${options.groupId}`,
+        groupId,
         maxWaitTimeInMs: 500,
         retry: { initialRetryTime: 500, retries: 10 },
       })
       consumers.push(consumer)
+      // The lag is reported for the partitions this instance holds: each rebalance (GROUP_JOIN) brings the new set.
+      const assignLag = consumerLag.track({ group: options.groupId, groupId, topic: topic.name, kafkaTopic: kafkaName(topic), fromBeginning })
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => assignLag(payload.memberAssignment[kafkaName(topic)] ?? []))
+      consumer.on(consumer.events.STOP, () => assignLag([]))
       // kafkajs restarts a consumer after retriable errors; one it gives up on ends the process, so k8s restarts it.
       consumer.on(consumer.events.CRASH, ({ payload }) => {
+        assignLag([])
         if (!payload.restart) onFatal(payload.error)
       })
       /** The batch's messages decoded; the ones that cannot be go to `rejected`. A registry that does not answer holds the batch. */
@@ -281,7 +293,7 @@ export async function createKafkaRuntime(
         return delivered
       }
       await consumer.connect()
-      await consumer.subscribe({ topic: kafkaName(topic), fromBeginning: options.fromBeginning ?? true })
+      await consumer.subscribe({ topic: kafkaName(topic), fromBeginning })
       await consumer.run({
         autoCommit: true,
         eachBatchAutoResolve: false,
@@ -334,7 +346,6 @@ export async function createKafkaRuntime(
           }
           resolveOffset(batch.lastOffset())
           await commitOffsetsIfNecessary()
-          metrics.consumerLag.set({ topic: topic.name, partition: String(batch.partition) }, Number(batch.offsetLag()))
           endTimer()
         },
       })
@@ -345,6 +356,7 @@ export async function createKafkaRuntime(
 
     async stopConsumers() {
       await Promise.all(consumers.map((c) => c.disconnect()))
+      await consumerLag.close()
     },
 
     async closeProducer() {

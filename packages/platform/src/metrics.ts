@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /**
  * Every metric a service exports, named once. Names follow app_<thing>_<unit>; labels are
- * bounded (service, topic, partition, outcome, code), never per message or per entity.
+ * bounded (service, group, topic, partition, outcome, code), never per message or per entity.
  */
 export function createMetrics(service: string) {
   const registry = new Registry()
@@ -15,8 +15,17 @@ export function createMetrics(service: string) {
     messagesFailed: new Counter({
       name: 'app_messages_failed_total', help: 'messages or inputs dead-lettered, by reason', labelNames: ['topic', 'code'], registers: [registry],
     }),
+    inputRefused: new Counter({
+      name: 'app_input_refused_total',
+      help: 'inputs refused at the edge because the buffer towards Kafka was full, by transport: only senders that cannot be held back (syslog UDP) are refused',
+      labelNames: ['transport'], registers: [registry],
+    }),
     batchRetries: new Counter({ name: 'app_batch_retries_total', help: 'batches given back for a retry after a transient failure', labelNames: ['topic', 'code'], registers: [registry] }),
-    consumerLag: new Gauge({ name: 'app_consumer_lag_messages', help: 'messages behind the partition end, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] }),
+    // Set by consumer-lag.ts from the broker; summed over a deployment's pods by (group, topic), it is the LAG kafka-consumer-groups shows.
+    consumerLag: new Gauge({
+      name: 'app_consumer_lag_messages', help: 'messages between the group\'s committed offset and the partition\'s end, for the partitions assigned to this instance',
+      labelNames: ['group', 'topic', 'partition'], registers: [registry],
+    }),
     batchDuration: new Histogram({
       name: 'app_batch_duration_seconds', help: 'time to process one consumed batch, output produced', labelNames: ['topic'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
