@@ -5,7 +5,7 @@ export type Frame =
       ok: false
       code: 'FRAME_TOO_LONG' | 'BAD_FRAME'
       reason: string
-      /** the first `previewBytes` bytes of the frame */
+      /** the frame's bytes as kept: all of a FRAME_TOO_LONG no longer than `keepWholeBytes`, else the first `previewBytes` */
       preview: Buffer
       /** the frame's whole length in bytes (without its LF or CRLF terminator) */
       length: number
@@ -16,6 +16,12 @@ export interface TcpDeframerOptions {
   maxFrameBytes: number
   /** bytes of a rejected frame kept for its error frame; default 4096 */
   previewBytes?: number
+  /**
+   * a frame longer than `maxFrameBytes` but no longer than this is kept whole in its error frame, so
+   * that it can be dead-lettered whole and sent again once the limit is raised; default 0 (only its
+   * preview). A connection then holds up to this many bytes while it reads such a frame.
+   */
+  keepWholeBytes?: number
 }
 
 /** Cuts one connection's byte stream into frames. Feed chunks in order; call `end()` when the peer closes. */
@@ -36,14 +42,16 @@ type Mode = 'idle' | 'count' | 'octets' | 'line'
 /**
  * Syslog over TCP (RFC 6587), framing detected per frame: a frame starting with a digit 1-9 is
  * octet-counted (`MSG-LEN SP MSG`), anything else runs to the next LF (a trailing CR is dropped, and
- * empty lines are skipped). Memory stays bounded by `maxFrameBytes` plus `previewBytes` whatever
- * arrives: an oversized frame is counted and skipped, and reported once as FRAME_TOO_LONG with its
- * first bytes. A digit start that is not `digits SP` is BAD_FRAME, and reading resumes after the next LF.
+ * empty lines are skipped). Memory stays bounded by the larger of `maxFrameBytes` and
+ * `keepWholeBytes`, plus `previewBytes`, whatever arrives: an oversized frame is counted and skipped,
+ * and reported once as FRAME_TOO_LONG with its bytes (up to `keepWholeBytes`) or its first bytes. A
+ * digit start that is not `digits SP` is BAD_FRAME, and reading resumes after the next LF.
  */
 export function createTcpDeframer(options: TcpDeframerOptions): TcpDeframer {
-  const { maxFrameBytes, previewBytes = 4096 } = options
+  const { maxFrameBytes, previewBytes = 4096, keepWholeBytes = 0 } = options
   if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) throw new RangeError(`maxFrameBytes must be a positive integer, got ${maxFrameBytes}`)
   if (!Number.isSafeInteger(previewBytes) || previewBytes < 0) throw new RangeError(`previewBytes must be a non-negative integer, got ${previewBytes}`)
+  if (!Number.isSafeInteger(keepWholeBytes) || keepWholeBytes < 0) throw new RangeError(`keepWholeBytes must be a non-negative integer, got ${keepWholeBytes}`)
 
   let mode: Mode = 'idle'
   let countText = '' // octet count read so far
@@ -51,7 +59,7 @@ export function createTcpDeframer(options: TcpDeframerOptions): TcpDeframer {
   let remaining = 0 // bytes of the current octet-counted frame still to come
   let badReason: string | null = null // set when the current LF frame is a BAD_FRAME
 
-  // The current frame: all of it while it may still be accepted, only its preview once it cannot.
+  // The current frame: all of it while it may still be accepted or kept whole, only its preview once it cannot.
   let parts: Buffer[] = []
   let stored = 0
   let seen = 0
@@ -94,7 +102,9 @@ export function createTcpDeframer(options: TcpDeframerOptions): TcpDeframer {
   }
 
   function error(code: 'FRAME_TOO_LONG' | 'BAD_FRAME', reason: string, length: number): Frame {
-    return { ok: false, code, reason, preview: preview(length), length }
+    // A frame too long, yet no longer than keepWholeBytes and read to its end, is kept whole; any other only by its preview.
+    const whole = code === 'FRAME_TOO_LONG' && keepingAll && stored >= length && length <= keepWholeBytes
+    return { ok: false, code, reason, preview: whole ? Buffer.concat(parts, length) : preview(length), length }
   }
 
   function finishLine(out: Frame[]): void {
@@ -118,7 +128,7 @@ export function createTcpDeframer(options: TcpDeframerOptions): TcpDeframer {
   function startLine(): void {
     mode = 'line'
     // One byte over the limit is still fine if it turns out to be the CR of a CRLF.
-    begin(maxFrameBytes + 1)
+    begin(Math.max(maxFrameBytes, keepWholeBytes) + 1)
   }
 
   return {
@@ -144,7 +154,7 @@ export function createTcpDeframer(options: TcpDeframerOptions): TcpDeframer {
             declared = Number(countText)
             remaining = declared
             mode = 'octets'
-            begin(declared > maxFrameBytes ? 0 : declared)
+            begin(declared <= Math.max(maxFrameBytes, keepWholeBytes) ? declared : 0)
           } else {
             // Not an octet count after all: the rest of this line is one bad frame, preview included.
             badReason = countText.length >= MAX_COUNT_DIGITS

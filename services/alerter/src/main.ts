@@ -1,4 +1,4 @@
-import { createPgPool, createRedis, runService, waitForPostgres } from '@vigil/platform'
+import { createPgPool, createRedis, runService, waitForPostgres, waitForRedis } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createAlertStore } from './adapters/alert-store.ts'
 import { migrateAlerterDatabase } from './adapters/database.ts'
@@ -34,6 +34,7 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   if (config.SIGMA_ENABLED) {
     const redis = createRedis(config, log)
     onShutdown(redis)
+    await waitForRedis(redis, log)
     sigma = createSigmaRules(
       { ruleDirs: config.SIGMA_RULES ?? DEFAULT_RULE_DIRS, windowMs: config.ALERT_WINDOW_MS, maxEvidence: config.ALERT_MAX_EVIDENCE, correlationIdleTtlMs: config.SIGMA_CORRELATION_IDLE_TTL_MS },
       { pool, redis, ...raise, log, metrics },

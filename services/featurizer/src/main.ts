@@ -1,4 +1,4 @@
-import { createRedis, runService } from '@vigil/platform'
+import { createRedis, runService, waitForRedis } from '@vigil/platform'
 import { FEATURE_WINDOW_SECONDS, topics } from '@vigil/schemas'
 import { createFeatureStore } from './adapters/feature-store.ts'
 import { createGeoLookup } from './adapters/geo.ts'
@@ -11,7 +11,7 @@ import { createSourceTimeZones } from './source-time-zones.ts'
 await runService({ name: 'featurizer', loadConfig }, async ({ config, log, metrics, kafka, onShutdown }) => {
   const redis = createRedis(config, log)
   onShutdown(redis) // closed after the consumer has finished its batch
-  await redis.ready()
+  await waitForRedis(redis, log) // a deployment starts Redis beside the services
   const featureStore = createFeatureStore(redis, {
     windowSeconds: FEATURE_WINDOW_SECONDS, lateGraceSeconds: config.LATE_EVENT_GRACE_SECONDS,
     ttlSeconds: config.STATE_TTL_SECONDS, userTtlSeconds: config.USER_STATE_TTL_SECONDS,

@@ -6,9 +6,12 @@ import { startSyslogTcp, startSyslogUdp } from './syslog-listeners.ts'
 import { startZeekDirTailer } from './zeek/zeek-dir-tailer.ts'
 import { startZeekTcpListener } from './zeek/zeek-tcp-listener.ts'
 
-await runService({ name: 'ingestor', loadConfig }, async ({ config, log, kafka, onShutdown }) => {
+await runService({ name: 'ingestor', loadConfig, readiness: 'manual' }, async ({ config, log, metrics, kafka, setReady, onShutdown }) => {
   const producer = await kafka.producer()
-  const sink = createRawLogSink({ kafka, producer, log, batchMax: config.PRODUCE_BATCH_MAX, lingerMs: config.PRODUCE_LINGER_MS })
+  const sink = createRawLogSink({
+    kafka, producer, log, batchMax: config.PRODUCE_BATCH_MAX, lingerMs: config.PRODUCE_LINGER_MS,
+    maxBufferedBytes: config.PRODUCE_BUFFER_MAX_BYTES, refused: metrics.inputRefused,
+  })
 
   const udp = await startSyslogUdp(config.SYSLOG_BIND, config.SYSLOG_UDP_PORT, sink, log)
   const tcp = await startSyslogTcp(config.SYSLOG_BIND, config.SYSLOG_TCP_PORT, config.MAX_LINE_BYTES, sink, log)
@@ -22,6 +25,9 @@ await runService({ name: 'ingestor', loadConfig }, async ({ config, log, kafka, 
     })
     : null
 
+  // Ready while the buffer towards raw-logs is below its high-water mark: while Kafka is slow or
+  // away, the Service sends new senders to other instances.
+  sink.reportReadiness(setReady)
   // closed in reverse: stop listening and tailing, then flush what was accepted
   onShutdown(sink, udp, tcp, ...[zeekTcp, zeekFiles].filter((r) => r !== null))
 })

@@ -1,15 +1,18 @@
 import { createSocket } from 'node:dgram'
 import type { AddressInfo } from 'node:net'
 import { startFramedTcpServer, type Listener } from './framed-tcp-server.ts'
-import type { Logger } from '@vigil/platform'
+import { DEAD_LETTER_MAX_VALUE_BYTES, type Logger } from '@vigil/platform'
 import type { RawLogSink } from './raw-log-sink.ts'
 import { createTcpDeframer } from '@vigil/syslog'
 
-/** Syslog over UDP: one datagram, one message (RFC 5426). */
+/**
+ * Syslog over UDP: one datagram, one message (RFC 5426). A sender cannot be held back, so each
+ * datagram is offered to the sink, which refuses it when its buffer is full.
+ */
 export async function startSyslogUdp(bind: string, port: number, sink: RawLogSink, log: Logger): Promise<Listener> {
   const socket = createSocket({ type: bind.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 8 * 1024 * 1024 })
   socket.on('message', (bytes, remote) => {
-    sink.accept({ bytes, transport: 'syslog-udp', peer: `${remote.address}:${remote.port}`, receivedAt: Date.now() })
+    sink.offer({ bytes, transport: 'syslog-udp', peer: `${remote.address}:${remote.port}`, receivedAt: Date.now() })
       .catch((err) => log.error({ err }, 'udp input not handled'))
   })
   socket.on('error', (err) => log.error({ err }, 'udp socket error'))
@@ -20,11 +23,14 @@ export async function startSyslogUdp(bind: string, port: number, sink: RawLogSin
 }
 
 /**
- * Syslog over TCP with octet-counting or newline framing (RFC 6587), detected per frame.
+ * Syslog over TCP with octet-counting or newline framing (RFC 6587), detected per frame. A line
+ * over `maxLineBytes` is dead-lettered whole if it fits in a dead letter, so that a redrive
+ * (`npm run dlq -- redrive raw-logs --code FRAME_TOO_LONG`) can still deliver it; a connection
+ * reading such a line holds up to that much (256 KiB) instead of the 4 KiB preview.
  */
 export function startSyslogTcp(bind: string, port: number, maxLineBytes: number, sink: RawLogSink, log: Logger): Promise<Listener> {
   return startFramedTcpServer('syslog tcp', bind, port, log, (peer) => {
-    const deframer = createTcpDeframer({ maxFrameBytes: maxLineBytes })
+    const deframer = createTcpDeframer({ maxFrameBytes: maxLineBytes, keepWholeBytes: DEAD_LETTER_MAX_VALUE_BYTES })
     return {
       push: (chunk) => deframer.push(chunk),
       end: () => deframer.end(),

@@ -91,7 +91,7 @@ describe('random input never throws', () => {
     const r = random(seed)
     for (let i = 0; i < 300; i++) {
       const stream = Buffer.concat(Array.from({ length: 1 + r.int(8) }, () => randomBytes(r)))
-      const options = { maxFrameBytes: 1 + r.int(200), previewBytes: r.int(20) }
+      const options = { maxFrameBytes: 1 + r.int(200), previewBytes: r.int(20), keepWholeBytes: r.int(2) === 0 ? 0 : r.int(400) }
       const once = run(createTcpDeframer(options), [stream])
       const chunks: Buffer[] = []
       for (let at = 0; at < stream.length;) {
@@ -102,6 +102,7 @@ describe('random input never throws', () => {
       expect(run(createTcpDeframer(options), chunks)).toEqual(once)
       for (const frame of once) {
         if (frame.ok) expect(frame.bytes.length).toBeLessThanOrEqual(options.maxFrameBytes)
+        else if (frame.code === 'FRAME_TOO_LONG' && frame.length <= options.keepWholeBytes) expect(frame.preview.length).toBeLessThanOrEqual(frame.length)
         else expect(frame.preview.length).toBeLessThanOrEqual(options.previewBytes)
       }
     }

@@ -67,6 +67,26 @@ describe('createTcpDeframer', () => {
     expect(view(frames)).toEqual([{ code: 'FRAME_TOO_LONG', length: 104, preview: '<13>yyyy' }])
   })
 
+  it('keeps a too-long frame whole up to keepWholeBytes (its dead letter can be sent again), and only its preview beyond', () => {
+    const line = (n: number) => '<13>' + 'y'.repeat(n - 4)
+    const options = { maxFrameBytes: 10, previewBytes: 4, keepWholeBytes: 30 }
+    const input = [line(30) + '\n', line(30) + '\r\n', octet(line(30)), line(31) + '\n', octet(line(31)), line(10) + '\n', `20 ${line(8)}`]
+    const whole = [
+      { code: 'FRAME_TOO_LONG', length: 30, preview: line(30) },
+      { code: 'FRAME_TOO_LONG', length: 30, preview: line(30) },
+      { code: 'FRAME_TOO_LONG', length: 30, preview: line(30) },
+      { code: 'FRAME_TOO_LONG', length: 31, preview: '<13>' },
+      { code: 'FRAME_TOO_LONG', length: 31, preview: '<13>' },
+      line(10),
+      { code: 'FRAME_TOO_LONG', length: 20, preview: '<13>' }, // cut off by the end of the connection: not kept whole
+    ]
+    expect(view(deframe([input.join('')], options))).toEqual(whole)
+    const bytes = Buffer.from(input.join(''), 'latin1')
+    expect(view(deframe(Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1)), options))).toEqual(whole)
+    // Without it, only the preview, as before.
+    expect(view(deframe([line(30) + '\n'], { maxFrameBytes: 10, previewBytes: 4 }))).toEqual([{ code: 'FRAME_TOO_LONG', length: 30, preview: '<13>' }])
+  })
+
   it('accepts a line of exactly maxFrameBytes, with LF or CRLF, and rejects one byte more', () => {
     const exact = '<' + 'a'.repeat(9)
     expect(view(deframe([`${exact}\n${exact}\r\n${exact}b\n${exact}b\r\n`], { maxFrameBytes: 10 }))).toEqual([
@@ -168,5 +188,6 @@ describe('createTcpDeframer', () => {
     expect(() => createTcpDeframer({ maxFrameBytes: 0 })).toThrow(RangeError)
     expect(() => createTcpDeframer({ maxFrameBytes: 1.5 })).toThrow(RangeError)
     expect(() => createTcpDeframer({ maxFrameBytes: 10, previewBytes: -1 })).toThrow(RangeError)
+    expect(() => createTcpDeframer({ maxFrameBytes: 10, keepWholeBytes: -1 })).toThrow(RangeError)
   })
 })
