@@ -16,11 +16,15 @@ const pemFile = z.string().min(1).refine((path) => {
   }
 }, 'not a readable PEM file')
 
+/** host:port, the host a name, an IPv4 address or a bracketed IPv6 address. */
+const BROKER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/
+
 /** Settings every service has. Each service extends this in its own config.ts, the only reader of process.env. */
 export const baseConfig = z.object({
   // Kafka
-  KAFKA_BROKERS: z.string().min(1).transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)), // host:port,host:port
-  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(-1).default(-1), // -1: the broker's default
+  KAFKA_BROKERS: z.string().min(1).transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .refine((brokers) => brokers.length > 0 && brokers.every((b) => BROKER_ADDRESS.test(b)), 'must be host:port[,host:port…]'), // host:port,host:port
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(-1).refine((n) => n !== 0, 'must be -1 (the broker\'s default) or at least 1').default(-1), // -1: the broker's default
   // Kafka connection security; the defaults (no SASL, no TLS) fit the local stack.
   KAFKA_SASL_MECHANISM: z.string().toLowerCase().pipe(z.enum(['scram-sha-256', 'scram-sha-512', 'plain'])).optional(), // unset: no SASL
   KAFKA_SASL_USERNAME: z.string().optional(), // required with KAFKA_SASL_MECHANISM
@@ -30,7 +34,7 @@ export const baseConfig = z.object({
   KAFKA_SSL_CERT_FILE: pemFile.optional(), // client certificate, for brokers that require mutual TLS (with KAFKA_SSL_KEY_FILE)
   KAFKA_SSL_KEY_FILE: pemFile.optional(), // its private key
   KAFKA_SSL_REJECT_UNAUTHORIZED: flag.default(true), // false accepts any broker certificate: tests only
-  SCHEMA_REGISTRY_URL: z.url().optional(), // Confluent-compatible; without it, messages are schema-validated JSON
+  SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(), // Confluent-compatible; without it, messages are schema-validated JSON
   SCHEMA_REGISTRY_USERNAME: z.string().optional(), // HTTP basic auth to the registry (with SCHEMA_REGISTRY_PASSWORD)
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(), // or SCHEMA_REGISTRY_PASSWORD_FILE
   TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''), // prepended to every Kafka topic name and consumer group
@@ -39,7 +43,8 @@ export const baseConfig = z.object({
   // Process
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0), // 0: any free port (logged at start)
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000), // keep below k8s terminationGracePeriodSeconds
+  // keep below k8s terminationGracePeriodSeconds; at most an hour (Node fires a timer of 2^31 ms or more at once)
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
 })
 export type BaseConfig = z.infer<typeof baseConfig>

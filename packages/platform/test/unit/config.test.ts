@@ -28,6 +28,25 @@ describe('parseConfig', () => {
     expect(err.problems).toContain('VIGIL_TYPO: unknown setting')
   })
 
+  it('refuses values that would only fail later, far from the variable', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        parseConfig(baseConfig, { KAFKA_BROKERS: 'kafka:9092', ...env })
+        return []
+      } catch (e) {
+        return (e as ConfigError).problems
+      }
+    }
+    expect(problemsOf({ KAFKA_BROKERS: ',' })).toEqual([expect.stringMatching(/^KAFKA_BROKERS: must be host:port/)])
+    expect(problemsOf({ KAFKA_BROKERS: 'kafka' })).toEqual([expect.stringMatching(/^KAFKA_BROKERS: must be host:port/)])
+    expect(problemsOf({ KAFKA_REPLICATION_FACTOR: '0' })).toEqual([expect.stringMatching(/^KAFKA_REPLICATION_FACTOR: must be -1/)])
+    // no scheme: the registry client failed on each request, which read as a registry that was down
+    expect(problemsOf({ SCHEMA_REGISTRY_URL: 'localhost:18081' })).toEqual([expect.stringMatching(/^SCHEMA_REGISTRY_URL: must be an http/)])
+    expect(problemsOf({ SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toHaveLength(1)
+    expect(problemsOf({ SHUTDOWN_TIMEOUT_MS: String(2 ** 31) })).toEqual([expect.stringMatching(/^SHUTDOWN_TIMEOUT_MS:/)])
+    expect(problemsOf({ KAFKA_BROKERS: 'kafka-0.kafka:9092, 10.0.0.7:9093,[::1]:9094', SCHEMA_REGISTRY_URL: 'https://registry:8081/apis/ccompat/v7', KAFKA_REPLICATION_FACTOR: '3' })).toEqual([])
+  })
+
   it('stops a service before it connects anywhere, with one line naming the variable', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'services', 'featurizer', 'src', 'main.ts')], {
       env: { PATH: process.env.PATH, KAFKA_BROKERS: '127.0.0.1:1', REDIS_URL: 'http://not-redis' }, encoding: 'utf8', timeout: 30_000,
