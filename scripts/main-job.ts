@@ -2,7 +2,9 @@
 // syslog TCP, and print the alerts as they arrive. Run with `npm start`.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { Kafka, logLevel } from 'kafkajs'
+import pg from 'pg'
 import { dlqOf, topics, type Alert } from '@vigil/schemas'
 import { OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
 
@@ -15,14 +17,19 @@ const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
 const lines = readLogLines(SAMPLE)
 const stack = stackFromEnv() ?? startNativeStack()
-const prefix = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
+const RUN_LABEL = 'demo-'
+const prefix = `${RUN_LABEL}${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
+const kafka = new Kafka({ clientId: 'vigil-main-job', brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
+// Each run leaves its topics (13 of 12 partitions), groups, database and Redis keys for a look
+// afterwards; the next run clears them, so runs do not pile up on the broker.
+const removed = await removeEarlierRuns()
+if (removed > 0) console.log(`[${elapsed()}] removed what ${removed} earlier run(s) left`)
 const logDir = join(REPO_ROOT, '.cache', 'run', prefix.slice(0, -1))
 console.log(`[${elapsed()}] stack ready; starting the services (topics ${prefix}*, logs in ${logDir})`)
 // A sample of a few thousand lines is a short history: alert on its top 1% rather than the production
 // default of 0.1%, which would leave only a handful of events to show.
 const pipeline = await startPipeline({ stack, prefix, logDir, env: { MODEL_TARGET_ALERT_RATE: '0.01' } })
 
-const kafka = new Kafka({ clientId: 'vigil-main-job', brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
 const alertsConsumer = kafka.consumer({ groupId: `${prefix}main-job-printer` })
 // Ctrl-C stops the services too, not only this process.
 process.once('SIGINT', () => void pipeline.stop().then(() => process.exit(130)))
@@ -63,6 +70,38 @@ try {
   console.log(`[${elapsed()}] services stopped; the stack keeps running (npm run stack:down stops it)`)
 }
 process.exit(exitCode)
+
+/** Deletes earlier runs' topics, consumer groups, databases and Redis keys; returns how many runs left topics. */
+async function removeEarlierRuns(): Promise<number> {
+  const admin = kafka.admin()
+  await admin.connect()
+  let runs = 0
+  try {
+    const names = (await admin.listTopics()).filter((t) => t.startsWith(RUN_LABEL))
+    runs = new Set(names.map((t) => t.slice(0, t.indexOf('-', RUN_LABEL.length) + 1))).size
+    if (names.length > 0) await admin.deleteTopics({ topics: names, timeout: 60_000 })
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(RUN_LABEL))
+    if (groups.length > 0) await admin.deleteGroups(groups)
+  } finally {
+    await admin.disconnect()
+  }
+  const db = new pg.Client({ connectionString: stack.PG_URL })
+  await db.connect()
+  try {
+    const { rows } = await db.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${RUN_LABEL.replace('-', '')}\\_%`])
+    for (const { datname } of rows) await db.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)
+  } finally {
+    await db.end()
+  }
+  const redis = new Redis(stack.REDIS_URL, { lazyConnect: true })
+  await redis.connect()
+  try {
+    for await (const keys of redis.scanStream({ match: `${RUN_LABEL}*`, count: 1000 }) as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys)
+  } finally {
+    redis.disconnect()
+  }
+  return runs
+}
 
 function printAlert(a: Alert) {
   printed++
