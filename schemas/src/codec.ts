@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import avro from 'avsc'
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
+import { checkAvroBounds } from './check-avro-bounds.ts'
+import { toJsonText, withNonFiniteNumbers } from './non-finite-json.ts'
 import type { Topic } from './topics.ts'
 
 const schemaDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'avro')
@@ -59,7 +61,13 @@ export interface CodecOptions {
   kafkaName: (topic: Topic<unknown>) => string
   /** Topics whose schemas are registered at start, so a producer never races its first message. */
   topics: readonly Topic<unknown>[]
+  /** How long one registry request may wait for its answer (ms, default 10 s) before the registry counts as unavailable. */
+  registryTimeoutMs?: number
 }
+
+// Long enough for a registry under load (its answers take milliseconds), short enough that a
+// service's start-up wait gets failed tries to log and count, not one request that never ends.
+const REGISTRY_TIMEOUT_MS = 10_000
 
 const CONFLUENT_MAGIC_BYTE = 0
 const JSON_OPEN_BRACE = 0x7b
@@ -87,7 +95,9 @@ export function avroSchemaText(topic: Topic<unknown>): string {
  * while a deployment moves to a registry.
  */
 export async function createCodec(options: CodecOptions): Promise<Codec> {
-  const registry = options.registryUrl ? new SchemaRegistry({ host: options.registryUrl }) : null
+  const registry = options.registryUrl
+    ? new SchemaRegistry({ host: options.registryUrl, middlewares: [requestTimeout(options.registryTimeoutMs ?? REGISTRY_TIMEOUT_MS)] })
+    : null
   const schemaIds = new Map<string, number>()
   if (registry) {
     for (const topic of options.topics) {
@@ -103,7 +113,7 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
       const type = avroTypeOf(topic)
       if (!registry) {
         assertValid(type, topic, value)
-        return Buffer.from(JSON.stringify(value))
+        return Buffer.from(toJsonText(value))
       }
       const id = schemaIds.get(topic.name)
       if (id === undefined) throw new Error(`topic ${topic.name} was not registered at start`)
@@ -123,21 +133,22 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
       } else if (bytes[0] === CONFLUENT_MAGIC_BYTE) {
         if (!registry) throw new CodecError('REGISTRY_NOT_CONFIGURED', `message on ${topic.name} is in the Confluent wire format but no SCHEMA_REGISTRY_URL is set`)
         // Written with this topic's own schema (as every Vigil service writes): read with avsc at
-        // once, complete and valid by construction. Another writer schema goes through the registry.
-        if (bytes.length >= WIRE_HEADER_BYTES && bytes.readInt32BE(1) === schemaIds.get(topic.name)) {
+        // once, complete and valid by construction. Another writer's schema comes from the registry.
+        if (bytes.length < WIRE_HEADER_BYTES) throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} is shorter than the Confluent wire format's header`)
+        const schemaId = bytes.readInt32BE(1)
+        const body = bytes.subarray(WIRE_HEADER_BYTES)
+        if (schemaId === schemaIds.get(topic.name)) {
           try {
-            return type.fromBuffer(bytes.subarray(WIRE_HEADER_BYTES)) as T
+            return fromAvroBinary(type, body) as T
           } catch (cause) {
             throw new CodecError('SCHEMA_MISMATCH', `message on ${topic.name} does not decode with schema ${topic.schema}: ${(cause as Error).message}`, { cause })
           }
         }
+        const writerType = await writerTypeOf(registry, topic, schemaId)
         try {
-          value = await registry.decode(bytes)
+          value = fromAvroBinary(writerType, body)
         } catch (cause) {
-          if (isRegistryUnavailable(cause)) {
-            throw new RegistryUnavailableError(`message on ${topic.name} needs its writer's schema (id ${bytes.length >= WIRE_HEADER_BYTES ? bytes.readInt32BE(1) : '?'}) from the registry, which did not answer: ${(cause as Error).message}`, { cause })
-          }
-          throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} did not decode through the registry: ${(cause as Error).message}`, { cause })
+          throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} does not decode with its writer's schema (id ${schemaId}): ${(cause as Error).message}`, { cause })
         }
       } else {
         throw new CodecError('UNKNOWN_WIRE_FORMAT', `message on ${topic.name} is neither JSON nor Confluent Avro (first byte 0x${bytes[0]!.toString(16).padStart(2, '0')})`)
@@ -147,6 +158,30 @@ export async function createCodec(options: CodecOptions): Promise<Codec> {
 
     fromJson: (topic, value) => checked(avroTypeOf(topic), topic, value),
   }
+}
+
+/**
+ * Avro binary from another process, decoded: its lengths are checked against its size first, since
+ * avsc believes them (see checkAvroBounds). Throws whatever avsc or the check throws.
+ */
+function fromAvroBinary(type: avro.Type, body: Buffer): unknown {
+  checkAvroBounds(type, body)
+  return type.fromBuffer(body)
+}
+
+/** The type a schema id of the registry names (its client caches it), to read a message another writer wrote. */
+async function writerTypeOf(registry: SchemaRegistry, topic: Topic<unknown>, schemaId: number): Promise<avro.Type> {
+  let schema: unknown
+  try {
+    schema = await registry.getSchema(schemaId)
+  } catch (cause) {
+    if (isRegistryUnavailable(cause)) {
+      throw new RegistryUnavailableError(`message on ${topic.name} needs its writer's schema (id ${schemaId}) from the registry, which did not answer: ${(cause as Error).message}`, { cause })
+    }
+    throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} did not decode through the registry: ${(cause as Error).message}`, { cause })
+  }
+  if (!avro.Type.isType(schema)) throw new CodecError('REGISTRY_DECODE_FAILED', `message on ${topic.name} names schema id ${schemaId}, which is not an Avro schema`)
+  return schema as avro.Type
 }
 
 /**
@@ -178,6 +213,20 @@ function confluentWireFormat(type: avro.Type, topic: Topic<unknown>, schemaId: n
 const WIRE_HEADER_BYTES = 5
 let scratch = Buffer.allocUnsafe(64 * 1024)
 
+type RegistryMiddleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number]
+
+/**
+ * Gives each registry request a time limit: the client has none, so a registry that takes the
+ * connection and never answers would hold a service's start, or a partition's batch, for good and
+ * without a word. mappersmith ends such a request as one that got no answer ("Error, status 400:
+ * Timeout (… ms)"), which isRegistryUnavailable counts as the registry being away.
+ */
+function requestTimeout(ms: number): RegistryMiddleware {
+  return () => ({
+    prepareRequest: async (next) => (await next()).enhance({ timeout: ms }),
+  })
+}
+
 /**
  * Registers a subject's schema. Instances of a new deployment starting together race to create the
  * subject (a compatibility rule "already exists", or a read of the default compatibility before it
@@ -198,7 +247,12 @@ async function registerOnce(registry: SchemaRegistry, subject: string, schema: s
 }
 
 function checked<T>(type: avro.Type, topic: Topic<T>, value: unknown): T {
-  assertValid(type, topic, value)
+  if (!type.isValid(value)) {
+    // JSON's spelling of NaN and Infinity (a string where a number belongs) is why a value that
+    // does not fit may still be valid: looked for only then, so a valid value costs nothing more.
+    value = withNonFiniteNumbers(type, value)
+    assertValid(type, topic, value)
+  }
   // clone fills fields the writer left out with their schema defaults.
   return type.clone(value) as T
 }

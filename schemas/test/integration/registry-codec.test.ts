@@ -1,7 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { endpointOf, freePort, newerRawLogWriter, tcpProxy, throughProxy, type TcpProxy } from '@vigil/testkit'
-import { allTopics, createCodec, RegistryUnavailableError, topics, uniqueTestPrefix, type RawLog } from './support.ts'
+import { allTopics, createCodec, RegistryUnavailableError, topics, uniqueTestPrefix, type RawLog, type Score } from './support.ts'
 
 // Runs whenever the stack has a schema registry (the native stack's Apicurio, or SCHEMA_REGISTRY_URL).
 const registryUrl = inject('stack').SCHEMA_REGISTRY_URL
@@ -44,6 +44,34 @@ describe.skipIf(!registryUrl)('codec through a Confluent-compatible schema regis
     // With the topic's own schema id, read without the registry: a truncated body is still refused with its reason.
     const own = codec.encode(topics.rawLogs, record)
     await expect(codec.decode(topics.rawLogs, own.subarray(0, own.length - 10))).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('raw-logs') })
+  })
+
+  it('refuses, at once, a message that claims more items than it holds, whoever its writer', async () => {
+    const prefix = uniqueTestPrefix()
+    const codec = await createCodec({ registryUrl, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+    const newerWriter = await newerRawLogWriter(registryUrl!, `${prefix}raw-logs-value`)
+    // Both writers end zeek with fields (an empty array: count 0) and types (null: branch 0), the newer
+    // one then its tenant ('blue': 5 bytes). The count becomes 2^31 - 1 with nothing after it, as in
+    // the review's 27-byte message.
+    const claimingItems = (bytes: Buffer, trailing: number) => Buffer.concat([bytes.subarray(0, bytes.length - 2 - trailing), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f])])
+    const withZeek: RawLog = { ...record, syslog: null, zeek: { log: 'conn', fields: [], types: null } }
+    await expect(codec.decode(topics.rawLogs, claimingItems(codec.encode(topics.rawLogs, withZeek), 0)))
+      .rejects.toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('claims 2147483647 items') })
+    await expect(codec.decode(topics.rawLogs, claimingItems(newerWriter.encode(withZeek), 5)))
+      .rejects.toMatchObject({ code: 'REGISTRY_DECODE_FAILED', message: expect.stringContaining('claims 2147483647 items') })
+  })
+
+  it('gives back NaN and Infinity as the JSON codec does', async () => {
+    const prefix = uniqueTestPrefix()
+    const codec = await createCodec({ registryUrl, kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+    const json = await createCodec({ kafkaName: (t) => `${prefix}${t.name}`, topics: allTopics() })
+    const score: Score = {
+      eventId: 'e', entity: { kind: 'host', id: 'h' }, eventTime: 1, receivedAt: 2, scoredAt: 3, family: 'sshd', action: 'a', score: 0.5, rawScore: Number.NaN,
+      modelVersion: 'v', features: { bytes: Number.POSITIVE_INFINITY, duration_seconds: Number.NEGATIVE_INFINITY }, evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l' },
+    }
+    const fromAvro = await codec.decode(topics.scores, codec.encode(topics.scores, score))
+    expect(fromAvro).toMatchObject({ rawScore: Number.NaN, features: score.features })
+    expect(await json.decode(topics.scores, json.encode(topics.scores, score))).toEqual(fromAvro)
   })
 
   describe('when the registry is away', () => {
