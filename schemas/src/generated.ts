@@ -74,7 +74,9 @@ export interface DeadLetter {
   sourceTopic: string
   partition?: null | number
   offset?: null | string
+  /** the key as text, when it is UTF-8 and kept whole (keyBase64 holds the bytes); the only key of dead letters written before keyBase64 */
   key?: null | string
+  /** the headers that are UTF-8 and not repeated, as text, for people (headerList holds every header's bytes); the only headers of dead letters written before headerList */
   headers?: Record<string, string>
   /** the original bytes (or their first bytes, see valueLength), base64 */
   valueBase64: string
@@ -88,6 +90,20 @@ export interface DeadLetter {
   /** the sender, for input rejected at the edge */
   peer?: null | string
   failedAt: number
+  /** the original key's bytes (or their first bytes, see keyLength), base64; null for a message without a key, and in dead letters written before this field */
+  keyBase64?: null | string
+  /** length of the original key in bytes; null for no key, and in dead letters written before this field */
+  keyLength?: null | number
+  /** the original headers in order, a repeated one repeated (or the first ones, see headerCount) */
+  headerList?: Array<DeadLetterHeader>
+  /** how many headers the original had; null in dead letters written before headerList, whose headers are in headers */
+  headerCount?: null | number
+}
+
+export interface DeadLetterHeader {
+  name: string
+  /** the value's bytes, base64; null for a null value */
+  valueBase64?: null | string
 }
 
 /** One parsed event and its feature vector. Keyed by entity (source IP, else host). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Admin, Batch, IHeaders } from 'kafkajs'
 import { CodecError, dlqOf, topicsWithDeadLetters, type DeadLetter, type Topic } from '@vigil/schemas'
+import { originalHeadersOf, originalKeyOf } from './dlq.ts'
 import { keyCachingPartitioner, type KafkaRuntime } from './kafka.ts'
 
 /** The header a redriven record carries: the dead letter it was sent again from (`<dlq topic>/<partition>/<offset>`). */
@@ -61,13 +62,14 @@ export interface RedriveResult {
   redriven: number
   /** not yet redriven, left alone for their code (not among those asked for) */
   skippedByCode: Record<string, number>
-  /** kept only in part (longer than the envelope's limit), bound for another topic, or unreadable: never sent */
+  /** value, key or headers kept only in part (longer than the envelope's limits), bound for another topic, or unreadable: never sent */
   notRedrivable: Record<string, number>
 }
 
 /**
  * Sends a topic's dead letters again to the topic, once the cause is mended (a parser fixed, a
- * schema registered, a limit raised): the exact original bytes, key and headers, plus
+ * schema registered, a limit raised): the exact original bytes, key and headers (a repeated header
+ * repeated; dead letters written before the envelope kept bytes have their key and headers as text), plus
  * REDRIVEN_FROM_HEADER. Each dead letter is sent at most once per deployment: each error code has
  * its consumer group (`<topic>.dlq.redrive.<code>`), which commits what its pass has read, up to
  * the topic's end when the pass started, after the records it sent are acknowledged. A group per
@@ -112,14 +114,18 @@ export async function redriveDeadLetters(kafka: KafkaRuntime, topic: Topic<unkno
     for (const code of asked) {
       if (!seen.has(code)) continue
       await readToEnd(kafka, dlq, groupOf(code), async (batch) => {
-        const again: Array<{ key: string | null; value: Buffer; headers: IHeaders }> = []
+        const again: Array<{ key: Buffer | null; value: Buffer; headers: IHeaders }> = []
         for (const message of batch.messages) {
           const letter = await readDeadLetter(kafka, dlq, message.value)
           if (letter?.errorCode !== code) continue
           const value = Buffer.from(letter.valueBase64, 'base64')
+          const { key, whole: wholeKey } = originalKeyOf(letter)
+          const { headers, whole: wholeHeaders } = originalHeadersOf(letter)
           if (value.length < letter.valueLength) tally(result.notRedrivable, 'KEPT_IN_PART')
+          else if (!wholeKey) tally(result.notRedrivable, 'KEY_KEPT_IN_PART')
+          else if (!wholeHeaders) tally(result.notRedrivable, 'HEADERS_KEPT_IN_PART')
           else if (letter.sourceTopic !== target) tally(result.notRedrivable, 'OTHER_TOPIC')
-          else again.push({ key: letter.key ?? null, value, headers: { ...letter.headers, [REDRIVEN_FROM_HEADER]: `${batch.topic}/${batch.partition}/${message.offset}` } })
+          else again.push({ key, value, headers: { ...headers, [REDRIVEN_FROM_HEADER]: `${batch.topic}/${batch.partition}/${message.offset}` } })
         }
         result.redriven += again.length
         if (producer && again.length > 0) await producer.send({ topic: target, acks: -1, messages: again })

@@ -1,11 +1,11 @@
-import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type KafkaConfig, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type KafkaConfig, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { allTopics, createCodec, CodecError, dlqOf, RegistryUnavailableError, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
 import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
 import { CONSUMER_LAG_REFRESH_MS, createConsumerLagReporter } from './consumer-lag.ts'
-import { buildDeadLetter, type DeadLetterSource } from './dlq.ts'
-import { canRetry, errorCode, TransientError, UNREACHABLE_NETWORK_CODES } from './errors.ts'
+import { buildDeadLetter, deadLetterRecordKey, type DeadLetterSource } from './dlq.ts'
+import { canRetry, errorCode, PoisonMessageError, TransientError, UNREACHABLE_NETWORK_CODES } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { STARTUP_WAIT_MS, waitUntilReachable } from './startup-wait.ts'
 import type { Metrics } from './metrics.ts'
@@ -157,7 +157,7 @@ export async function createKafkaRuntime(
     // a record, which every consumer absorbs (outputs are keyed by event or alert id).
     const producer: Producer = client.producer({ maxInFlightRequests: 1, createPartitioner: keyCachingPartitioner })
     await producer.connect()
-    const sendCoalesced = createCoalescingSender((topicMessages) => producer.sendBatch({ topicMessages, acks: -1 }).then(() => {}), MAX_REQUEST_BYTES)
+    const sendCoalesced = createCoalescingSender((topicMessages) => sendRefusingAlone(producer, topicMessages), MAX_REQUEST_BYTES)
     return {
       async send<T>(topic: Topic<T>, records: OutgoingRecord<T>[]) {
         if (records.length === 0) return
@@ -170,11 +170,15 @@ export async function createKafkaRuntime(
           pieces.push(sendCoalesced(kafkaName(topic), messages.slice(start, end), bytes))
           start = end
         }
-        try {
-          await Promise.all(pieces)
-        } catch (cause) {
-          throw new TransientError('PRODUCE_FAILED', `could not write to ${kafkaName(topic)}: ${(cause as Error).message}`, { cause })
-        }
+        const failures = (await Promise.allSettled(pieces)).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+        const other = failures.find((f) => !(f instanceof RecordsRefusedError))
+        if (other) throw new TransientError('PRODUCE_FAILED', `could not write to ${kafkaName(topic)}: ${(other as Error).message}`, { cause: other })
+        const refused = messages.flatMap((m) => failures.flatMap((f) => {
+          const refusal = (f as RecordsRefusedError).refused.get(m)
+          return refusal ? [{ refusal, bytes: bytesOf(m) }] : []
+        }))
+        // The records of this send that shared a request with a refused one were written on their own.
+        if (refused.length > 0) throw refusedOutputError(kafkaName(topic), refused, failures[0])
         metrics.messagesOut.inc({ topic: topic.name }, records.length)
       },
       close: () => producer.disconnect(),
@@ -184,7 +188,7 @@ export async function createKafkaRuntime(
 
   async function deadLetter(topic: Topic<unknown>, source: DeadLetterSource, value: Buffer | null, error: { code: string; message: string }) {
     const envelope: DeadLetter = buildDeadLetter(service, source, value, error)
-    await (await producer()).send(dlqOf(topic), [{ key: source.key ?? null, value: envelope }])
+    await (await producer()).send(dlqOf(topic), [{ key: deadLetterRecordKey(source.key), value: envelope }])
     metrics.messagesFailed.inc({ topic: topic.name, code: error.code })
     log.warn({ topic: source.sourceTopic, partition: source.partition, offset: source.offset, peer: source.peer, code: error.code }, `dead-lettered: ${error.message}`)
   }
@@ -339,9 +343,9 @@ export async function createKafkaRuntime(
             }
           }
           for (const { raw, err } of rejected) {
+            // The key and headers as they came, bytes and repeats, for a redrive to send back.
             await deadLetter(topic, {
-              sourceTopic: batch.topic, partition: batch.partition, offset: raw.offset,
-              key: raw.key ? raw.key.toString('utf8') : null, headers: headersOf(raw.headers),
+              sourceTopic: batch.topic, partition: batch.partition, offset: raw.offset, key: raw.key, headers: raw.headers,
             }, raw.value, { code: errorCode(err), message: (err as Error).message ?? String(err) })
           }
           resolveOffset(batch.lastOffset())
@@ -380,17 +384,123 @@ async function handleOneByOne<T>(
 }
 
 /**
+ * Broker answers to a produce that refuse the record itself: sending it again gets the same answer,
+ * so it is the input's fault, not a dependency's. CORRUPT_MESSAGE is among them, though kafkajs
+ * calls it retriable: over TCP it is what a broker says of a record it will not take (e.g. one
+ * without a key for a compacted topic), not of bytes damaged on the way. Everything else (no
+ * leader, not enough replicas, timeouts, a broker away, a refused login) holds the batch.
+ */
+const REFUSED_RECORD_TYPES: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE'])
+
+interface Refusal { type: string; message: string }
+
+/** The broker's refusal of a record in `err` (kafkajs may wrap it), or null for any other failure. */
+function refusalOf(err: unknown): Refusal | null {
+  let e = err as { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | undefined
+  for (let depth = 0; e && depth < 5; depth++, e = (e.cause ?? e.originalError) as typeof e) {
+    if (typeof e.type === 'string' && REFUSED_RECORD_TYPES.has(e.type)) return { type: e.type, message: String(e.message) }
+  }
+  return null
+}
+
+/** Some records of a request were refused by the broker (see `refused`); the request's other records were written. */
+class RecordsRefusedError extends Error {
+  constructor(readonly refused: ReadonlyMap<Message, Refusal>, options: { cause: unknown }) {
+    super(`the broker refused ${refused.size} record(s): ${[...refused.values()][0]?.message}`, options)
+  }
+}
+
+/**
+ * Sends one request. A broker answers a refused record for the whole request, and a request may
+ * carry the records of several handlers (the coalescing sender): so the refused request is sent
+ * again in halves, and halves of the halves, until each refused record is found, the rest written
+ * (again: the partitions the refused request did not fail were written, as with any retry). Each
+ * send() then learns whether its own records were among the refused ones.
+ */
+async function sendRefusingAlone(producer: Producer, topicMessages: TopicMessages[]): Promise<void> {
+  const refused = new Map<Message, Refusal>()
+  let first: unknown = null
+  const send = async (part: TopicMessages[]): Promise<void> => {
+    try {
+      await producer.sendBatch({ topicMessages: part, acks: -1 })
+    } catch (err) {
+      const refusal = refusalOf(err)
+      if (!refusal) throw err
+      first ??= err
+      const records = part.flatMap(({ topic, messages }) => messages.map((message) => ({ topic, message })))
+      if (records.length === 1) return void refused.set(records[0]!.message, refusal)
+      // The first half before the second: each partition's records stay in order.
+      const half = Math.ceil(records.length / 2)
+      await send(byTopic(records.slice(0, half)))
+      await send(byTopic(records.slice(half)))
+    }
+  }
+  await send(topicMessages)
+  // A request refused as a whole only (too large together) was written in parts: nothing refused.
+  if (refused.size > 0) throw new RecordsRefusedError(refused, { cause: first })
+}
+
+function byTopic(records: Array<{ topic: string; message: Message }>): TopicMessages[] {
+  const out = new Map<string, Message[]>()
+  for (const { topic, message } of records) out.set(topic, [...(out.get(topic) ?? []), message])
+  return [...out].map(([topic, messages]) => ({ topic, messages }))
+}
+
+/** A message whose output the broker refused: dead-lettered (not retried), with the broker's reason and the record's size. */
+function refusedOutputError(topic: string, refused: Array<{ refusal: Refusal; bytes: number }>, cause: unknown): PoisonMessageError {
+  const { refusal } = refused[0]!
+  const largest = Math.max(...refused.map((r) => r.bytes))
+  const tooLarge = refusal.type === 'MESSAGE_TOO_LARGE' || refusal.type === 'RECORD_LIST_TOO_LARGE'
+  return new PoisonMessageError(tooLarge ? 'OUTPUT_TOO_LARGE' : 'OUTPUT_REFUSED_BY_BROKER',
+    `${topic} refused ${refused.length === 1 ? 'the output record' : `${refused.length} output records`} of ${largest} bytes${refused.length === 1 ? '' : ' (largest)'}: ${refusal.type}: ${refusal.message}`,
+    { cause })
+}
+
+/**
+ * The Java client's murmur2, as kafkajs's default partitioner computes it, in 32-bit arithmetic:
+ * kafkajs's keeps its hash in an ever-growing Long, which took 35 s for a 330 KB key with the
+ * event loop blocked. Same result (the unit test compares them), linear in the key's length.
+ */
+export function murmur2(key: Buffer | string): number {
+  const data = Buffer.isBuffer(key) ? key : Buffer.from(String(key))
+  const M = 0x5bd1e995
+  const length = data.length
+  let h = 0x9747b28c ^ length
+  const end = length & ~3
+  for (let i = 0; i < end; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)
+    k = Math.imul(k, M)
+    k ^= k >>> 24
+    k = Math.imul(k, M)
+    h = Math.imul(h, M) ^ k
+  }
+  switch (length & 3) {
+    case 3: h ^= data[end + 2]! << 16 // falls through
+    case 2: h ^= data[end + 1]! << 8 // falls through
+    case 1: h = Math.imul(h ^ data[end]!, M)
+  }
+  h ^= h >>> 13
+  h = Math.imul(h, M)
+  h ^= h >>> 15
+  return h
+}
+
+/**
  * kafkajs's default partitioner (murmur2 of the key, as the Java client), remembering each key's
  * partition: keys are entity ids, the same few thousand over and over, and the default hashes every
  * message's key and filters the partition list for it, which showed in the featurizer's profile.
+ * The hash is ours (above); a key longer than KEY_CACHED_MAX_CHARS is hashed each time, not kept.
  */
 export const keyCachingPartitioner: ICustomPartitioner = () => {
   const partitionOf = Partitioners.DefaultPartitioner()
   const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>()
   const KEYS_MAX = 100_000
+  const KEY_CACHED_MAX_CHARS = 256
+  const hashed = (key: Buffer | string, partitions: number) => (murmur2(key) & 0x7fffffff) % partitions
   return (args) => {
     const { topic, partitionMetadata, message } = args
-    if (typeof message.key !== 'string' || (message.partition !== null && message.partition !== undefined)) return partitionOf(args)
+    if (message.key === null || message.key === undefined || (message.partition !== null && message.partition !== undefined)) return partitionOf(args)
+    if (typeof message.key !== 'string' || message.key.length > KEY_CACHED_MAX_CHARS) return hashed(message.key, partitionMetadata.length)
     let cache = byTopic.get(topic)
     // a topic given more partitions maps its keys anew, as the default would
     if (!cache || cache.partitions !== partitionMetadata.length || cache.byKey.size >= KEYS_MAX) {
@@ -399,7 +509,7 @@ export const keyCachingPartitioner: ICustomPartitioner = () => {
     }
     let partition = cache.byKey.get(message.key)
     if (partition === undefined) {
-      partition = partitionOf(args)
+      partition = hashed(message.key, partitionMetadata.length)
       cache.byKey.set(message.key, partition)
     }
     return partition
@@ -410,7 +520,8 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers ?? {})) {
     if (v === undefined) continue
-    out[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString()
+    // A null value (another producer may write one; kafkajs's types leave it out) reads as empty.
+    out[k] = Array.isArray(v) ? v.map((one) => String(one ?? '')).join(',') : String(v ?? '')
   }
   return out
 }

@@ -58,14 +58,15 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>, timeZones: Sou
   const ownTime = stated !== null && stated >= 0 ? stated : raw.receivedAt
   const datedAhead = ownTime > raw.receivedAt + FUTURE_TOLERANCE_MS
   const eventTime = datedAhead ? raw.receivedAt : ownTime
+  const evidence: RawLogPosition = { topic: message.topic, partition: message.partition, offset: message.offset }
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
   if (rest.source?.ip) rest.source.ip = canonicalIp(rest.source.ip)
   if (rest.destination?.ip) rest.destination.ip = canonicalIp(rest.destination.ip)
   const ecs: EcsEvent = {
     ...rest,
     timestamp: eventTime,
-    message: (fields && parser?.message ? safeCall(parser.message, input) : null) ?? input.message,
-    event: { kind: 'event', module: family, original: raw.line, ...parsedEvent },
+    message: carriedText((fields && parser?.message ? safeCall(parser.message, input) : null) ?? input.message, evidence),
+    event: { kind: 'event', module: family, original: carriedText(raw.line, evidence), ...parsedEvent },
     ...(host ? { host: { name: host } } : {}),
     ...(header?.appName ? { process: { name: header.appName, ...pidOf(header.procId ?? null), ...rest.process } } : {}),
     ...(header ? {
@@ -79,7 +80,7 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>, timeZones: Sou
     family,
     parsed: parser === null || fields !== null,
     ecs,
-    evidence: { topic: message.topic, partition: message.partition, offset: message.offset },
+    evidence,
     datedAhead,
   }
 }
@@ -101,6 +102,27 @@ function lineTime(
   const wallClock = parseSyslogTimestamp({ timestamp }, receivedAt)
   if (wallClock === null || timeZones.allUtc || !isZonelessSyslogTimestamp(timestamp)) return wallClock
   return timeZones.toUtc(wallClock, host)
+}
+
+/**
+ * The most of a line a features record carries, in UTF-8 bytes, in each of `message` and
+ * `event.original` (and so in a score's evidence line). A record carries the line twice and the
+ * broker refuses one over 1 MB (max.message.bytes): a 600 KB line a shipper wrote to raw-logs made
+ * a features record it refused, and the event was never scored. A longer text is cut here, after
+ * the parsers have read the whole line, and ends with a mark naming the whole line's place in
+ * raw-logs (the evidence), where its exact bytes stay. Parsed fields are not cut: a record still
+ * too large (a 600 KB URL, say) is dead-lettered by the platform as OUTPUT_TOO_LARGE.
+ */
+export const MAX_CARRIED_LINE_BYTES = 256 * 1024
+
+/** `text`, or its first MAX_CARRIED_LINE_BYTES and the mark `…[cut at <n> of <total> bytes; whole line at <topic>/<partition>/<offset>]`. */
+export function carriedText(text: string, evidence: RawLogPosition): string {
+  if (text.length * 3 <= MAX_CARRIED_LINE_BYTES) return text // a UTF-16 unit is at most 3 UTF-8 bytes
+  const bytes = Buffer.from(text, 'utf8')
+  if (bytes.length <= MAX_CARRIED_LINE_BYTES) return text
+  // A character cut in two decodes as U+FFFD: left out.
+  const head = bytes.subarray(0, MAX_CARRIED_LINE_BYTES).toString('utf8').replace(/\uFFFD$/, '')
+  return `${head}…[cut at ${MAX_CARRIED_LINE_BYTES} of ${bytes.length} bytes; whole line at ${evidence.topic}/${evidence.partition}/${evidence.offset}]`
 }
 
 // Parsers promise not to throw; a bug in one must still not stop the stream.

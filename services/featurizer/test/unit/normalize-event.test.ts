@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { RawLog, SyslogHeader } from '@vigil/schemas'
-import { FUTURE_TOLERANCE_MS, normalizeEvent } from '../../src/normalize-event.ts'
+import { carriedText, FUTURE_TOLERANCE_MS, MAX_CARRIED_LINE_BYTES, normalizeEvent } from '../../src/normalize-event.ts'
 import { createSourceTimeZones } from '../../src/source-time-zones.ts'
 
 const ARRIVED = Date.UTC(2025, 11, 10, 12, 0, 0)
@@ -70,5 +70,20 @@ describe('normalizeEvent', () => {
     expect(normalizeEvent(delivered({ procId: '24200', message: FAILED })).ecs.process).toEqual({ name: 'sshd', pid: 24200 })
     expect(normalizeEvent(delivered({ procId: '3000000000', message: FAILED })).ecs.process).toEqual({ name: 'sshd' })
     expect(normalizeEvent(delivered({ procId: '-5', message: FAILED })).ecs.process).toEqual({ name: 'sshd' })
+  })
+
+  it('carries a line longer than MAX_CARRIED_LINE_BYTES cut, with a mark naming where the whole line is, and shorter lines whole', () => {
+    const line = `<38>1 - web1 sshd - - - ${FAILED} ${'A'.repeat(600_000)}`
+    const event = normalizeEvent(delivered({ message: `${FAILED} ${'A'.repeat(600_000)}` }, line))
+    expect(event.ecs.event.original).toBe(`${line.slice(0, MAX_CARRIED_LINE_BYTES)}…[cut at ${MAX_CARRIED_LINE_BYTES} of ${line.length} bytes; whole line at raw-logs/0/7]`)
+    expect(event.ecs.message).toMatch(/…\[cut at 262144 of 600\d{3} bytes; whole line at raw-logs\/0\/7\]$/)
+    // a 600 KB line made a features record of more than 1 MB, which the broker refuses
+    expect(Buffer.byteLength(JSON.stringify(event.ecs))).toBeLessThan(600_000)
+
+    const short = `${FAILED} ${'é'.repeat(1000)}`
+    expect(normalizeEvent(delivered({ message: short })).ecs.message).toBe(short)
+    // cut by UTF-8 bytes, never inside a character
+    const wide = carriedText('€'.repeat(200_000), { topic: 'raw-logs', partition: 1, offset: '2' })
+    expect(wide.startsWith('€'.repeat(Math.floor(MAX_CARRIED_LINE_BYTES / 3)) + '…[cut at')).toBe(true)
   })
 })
