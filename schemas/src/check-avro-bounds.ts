@@ -72,9 +72,9 @@ function recordSkipper(fieldSteps: Step[]): Skip {
   }
 }
 
-function compileStep(type: avro.Type): Step {
-  const name = type.typeName
-  switch (name) {
+/** The bytes a value of the type always takes, or null when its size varies. */
+function fixedSizeOf(type: avro.Type): number | null {
+  switch (type.typeName) {
     case 'null':
       return 0
     case 'boolean':
@@ -85,6 +85,16 @@ function compileStep(type: avro.Type): Step {
       return 8
     case 'fixed':
       return (type as avro.types.FixedType).size
+    default:
+      return null
+  }
+}
+
+function compileStep(type: avro.Type): Step {
+  const size = fixedSizeOf(type)
+  if (size !== null) return size
+  const name = type.typeName
+  switch (name) {
     case 'int':
     case 'long':
     case 'enum':
@@ -148,29 +158,20 @@ function blocksSkipper(kind: 'array' | 'map', minItemBytes: number, skipItem: Sk
 
 /** The fewest bytes a value of the type can take. */
 function minBytesOf(type: avro.Type, inProgress = new Set<avro.Type>()): number {
-  switch (type.typeName) {
-    case 'null':
-      return 0
-    case 'float':
-      return 4
-    case 'double':
-      return 8
-    case 'fixed':
-      return (type as avro.types.FixedType).size
-    default:
-      if (isRecord(type)) {
-        // A record that contains itself does so through a union, array or map (or it has no finite
-        // value), each of at least 1 byte; counting that part as 0 keeps the minimum a lower bound.
-        if (inProgress.has(type)) return 0
-        inProgress.add(type)
-        const sum = type.fields.reduce((total, f) => total + minBytesOf(f.type, inProgress), 0)
-        inProgress.delete(type)
-        return sum
-      }
-      if (type.typeName.startsWith('logical:')) return minBytesOf((type as avro.types.LogicalType).underlyingType, inProgress)
-      // boolean, int, long, enum, string, bytes, union, array, map: at least one byte
-      return 1
+  const size = fixedSizeOf(type)
+  if (size !== null) return size
+  if (isRecord(type)) {
+    // A record that contains itself does so through a union, array or map (or it has no finite
+    // value), each of at least 1 byte; counting that part as 0 keeps the minimum a lower bound.
+    if (inProgress.has(type)) return 0
+    inProgress.add(type)
+    const sum = type.fields.reduce((total, f) => total + minBytesOf(f.type, inProgress), 0)
+    inProgress.delete(type)
+    return sum
   }
+  if (type.typeName.startsWith('logical:')) return minBytesOf((type as avro.types.LogicalType).underlyingType, inProgress)
+  // int, long, enum, string, bytes, union, array, map: at least one byte
+  return 1
 }
 
 function isRecord(type: avro.Type): type is avro.types.RecordType {
