@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import avro from 'avsc'
-import { Kafka, logLevel, type IHeaders, type KafkaMessage } from 'kafkajs'
+import type { IHeaders, KafkaMessage } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { avroSchemaText, dlqOf, topics, type DeadLetter } from '@vigil/schemas'
-import { removeTopics, uniquePrefix, waitFor } from '@vigil/testkit'
-import {
-  baseConfig, createKafkaRuntime, createLogger, createMetrics, DEAD_LETTER_MAX_KEY_BYTES, parseConfig, redriveDeadLetters, REDRIVEN_FROM_HEADER,
-  type KafkaRuntime, type RunningConsumer,
-} from '../../src/index.ts'
+import { waitFor } from '@vigil/testkit'
+import { DEAD_LETTER_MAX_KEY_BYTES, redriveDeadLetters, REDRIVEN_FROM_HEADER, type KafkaRuntime, type RunningConsumer } from '../../src/index.ts'
+import { kafkaRig } from './kafka-rig.ts'
 
 const stack = inject('stack')
 
@@ -15,28 +13,16 @@ const stack = inject('stack')
 const undecodable = (n: number) => Buffer.from([0x7b, 0xff, 0x00, n])
 
 describe('dead letters keep the key and header bytes, whatever they are, and a redrive sends them back', () => {
-  const prefix = uniquePrefix('dlqbytes')
-  const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '2' })
-  const client = new Kafka({ clientId: `${prefix}test`, brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING })
-  // Idempotent: a retry of a request to new topics (a leader not elected yet) must not write the test's input twice.
-  const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 })
+  const rig = kafkaRig(stack, 'dlqbytes', 'alerter')
+  const { prefix, client, producer } = rig
   let kafka: KafkaRuntime
   let consumer: RunningConsumer | null = null
   const handled: string[] = []
 
   beforeAll(async () => {
-    kafka = await createKafkaRuntime('alerter', config, createLogger('alerter', 'error', 'test'), createMetrics('alerter'), (err) => {
-      throw err
-    })
-    await kafka.ensureTopics()
-    await producer.connect()
+    kafka = await rig.start()
   })
-  afterAll(async () => {
-    await kafka?.stopConsumers()
-    await kafka?.closeProducer()
-    await producer.disconnect()
-    await removeTopics(client, [prefix])
-  })
+  afterAll(() => rig.stop())
 
   const consume = async () => (consumer = await kafka.consume(topics.scores, { groupId: 'alerter', handler: async (ms) => void handled.push(...ms.map((m) => m.value.eventId)) }))
   const stopConsuming = async () => {

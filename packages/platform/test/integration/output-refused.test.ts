@@ -1,8 +1,8 @@
-import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics, type Score } from '@vigil/schemas'
-import { createTopicReader, removeTopics, uniquePrefix, waitFor } from '@vigil/testkit'
-import { baseConfig, createKafkaRuntime, createLogger, createMetrics, parseConfig, type KafkaRuntime, type Metrics } from '../../src/index.ts'
+import { createTopicReader, waitFor } from '@vigil/testkit'
+import type { KafkaRuntime } from '../../src/index.ts'
+import { kafkaRig } from './kafka-rig.ts'
 
 const stack = inject('stack')
 
@@ -15,28 +15,14 @@ function score(eventId: string, line: string): Score {
 }
 
 describe('an output the broker refuses', () => {
-  const prefix = uniquePrefix('refused')
-  const config = parseConfig(baseConfig, { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '2' })
-  const client = new Kafka({ clientId: `${prefix}test`, brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING })
-  // Idempotent: a retry of a request to new topics (a leader not elected yet) must not write the test's input twice.
-  const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 })
+  const rig = kafkaRig(stack, 'refused', 'featurizer')
+  const { prefix, producer, metrics } = rig
   let kafka: KafkaRuntime
-  let metrics: Metrics
 
   beforeAll(async () => {
-    metrics = createMetrics('featurizer')
-    kafka = await createKafkaRuntime('featurizer', config, createLogger('featurizer', 'error', 'test'), metrics, (err) => {
-      throw err
-    })
-    await kafka.ensureTopics()
-    await producer.connect()
+    kafka = await rig.start()
   })
-  afterAll(async () => {
-    await kafka?.stopConsumers()
-    await kafka?.closeProducer()
-    await producer.disconnect()
-    await removeTopics(client, [prefix])
-  })
+  afterAll(() => rig.stop())
 
   it('dead-letters the message whose output is too large, with the broker\'s reason and the size; the others\' outputs are written and the partition goes on', async () => {
     // Each line's output carries it twice, as the features record did: a 600 KB line makes a 1.2 MB record, over the broker's 1 MB.
