@@ -66,6 +66,8 @@ export interface AlertEvidence {
   partition: number
   offset: string
   line: string
+  /** every user the event names (its ECS related.user): what a user suppression matches */
+  users?: Array<string>
 }
 
 /** A message or input that could not be processed, with the reason. Every <topic>.dlq topic carries this schema. */
@@ -522,4 +524,6 @@ export interface Evidence {
   partition: number
   offset: string
   line: string
+  /** every user the event names (its ECS related.user: the user acting and the one acted as) */
+  users?: Array<string>
 }

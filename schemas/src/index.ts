@@ -1,5 +1,6 @@
 export * from './generated.ts'
 export * from './topics.ts'
 export * from './features.ts'
+export * from './evidence.ts'
 export * from './codec.ts'
 export * from './postgres.ts'

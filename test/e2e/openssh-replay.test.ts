@@ -59,6 +59,10 @@ describe('the OpenSSH sample, end to end', () => {
     // Every event traces back to its raw line.
     const rawByOffset = new Map(raw.map((r) => [`${r.partition}/${r.offset}`, r.value.line]))
     for (const s of scores) expect(rawByOffset.get(`${s.value.evidence.partition}/${s.value.evidence.offset}`)).toBe(s.value.evidence.line)
+    // ...and names the users its event names, which user suppressions match.
+    const usersOf = new Map(features.map((f) => [f.value.eventId, f.value.event.related?.user ?? []]))
+    for (const s of scores) expect(s.value.evidence.users).toEqual(usersOf.get(s.value.eventId))
+    expect(scores.filter((s) => s.value.evidence.users?.length).length).toBeGreaterThan(scores.length / 2)
   })
 
   it('raises alerts for the sources with the most failed logins', async () => {
@@ -102,6 +106,9 @@ describe('the OpenSSH sample, end to end', () => {
     // Every alert's evidence is a raw-logs record, found at the partition and offset it names.
     const raw = new Map((await reader.readAll(topics.rawLogs)).map((r) => [`${r.partition}/${r.offset}`, r.value.line]))
     for (const a of alerts) for (const e of a.evidence) expect(raw.get(`${e.partition}/${e.offset}`), `${a.detector} evidence`).toBe(e.line)
+    // ...and names the users its event names, whichever detector cites it.
+    const usersOf = new Map((await reader.readAll(topics.features)).map((f) => [f.value.eventId, f.value.event.related?.user ?? []]))
+    for (const a of alerts) for (const e of a.evidence) expect(e.users, `${a.detector} evidence users`).toEqual(usersOf.get(e.eventId))
   })
 })
 

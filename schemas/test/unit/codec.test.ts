@@ -138,7 +138,7 @@ describe('codec: NaN and Infinity in float and double fields', () => {
     members: { iforest: Number.NEGATIVE_INFINITY, hbos: 0.25 },
     explanations: [{ feature: 'bytes', value: Number.POSITIVE_INFINITY, baselineP50: Number.NaN, baselineP99: 1, contribution: 1, text: '-Infinity' }],
     features: { bytes: Number.POSITIVE_INFINITY, duration_seconds: Number.NaN, url_entropy: -0.5 },
-    evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l' },
+    evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l', users: ['NaN'] },
   }
   let registry: FakeSchemaRegistry
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
-import { toFeatureArray, topics, type FeatureRecord, type Score } from '@vigil/schemas'
+import { evidenceOf, toFeatureArray, topics, type FeatureRecord, type Score } from '@vigil/schemas'
 import type { ModelPair, RunningModel } from './adapters/running-models.ts'
 
 export type ExplainRows = 'alerts' | 'all' | 'none'
@@ -41,8 +41,7 @@ async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: 
         feature: t.feature, value: t.value, baselineP50: t.p50, baselineP99: t.p99, contribution: t.share, text: t.text,
       })),
       features: { ...f.vector },
-      // features carry the line once, as the event's original; a score carries it as its evidence
-      evidence: { ...f.evidence, line: f.event.event.original },
+      evidence: evidenceOf(f),
     },
   }))
 }

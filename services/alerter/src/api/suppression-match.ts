@@ -6,7 +6,7 @@ export type SuppressionScope = (typeof suppressionScopes)[number]
 /** What a suppression covers: the part of it a preview needs. */
 export interface SuppressionMatch {
   scope: SuppressionScope
-  /** entity: its id; cidr: a network (canonical after `normalizeMatch`); user: a user name (usersOf); rule: a Sigma rule id; detector: a detector name */
+  /** entity: its id; cidr: a network (canonical after `normalizeMatch`); user: a user name; rule: a Sigma rule id; detector: a detector name */
   value: string
   /** entity scope only: the entity kind (e.g. source.ip); absent, any kind */
   entityKind?: string | null | undefined
@@ -16,8 +16,8 @@ export interface SuppressionMatch {
 export interface AlertSubject {
   detector: string
   entity: { kind: string; id: string }
-  /** the original lines the alert cites: the user scope looks for the users they name */
-  evidence?: ReadonlyArray<{ line: string }> | undefined
+  /** the events the alert cites: the user scope matches the users they name (ECS related.user, parsed by the featurizer) */
+  evidence?: ReadonlyArray<{ users?: readonly string[] | undefined }> | undefined
 }
 
 /** Sigma rule alerts carry the detector sigma:<rule id>, as the trainer's flags name their source. */
@@ -26,30 +26,9 @@ export const RULE_DETECTOR_PREFIX = 'sigma:'
 /** ECS user entities: user.name, and source.user.name and the like. */
 const isUserKind = (kind: string) => kind === 'user.name' || kind.endsWith('.user.name')
 
-// Where a log line names a user (the event's user.name, or the user it acts as). Alerts are
-// keyed by address or host, and carry no user field, so the lines they cite are where the user
-// is: sshd ("Failed password for [invalid user ]NAME from", "Invalid user NAME", "User NAME from",
-// "authenticating user NAME"), PAM ("session opened for user NAME", user=/ruser=/logname=), sudo
-// ("sudo: NAME : TTY=…", USER=NAME) and su ("(to NAME) NAME on"). A name is a run without
-// space, and without the punctuation these phrasings put after it.
-const NAME = String.raw`([^\s;,()\[\]]+)`
-const USER_PHRASES = [
-  new RegExp(String.raw`\bfor (?:(?:invalid|illegal) user )?${NAME} from\b`, 'g'),
-  new RegExp(String.raw`\b(?:invalid|illegal|authenticating|for) user ${NAME}`, 'gi'),
-  new RegExp(String.raw`\bUser ${NAME} from\b`, 'g'),
-  new RegExp(String.raw`\b(?:user|ruser|logname)=${NAME}`, 'gi'),
-  new RegExp(String.raw`\bsudo(?:\[\d+\])?:\s+${NAME} : `, 'g'),
-  new RegExp(String.raw`\(to ${NAME}\) ${NAME} on\b`, 'g'),
-]
-
-/** The user names a log line names (USER_PHRASES), in order, repeats included. */
-export function usersNamedIn(line: string): string[] {
-  return USER_PHRASES.flatMap((phrase) => [...line.matchAll(phrase)].flatMap((m) => m.slice(1).filter((name) => name !== undefined)))
-}
-
-/** Whether `user` is the alert's entity (a user.name entity) or a user one of its original lines names. */
+/** Whether `user` is the alert's entity (a user.name entity) or a user one of the events it cites names. */
 const involvesUser = (a: AlertSubject, user: string) =>
-  (a.entity.id === user && isUserKind(a.entity.kind)) || (a.evidence ?? []).some((e) => usersNamedIn(e.line).includes(user))
+  (a.entity.id === user && isUserKind(a.entity.kind)) || (a.evidence ?? []).some((e) => e.users?.includes(user) === true)
 
 /**
  * The canonical form of a match, or an Error saying what is wrong with it: a CIDR as
@@ -104,7 +83,7 @@ export function candidateCondition(match: SuppressionMatch, first: number): { sq
       return { sql: `entity_id = $${first}`, params: [match.value] }
     case 'user':
       return {
-        sql: `(entity_id = $${first} OR EXISTS (SELECT 1 FROM jsonb_array_elements(body->'evidence') e WHERE strpos(e->>'line', $${first}) > 0))`,
+        sql: `(entity_id = $${first} OR EXISTS (SELECT 1 FROM jsonb_array_elements(body->'evidence') e WHERE e->'users' ? $${first}))`,
         params: [match.value],
       }
     case 'cidr':

@@ -1,6 +1,6 @@
 import { canRetry, TransientError, type DeliveredMessage } from '@vigil/platform'
 import { sigmaEventOfFeatures, sigmaEventOfScore, sourceOf, type SigmaEngine, type SigmaEvent } from '@vigil/sigma'
-import type { Alert, FeatureRecord, Score } from '@vigil/schemas'
+import { evidenceOf, type Alert, type FeatureRecord, type Score } from '@vigil/schemas'
 import type { CorrelationFeed } from './correlation-feed.ts'
 import type { Flag, FlaggedEntities } from './flagged-entities.ts'
 import { raiseAlerts, type RaiseDeps } from './raise-alerts.ts'
@@ -36,7 +36,7 @@ export interface SigmaDeps extends RaiseDeps {
 export async function handleFeatureRecords(messages: readonly DeliveredMessage<FeatureRecord>[], deps: SigmaDeps): Promise<Alert[]> {
   return handleSigmaEvents(messages.map(({ value: r }) => ({
     event: sigmaEventOfFeatures(r),
-    hit: { entity: r.entity, eventTime: r.eventTime, features: { ...r.vector } as Record<string, number>, evidence: { eventId: r.eventId, ...r.evidence, line: r.event.event.original } },
+    hit: { entity: r.entity, eventTime: r.eventTime, features: { ...r.vector } as Record<string, number>, evidence: { eventId: r.eventId, ...evidenceOf(r) } },
   })), deps)
 }
 

@@ -30,6 +30,8 @@ interface AlertFacts {
   title: string
   severity: string
   entity: string
+  /** the users the cited events name, comma-separated; empty when they name none */
+  users: string
   score: string
   firstSeen: string
   detector: string
@@ -46,6 +48,7 @@ function factsOf(alert: Alert, eventCount: number): AlertFacts {
     title: oneLine(alert.title),
     severity: alert.severity,
     entity: oneLine(`${alert.entity.kind} ${alert.entity.id}`),
+    users: truncate(oneLine([...new Set(alert.evidence.flatMap((e) => e.users ?? []))].join(', ')), MAX_LINE_CHARS),
     score: `${alert.score.toFixed(4)} (threshold ${alert.threshold})`,
     firstSeen: new Date(alert.firstSeen).toISOString(),
     detector: `${alert.detector}, model version ${alert.modelVersion}`,
@@ -83,6 +86,7 @@ export function slackMessage(alert: Alert, eventCount: number): SlackMessage {
       fields: [
         field('Severity', slackEscape(f.severity)),
         field('Entity', slackCode(f.entity)),
+        ...(f.users ? [field('Users', slackCode(f.users))] : []),
         field('Score', slackEscape(f.score)),
         field('First seen', slackEscape(f.firstSeen)),
         field('Detector', slackCode(f.detector)),
@@ -126,6 +130,7 @@ export function emailMessage(alert: Alert, eventCount: number): EmailMessage {
   const rows: Array<[string, string]> = [
     ['Severity', f.severity],
     ['Entity', f.entity],
+    ...(f.users ? [['Users', f.users] as [string, string]] : []),
     ['Score', f.score],
     ['First seen', f.firstSeen],
     ['Detector', f.detector],

@@ -27,10 +27,10 @@ const sigmaRaised = (ip: string, line = `Failed password for root from ${ip} por
   { entity: { kind: 'source.ip', id: ip }, eventTime: T, features: {}, evidence: { eventId: `f-${ip}`, topic: 'raw-logs', partition: 0, offset: '1', line } },
   'sigma@test', WINDOW_MS, T,
 )
-const modelRaised = (ip: string, line = `Failed password for root from ${ip} port 4000 ssh2`) => {
+const modelRaised = (ip: string, line = `Failed password for root from ${ip} port 4000 ssh2`, users = ['root']) => {
   const s = {
     eventId: `s-${ip}`, entity: { kind: 'source.ip', id: ip }, eventTime: T + 1000, receivedAt: T, scoredAt: T, family: 'sshd', action: 'ssh_login_failed',
-    score: 0.995, rawScore: 0.7, threshold: 0.99, modelVersion: 'v1', features: {}, explanations: [], evidence: { topic: 'raw-logs', partition: 0, offset: '2', line },
+    score: 0.995, rawScore: 0.7, threshold: 0.99, modelVersion: 'v1', features: {}, explanations: [], evidence: { topic: 'raw-logs', partition: 0, offset: '2', line, users },
   } as unknown as Score
   return { alert: buildAlert(s, { windowMs: WINDOW_MS }, T), eventId: s.eventId, eventTime: s.eventTime }
 }
@@ -103,10 +103,10 @@ describe('suppressions on the alerting path', () => {
     expect(detectorsOf(await raiseAlerts([modelRaised('203.0.113.9')], deps))).toEqual([CORRELATED_DETECTOR, 'model:default'])
   })
 
-  it('matches a user suppression to the alerts whose lines name the user: preview, save and live', async () => {
+  it('matches a user suppression to the alerts citing an event that names the user: preview, save and live', async () => {
     const backupLine = (ip: string) => `Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user backup from ${ip} port 4000 ssh2`
-    await raiseAlerts([modelRaised('198.51.100.1', backupLine('198.51.100.1'))], deps) // names backup
-    await raiseAlerts([modelRaised('198.51.100.2', 'Dec 10 06:55:46 backup sshd[1]: Failed password for root from 198.51.100.2 port 4000 ssh2')], deps) // a host called backup
+    await raiseAlerts([modelRaised('198.51.100.1', backupLine('198.51.100.1'), ['backup'])], deps) // names backup
+    await raiseAlerts([modelRaised('198.51.100.2', 'Dec 10 06:55:46 backup sshd[1]: Failed password for root from 198.51.100.2 port 4000 ssh2', ['root'])], deps) // a host called backup
     const match = previewBody.parse({ scope: 'user', value: 'backup' })
     const preview = await suppressionStore.preview(match, 7)
     expect(preview).toMatchObject({ matched: 1, open: 1, byDetector: { 'model:default': 1 } })
@@ -116,9 +116,13 @@ describe('suppressions on the alerting path', () => {
     expect(resolvedAlertIds).toEqual([modelRaised('198.51.100.1').alert.alertId])
 
     published = []
-    expect(await raiseAlerts([modelRaised('198.51.100.3', backupLine('198.51.100.3'))], deps)).toEqual([]) // live: suppressed
+    expect(await raiseAlerts([modelRaised('198.51.100.3', backupLine('198.51.100.3'), ['backup'])], deps)).toEqual([]) // live: suppressed
     expect(published).toEqual([])
-    const { rows } = await pool.query('SELECT resolution FROM alerts WHERE alert_id = $1', [modelRaised('198.51.100.3').alert.alertId])
-    expect(rows).toEqual([{ resolution: 'suppressed' }])
+    // any family the featurizer reads a user from: here a web server's authenticated user
+    const webLine = '198.51.100.4 - backup [10/Oct/2025:13:55:36 +0000] "GET /admin HTTP/1.1" 200 512 "-" "curl/8.5.0"'
+    expect(await raiseAlerts([modelRaised('198.51.100.4', webLine, ['backup'])], deps)).toEqual([])
+    expect(published).toEqual([])
+    const { rows } = await pool.query('SELECT resolution FROM alerts WHERE alert_id = ANY($1) ORDER BY alert_id', [[modelRaised('198.51.100.3').alert.alertId, modelRaised('198.51.100.4').alert.alertId]])
+    expect(rows).toEqual([{ resolution: 'suppressed' }, { resolution: 'suppressed' }])
   })
 })

@@ -128,6 +128,17 @@ describe('email', () => {
     expect(html).not.toContain('<script>')
   })
 
+  it('names the users the cited events name, once each, and leaves the row out when they name none', () => {
+    const cited = (users: string[][]) => alert({ evidence: users.map((u, i) => ({ eventId: `e${i}`, topic: 'raw-logs', partition: 0, offset: String(i), line: lines[i]!, users: u })) })
+    const named = emailMessage(cited([['webmaster'], ['alice', 'root'], ['root'], []]), 4)
+    expect(named.text).toContain('Users:      webmaster, alice, root\n')
+    expect(named.html).toContain('<th align="left">Users</th><td>webmaster, alice, root</td>')
+    const fields = (slackMessage(cited([['<!here>']]), 1).blocks[1] as Block).fields!.map((f) => f.text)
+    expect(fields).toContain('*Users*\n`&lt;!here&gt;`')
+    expect(emailMessage(cited([[], []]), 2).text).not.toContain('Users:')
+    expect((slackMessage(alert(), 1).blocks[1] as Block).fields!.map((f) => f.text).join()).not.toContain('Users')
+  })
+
   it('says nothing of folding for a single event', () => {
     const { text, html } = emailMessage(alert(), 1)
     expect(text).toContain('Events:     1\n')
