@@ -36,6 +36,8 @@ process.once('SIGINT', () => void pipeline.stop().then(() => process.exit(130)))
 
 let exitCode = 0
 let printed = 0
+/** each alert's severity as last printed, by alertId */
+const severityOf = new Map<string, string>()
 try {
   const { reader } = pipeline
   await alertsConsumer.connect()
@@ -56,9 +58,9 @@ try {
   await waitFor('the alerter to handle every score and features record', async () =>
     (await reader.caughtUp('alerter', topics.scores)) && (await reader.caughtUp('alerter-sigma', topics.features)), TIMEOUT_MS, 250)
   const alerts = await reader.count(topics.alerts)
-  await waitFor(`the ${alerts} alerts to be printed`, () => printed >= alerts, TIMEOUT_MS, 100)
+  await waitFor(`the ${alerts} alerts (and rises) to be printed`, () => printed >= alerts, TIMEOUT_MS, 100)
   const counts = await Promise.all([topics.rawLogs, dlqOf(topics.rawLogs), topics.features, topics.scores, topics.alerts].map((t) => reader.count(t)))
-  console.log(`[${elapsed()}] done: ${lines.length} lines replayed, raw-logs ${counts[0]}, dead-lettered ${counts[1]}, features ${counts[2]}, scores ${counts[3]}, alerts ${counts[4]}`)
+  console.log(`[${elapsed()}] done: ${lines.length} lines replayed, raw-logs ${counts[0]}, dead-lettered ${counts[1]}, features ${counts[2]}, scores ${counts[3]}, alerts ${severityOf.size}, severity rises ${counts[4]! - severityOf.size}`)
 } catch (err) {
   console.error(`[${elapsed()}] ${(err as Error).message}`)
   exitCode = 1
@@ -105,6 +107,13 @@ async function removeEarlierRuns(): Promise<number> {
 
 function printAlert(a: Alert) {
   printed++
+  // The alerts topic carries an alert again when its severity rises: one line says so.
+  const before = severityOf.get(a.alertId)
+  severityOf.set(a.alertId, a.severity)
+  if (before !== undefined) {
+    console.log(`[${elapsed()}] ROSE  ${a.severity.toUpperCase().padEnd(6)} ${a.entity.kind}=${a.entity.id}  alert ${a.alertId} was ${before}`)
+    return
+  }
   const top = Object.entries(a.features).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${Number(v.toFixed(3))}`).join(' ')
   console.log(`[${elapsed()}] ALERT ${a.severity.toUpperCase().padEnd(6)} ${a.entity.kind}=${a.entity.id}  score ${a.score.toFixed(4)} (threshold ${a.threshold})  model ${a.modelVersion}`)
   console.log(`          ${a.title}; ${top}`)

@@ -1,5 +1,5 @@
 // Generated from schemas/avro/*.avsc by schemas/scripts/generate-types.ts. Do not edit.
-/** An alert for one entity and detector. Keyed by entity. */
+/** An alert for one entity and detector. Keyed by entity. An alert whose severity rises is written again, the same alertId with its new severity: keep the latest of an alertId (severityId never falls). */
 export interface Alert {
   /** stable: the same entity, detector and window give the same id */
   alertId: string

@@ -27,7 +27,9 @@ export interface RaiseDeps {
  * broker acknowledged them (once across instances: alert-store's publishOnce); those an analyst's
  * suppression covers are resolved instead. A published alert whose severity an event raised is
  * queued again, so the sinks whose minimum it now reaches get it (the outbox keeps one row per
- * alert and sink: none gets it twice); it is not written to `alerts` again. Returns the alerts published.
+ * alert and sink: none gets it twice), and written to `alerts` again with its new severity: a
+ * subscriber keeps the latest of an alertId, and its severityId never falls. Returns the alerts
+ * written to `alerts`.
  */
 export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDeps): Promise<Alert[]> {
   const toPublish = new Map<string, Alert>()
@@ -56,13 +58,15 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
     deps.suppressed?.inc({ detector: alert.detector })
   }
   await deps.store.markSuppressed(suppressed)
-  // A suppression covering an alert that rose keeps its rise from the sinks too.
+  // A suppression covering an alert that rose keeps its rise from the sinks and `alerts` too.
   const risen = [...toRoute.values()].filter((a) => suppressionOf(a) === undefined)
   if (risen.length > 0) {
     await deps.sinks.enqueue(risen)
+    // Before markRouted: a crash in between sends the rise again on redelivery (at least once, the same alert).
+    await deps.producer.send(topics.alerts, risen.map((a) => ({ key: a.entity.id, value: a })))
     await deps.store.markRouted(risen)
   }
-  if (toPublish.size === 0) return []
+  if (toPublish.size === 0) return risen
   const published = await deps.store.publishOnce([...toPublish.keys()], async (ids) => {
     const alerts = ids.map((id) => toPublish.get(id)!)
     // Before publishing: a crash in between re-enqueues on redelivery, and the outbox keeps one row per alert and sink.
@@ -72,5 +76,5 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   const alerts = published.map((id) => toPublish.get(id)!)
   // After publishOnce: a crash before this leaves the routing unrecorded, and the alert's next event routes it again (idempotent).
   await deps.store.markRouted(alerts)
-  return alerts
+  return [...risen, ...alerts]
 }

@@ -77,16 +77,23 @@ describe('alert store', () => {
 
     await raiseAlerts([scored(1, 0.9999), scored(2, 0.9999)], deps) // high: now email too, the webhook keeps its one row
     expect(await state()).toEqual({ severity: 'high', body_severity: 'high', body_severity_id: 4, max_score: 0.9999, event_count: 3, sinks: ['email', 'webhook'] })
-    expect(published.map((a) => a.severity)).toEqual(['medium']) // published once, on `alerts`
+    // on `alerts` when it opened, and again when it rose (once: scored(2) raised it no further)
+    expect(published.map((a) => `${a.alertId === scored(0, 0.995).alert.alertId}:${a.severity}:${a.severityId}`)).toEqual(['true:medium:3', 'true:high:4'])
 
     await raiseAlerts([scored(3, 0.995), scored(1, 0.9999)], deps) // a lower score and a redelivery: nothing goes down, nothing is routed twice
     expect(await state()).toEqual({ severity: 'high', body_severity: 'high', body_severity_id: 4, max_score: 0.9999, event_count: 4, sinks: ['email', 'webhook'] })
+    expect(published).toHaveLength(2)
   })
 
   it('routes a rise whose routing a crash cut off when the event that raised it is delivered again', async () => {
     const store = createAlertStore(pools[0]!, 10)
     const enqueued: Alert[] = []
-    const deps = { store, producer: { send: async () => {} }, sinks: { enqueue: async (alerts: Alert[]) => void enqueued.push(...alerts) } }
+    const published: Alert[] = []
+    const deps = {
+      store,
+      producer: { send: async (_topic: unknown, records: Array<{ value: unknown }>) => void published.push(...records.map((r) => r.value as Alert)) },
+      sinks: { enqueue: async (alerts: Alert[]) => void enqueued.push(...alerts) },
+    }
     const scored = (n: number, value: number) => {
       const s = { entity: { kind: 'source.ip', id: '10.9.0.4' }, eventTime: T + n * 1000, score: value, threshold: 0.99, eventId: `raw-logs/0/4-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l' } } as unknown as Score
       return { alert: buildAlert(s, { windowMs: 600_000 }, T), eventId: s.eventId, eventTime: s.eventTime }
@@ -97,7 +104,9 @@ describe('alert store', () => {
     expect(await store.record(rise.alert, rise.eventId, rise.eventTime)).toMatchObject({ needsPublishing: false, needsRouting: true })
     await raiseAlerts([rise], deps) // the redelivery
     expect(enqueued.map((a) => a.severity)).toEqual(['medium', 'high'])
+    expect(published.map((a) => a.severity)).toEqual(['medium', 'high'])
     await raiseAlerts([rise], deps) // routed now: another redelivery does nothing
     expect(enqueued).toHaveLength(2)
+    expect(published).toHaveLength(2)
   })
 })
