@@ -67,7 +67,7 @@ export interface CodecOptions {
 
 // Long enough for a registry under load (its answers take milliseconds), short enough that a
 // service's start-up wait gets failed tries to log and count, not one request that never ends.
-const REGISTRY_TIMEOUT_MS = 10_000
+export const REGISTRY_TIMEOUT_MS = 10_000
 
 const CONFLUENT_MAGIC_BYTE = 0
 const JSON_OPEN_BRACE = 0x7b

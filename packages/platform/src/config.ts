@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { z } from 'zod'
+import { REGISTRY_TIMEOUT_MS } from '@vigil/schemas'
 import { connectionSecurityProblems } from './connection-security.ts'
 
 /** An environment flag: exactly 'true' or 'false'. */
@@ -37,6 +38,8 @@ export const baseConfig = z.object({
   SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(), // Confluent-compatible; without it, messages are schema-validated JSON
   SCHEMA_REGISTRY_USERNAME: z.string().optional(), // HTTP basic auth to the registry (with SCHEMA_REGISTRY_PASSWORD)
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(), // or SCHEMA_REGISTRY_PASSWORD_FILE
+  // one registry request's time limit, after which the registry counts as unavailable (a batch needing it is held)
+  SCHEMA_REGISTRY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(REGISTRY_TIMEOUT_MS),
   TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''), // prepended to every Kafka topic name and consumer group
   TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(12), // partitions of data topics created at start
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4), // partitions one instance processes at once (order holds within each)

@@ -142,7 +142,7 @@ export async function createKafkaRuntime(
   }
   const client = new Kafka({ ...clientConfig, logLevel: logLevel.WARN, logCreator: () => ({ level, log: entry }) => logKafkajsEntry(kafkaLog, level, entry) })
   const kafkaName = (topic: Topic<unknown>) => `${config.TOPIC_PREFIX}${topic.name}`
-  const codec = await waitUntilReachable('the schema registry', () => createCodec({ registryUrl: schemaRegistryUrl(config), kafkaName, topics: allTopics() }),
+  const codec = await waitUntilReachable('the schema registry', () => createCodec({ registryUrl: schemaRegistryUrl(config), registryTimeoutMs: config.SCHEMA_REGISTRY_TIMEOUT_MS, kafkaName, topics: allTopics() }),
     (err) => err instanceof RegistryUnavailableError, log, { timeoutMs: startupWaitMs })
 
   let producerPromise: Promise<TypedProducer> | null = null

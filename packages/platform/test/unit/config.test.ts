@@ -11,6 +11,7 @@ describe('parseConfig', () => {
     expect(config.KAFKA_BROKERS).toEqual(['a:1', 'b:2'])
     expect(config.TOPIC_PARTITIONS).toBe(12)
     expect(config.SHUTDOWN_TIMEOUT_MS).toBe(10_000)
+    expect(config.SCHEMA_REGISTRY_TIMEOUT_MS).toBe(10_000)
   })
 
   it('names every wrong or missing variable, one problem each', () => {
@@ -44,6 +45,7 @@ describe('parseConfig', () => {
     expect(problemsOf({ SCHEMA_REGISTRY_URL: 'localhost:18081' })).toEqual([expect.stringMatching(/^SCHEMA_REGISTRY_URL: must be an http/)])
     expect(problemsOf({ SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toHaveLength(1)
     expect(problemsOf({ SHUTDOWN_TIMEOUT_MS: String(2 ** 31) })).toEqual([expect.stringMatching(/^SHUTDOWN_TIMEOUT_MS:/)])
+    expect(problemsOf({ SCHEMA_REGISTRY_TIMEOUT_MS: '0' })).toEqual([expect.stringMatching(/^SCHEMA_REGISTRY_TIMEOUT_MS:/)])
     expect(problemsOf({ KAFKA_BROKERS: 'kafka-0.kafka:9092, 10.0.0.7:9093,[::1]:9094', SCHEMA_REGISTRY_URL: 'https://registry:8081/apis/ccompat/v7', KAFKA_REPLICATION_FACTOR: '3' })).toEqual([])
   })
 
