@@ -20,8 +20,8 @@ const stack = stackFromEnv() ?? startNativeStack()
 const RUN_LABEL = 'demo-'
 const prefix = `${RUN_LABEL}${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
 const kafka = new Kafka({ clientId: 'vigil-main-job', brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING })
-// Each run leaves its topics (13 of 12 partitions), groups, database and Redis keys for a look
-// afterwards; the next run clears them, so runs do not pile up on the broker.
+// Each run leaves its topics (13 of 12 partitions), groups, database, Redis keys and registry
+// subjects for a look afterwards; the next run clears them, so runs do not pile up.
 const removed = await removeEarlierRuns()
 if (removed > 0) console.log(`[${elapsed()}] removed what ${removed} earlier run(s) left`)
 const logDir = join(REPO_ROOT, '.cache', 'run', prefix.slice(0, -1))
@@ -73,13 +73,14 @@ try {
 }
 process.exit(exitCode)
 
-/** Deletes earlier runs' topics, consumer groups, databases and Redis keys; returns how many runs left topics. */
+/** Deletes earlier runs' topics, consumer groups, databases, Redis keys and registry subjects; returns how many runs left topics. */
 async function removeEarlierRuns(): Promise<number> {
   const admin = kafka.admin()
   await admin.connect()
   let runs = 0
+  let names: string[] = []
   try {
-    const names = (await admin.listTopics()).filter((t) => t.startsWith(RUN_LABEL))
+    names = (await admin.listTopics()).filter((t) => t.startsWith(RUN_LABEL))
     runs = new Set(names.map((t) => t.slice(0, t.indexOf('-', RUN_LABEL.length) + 1))).size
     if (names.length > 0) await admin.deleteTopics({ topics: names, timeout: 60_000 })
     const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(RUN_LABEL))
@@ -102,7 +103,21 @@ async function removeEarlierRuns(): Promise<number> {
   } finally {
     redis.disconnect()
   }
+  if (stack.SCHEMA_REGISTRY_URL) await removeSubjects(stack.SCHEMA_REGISTRY_URL, names.map((topic) => `${topic}-value`))
   return runs
+}
+
+/**
+ * Deletes registry subjects, soft then permanently, as the Confluent API asks; one already gone is
+ * fine. By name, not by listing: a registry's subject list can be capped (Apicurio's at 1000).
+ */
+async function removeSubjects(registryUrl: string, subjects: string[]): Promise<void> {
+  for (const subject of subjects) {
+    for (const query of ['', '?permanent=true']) {
+      const res = await fetch(`${registryUrl}/subjects/${encodeURIComponent(subject)}${query}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) })
+      if (!res.ok && res.status !== 404) throw new Error(`schema registry DELETE ${subject}${query}: ${res.status} ${await res.text()}`)
+    }
+  }
 }
 
 function printAlert(a: Alert) {
