@@ -61,6 +61,10 @@ export function createMetrics(service: string) {
     sigmaRules: new Gauge({ name: 'app_sigma_rules', help: 'Sigma rules by rule set and state: loaded, correlation, or skipped:<reason>', labelNames: ['rule_set', 'state'], registers: [registry] }),
     sigmaMatches: new Counter({ name: 'app_sigma_matches_total', help: 'Sigma rule hits: detections matched and correlations fired', labelNames: ['kind'], registers: [registry] }),
     alertsSuppressed: new Counter({ name: 'app_alerts_suppressed_total', help: 'alerts an active suppression resolved at once (stored, never notified)', labelNames: ['detector'], registers: [registry] }),
+    alertsDeleted: new Counter({
+      name: 'app_alerts_deleted_total', help: 'alerts deleted past ALERT_RETENTION_DAYS with their events, notifications and verdicts, by the status they had (open, resolved)',
+      labelNames: ['status'], registers: [registry],
+    }),
     alertVerdicts: new Gauge({ name: 'app_alert_verdicts', help: 'analyst verdicts stored, by detector and verdict', labelNames: ['detector', 'verdict'], registers: [registry] }),
     alertFalsePositiveRatio: new Gauge({
       name: 'app_alert_false_positive_ratio', help: 'false positives over all verdicts, per detector (a Sigma rule or a model)', labelNames: ['detector'], registers: [registry],

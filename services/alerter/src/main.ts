@@ -1,5 +1,6 @@
 import { createPgPool, createRedis, runService, waitForPostgres, waitForRedis } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
+import { startAlertRetention } from './adapters/alert-retention.ts'
 import { createAlertStore } from './adapters/alert-store.ts'
 import { migrateAlerterDatabase } from './adapters/database.ts'
 import { startApi } from './api/start-api.ts'
@@ -19,6 +20,8 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   await migrateAlerterDatabase(pool, log)
   const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE)
   const policy = { threshold: config.ALERT_SCORE_THRESHOLD, windowMs: config.ALERT_WINDOW_MS }
+  // Alerts quiet for ALERT_RETENTION_DAYS deleted, by one instance at a time
+  onShutdown(startAlertRetention(pool, { retentionDays: config.ALERT_RETENTION_DAYS, intervalMs: config.ALERT_RETENTION_CHECK_MS }, { log, metrics }))
   // Slack, email and webhook, each through its own outbox queue in Postgres
   const sinks = createSinks(config, { pool, log, metrics })
   onShutdown(sinks) // closed before the pool: the delivery in flight finishes and is recorded
