@@ -1,4 +1,4 @@
-import { withClient, type Logger, type PgPool } from '@vigil/platform'
+import { startPeriodic, withClient, type Logger, type PeriodicJob, type PgPool } from '@vigil/platform'
 
 export interface AlertRetentionOptions {
   /** days an alert is kept after its last activity; 0 keeps every alert */
@@ -93,29 +93,9 @@ export async function deleteExpiredAlerts(pool: PgPool, options: {
  * on Postgres' clock, not on event time as the trainer's history does: updated_at moves whenever an
  * alert is written, so an alert raised or folded into by a replay of old logs is as new as the replay.
  */
-export function startAlertRetention(pool: PgPool, options: AlertRetentionOptions, deps: { log: Logger; metrics: AlertRetentionMetrics }) {
-  let timer: NodeJS.Timeout | null = null
-  let running: Promise<void> = Promise.resolve()
-  let stopped = false
-
-  const loop = () => {
-    if (stopped) return
-    running = deleteExpiredAlerts(pool, { ...options, metrics: deps.metrics, isStopping: () => stopped })
-      .then((deleted) => {
-        if (deleted && deleted.open + deleted.resolved > 0) deps.log.info({ deleted, retentionDays: options.retentionDays }, 'deleted alerts past retention')
-      })
-      .catch((err) => deps.log.error({ err }, 'alert retention failed'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(loop, options.intervalMs)
-      })
-  }
-  loop()
-
-  return {
-    async close() {
-      stopped = true
-      if (timer) clearTimeout(timer)
-      await running
-    },
-  }
+export function startAlertRetention(pool: PgPool, options: AlertRetentionOptions, deps: { log: Logger; metrics: AlertRetentionMetrics }): PeriodicJob {
+  return startPeriodic('alert retention', options.intervalMs, async (isStopping) => {
+    const deleted = await deleteExpiredAlerts(pool, { ...options, metrics: deps.metrics, isStopping })
+    if (deleted && deleted.open + deleted.resolved > 0) deps.log.info({ deleted, retentionDays: options.retentionDays }, 'deleted alerts past retention')
+  }, deps.log)
 }

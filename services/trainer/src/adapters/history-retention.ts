@@ -1,4 +1,4 @@
-import type { Logger } from '@vigil/platform'
+import { startPeriodic, type Logger, type PeriodicJob } from '@vigil/platform'
 import type { HistoryTable } from './history-table.ts'
 
 export interface RetentionOptions {
@@ -25,29 +25,9 @@ export async function applyRetention(tables: readonly Pick<HistoryTable, 'table'
  * Applies retention at start and then every interval. The reference is the newest event stored
  * (capped at now), not the clock alone: a replay of old logs keeps its days.
  */
-export function startHistoryRetention(tables: readonly HistoryTable[], options: RetentionOptions, log: Logger) {
-  let timer: NodeJS.Timeout | null = null
-  let running: Promise<void> = Promise.resolve()
-  let stopped = false
-
-  const loop = () => {
-    if (stopped) return
-    running = applyRetention(tables, options.retentionDays)
-      .then((dropped) => {
-        if (dropped.length > 0) log.info({ dropped, retentionDays: options.retentionDays }, 'dropped history partitions past retention')
-      })
-      .catch((err) => log.error({ err }, 'history retention failed'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(loop, options.intervalMs)
-      })
-  }
-  loop()
-
-  return {
-    async close() {
-      stopped = true
-      if (timer) clearTimeout(timer)
-      await running
-    },
-  }
+export function startHistoryRetention(tables: readonly HistoryTable[], options: RetentionOptions, log: Logger): PeriodicJob {
+  return startPeriodic('history retention', options.intervalMs, async () => {
+    const dropped = await applyRetention(tables, options.retentionDays)
+    if (dropped.length > 0) log.info({ dropped, retentionDays: options.retentionDays }, 'dropped history partitions past retention')
+  }, log)
 }
