@@ -4,7 +4,10 @@ import { CodecError, dlqOf, topicsWithDeadLetters, type DeadLetter, type Topic }
 import { originalHeadersOf, originalKeyOf } from './dlq.ts'
 import { keyCachingPartitioner, type KafkaRuntime } from './kafka.ts'
 
-/** The header a redriven record carries: the dead letter it was sent again from (`<dlq topic>/<partition>/<offset>`). */
+/**
+ * The header a redriven record carries: the dead letter it was sent again from (`<dlq topic>/<partition>/<offset>`).
+ * The featurizer carries it on to the features of a redriven raw-logs record, and the trainer keeps such features out of training.
+ */
 export const REDRIVEN_FROM_HEADER = 'vigil-redriven-from'
 
 /** Dead letters of one kind: a topic's, from one service, with one error code. */

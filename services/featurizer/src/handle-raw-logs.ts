@@ -1,4 +1,4 @@
-import type { DeliveredMessage, Metrics, TypedProducer } from '@vigil/platform'
+import { REDRIVEN_FROM_HEADER, type DeliveredMessage, type Metrics, type OutgoingRecord, type TypedProducer } from '@vigil/platform'
 import { topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from './adapters/feature-store.ts'
 import type { GeoLookup } from './adapters/geo.ts'
@@ -17,7 +17,10 @@ export interface RawLogsDeps {
   metrics: Metrics
 }
 
-/** raw-logs batch → one feature record per line, keyed by entity so each entity's windows stay on one scorer partition. */
+/**
+ * raw-logs batch → one feature record per line, keyed by entity so each entity's windows stay on one
+ * scorer partition. The features of a redriven dead letter carry its REDRIVEN_FROM_HEADER on.
+ */
 export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: RawLogsDeps): Promise<void> {
   const events = messages.map((m) => {
     const event = enrichEvent(normalizeEvent(m, deps.timeZones), deps.geo)
@@ -30,8 +33,15 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
     if (window.lateBeyondGrace) deps.metrics.eventsLate.inc({ family: events[i]!.event.family })
   })
   await deps.producer.send(topics.features, events.map(({ event }, i) => ({
-    key: event.entity.id, value: toFeatureRecord(event, windows[i]!, deps.context),
+    key: event.entity.id, value: toFeatureRecord(event, windows[i]!, deps.context), ...provenanceOf(messages[i]!),
   })))
+}
+
+// A line that was dead-lettered and then redriven is not taken for what normal looks like: the
+// trainer keeps it out of training, and reads only the features, so they say where the line came from.
+function provenanceOf(message: DeliveredMessage<RawLog>): Pick<OutgoingRecord<FeatureRecord>, 'headers'> {
+  const redrivenFrom = message.headers[REDRIVEN_FROM_HEADER]
+  return redrivenFrom === undefined ? {} : { headers: { [REDRIVEN_FROM_HEADER]: redrivenFrom } }
 }
 
 export function toFeatureRecord(event: NormalizedEvent, stats: WindowStats, context: FeatureContext): FeatureRecord {

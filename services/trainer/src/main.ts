@@ -26,7 +26,7 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
   // History: every feature vector and every score (live and shadow), so inputs and outputs can be joined.
   const history = createFeatureHistory(pool)
   const scoreHistory = createScoreHistory(pool)
-  await kafka.consume(topics.features, { groupId: 'trainer', handler: (messages) => history.store(messages.map((m) => m.value)) })
+  await kafka.consume(topics.features, { groupId: 'trainer', handler: (messages) => history.store(messages) })
   await kafka.consume(topics.scores, { groupId: 'trainer-scores', handler: (messages) => scoreHistory.store(messages.map((m) => m.value)) })
   await kafka.consume(topics.scoresShadow, { groupId: 'trainer-shadow-scores', handler: (messages) => scoreHistory.store(messages.map((m) => m.value)) })
   // Analysts' verdicts: a false positive lets the entity's flagged rows back into training
@@ -49,7 +49,7 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
   }, reason)
   const [newest] = await listVersions(pool, model)
   const schedule = startTrainingSchedule(pool, history, {
-    lastTrainedAt: newest?.createdAt ?? null, minRows: config.TRAIN_MIN_ROWS, intervalMs: config.TRAIN_INTERVAL_MS,
+    model, lastTrainedAt: newest?.createdAt ?? null, minRows: config.TRAIN_MIN_ROWS, intervalMs: config.TRAIN_INTERVAL_MS,
     settleMs: config.TRAIN_SETTLE_MS, checkMs: config.TRAIN_CHECK_MS, driftCheckMs: config.DRIFT_CHECK_MS, driftThreshold: config.DRIFT_PSI_THRESHOLD,
   }, log, {
     train,

@@ -1,5 +1,5 @@
-/** One column's value as COPY BINARY writes it: text, float8, float8[] or timestamptz (by JS type), or NULL. */
-export type CopyValue = string | number | readonly number[] | Date | null
+/** One column's value as COPY BINARY writes it: text, float8, float8[], timestamptz or boolean (by JS type), or NULL. */
+export type CopyValue = string | number | readonly number[] | Date | boolean | null
 
 // PostgreSQL's binary COPY format (docs: "COPY", File Formats, Binary Format): a signature, flags
 // and a header extension length, then per row a field count and each field as a length and the
@@ -27,6 +27,8 @@ export function encodeCopyBinary(rows: ReadonlyArray<readonly CopyValue[]>): Buf
         size += bytes.length
       } else if (typeof v === 'number' || v instanceof Date) {
         size += 8
+      } else if (typeof v === 'boolean') {
+        size += 1
       } else {
         size += v.length === 0 ? 12 : 20 + 12 * v.length
       }
@@ -59,6 +61,10 @@ export function encodeCopyBinary(rows: ReadonlyArray<readonly CopyValue[]>): Buf
         view.setInt32(o, 8)
         view.setBigInt64(o + 4, BigInt(v.getTime() - PG_EPOCH_MS) * 1000n)
         o += 12
+      } else if (typeof v === 'boolean') {
+        view.setInt32(o, 1)
+        view.setUint8(o + 4, v ? 1 : 0)
+        o += 5
       } else if (v.length === 0) {
         view.setInt32(o, 12)
         view.setInt32(o + 4, 0) // no dimensions

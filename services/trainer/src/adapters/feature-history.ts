@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { PgPool } from '@vigil/platform'
+import { REDRIVEN_FROM_HEADER, type DeliveredMessage, type PgPool } from '@vigil/platform'
 import { featureNames as currentFeatureNames, toFeatureArray, type FeatureRecord } from '@vigil/schemas'
 import { createHistoryTable, timestampOf, type HistoryStats, type StoreResult, type TimeWindow } from './history-table.ts'
 
@@ -16,6 +16,8 @@ export interface TrainingSet {
   windowEnd: Date | null
   /** rows of the window left out because their entity was flagged in it */
   excluded: number
+  /** rows of the window left out because they came of a redriven dead letter (those of a flagged entity count in `excluded` only) */
+  excludedRedriven: number
   /** trainingDataHash of the rows */
   dataHash: string
 }
@@ -36,7 +38,13 @@ export interface HistoryWindows {
   holdout: TimeWindow
 }
 
-const COLUMNS = ['event_id', 'entity_kind', 'entity_id', 'event_time', 'received_at', 'family', 'action', 'feature_set', 'vector'] as const
+const COLUMNS = ['event_id', 'entity_kind', 'entity_id', 'event_time', 'received_at', 'family', 'action', 'feature_set', 'vector', 'redriven'] as const
+
+/** A feature record as the history stores it: with whether it came of a redriven dead letter. */
+interface HistoryEntry {
+  record: FeatureRecord
+  redriven: boolean
+}
 
 /**
  * A row whose entity has a flag (a confirmed alert, a Sigma hit) overlapping the window $2..$3:
@@ -60,25 +68,24 @@ const IN_WINDOW = 'h.feature_set = $1 AND h.event_time >= $2 AND h.event_time < 
 export function createFeatureHistory(pool: PgPool, names: readonly string[] = currentFeatureNames) {
   const featureSet = featureSetId(names)
   let featureSetSaved: Promise<unknown> | null = null
-  const table = createHistoryTable<FeatureRecord>(pool, {
+  const table = createHistoryTable<HistoryEntry>(pool, {
     table: 'feature_history',
     columns: COLUMNS,
-    eventTime: (r) => r.eventTime,
-    values: (r) => [
+    eventTime: ({ record }) => record.eventTime,
+    values: ({ record: r, redriven }) => [
       r.eventId, r.entity.kind, r.entity.id, timestampOf(r.eventTime, 'eventTime'), timestampOf(r.receivedAt, 'receivedAt'),
-      r.family, r.event.event.action, featureSet, toFeatureArray(r.vector, names),
+      r.family, r.event.event.action, featureSet, toFeatureArray(r.vector, names), redriven,
     ],
   })
 
-  /** Stores a batch with COPY; a redelivered record is stored once. Says how many rows were new. */
-  async function write(records: readonly FeatureRecord[]): Promise<StoreResult> {
+  async function writeEntries(entries: readonly HistoryEntry[]): Promise<StoreResult> {
     featureSetSaved ??= pool.query('INSERT INTO feature_sets (id, names) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING', [featureSet, names])
       .catch((err) => {
         featureSetSaved = null
         throw err
       })
     await featureSetSaved
-    return table.write(records)
+    return table.write(entries)
   }
 
   async function vectors(sql: string, window: TimeWindow | undefined, limit: number) {
@@ -87,17 +94,27 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
     return rows.reverse()
   }
 
+  /** The rows of `window` known to be bad, by why: a redriven row of a flagged entity counts as flagged only. */
+  async function excludedRows(window: TimeWindow | undefined): Promise<{ flagged: number; redriven: number }> {
+    const { rows } = await pool.query<{ flagged: string; redriven: string }>(
+      `SELECT (SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND ${FLAGGED_IN_WINDOW}) AS flagged,
+              (SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven AND NOT ${FLAGGED_IN_WINDOW}) AS redriven`,
+      [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
+    return { flagged: Number(rows[0]!.flagged), redriven: Number(rows[0]!.redriven) }
+  }
+
   return {
     ...table,
 
     /** the feature names of the vectors it stores and reads, in order */
     featureNames: names,
 
-    write,
+    /** Stores a batch with COPY, none of it marked redriven; a redelivered record is stored once. Says how many rows were new. */
+    write: (records: readonly FeatureRecord[]): Promise<StoreResult> => writeEntries(records.map((record) => ({ record, redriven: false }))),
 
-    /** `write`, for a batch handler. */
-    async store(records: readonly FeatureRecord[]): Promise<void> {
-      await write(records)
+    /** `write`, for a batch handler: a message that carries REDRIVEN_FROM_HEADER is stored marked redriven. */
+    async store(messages: readonly DeliveredMessage<FeatureRecord>[]): Promise<void> {
+      await writeEntries(messages.map((m) => ({ record: m.value, redriven: m.headers[REDRIVEN_FROM_HEADER] !== undefined })))
     },
 
     /** The holdout: the newest `holdoutMs` of event time; training: the `trainingMs` before it. Null without history. */
@@ -113,24 +130,24 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
 
     /**
      * The newest `limit` rows (of the current feature names) in `window`, or in the whole history
-     * without one, leaving out every row of an entity flagged within the window (unless told to keep
-     * them: the benchmark's "trained on everything" setting).
+     * without one, leaving out what is known to be bad: every row of an entity flagged within the
+     * window, and every row that came of a redriven dead letter (unless told to keep them: the
+     * benchmark's "trained on everything" setting).
      */
     async trainingSet(limit: number, window?: TimeWindow, { excludeFlagged = true } = {}): Promise<TrainingSet> {
       const rows = await vectors(
         `SELECT h.event_id, h.event_time, h.vector FROM feature_history h
-         WHERE ${IN_WINDOW} ${excludeFlagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}
+         WHERE ${IN_WINDOW} ${excludeFlagged ? `AND NOT h.redriven AND NOT ${FLAGGED_IN_WINDOW}` : ''}
          ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
-      const { rows: [counted] } = await pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM feature_history h WHERE ${IN_WINDOW} AND ${FLAGGED_IN_WINDOW}`,
-        [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
+      const excluded = excludeFlagged ? await excludedRows(window) : { flagged: 0, redriven: 0 }
       const set = {
         rows: rows.map((r) => r.vector.map(Number)),
         eventIds: rows.map((r) => r.event_id),
         featureNames: [...names],
         windowStart: rows[0]?.event_time ?? null,
         windowEnd: rows.at(-1)?.event_time ?? null,
-        excluded: excludeFlagged ? Number(counted!.n) : 0,
+        excluded: excluded.flagged,
+        excludedRedriven: excluded.redriven,
       }
       return { ...set, dataHash: trainingDataHash(set.featureNames, rows.map((r, i) => ({ eventId: r.event_id, eventTime: r.event_time, vector: set.rows[i]! }))) }
     },

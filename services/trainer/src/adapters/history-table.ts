@@ -11,7 +11,7 @@ export type { CopyValue }
 export interface HistoryTableSpec<T> {
   /** a table partitioned by RANGE on event_time, one partition per UTC day (see migrations/002) */
   table: string
-  /** the columns COPY fills, in the table's column order; the rest (stored_at) take their defaults */
+  /** the columns COPY fills, in the order `values` gives them; the rest (stored_at) take their defaults */
   columns: readonly string[]
   /** one record's values in `columns` order (numbers go as float8); throws a PoisonMessageError for a record no row can hold */
   values(record: T): CopyValue[]

@@ -44,8 +44,9 @@ const SETTLED: ModelStatus[] = ['live', 'shadow', 'retired', 'rejected']
 
 /**
  * Trains a version on the training window (the holdout, the newest history, kept out), leaving out
- * what is known to be bad; exports its forests to ONNX; records it as 'trained' (the registry writes
- * the train phase's audit row, this the load phase's). Null when history is too short.
+ * what is known to be bad (rows of flagged entities and of redriven dead letters); exports its
+ * forests to ONNX; records it as 'trained' (the registry writes the train phase's audit row, this
+ * the load phase's). Null when history is too short.
  *
  * A training window too short to train on is a first deployment's case (a first replay): with no
  * live version to be compared with, the version trains on all history and keeps no holdout. Once a
@@ -68,12 +69,13 @@ export async function trainCandidate(
   if (set.rows.length < options.minRows) {
     const live = await liveVersion(pool, model)
     if (live) {
+      const leftOut = [set.excluded && `${set.excluded} of flagged entities`, set.excludedRedriven && `${set.excludedRedriven} of redriven dead letters`].filter(Boolean)
       const skipped = `the training window (${windows.training.from.toISOString()} to ${windows.training.to.toISOString()}) holds ${set.rows.length} rows`
-        + `${set.excluded ? ` (${set.excluded} of flagged entities left out)` : ''}, fewer than the ${options.minRows} a candidate needs,`
+        + `${leftOut.length ? ` (${leftOut.join(' and ')} left out)` : ''}, fewer than the ${options.minRows} a candidate needs,`
         + ` and one trained on all history would keep no holdout to be judged against live ${live.version} on`
       await writeAudit(pool, { model, version: live.version, phase: 'train', actor, details: {
-        skipped: true, skipReason: skipped, reason, rows: set.rows.length, excludedFlaggedRows: set.excluded, minRows: options.minRows,
-        trainingWindow: windows.training, holdout: windows.holdout,
+        skipped: true, skipReason: skipped, reason, rows: set.rows.length, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven,
+        minRows: options.minRows, trainingWindow: windows.training, holdout: windows.holdout,
       } })
       log.warn({ model, live: live.version, rows: set.rows.length, minRows: options.minRows, reason }, 'retrain skipped: training window too short to judge a candidate against the live version')
       return { skipped, live }
@@ -99,14 +101,17 @@ export async function trainCandidate(
   await saveModelVersion(pool, {
     model, version, algorithm: ENSEMBLE, trainingRows: set.rows.length, windowStart: set.windowStart, windowEnd: set.windowEnd,
     featureNames: set.featureNames, trainingDataHash: set.dataHash, actor, status: 'trained', artifact: bytes, sha256,
-    params: { ...options.settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, maxRows: options.maxRows, reason },
+    params: {
+      ...options.settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven,
+      maxRows: options.maxRows, reason,
+    },
     metrics: { trainSeconds, artifactBytes: bytes.length, threshold: artifact.threshold, thresholdRule: artifact.training.threshold },
   })
   await writeAudit(pool, { model, version, phase: 'load', actor, details: {
-    rows: set.rows.length, excludedFlaggedRows: set.excluded, windowStart: set.windowStart, windowEnd: set.windowEnd, dataHash: set.dataHash,
-    holdout: windows?.holdout ?? null, loadSeconds: loadedMs / 1000,
+    rows: set.rows.length, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven, windowStart: set.windowStart, windowEnd: set.windowEnd,
+    dataHash: set.dataHash, holdout: windows?.holdout ?? null, loadSeconds: loadedMs / 1000,
   } })
-  log.info({ model, version, rows: set.rows.length, excluded: set.excluded, trainSeconds, artifactBytes: bytes.length, reason }, 'candidate trained')
+  log.info({ model, version, rows: set.rows.length, excluded: set.excluded, excludedRedriven: set.excludedRedriven, trainSeconds, artifactBytes: bytes.length, reason }, 'candidate trained')
   const rule = artifact.training.threshold
   if ('heldRowsShort' in rule) {
     // Measured: 200 training rows and a 0.1% target alerted 0.3-3% of fresh rows; from some 5,000 rows on, 0.1%.
@@ -114,4 +119,18 @@ export async function trainCandidate(
       'too few held-out rows to set the threshold for the target alert rate: it is extrapolated, and the real alert rate may be several times the target until a retrain on more history')
   }
   return { version, artifact, sha256, set, holdout: windows?.holdout ?? null }
+}
+
+/**
+ * When the newest training run of `model` whose reason begins with `reasonStart` was recorded, or
+ * null. Every run that finds history records its reason on a train audit row (see trainCandidate):
+ * in the params of the version it registered, or in the details of the row it writes on the version
+ * it reproduced or on the live version whose retrain it skipped. The registry has no query for
+ * this, so it is read here, beside what writes it.
+ */
+export async function lastTrainingRun(pool: PgPool, model: string, reasonStart: string): Promise<Date | null> {
+  const { rows } = await pool.query<{ at: Date | null }>(
+    `SELECT max(at) AS at FROM model_audit
+     WHERE model = $1 AND phase = 'train' AND starts_with(coalesce(details->>'reason', details#>>'{params,reason}'), $2)`, [model, reasonStart])
+  return rows[0]!.at
 }

@@ -2,8 +2,11 @@ import { withClient, type Logger, type PgPool } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
 import type { DriftReport } from './feature-drift.ts'
 import type { ShadowReviewOutcome } from './shadow-review.ts'
+import { lastTrainingRun } from './train-candidate.ts'
 
 export interface ScheduleOptions {
+  /** the model it trains: the registry's record of its training runs is the schedule's memory of drift retrains */
+  model: string
   /** when the newest registered version was trained: a restarted trainer does not retrain at once */
   lastTrainedAt: Date | null
   minRows: number
@@ -31,16 +34,21 @@ interface Due {
   reason: string
   /** rows of history at the time */
   rows: number
-  /** for a drift retrain, the live version drift was measured against */
-  driftFrom?: string
 }
+
+/**
+ * How the reason of a drift retrain begins: with the live version drift was measured against. Every
+ * training run records its reason in the registry, so the schedule reads there whether, and when, a
+ * drift retrain from that version ran: after a restart, or on another instance, as well as on this one.
+ */
+const driftFrom = (version: string) => `drift from ${version}: `
 
 /**
  * Decides when to train: on request; a first model once enough history has arrived and stopped
  * growing for a moment (a replay trains on all of it, not its first seconds); when a feature's
- * distribution has drifted past the threshold (once per live version and interval); and every
- * interval when new history arrived. It also reviews shadow versions. A Postgres advisory lock
- * keeps two trainer instances from doing any of it at once.
+ * distribution has drifted past the threshold (once per live version and interval, across restarts
+ * and instances); and every interval when new history arrived. It also reviews shadow versions. A
+ * Postgres advisory lock keeps two trainer instances from doing any of it at once.
  */
 export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, options: ScheduleOptions, log: Logger, jobs: ScheduleJobs) {
   let lastTrainedAt = options.lastTrainedAt
@@ -52,21 +60,14 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   // Rows of history when a first model could not be trained (too few left after exclusions): the
   // next attempt waits for more history, not for the retraining interval.
   let firstAttemptShortAt: number | null = null
-  // The live version the last drift retrain measured drift against, and when it ran. Drift from the
-  // same version sets off no other retrain until the interval has passed: whatever that retrain gave
-  // (a version in shadow awaiting review, which another retrain would replace; a rejected candidate;
-  // the same model again) another one minutes later, on much the same history, would end no better.
-  let driftRetrain: { version: string; at: number } | null = null
   const train = async (due: Due) => {
     const before = lastTrainedAt
-    const started = new Date()
-    lastTrainedAt = started
+    lastTrainedAt = new Date()
     const trained = await jobs.train(due.reason)
     if (trained === null && before === null) {
       lastTrainedAt = null
       firstAttemptShortAt = due.rows
     }
-    if (due.driftFrom) driftRetrain = { version: due.driftFrom, at: started.getTime() }
   }
 
   async function reasonToTrain(): Promise<Due | null> {
@@ -83,8 +84,14 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
       const drift = await jobs.measureDrift()
       const worst = drift?.worst
       if (drift && worst && worst.psi > options.driftThreshold) {
-        const retrainedAlready = driftRetrain?.version === drift.version && now - driftRetrain.at < options.intervalMs
-        if (!retrainedAlready) return { ...because(`drift: ${worst.feature} PSI ${worst.psi.toFixed(2)} > ${options.driftThreshold}`), driftFrom: drift.version }
+        // Drift from a version a drift retrain already ran from sets off no other until the interval
+        // has passed: whatever that retrain gave (a version in shadow awaiting review, which another
+        // retrain would replace; a rejected candidate; the same model again) another one minutes
+        // later, on much the same history, would end no better.
+        const retrainedAt = await lastTrainingRun(pool, options.model, driftFrom(drift.version))
+        if (!retrainedAt || now - retrainedAt.getTime() >= options.intervalMs) {
+          return because(`${driftFrom(drift.version)}${worst.feature} PSI ${worst.psi.toFixed(2)} > ${options.driftThreshold}`)
+        }
       }
     }
     if (now - lastTrainedAt.getTime() >= options.intervalMs && (await history.rowsStoredSince(lastTrainedAt)) >= options.minRows) return because('scheduled retrain')

@@ -1,10 +1,11 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { featureNames, toFeatureArray, type Verdict } from '@vigil/schemas'
+import { REDRIVEN_FROM_HEADER, type DeliveredMessage } from '@vigil/platform'
+import { featureNames, toFeatureArray, type FeatureRecord, type Verdict } from '@vigil/schemas'
 import { createAnalystVerdicts } from '../../src/adapters/analyst-verdicts.ts'
-import { createFeatureHistory, trainingDataHash } from '../../src/adapters/feature-history.ts'
+import { createFeatureHistory, featureSetId, trainingDataHash } from '../../src/adapters/feature-history.ts'
 import { migrateTrainerDatabase } from '../../src/adapters/database.ts'
 import { applyRetention } from '../../src/adapters/history-retention.ts'
 import { DAY_MS, featureRecord, freshDatabase, silentLog, TRAINER_MIGRATIONS, type TestDatabase } from './support.ts'
@@ -14,6 +15,19 @@ const DAY0 = Date.UTC(2025, 11, 10) // a replay of last year's logs: retention m
 async function countRows(db: TestDatabase): Promise<number> {
   const { rows } = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM feature_history')
   return Number(rows[0]!.n)
+}
+
+/** `record` as the features consumer delivers it; `redrivenFrom` is the dead letter a redrive sent it again from. */
+function delivered(record: FeatureRecord, redrivenFrom?: string): DeliveredMessage<FeatureRecord> {
+  return {
+    value: record, key: record.entity.id, topic: 'features', partition: 0, offset: record.evidence.offset, timestamp: record.receivedAt,
+    headers: redrivenFrom ? { [REDRIVEN_FROM_HEADER]: redrivenFrom } : {},
+  }
+}
+
+async function redrivenIds(db: TestDatabase): Promise<string[]> {
+  const { rows } = await db.pool.query<{ event_id: string }>('SELECT event_id FROM feature_history WHERE redriven ORDER BY event_time, event_id')
+  return rows.map((r) => r.event_id)
 }
 
 describe('feature history (COPY into day partitions)', () => {
@@ -156,6 +170,31 @@ describe('feature history (COPY into day partitions)', () => {
     expect((await history.trainingSet(1000, window)).excluded).toBe(20)
   })
 
+  it('stores the features of a redriven dead letter marked, and leaves them out of the training set, counted apart from flagged rows', async () => {
+    const history = createFeatureHistory(db.pool)
+    // 40 events, one a minute, four entities in turn; every fifth came of a redriven dead letter.
+    const records = Array.from({ length: 40 }, (_, i) => featureRecord(i, DAY0 + i * 60_000, `10.4.0.${i % 4}`))
+    const redriven = (i: number) => i % 5 === 0
+    await history.store(records.map((r, i) => delivered(r, redriven(i) ? `raw-logs.dlq/0/${1000 + i}` : undefined)))
+    expect(await redrivenIds(db)).toEqual(records.filter((_, i) => redriven(i)).map((r) => r.eventId))
+
+    // Entity 1 is flagged over the window: its rows are left out as flagged, redriven or not (events 5 and 25 are both).
+    await db.pool.query(`INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, reason, source) VALUES ('source.ip', '10.4.0.1', $1, 'sigma hit', 'sigma:r1')`,
+      [new Date(DAY0)])
+    const window = { from: new Date(DAY0), to: new Date(DAY0 + 40 * 60_000) }
+    const set = await history.trainingSet(1000, window)
+    const kept = records.filter((_, i) => !redriven(i) && i % 4 !== 1)
+    expect(set.eventIds).toEqual(kept.map((r) => r.eventId))
+    expect(set.rows).toEqual(kept.map((r) => toFeatureArray(r.vector)))
+    expect(set.excluded).toBe(10)
+    expect(set.excludedRedriven).toBe(6)
+
+    // The benchmark's "trained on everything" keeps them all.
+    const everything = await history.trainingSet(1000, window, { excludeFlagged: false })
+    expect(everything.eventIds).toEqual(records.map((r) => r.eventId))
+    expect([everything.excluded, everything.excludedRedriven]).toEqual([0, 0])
+  })
+
   it('splits the newest history into a holdout, flagged rows kept and marked', async () => {
     const history = createFeatureHistory(db.pool)
     await history.write(Array.from({ length: 100 }, (_, i) => featureRecord(i, DAY0 + i * 60_000, `10.2.0.${i % 4}`)))
@@ -199,6 +238,40 @@ describe('feature history migration', () => {
       expect(await history.write(old)).toEqual({ stored: 0, duplicates: 30 })
     } finally {
       rmSync(only001, { recursive: true, force: true })
+      await db.drop()
+    }
+  })
+
+  it('marks no row stored before 007 as redriven, and marks redriven rows in the days made before it as in those made after', async () => {
+    const db = await freshDatabase(inject('stack').PG_URL, { migrate: false })
+    const before007 = mkdtempSync(join(tmpdir(), 'trainer-006-'))
+    try {
+      for (const file of readdirSync(TRAINER_MIGRATIONS).filter((f) => f < '007')) copyFileSync(join(TRAINER_MIGRATIONS, file), join(before007, file))
+      await migrateTrainerDatabase(db.pool, silentLog, before007)
+      // What a trainer before 007 stored, in day 0's partition, made before the column was.
+      const old = Array.from({ length: 10 }, (_, i) => featureRecord(i, DAY0 + i * 60_000))
+      await db.pool.query("SELECT ensure_day_partitions('feature_history', $1::date[])", [[new Date(DAY0).toISOString().slice(0, 10)]])
+      for (const r of old) {
+        await db.pool.query(
+          `INSERT INTO feature_history (event_id, entity_kind, entity_id, event_time, received_at, family, action, feature_set, vector)
+           VALUES ($1, $2, $3, $4, $5, 'sshd', 'ssh_login_failed', $6, $7)`,
+          [r.eventId, r.entity.kind, r.entity.id, new Date(r.eventTime), new Date(r.receivedAt), featureSetId(featureNames), toFeatureArray(r.vector)])
+      }
+
+      await migrateTrainerDatabase(db.pool, silentLog)
+      const history = createFeatureHistory(db.pool)
+      expect(await redrivenIds(db)).toEqual([])
+      // Redriven records in day 0 (its partition older than the column) and day 1 (a partition made now).
+      const again = [featureRecord(100, DAY0 + 30 * 60_000), featureRecord(101, DAY0 + DAY_MS)]
+      const ordinary = featureRecord(102, DAY0 + DAY_MS + 1)
+      await history.store([...again.map((r, k) => delivered(r, `raw-logs.dlq/0/${k}`)), delivered(ordinary)])
+      expect(await redrivenIds(db)).toEqual(again.map((r) => r.eventId))
+      expect(await history.partitionDays()).toHaveLength(2)
+      const set = await history.trainingSet(100)
+      expect(set.eventIds).toEqual([...old, ordinary].map((r) => r.eventId))
+      expect(set.excludedRedriven).toBe(2)
+    } finally {
+      rmSync(before007, { recursive: true, force: true })
       await db.drop()
     }
   })

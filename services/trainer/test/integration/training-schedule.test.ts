@@ -1,56 +1,79 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { listVersions, liveVersion, saveModelVersion } from '@vigil/models'
+import type { PgPool } from '@vigil/platform'
+import { featureNames } from '@vigil/schemas'
 import { waitFor } from '@vigil/testkit'
-import { createFeatureHistory, type FeatureHistory } from '../../src/adapters/feature-history.ts'
+import { createFeatureHistory } from '../../src/adapters/feature-history.ts'
 import type { ShadowReviewOutcome } from '../../src/training/shadow-review.ts'
+import { trainCandidate } from '../../src/training/train-candidate.ts'
 import { startTrainingSchedule, type ScheduleOptions } from '../../src/training/training-schedule.ts'
 import { featureRecord, freshDatabase, HOUR, silentLog, type TestDatabase } from './support.ts'
 
+const T0 = Date.UTC(2026, 0, 5)
 
 describe('the training schedule', () => {
   let db: TestDatabase
-  let history: FeatureHistory
   beforeEach(async () => {
     db = await freshDatabase(inject('stack').PG_URL)
-    history = createFeatureHistory(db.pool)
-    await history.write(Array.from({ length: 50 }, (_, i) => featureRecord(i, Date.UTC(2026, 0, 5) + i * 60_000)))
+    // 50 minutes of history, and a live version to drift from.
+    await createFeatureHistory(db.pool).write(Array.from({ length: 50 }, (_, i) => featureRecord(i, T0 + i * 60_000)))
+    await goLive('v1')
   })
   afterEach(async () => {
     await db.drop()
   })
 
-  /** A schedule whose model was just trained and whose every look measures drift past the threshold from the live version `live()`. */
-  function driftingSchedule(live: () => string, intervalMs: number, review: () => ShadowReviewOutcome = () => null) {
+  async function goLive(version: string) {
+    await saveModelVersion(db.pool, {
+      model: 'm', version, algorithm: 'test', trainingRows: 50, windowStart: new Date(T0), windowEnd: new Date(T0 + 49 * 60_000),
+      featureNames: [...featureNames], params: {}, metrics: {}, artifact: Buffer.from(version), sha256: version, status: 'live', actor: 'test',
+    })
+  }
+
+  /**
+   * A schedule of model 'm' that was just trained, whose every look measures drift past the threshold
+   * from the live version, and whose training runs are trainCandidate's: they record their reasons in
+   * the registry as the trainer's do. With the hour of history held out (`holdoutMs`'s default) no
+   * training window is left, and each retrain is skipped; with less held out, each registers a version.
+   * `pool` is the instance's own: another trainer process shares only the database.
+   */
+  function driftingSchedule(intervalMs: number, { review = () => null, holdoutMs = HOUR, pool = db.pool }: {
+    review?: () => ShadowReviewOutcome; holdoutMs?: number; pool?: PgPool
+  } = {}) {
     const trained: Array<{ reason: string; at: number }> = []
     let checks = 0
+    const history = createFeatureHistory(pool)
     const options: ScheduleOptions = {
-      lastTrainedAt: new Date(), minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+      model: 'm', lastTrainedAt: new Date(), minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
     }
-    const schedule = startTrainingSchedule(db.pool, history, options, silentLog, {
+    const schedule = startTrainingSchedule(pool, history, options, silentLog, {
       async train(reason) {
         trained.push({ reason, at: Date.now() })
-        return { version: `candidate-${trained.length}`, outcome: 'shadow' }
+        return trainCandidate(pool, history, {
+          modelName: 'm', actor: 'test', settings: { members: [{ kind: 'isolation-forest' }, { kind: 'hbos' }], seed: 7, targetAlertRate: 0.01 },
+          minRows: 10, maxRows: 1000, trainingMs: 48 * HOUR, holdoutMs, excludeFlagged: true,
+        }, reason, silentLog)
       },
       serveRequest: async () => false,
       reviewShadow: async () => review(),
       async measureDrift() {
         checks++
-        return { version: live(), worst: { feature: 'auth_failures', psi: 3 } }
+        return { version: (await liveVersion(pool, 'm'))!.version, worst: { feature: 'auth_failures', psi: 3 } }
       },
     })
     return { schedule, trained, checks: () => checks }
   }
 
   it('retrains on drift once per live version, not at every drift check', async () => {
-    let live = 'v1'
-    const { schedule, trained, checks } = driftingSchedule(() => live, HOUR)
+    const { schedule, trained, checks } = driftingSchedule(HOUR)
     try {
       await waitFor('a drift retrain', async () => trained.length >= 1, 10_000, 10)
       const seen = checks()
       await waitFor('ten more drift checks', async () => checks() >= seen + 10, 10_000, 10)
-      expect(trained.map((t) => t.reason)).toEqual(['drift: auth_failures PSI 3.00 > 0.25'])
+      expect(trained.map((t) => t.reason)).toEqual(['drift from v1: auth_failures PSI 3.00 > 0.25'])
 
       // A new live version (the shadow promoted, or a rollback) drifts on its own account.
-      live = 'v2'
+      await goLive('v2')
       await waitFor('a drift retrain against v2', async () => trained.length >= 2, 10_000, 10)
       const again = checks()
       await waitFor('ten more drift checks', async () => checks() >= again + 10, 10_000, 10)
@@ -62,7 +85,7 @@ describe('the training schedule', () => {
 
   it('retrains on drift from the same live version again once the interval has passed', async () => {
     const intervalMs = 400
-    const { schedule, trained } = driftingSchedule(() => 'v1', intervalMs)
+    const { schedule, trained } = driftingSchedule(intervalMs)
     try {
       await waitFor('two drift retrains', async () => trained.length >= 2, 10_000, 10)
       expect(trained[1]!.at - trained[0]!.at).toBeGreaterThanOrEqual(intervalMs)
@@ -75,9 +98,11 @@ describe('the training schedule', () => {
     const intervalMs = 300
     const dueAt = Date.now() + 400
     let reviews = 0
-    const { schedule, trained } = driftingSchedule(() => 'v1', intervalMs, () => {
-      reviews++
-      return { reviewDueAt: new Date(dueAt) }
+    const { schedule, trained } = driftingSchedule(intervalMs, {
+      review: () => {
+        reviews++
+        return { reviewDueAt: new Date(dueAt) }
+      },
     })
     try {
       await waitFor('twenty reviews', async () => reviews >= 20, 10_000, 10)
@@ -85,6 +110,34 @@ describe('the training schedule', () => {
       expect(trained[0]!.at).toBeGreaterThanOrEqual(dueAt + intervalMs)
     } finally {
       await schedule.close()
+    }
+  })
+
+  it.each([
+    ['skipped (no training window)', HOUR, ['v1']],
+    ['that registered a version', 10 * 60_000, [expect.any(String), 'v1']],
+  ])('remembers a drift retrain %s across a restart or another instance: none again from that version before the interval, one after', async (_, holdoutMs, versions) => {
+    const intervalMs = 2000
+    const first = driftingSchedule(intervalMs, { holdoutMs })
+    try {
+      await waitFor('a drift retrain', async () => first.trained.length >= 1, 10_000, 10)
+    } finally {
+      await first.schedule.close()
+    }
+    const retrainedAt = first.trained[0]!.at
+    expect((await listVersions(db.pool, 'm')).map((v) => v.version)).toEqual(versions)
+
+    // A new instance, with a process of its own: all it knows is what the database holds.
+    const next = driftingSchedule(intervalMs, { holdoutMs, pool: db.newPool() })
+    try {
+      await waitFor('ten drift checks', async () => next.checks() >= 10, 10_000, 10)
+      expect(Date.now()).toBeLessThan(retrainedAt + intervalMs) // the checks fell within the interval
+      expect(next.trained).toEqual([])
+      await waitFor('a drift retrain once the interval has passed', async () => next.trained.length >= 1, 10_000, 10)
+      expect(next.trained[0]!.at - retrainedAt).toBeGreaterThanOrEqual(intervalMs)
+      expect(next.trained[0]!.reason).toBe('drift from v1: auth_failures PSI 3.00 > 0.25')
+    } finally {
+      await next.schedule.close()
     }
   })
 })

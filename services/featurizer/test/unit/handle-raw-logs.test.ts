@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { createMetrics, REDRIVEN_FROM_HEADER, type DeliveredMessage, type OutgoingRecord, type TypedProducer } from '@vigil/platform'
+import { allTopics, createCodec, topics, type RawLog } from '@vigil/schemas'
+import type { FeatureStore, WindowStats } from '../../src/adapters/feature-store.ts'
+import { createFeatureContext } from '../../src/compute-features.ts'
+import { createRawLogDecoder } from '../../src/decode-raw-log.ts'
+import { handleRawLogs } from '../../src/handle-raw-logs.ts'
+
+const codec = await createCodec({ kafkaName: (t) => t.name, topics: allTopics() })
+const decode = createRawLogDecoder(codec, 'raw-logs')
+const LINE = 'Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2'
+
+const firstEvent: WindowStats = {
+  events: 1, authAttempts: 1, authAttemptsLastMinute: 1, authFailures: 1, invalidUserAttempts: 1, distinctUsers: 1, httpRequests: 0,
+  httpRequestsLast10s: 0, http4xx: 0, http5xx: 0, distinctPaths: 0, distinctDestinations: 0, previousEventTime: null, lateBeyondGrace: false, user: null,
+}
+
+async function rawLog(offset: string, headers: Record<string, string>): Promise<DeliveredMessage<RawLog>> {
+  return { value: await decode(Buffer.from(LINE), headers), key: null, topic: 'raw-logs', partition: 0, offset, timestamp: 0, headers }
+}
+
+/** The handler's outputs for a batch: what it sent to which topic. */
+async function featuresOf(messages: DeliveredMessage<RawLog>[]) {
+  const sent: Array<{ topic: string; record: OutgoingRecord<unknown> }> = []
+  const producer: TypedProducer = {
+    send: async (topic, records) => void sent.push(...records.map((record) => ({ topic: topic.name, record }))),
+    close: async () => {},
+  }
+  const featureStore: FeatureStore = { update: async (events) => events.map(() => firstEvent) }
+  const context = createFeatureContext({ timeZone: 'UTC', businessHours: [8, 18], businessDays: [1, 5], sensitivePaths: [], privilegedUsers: [] })
+  await handleRawLogs(messages, { featureStore, producer, geo: null, context, metrics: createMetrics('featurizer') })
+  return sent
+}
+
+describe('handleRawLogs', () => {
+  it('carries a redriven dead letter\'s provenance on to its features, and gives an ordinary line\'s features none', async () => {
+    const sent = await featuresOf([
+      await rawLog('7', { 'x-shipper': 'rsyslog' }),
+      await rawLog('8', { [REDRIVEN_FROM_HEADER]: 'raw-logs.dlq/3/42', 'x-shipper': 'rsyslog' }),
+    ])
+    expect(sent.map((s) => s.topic)).toEqual([topics.features.name, topics.features.name])
+    expect(sent.map((s) => (s.record.value as { eventId: string }).eventId)).toEqual(['raw-logs/0/7', 'raw-logs/0/8'])
+    // Only the provenance goes on: the other headers were the raw line's business.
+    expect(sent.map((s) => s.record.headers)).toEqual([undefined, { [REDRIVEN_FROM_HEADER]: 'raw-logs.dlq/3/42' }])
+  })
+})
