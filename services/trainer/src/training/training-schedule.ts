@@ -1,4 +1,4 @@
-import { withClient, type Logger, type PgPool } from '@vigil/platform'
+import { startPeriodic, withClient, type Logger, type PgPool } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
 import type { DriftReport } from './feature-drift.ts'
 import type { ShadowReviewOutcome } from './shadow-review.ts'
@@ -53,9 +53,6 @@ const driftFrom = (version: string) => `drift from ${version}: `
 export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, options: ScheduleOptions, log: Logger, jobs: ScheduleJobs) {
   let lastTrainedAt = options.lastTrainedAt
   let lastDriftCheck = Date.now()
-  let timer: NodeJS.Timeout | null = null
-  let running: Promise<void> = Promise.resolve()
-  let stopped = false
 
   // Rows of history when a first model could not be trained (too few left after exclusions): the
   // next attempt waits for more history, not for the retraining interval.
@@ -120,19 +117,5 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     }
   })
 
-  const loop = () => {
-    if (stopped) return
-    running = tick().catch((err) => log.error({ err }, 'training check failed')).finally(() => {
-      if (!stopped) timer = setTimeout(loop, options.checkMs)
-    })
-  }
-  loop()
-
-  return {
-    async close() {
-      stopped = true
-      if (timer) clearTimeout(timer)
-      await running
-    },
-  }
+  return startPeriodic('training check', options.checkMs, tick, log)
 }
