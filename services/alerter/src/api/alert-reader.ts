@@ -1,6 +1,7 @@
 import type { PgPool } from '@vigil/platform'
 import type { Alert } from '@vigil/schemas'
 import { toDetectionFinding, type DetectionFinding } from '../ocsf/detection-finding.ts'
+import { userInvolvedSql } from './suppression-match.ts'
 import type { ListAlertsQuery, VerdictKind } from './requests.ts'
 
 /** An alert as the API shows it: its row, its status and the analyst's verdict. Times are ISO 8601. */
@@ -77,9 +78,10 @@ export function createAlertReader(pool: PgPool) {
            AND ($6::text IS NULL OR ($6 = 'none' AND v.verdict IS NULL) OR v.verdict = $6)
            AND ($7::timestamptz IS NULL OR a.last_seen >= $7)
            AND ($8::timestamptz IS NULL OR a.last_seen < $8)
+           AND ($10::text IS NULL OR ${userInvolvedSql('$10', 'a')})
          ORDER BY a.last_seen DESC, a.alert_id
          LIMIT $9`,
-        [q.entity ?? null, q.entityKind ?? null, q.detector ?? null, q.severity ?? null, q.status ?? null, q.verdict ?? null, q.since ?? null, q.until ?? null, q.limit],
+        [q.entity ?? null, q.entityKind ?? null, q.detector ?? null, q.severity ?? null, q.status ?? null, q.verdict ?? null, q.since ?? null, q.until ?? null, q.limit, q.user ?? null],
       )
       return rows.map(toView)
     },

@@ -23,6 +23,7 @@ export const listAlertsQuery = z.strictObject({
   entity: text(512).optional(), // entity id, exact
   entityKind: text(100).optional(),
   detector: text(200).optional(),
+  user: text(512).optional(), // a user the alert's entity is, or one of its events names (as the user suppression scope)
   severity: z.enum(['low', 'medium', 'high', 'critical']).optional(),
   status: z.enum(['open', 'resolved']).optional(),
   verdict: z.enum([...verdicts, 'none']).optional(),

@@ -31,6 +31,14 @@ const involvesUser = (a: AlertSubject, user: string) =>
   (a.entity.id === user && isUserKind(a.entity.kind)) || (a.evidence ?? []).some((e) => e.users?.includes(user) === true)
 
 /**
+ * involvesUser as a condition on the alerts table (columns qualified by `table`), the user bound to
+ * the parameter `param` (e.g. `$3`): what the user scope's preview and the alert list's `user` filter read.
+ */
+export const userInvolvedSql = (param: string, table = 'alerts') =>
+  `(((${table}.entity_kind = 'user.name' OR ${table}.entity_kind LIKE '%.user.name') AND ${table}.entity_id = ${param})`
+  + ` OR EXISTS (SELECT 1 FROM jsonb_array_elements(${table}.body->'evidence') e WHERE e->'users' ? ${param}))`
+
+/**
  * The canonical form of a match, or an Error saying what is wrong with it: a CIDR as
  * network/prefix (a bare address is one host), a rule id without its sigma: prefix.
  */
@@ -82,10 +90,7 @@ export function candidateCondition(match: SuppressionMatch, first: number): { sq
     case 'entity':
       return { sql: `entity_id = $${first}`, params: [match.value] }
     case 'user':
-      return {
-        sql: `(entity_id = $${first} OR EXISTS (SELECT 1 FROM jsonb_array_elements(body->'evidence') e WHERE e->'users' ? $${first}))`,
-        params: [match.value],
-      }
+      return { sql: userInvolvedSql(`$${first}`), params: [match.value] }
     case 'cidr':
       return { sql: `entity_id ~ '^[0-9A-Fa-f:.]+$'`, params: [] }
     case 'rule':

@@ -37,6 +37,8 @@ interface AlertFixture {
   /** event time of its last event, ms */
   lastSeen?: number
   status?: 'open' | 'resolved'
+  /** the users its one event names */
+  users?: string[]
 }
 
 const T0 = Date.UTC(2026, 5, 1, 12)
@@ -48,7 +50,7 @@ async function insertAlert(pool: PgPool, a: AlertFixture): Promise<void> {
     alertId: a.id, detector: a.detector ?? 'model:default', title: `alert ${a.id}`, severity: a.severity ?? 'medium', severityId: 3,
     entity: { kind: a.kind ?? 'source.ip', id: a.entity }, firstSeen: lastSeen - 60_000, createdAt: lastSeen, score: 0.995, threshold: 0.99,
     modelVersion: 'v7', features: { auth_failures: 12 }, reasons: ['many failed logins'],
-    evidence: [{ eventId: `e-${a.id}`, topic: 'raw-logs', partition: 0, offset: '1', line: `sshd: Failed password from ${a.entity}` }],
+    evidence: [{ eventId: `e-${a.id}`, topic: 'raw-logs', partition: 0, offset: '1', line: `sshd: Failed password from ${a.entity}`, users: a.users ?? [] }],
   }
   await pool.query(
     `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, published, status, created_at)
@@ -395,6 +397,9 @@ function seededHistory(seed: number): AlertFixture[] {
   const random = seeded(seed)
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!
   const int = (n: number) => Math.floor(random() * n)
+  // the users each alert's event names, from a stream of their own: the rest of the history is as it was before they were added
+  const userRandom = seeded(seed + 1)
+  const namedUsers = () => [[], [], ['root'], ['backup'], ['deploy', 'backup']][Math.floor(userRandom() * 5)]!
   const entities = () => pick([
     () => ({ kind: 'source.ip', entity: `10.${int(3)}.${int(4)}.${int(256)}` }),
     () => ({ kind: 'source.ip', entity: `192.168.${int(2)}.${int(256)}` }),
@@ -409,6 +414,7 @@ function seededHistory(seed: number): AlertFixture[] {
     ageDays: awayFromWeekEdge(random() * 10),
     lastSeen: T0 - int(1_000_000),
     status: random() < 0.33 ? 'resolved' : 'open',
+    users: namedUsers(),
   }))
 }
 
@@ -421,7 +427,8 @@ async function oracle(pool: PgPool, m: SuppressionMatch, withinDays: number | nu
     entity: `entity_id = $1 AND ($2::text IS NULL OR entity_kind = $2)`,
     // the fixture's addresses are those with source.ip kind, and host.name entities beginning with a digit
     cidr: `(entity_kind = 'source.ip' OR (entity_kind = 'host.name' AND entity_id ~ '^[0-9]')) AND entity_id::inet <<= $1::cidr AND $2::text IS NULL`,
-    user: `entity_kind = 'user.name' AND entity_id = $1 AND $2::text IS NULL`,
+    // jsonb containment, not the ? operator the matcher's SQL uses
+    user: `(entity_kind = 'user.name' AND entity_id = $1 OR body->'evidence' @> jsonb_build_array(jsonb_build_object('users', jsonb_build_array($1::text)))) AND $2::text IS NULL`,
     rule: `detector = 'sigma:' || $1 AND $2::text IS NULL`,
     detector: `detector = $1 AND $2::text IS NULL`,
   }[m.scope]
@@ -516,6 +523,18 @@ describe('feedback API: suppressions', () => {
     expect((await h.call('GET', '/api/suppressions')).body.count).toBe(0)
     expect((await h.call('GET', '/api/suppressions?status=revoked')).body.count).toBe(1)
     expect((await h.db.pool.query(`SELECT count(*)::int AS n FROM alerts WHERE resolution = 'suppressed'`)).rows[0].n).toBe(covered.open.length)
+  })
+
+  it('lists the alerts a user is involved in, as the user scope matches them: the entity, or a user an event names', async () => {
+    for (const user of ['backup', 'root', 'deploy', 'nobody']) {
+      const listed = (await h.call('GET', `/api/alerts?user=${user}&limit=1000`)).body.alerts.map((a: { alertId: string }) => a.alertId).sort()
+      expect(listed, user).toEqual((await oracle(h.db.pool, { scope: 'user', value: user }, null)).all)
+      if (user !== 'nobody') expect(listed.length, user).toBeGreaterThan(20)
+    }
+    // a host called backup is not the user backup
+    const hostsCalledBackup = (await h.call('GET', '/api/alerts?entity=backup&entityKind=host.name&limit=1000')).body.alerts
+    const byUser = (await h.call('GET', '/api/alerts?entity=backup&entityKind=host.name&user=backup&limit=1000')).body.alerts
+    expect(hostsCalledBackup.length).toBeGreaterThan(byUser.length)
   })
 
   it('ignores expired suppressions: not listed as active, not applied; a new one applies until its own expiry', async () => {
