@@ -60,6 +60,9 @@ export function createMetrics(service: string) {
     sinkBacklogAge: new Gauge({ name: 'app_sink_backlog_age_seconds', help: 'age of the oldest notification neither delivered nor failed', labelNames: ['sink'], registers: [registry] }),
     sigmaRules: new Gauge({ name: 'app_sigma_rules', help: 'Sigma rules by rule set and state: loaded, correlation, or skipped:<reason>', labelNames: ['rule_set', 'state'], registers: [registry] }),
     sigmaMatches: new Counter({ name: 'app_sigma_matches_total', help: 'Sigma rule hits: detections matched and correlations fired', labelNames: ['kind'], registers: [registry] }),
+    alertsPublished: new Counter({
+      name: 'app_alerts_published_total', help: 'alerts written to the alerts topic: new ones, and severity rises (the same alertId again)', labelNames: ['kind'], registers: [registry],
+    }),
     alertsSuppressed: new Counter({ name: 'app_alerts_suppressed_total', help: 'alerts an active suppression resolved at once (stored, never notified)', labelNames: ['detector'], registers: [registry] }),
     alertsDeleted: new Counter({
       name: 'app_alerts_deleted_total', help: 'alerts deleted past ALERT_RETENTION_DAYS with their events, notifications and verdicts, by the status they had (open, resolved)',

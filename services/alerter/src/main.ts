@@ -30,7 +30,7 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   // What analysts suppressed, held in memory for the alerting path and reloaded on a timer
   const suppressions = await createSuppressionCache(createSuppressionStore(pool), { refreshMs: config.SUPPRESSION_REFRESH_MS, log })
   onShutdown(suppressions)
-  const raise: RaiseDeps = { store, producer, sinks, suppressions, suppressed: metrics.alertsSuppressed }
+  const raise: RaiseDeps = { store, producer, sinks, suppressions, suppressed: metrics.alertsSuppressed, published: metrics.alertsPublished }
 
   // Sigma rules on features and on the model's anomalies, correlations in Redis, joined with model alerts
   let sigma = null

@@ -10,8 +10,8 @@ export interface RecordedAlert {
   /** true when this event opened the alert, or the alert was stored but never published (a crash in between) */
   needsPublishing: boolean
   /**
-   * true when the alert was published, is open, and its severity is now above the one its sinks
-   * were last routed for (markRouted): the sinks whose minimum it now reaches have not had it yet
+   * true when the alert was published, is open, and its severity is now above the one it was last
+   * routed at (routeRises): the sinks whose minimum it now reaches have not had it yet, nor `alerts` its rise
    */
   needsRouting: boolean
 }
@@ -91,41 +91,58 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
     },
     /**
      * Publishes each of `alertIds` not yet published, once across instances: their rows stay locked
-     * while `publish` runs (the features and the scores consumers may both reach a correlated alert
-     * at once), and are marked published when it returns. Returns the ids it published. A crash in
-     * between releases the locks unpublished, so a redelivery publishes them (at least once).
+     * while `publish` runs with them as stored (the features and the scores consumers may both reach a
+     * correlated alert at once), and are marked published, and routed at the severity published, when
+     * it returns. Returns the alerts it published. A crash in between releases the locks unpublished,
+     * so a redelivery publishes them (at least once).
      */
-    async publishOnce(alertIds: string[], publish: (alertIds: string[]) => Promise<void>): Promise<string[]> {
-      if (alertIds.length === 0) return []
-      return storeFailure(() => inTransaction(pool, async (client) => {
-        // Waits for a concurrent publisher of the same alert, then sees it published and leaves it out.
-        // NO KEY UPDATE, not UPDATE: `publish` queues notifications on another connection, and their
-        // outbox rows' foreign key takes KEY SHARE on these rows, which UPDATE would block for good.
-        const { rows } = await client.query<{ alert_id: string }>(
-          'SELECT alert_id FROM alerts WHERE alert_id = ANY($1::text[]) AND NOT published ORDER BY alert_id FOR NO KEY UPDATE', [alertIds],
-        )
-        // Locked in id order (two publishers never wait on each other crosswise); published in the caller's order.
-        const locked = new Set(rows.map((r) => r.alert_id))
-        const claimed = alertIds.filter((id) => locked.has(id))
-        if (claimed.length > 0) {
-          await publish(claimed)
-          await client.query('UPDATE alerts SET published = true WHERE alert_id = ANY($1::text[])', [claimed])
-        }
-        return claimed
-      }))
+    async publishOnce(alertIds: string[], publish: (alerts: Alert[]) => Promise<void>): Promise<Alert[]> {
+      return underLock(alertIds, 'NOT published', publish, 'published = true,')
     },
 
-    /** Records that the sinks were routed each alert at `severityId` (an alert routed at a higher one keeps that). */
-    async markRouted(alerts: ReadonlyArray<Pick<Alert, 'alertId' | 'severityId'>>): Promise<void> {
-      if (alerts.length === 0) return
-      await storeFailure(() => pool.query(
-        `UPDATE alerts SET routed_severity_id = greatest(routed_severity_id, s.severity_id)
-         FROM unnest($1::text[], $2::int[]) AS s(alert_id, severity_id) WHERE alerts.alert_id = s.alert_id`,
-        [alerts.map((a) => a.alertId), alerts.map((a) => a.severityId)],
-      ))
+    /**
+     * Routes the rise of each of `alertIds` that is published, open and above the severity it was
+     * last routed at, once across instances: its row stays locked while `route` runs with it as
+     * stored (the highest severity it has reached), and is marked routed at that severity when it
+     * returns. Two consumers raising one alert at once take turns, and the second finds it routed or
+     * routes a higher severity: `alerts` sees an alert's severities in rising order. Returns the alerts routed.
+     */
+    async routeRises(alertIds: string[], route: (alerts: Alert[]) => Promise<void>): Promise<Alert[]> {
+      return underLock(alertIds, `published AND status = 'open' AND ${STORED_SEVERITY} > coalesce(routed_severity_id, 0)`, route, '')
     },
   }
+
+  /**
+   * Locks the rows of `alertIds` that meet `condition` (rechecked once a concurrent holder lets go),
+   * runs `send` with their stored bodies, then records them routed at the severity sent (plus `set`).
+   */
+  function underLock(alertIds: string[], condition: string, send: (alerts: Alert[]) => Promise<void>, set: string): Promise<Alert[]> {
+    if (alertIds.length === 0) return Promise.resolve([])
+    return storeFailure(() => inTransaction(pool, async (client) => {
+      // NO KEY UPDATE, not UPDATE: `send` queues notifications on another connection, and their
+      // outbox rows' foreign key takes KEY SHARE on these rows, which UPDATE would block for good.
+      // Locked in id order: two senders never wait on each other crosswise.
+      const { rows } = await client.query<{ body: Alert }>(
+        `SELECT body FROM alerts WHERE alert_id = ANY($1::text[]) AND ${condition} ORDER BY alert_id FOR NO KEY UPDATE`, [alertIds],
+      )
+      const locked = new Map(rows.map((r) => [r.body.alertId, r.body]))
+      // In the caller's order.
+      const claimed = alertIds.flatMap((id) => locked.get(id) ?? [])
+      if (claimed.length > 0) {
+        await send(claimed)
+        await client.query(
+          `UPDATE alerts SET ${set} routed_severity_id = greatest(routed_severity_id, s.severity_id)
+           FROM unnest($1::text[], $2::int[]) AS s(alert_id, severity_id) WHERE alerts.alert_id = s.alert_id`,
+          [claimed.map((a) => a.alertId), claimed.map((a) => a.severityId)],
+        )
+      }
+      return claimed
+    }))
+  }
 }
+
+/** The severity an alert has reached, as its stored body says (record raises it there). */
+const STORED_SEVERITY = "(body->>'severityId')::int"
 
 export type AlertStore = ReturnType<typeof createAlertStore>
 

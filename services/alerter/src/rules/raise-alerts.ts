@@ -7,7 +7,7 @@ import type { AlertJoin } from './alert-join.ts'
 import type { RaisedAlert } from './sigma-alerts.ts'
 
 export interface RaiseDeps {
-  store: Pick<AlertStore, 'record' | 'publishOnce' | 'markSuppressed' | 'markRouted'>
+  store: Pick<AlertStore, 'record' | 'publishOnce' | 'markSuppressed' | 'routeRises'>
   producer: Pick<TypedProducer, 'send'>
   sinks: Pick<Notifier, 'enqueue'>
   /** adds the alerts where rules and the model agree (alert-join.ts); left out, none are */
@@ -16,6 +16,8 @@ export interface RaiseDeps {
   suppressions?: Pick<SuppressionCache, 'isSuppressed'> | null
   /** app_alerts_suppressed_total{detector} */
   suppressed?: { inc(labels: { detector: string }): void } | null
+  /** app_alerts_published_total{kind}: new alerts, and severity rises */
+  published?: { inc(labels: { kind: 'new' | 'severity_rise' }, value: number): void } | null
 }
 
 /**
@@ -58,23 +60,17 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
     deps.suppressed?.inc({ detector: alert.detector })
   }
   await deps.store.markSuppressed(suppressed)
-  // A suppression covering an alert that rose keeps its rise from the sinks and `alerts` too.
-  const risen = [...toRoute.values()].filter((a) => suppressionOf(a) === undefined)
-  if (risen.length > 0) {
-    await deps.sinks.enqueue(risen)
-    // Before markRouted: a crash in between sends the rise again on redelivery (at least once, the same alert).
-    await deps.producer.send(topics.alerts, risen.map((a) => ({ key: a.entity.id, value: a })))
-    await deps.store.markRouted(risen)
-  }
-  if (toPublish.size === 0) return risen
-  const published = await deps.store.publishOnce([...toPublish.keys()], async (ids) => {
-    const alerts = ids.map((id) => toPublish.get(id)!)
-    // Before publishing: a crash in between re-enqueues on redelivery, and the outbox keeps one row per alert and sink.
+  // Sinks first, then `alerts`, each alert as stored and under its row's lock (alert-store's
+  // routeRises and publishOnce): a crash in between re-enqueues on redelivery, the outbox keeps one row
+  // per alert and sink, and concurrent rises of one alert reach `alerts` in rising order.
+  const send = async (alerts: Alert[]) => {
     await deps.sinks.enqueue(alerts)
     await deps.producer.send(topics.alerts, alerts.map((a) => ({ key: a.entity.id, value: a })))
-  })
-  const alerts = published.map((id) => toPublish.get(id)!)
-  // After publishOnce: a crash before this leaves the routing unrecorded, and the alert's next event routes it again (idempotent).
-  await deps.store.markRouted(alerts)
-  return [...risen, ...alerts]
+  }
+  // A suppression covering an alert that rose keeps its rise from the sinks and `alerts` too.
+  const risen = await deps.store.routeRises([...toRoute.values()].filter((a) => suppressionOf(a) === undefined).map((a) => a.alertId), send)
+  const published = await deps.store.publishOnce([...toPublish.keys()], send)
+  if (risen.length > 0) deps.published?.inc({ kind: 'severity_rise' }, risen.length)
+  if (published.length > 0) deps.published?.inc({ kind: 'new' }, published.length)
+  return [...risen, ...published]
 }

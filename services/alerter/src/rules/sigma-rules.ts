@@ -29,6 +29,7 @@ export interface SigmaRulesDeps {
   sinks: Pick<Notifier, 'enqueue'>
   suppressions?: RaiseDeps['suppressions']
   suppressed?: RaiseDeps['suppressed']
+  published?: RaiseDeps['published']
   log: Pick<Logger, 'info' | 'debug'>
   /** e.g. app_sigma_rules{rule_set,state} and app_sigma_matches_total{kind}, once platform names them */
   metrics?: { sigmaRules?: RuleGauge; sigmaMatches?: MatchCounter }
@@ -71,6 +72,7 @@ export function createSigmaRules(options: SigmaRulesOptions, deps: SigmaRulesDep
     sinks: deps.sinks,
     suppressions: deps.suppressions ?? null,
     suppressed: deps.suppressed ?? null,
+    published: deps.published ?? null,
     join,
   }
   return {

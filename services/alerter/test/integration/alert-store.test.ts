@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
-import { createAlertStore } from '../../src/adapters/alert-store.ts'
+import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
 import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { raiseAlerts } from '../../src/rules/raise-alerts.ts'
@@ -31,12 +31,12 @@ describe('alert store', () => {
     // A first attempt whose send fails leaves it unpublished.
     await expect(a.publishOnce([alert.alertId], async () => { throw new Error('broker down') })).rejects.toThrow(/broker down/)
     const sends: string[] = []
-    const slowSend = (who: string) => async (ids: string[]) => {
+    const slowSend = (who: string) => async (alerts: Alert[]) => {
       await new Promise((resolve) => setTimeout(resolve, 200))
-      sends.push(...ids.map((id) => `${who}:${id}`))
+      sends.push(...alerts.map((a) => `${who}:${a.alertId}`))
     }
     const [byA, byB] = await Promise.all([a.publishOnce([alert.alertId], slowSend('a')), b.publishOnce([alert.alertId], slowSend('b'))])
-    expect([...byA, ...byB]).toEqual([alert.alertId])
+    expect([...byA, ...byB].map((a) => a.alertId)).toEqual([alert.alertId])
     expect(sends).toHaveLength(1)
     expect(await a.publishOnce([alert.alertId], slowSend('a'))).toEqual([])
   })
@@ -47,11 +47,35 @@ describe('alert store', () => {
     const alert = buildAlert(score, { windowMs: 600_000 }, T)
     await store.record(alert, 'e1', T)
     // As the sinks enqueue: an insert whose foreign key takes KEY SHARE on the alert's row, from another connection.
-    const enqueue = async (ids: string[]) => {
+    const enqueue = async (alerts: Alert[]) => {
       await pools[1]!.query("SET statement_timeout = '5s'")
-      await pools[1]!.query("INSERT INTO sink_outbox (alert_id, sink) SELECT unnest($1::text[]), 'webhook'", [ids])
+      await pools[1]!.query("INSERT INTO sink_outbox (alert_id, sink) SELECT unnest($1::text[]), 'webhook'", [alerts.map((a) => a.alertId)])
     }
-    expect(await store.publishOnce([alert.alertId], enqueue)).toEqual([alert.alertId])
+    expect((await store.publishOnce([alert.alertId], enqueue)).map((a) => a.alertId)).toEqual([alert.alertId])
+  })
+
+  it('writes concurrent rises of one alert to `alerts` in rising order, each severity once, whichever instance gets there first', async () => {
+    const [a, b] = pools.map((p) => createAlertStore(p, 10)) as [AlertStore, AlertStore]
+    const rated = (n: number, severityId: number) => {
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.5' }, eventTime: T + n * 1000, score: 0.995, threshold: 0.99, eventId: `raw-logs/0/5-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l' } } as unknown as Score
+      const alert = buildAlert(s, { windowMs: 600_000 }, T)
+      return { alert: { ...alert, severityId, severity: ['', '', 'low', 'medium', 'high', 'critical'][severityId]! }, eventId: s.eventId, eventTime: s.eventTime }
+    }
+    const written: number[] = []
+    const producer = (delayMs: number) => ({
+      send: async (_topic: unknown, records: Array<{ value: unknown }>) => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs))
+        written.push(...records.map((r) => (r.value as Alert).severityId))
+      },
+    })
+    const sinks = { enqueue: async () => {} }
+    await raiseAlerts([rated(0, 3)], { store: a, producer: producer(0), sinks }) // published at medium
+    // Instance A raises it to high and is slow to write; instance B raises it to critical meanwhile.
+    const slow = raiseAlerts([rated(1, 4)], { store: a, producer: producer(300), sinks })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await raiseAlerts([rated(2, 5)], { store: b, producer: producer(0), sinks })
+    await slow
+    expect(written).toEqual([3, 4, 5]) // B's rise waited for A's: rising, each once
   })
 
   it('raises a model alert\'s severity with its scores, never lowers it, and routes the rise to the sinks it now reaches, once each', async () => {
@@ -62,7 +86,9 @@ describe('alert store', () => {
       store,
       producer: { send: async (_topic: unknown, records: Array<{ value: unknown }>) => void published.push(...records.map((r) => r.value as Alert)) },
       sinks: { enqueue: async (alerts: Alert[]) => void (await enqueueAlerts(pools[0]!, alerts, routes)) },
+      published: { inc: ({ kind }: { kind: string }, n: number) => void (counted[kind] = (counted[kind] ?? 0) + n) },
     }
+    const counted: Record<string, number> = {}
     const scored = (n: number, value: number) => {
       const s = { entity: { kind: 'source.ip', id: '10.9.0.3' }, eventTime: T + n * 1000, score: value, threshold: 0.99, eventId: `raw-logs/0/3-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l' } } as unknown as Score
       return { alert: buildAlert(s, { windowMs: 600_000 }, T), eventId: s.eventId, eventTime: s.eventTime }
@@ -83,6 +109,7 @@ describe('alert store', () => {
     await raiseAlerts([scored(3, 0.995), scored(1, 0.9999)], deps) // a lower score and a redelivery: nothing goes down, nothing is routed twice
     expect(await state()).toEqual({ severity: 'high', body_severity: 'high', body_severity_id: 4, max_score: 0.9999, event_count: 4, sinks: ['email', 'webhook'] })
     expect(published).toHaveLength(2)
+    expect(counted).toEqual({ new: 1, severity_rise: 1 }) // app_alerts_published_total{kind}
   })
 
   it('routes a rise whose routing a crash cut off when the event that raised it is delivered again', async () => {

@@ -55,8 +55,7 @@ async function handleScores(scores: Score[], store: AlertStore, sinks: Notifier)
     const recorded = await store.record(buildAlert(s, POLICY), s.eventId, s.eventTime)
     if (recorded?.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
   }
-  const published = await store.publishOnce([...toPublish.keys()], (ids) => sinks.enqueue(ids.map((id) => toPublish.get(id)!)))
-  return published.map((id) => toPublish.get(id)!)
+  return store.publishOnce([...toPublish.keys()], (alerts) => sinks.enqueue(alerts))
 }
 
 async function outboxRows(pool: PgPool, sink?: string) {

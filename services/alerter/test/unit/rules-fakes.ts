@@ -28,17 +28,20 @@ export function memoryAlertStore() {
       }
       return { alert: row.body, needsPublishing: !row.published, needsRouting: needsRouting(row) }
     },
-    async publishOnce(ids: string[], publish: (ids: string[]) => Promise<void>) {
-      const claimed = ids.filter((id) => !alerts.get(id)!.published)
-      if (claimed.length > 0) await publish(claimed)
-      for (const id of claimed) alerts.get(id)!.published = true
-      return claimed
-    },
-    async markRouted(routed: ReadonlyArray<Pick<Alert, 'alertId' | 'severityId'>>) {
-      for (const { alertId, severityId } of routed) {
-        const row = alerts.get(alertId)!
-        row.routedSeverityId = Math.max(row.routedSeverityId, severityId)
+    async publishOnce(ids: string[], publish: (alerts: Alert[]) => Promise<void>) {
+      const claimed = ids.map((id) => alerts.get(id)!).filter((row) => !row.published)
+      if (claimed.length > 0) await publish(claimed.map((row) => row.body))
+      for (const row of claimed) {
+        row.published = true
+        row.routedSeverityId = Math.max(row.routedSeverityId, row.body.severityId)
       }
+      return claimed.map((row) => row.body)
+    },
+    async routeRises(ids: string[], route: (alerts: Alert[]) => Promise<void>) {
+      const claimed = ids.map((id) => alerts.get(id)!).filter(needsRouting)
+      if (claimed.length > 0) await route(claimed.map((row) => row.body))
+      for (const row of claimed) row.routedSeverityId = Math.max(row.routedSeverityId, row.body.severityId)
+      return claimed.map((row) => row.body)
     },
     suppressed: new Map<string, number>(),
     async markSuppressed(rows: Array<{ alertId: string; suppressionId: number }>) {
