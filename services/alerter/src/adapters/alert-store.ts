@@ -97,7 +97,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
      * so a redelivery publishes them (at least once).
      */
     async publishOnce(alertIds: string[], publish: (alerts: Alert[]) => Promise<void>): Promise<Alert[]> {
-      return underLock(alertIds, 'NOT published', publish, 'published = true,')
+      return underLock(alertIds, 'NOT published', publish)
     },
 
     /**
@@ -108,15 +108,15 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
      * routes a higher severity: `alerts` sees an alert's severities in rising order. Returns the alerts routed.
      */
     async routeRises(alertIds: string[], route: (alerts: Alert[]) => Promise<void>): Promise<Alert[]> {
-      return underLock(alertIds, `published AND status = 'open' AND ${STORED_SEVERITY} > coalesce(routed_severity_id, 0)`, route, '')
+      return underLock(alertIds, `published AND status = 'open' AND ${STORED_SEVERITY} > coalesce(routed_severity_id, 0)`, route)
     },
   }
 
   /**
    * Locks the rows of `alertIds` that meet `condition` (rechecked once a concurrent holder lets go),
-   * runs `send` with their stored bodies, then records them routed at the severity sent (plus `set`).
+   * runs `send` with their stored bodies, then records them published and routed at the severity sent.
    */
-  function underLock(alertIds: string[], condition: string, send: (alerts: Alert[]) => Promise<void>, set: string): Promise<Alert[]> {
+  function underLock(alertIds: string[], condition: string, send: (alerts: Alert[]) => Promise<void>): Promise<Alert[]> {
     if (alertIds.length === 0) return Promise.resolve([])
     return storeFailure(() => inTransaction(pool, async (client) => {
       // NO KEY UPDATE, not UPDATE: `send` queues notifications on another connection, and their
@@ -131,7 +131,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
       if (claimed.length > 0) {
         await send(claimed)
         await client.query(
-          `UPDATE alerts SET ${set} routed_severity_id = greatest(routed_severity_id, s.severity_id)
+          `UPDATE alerts SET published = true, routed_severity_id = greatest(routed_severity_id, s.severity_id)
            FROM unnest($1::text[], $2::int[]) AS s(alert_id, severity_id) WHERE alerts.alert_id = s.alert_id`,
           [claimed.map((a) => a.alertId), claimed.map((a) => a.severityId)],
         )
