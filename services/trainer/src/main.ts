@@ -1,4 +1,3 @@
-import { listVersions } from '@vigil/models'
 import { createPgPool, runService, waitForPostgres } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createAnalystVerdicts } from './adapters/analyst-verdicts.ts'
@@ -47,9 +46,8 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
       alertRateFloor: config.GATE_ALERT_RATE_FLOOR, holdoutRows: config.TRAIN_MAX_ROWS,
     },
   }, reason)
-  const [newest] = await listVersions(pool, model)
   const schedule = startTrainingSchedule(pool, history, {
-    model, lastTrainedAt: newest?.createdAt ?? null, minRows: config.TRAIN_MIN_ROWS, intervalMs: config.TRAIN_INTERVAL_MS,
+    model, minRows: config.TRAIN_MIN_ROWS, intervalMs: config.TRAIN_INTERVAL_MS,
     settleMs: config.TRAIN_SETTLE_MS, checkMs: config.TRAIN_CHECK_MS, driftCheckMs: config.DRIFT_CHECK_MS, driftThreshold: config.DRIFT_PSI_THRESHOLD,
   }, log, {
     train,

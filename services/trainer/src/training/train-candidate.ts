@@ -122,15 +122,16 @@ export async function trainCandidate(
 }
 
 /**
- * When the newest training run of `model` whose reason begins with `reasonStart` was recorded, or
- * null. Every run that finds history records its reason on a train audit row (see trainCandidate):
- * in the params of the version it registered, or in the details of the row it writes on the version
- * it reproduced or on the live version whose retrain it skipped. The registry has no query for
- * this, so it is read here, beside what writes it.
+ * When the newest training run of `model` (whose reason begins with `reasonStart`, if given) was
+ * recorded, or null. Every run that finds history writes a train audit row (see trainCandidate),
+ * with its reason: in the params of the version it registered, or in the details of the row it
+ * writes on the version it reproduced or on the live version whose retrain it skipped. The registry
+ * has no query for this, so it is read here, beside what writes it.
  */
-export async function lastTrainingRun(pool: PgPool, model: string, reasonStart: string): Promise<Date | null> {
+export async function lastTrainingRun(pool: PgPool, model: string, reasonStart?: string): Promise<Date | null> {
   const { rows } = await pool.query<{ at: Date | null }>(
     `SELECT max(at) AS at FROM model_audit
-     WHERE model = $1 AND phase = 'train' AND starts_with(coalesce(details->>'reason', details#>>'{params,reason}'), $2)`, [model, reasonStart])
+     WHERE model = $1 AND phase = 'train' AND ($2::text IS NULL OR starts_with(coalesce(details->>'reason', details#>>'{params,reason}'), $2))`,
+    [model, reasonStart ?? null])
   return rows[0]!.at
 }

@@ -5,10 +5,11 @@ import type { ShadowReviewOutcome } from './shadow-review.ts'
 import { lastTrainingRun } from './train-candidate.ts'
 
 export interface ScheduleOptions {
-  /** the model it trains: the registry's record of its training runs is the schedule's memory of drift retrains */
+  /**
+   * the model it trains: the registry's record of its training runs is the schedule's memory, so a
+   * restarted trainer, or another instance, knows when the last one ran and why
+   */
   model: string
-  /** when the newest registered version was trained: a restarted trainer does not retrain at once */
-  lastTrainedAt: Date | null
   minRows: number
   intervalMs: number
   settleMs: number
@@ -51,31 +52,23 @@ const driftFrom = (version: string) => `drift from ${version}: `
  * Postgres advisory lock keeps two trainer instances from doing any of it at once.
  */
 export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, options: ScheduleOptions, log: Logger, jobs: ScheduleJobs) {
-  let lastTrainedAt = options.lastTrainedAt
   let lastDriftCheck = Date.now()
 
-  // Rows of history when a first model could not be trained (too few left after exclusions): the
-  // next attempt waits for more history, not for the retraining interval.
-  let firstAttemptShortAt: number | null = null
+  // Rows of history when a run found too few to train on (a first model, with too few left after
+  // exclusions), which leaves nothing in the registry: the next run waits for more history.
+  let shortAt = -1
   const train = async (due: Due) => {
-    const before = lastTrainedAt
-    lastTrainedAt = new Date()
-    const trained = await jobs.train(due.reason)
-    if (trained === null && before === null) {
-      lastTrainedAt = null
-      firstAttemptShortAt = due.rows
-    }
+    if ((await jobs.train(due.reason)) === null) shortAt = due.rows
   }
 
   async function reasonToTrain(): Promise<Due | null> {
     const stats = await history.stats()
-    if (stats.rows < options.minRows || !stats.lastStoredAt) return null
+    if (stats.rows < options.minRows || stats.rows <= shortAt || !stats.lastStoredAt) return null
     const now = Date.now()
     const because = (reason: string) => ({ reason, rows: stats.rows })
-    if (!lastTrainedAt) {
-      const settled = now - stats.lastStoredAt.getTime() >= options.settleMs
-      return settled && stats.rows > (firstAttemptShortAt ?? -1) ? because('first model') : null
-    }
+    // Every run that found history is in the registry, whichever instance ran it and whatever set it off.
+    const lastTrainedAt = await lastTrainingRun(pool, options.model)
+    if (!lastTrainedAt) return now - stats.lastStoredAt.getTime() >= options.settleMs ? because('first model') : null
     if (now - lastDriftCheck >= options.driftCheckMs) {
       lastDriftCheck = now
       const drift = await jobs.measureDrift()
@@ -101,10 +94,7 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('trainer')) AS locked")
     if (!rows[0]!.locked) return
     try {
-      if (await jobs.serveRequest()) {
-        lastTrainedAt = new Date()
-        return
-      }
+      if (await jobs.serveRequest()) return
       const review = await jobs.reviewShadow()
       // A shadow version awaiting its review is not replaced by the next scheduled or drift retrain:
       // with both times at their defaults (an hour), the retrain always came first and no shadow

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { listVersions, liveVersion, saveModelVersion } from '@vigil/models'
+import { listVersions, liveVersion, saveModelVersion, writeAudit } from '@vigil/models'
 import type { PgPool } from '@vigil/platform'
 import { featureNames } from '@vigil/schemas'
 import { waitFor } from '@vigil/testkit'
@@ -44,7 +44,7 @@ describe('the training schedule', () => {
     let checks = 0
     const history = createFeatureHistory(pool)
     const options: ScheduleOptions = {
-      model: 'm', lastTrainedAt: new Date(), minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+      model: 'm', minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
     }
     const schedule = startTrainingSchedule(pool, history, options, silentLog, {
       async train(reason) {
@@ -138,6 +138,48 @@ describe('the training schedule', () => {
       expect(next.trained[0]!.reason).toBe('drift from v1: auth_failures PSI 3.00 > 0.25')
     } finally {
       await next.schedule.close()
+    }
+  })
+
+  it('knows from the registry when the last run was, whatever it gave: a new instance does not retrain a skipped retrain again before the interval', async () => {
+    // v1 was trained two hours ago; a scheduled retrain ten minutes ago was skipped (its window too
+    // short), which registers no version: the newest version is still the two-hour-old v1.
+    await db.pool.query("UPDATE model_audit SET at = now() - interval '2 hours' WHERE model = 'm'")
+    await db.pool.query("UPDATE model_versions SET created_at = now() - interval '2 hours' WHERE model = 'm'")
+    const skipped = () => writeAudit(db.pool, { model: 'm', version: 'v1', phase: 'train', actor: 'test', details: { skipped: true, reason: 'scheduled retrain' } })
+    await skipped()
+    await db.pool.query("UPDATE model_audit SET at = now() - interval '10 minutes' WHERE model = 'm' AND details->>'skipped' = 'true'")
+
+    // A trainer (re)started now, with an hour's interval and no drift; the 50 rows of history were stored just now.
+    const steady = () => {
+      const trained: string[] = []
+      let checks = 0
+      const schedule = startTrainingSchedule(db.newPool(), createFeatureHistory(db.pool), {
+        model: 'm', minRows: 10, intervalMs: HOUR, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+      }, silentLog, {
+        train: async (reason) => trained.push(reason),
+        serveRequest: async () => false,
+        reviewShadow: async () => null,
+        measureDrift: async () => (checks++, null),
+      })
+      return { schedule, trained, checks: () => checks }
+    }
+    const restarted = steady()
+    try {
+      await waitFor('ten checks', async () => restarted.checks() >= 10, 10_000, 10)
+      expect(restarted.trained).toEqual([])
+    } finally {
+      await restarted.schedule.close()
+    }
+
+    // Without that run on record, the interval since v1 has passed and the new rows are due.
+    await db.pool.query("DELETE FROM model_audit WHERE model = 'm' AND details->>'skipped' = 'true'")
+    const due = steady()
+    try {
+      await waitFor('a scheduled retrain', async () => due.trained.length >= 1, 10_000, 10)
+      expect(due.trained).toEqual(['scheduled retrain'])
+    } finally {
+      await due.schedule.close()
     }
   })
 })
