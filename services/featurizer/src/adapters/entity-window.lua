@@ -95,11 +95,18 @@ local function logKey(kind, minute)
   return k
 end
 
+-- Every HyperLogLog key is listed, by its minute, in one sorted set per entity, so that the minutes
+-- a window can no longer reach are deleted on event time (below), not left to the TTL: a replay of
+-- last month at full speed would otherwise keep a key per entity, kind and minute of it for the TTL.
+local logIndex = key('logs')
 local function pfadd(kind, minute, value)
   if value == '' then return end
   local k = logKey(kind, minute)
   redis.call('PFADD', k, value)
-  touchedLogs[k] = true
+  if not touchedLogs[k] then
+    redis.call('ZADD', logIndex, minute, k)
+    touchedLogs[k] = true
+  end
 end
 
 local function distinct(kind, minute)
@@ -227,6 +234,14 @@ if newest ~= nil then
     redis.call('EXPIRE', k, ttl)
   end
   for k in pairs(touchedLogs) do redis.call('EXPIRE', k, ttl) end
+  -- A window still reaches the minute keepMs behind the newest event (keepMs is the window and the
+  -- late grace: the window of an event that lands a grace late starts there), not an older one.
+  -- Older minutes' keys go, and their entries in the index.
+  local oldestNeeded = '(' .. math.floor((newest - keepMs) / 60000)
+  local stale = redis.call('ZRANGEBYSCORE', logIndex, '-inf', oldestNeeded)
+  for i = 1, #stale, 1000 do redis.call('DEL', unpack(stale, i, math.min(i + 999, #stale))) end
+  if #stale > 0 then redis.call('ZREMRANGEBYSCORE', logIndex, '-inf', oldestNeeded) end
+  redis.call('EXPIRE', logIndex, ttl)
 end
 -- Every value followed by SEP, so that an empty last value still counts.
 return #answers > 0 and table.concat(answers, SEP) .. SEP or ''

@@ -78,7 +78,9 @@ const USER_MEMO_MAX = 1000
  * Per-entity sliding windows on event time in Redis: sorted sets (score = event time, member =
  * event id, so a redelivered event is counted once) for counts, and HyperLogLogs in one-minute
  * event-time buckets for distinct counts (PFCOUNT over the window's buckets), updated and read by
- * one script call per entity and batch (entity-window.lua). A user's login history lives beside them. All
+ * one script call per entity and batch (entity-window.lua). What falls behind the window and the
+ * late grace on event time is deleted then; an idle entity's keys expire after ttlSeconds of wall
+ * time. A user's login history lives beside them. All
  * calls of a batch go in one pipeline; an entity's keys share a hash tag (one Cluster slot).
  */
 export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): FeatureStore {

@@ -11,9 +11,10 @@ import type { NormalizedEvent } from '../../src/normalize-event.ts'
 
 const T0 = Date.UTC(2025, 11, 10, 10, 0)
 let redis: ReturnType<typeof createRedis>
+const prefix = uniquePrefix('fstore')
 
 beforeAll(async () => {
-  redis = createRedis({ REDIS_URL: inject('stack').REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('fstore') })
+  redis = createRedis({ REDIS_URL: inject('stack').REDIS_URL, REDIS_KEY_PREFIX: prefix })
   await redis.ready()
 })
 afterAll(async () => redis.close())
@@ -182,5 +183,24 @@ describe('entity windows in Redis', () => {
     // Each value counted alone, \ud800 then \udc00 would join into one 4-byte character on the wire.
     const windows = await store().update(withMarks([request(0, '\udc00/x', 'eve\ud800'), failed(ip, 1, 'mallory')]))
     expect(windows.map((w) => [w.events, w.authFailures, w.distinctUsers])).toEqual([[1, 1, 1], [2, 2, 2]])
+  })
+
+  it('keeps the distinct-count minutes a window can still reach, however fast event time goes by', async () => {
+    // Three hours of one entity's failed logins, a user each, replayed in batches of a minute: with a
+    // 10-minute window and 5 minutes' grace, a window reaches back 15 minutes of distinct-user buckets.
+    const ip = `10.10.${offset % 250}.1`
+    const windows: WindowStats[] = []
+    for (let minute = 0; minute < 180; minute++) {
+      windows.push(...await store().update(withMarks(Array.from({ length: 6 }, (_, i) => failed(ip, minute * 60 + i * 10, `u${minute}-${i}`)))))
+    }
+    expect(windows.at(-1)!.distinctUsers).toBe(60) // the 10 minutes of the window, 6 users each
+    const buckets = await redis.keys(`${prefix}f:{source.ip=${ip}}:users:*`)
+    expect(buckets.length).toBeGreaterThanOrEqual(10)
+    expect(buckets.length).toBeLessThanOrEqual(16)
+    // An event that lands almost the whole grace late still counts the users of its whole window:
+    // the minutes 166 to 175, six users each, and its own.
+    const [late] = await store().update(withMarks([failed(ip, 175 * 60, 'late')]))
+    expect(late!.lateBeyondGrace).toBe(false)
+    expect(late!.distinctUsers).toBe(61)
   })
 })
