@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import { allTopics, createCodec, topics } from '@vigil/schemas'
 import { removeTopics, REPO_ROOT, stackFromEnv, startNativeStack, startService, uniquePrefix } from '@vigil/testkit'
-import { benchKafka, createTopics, produceAll, startBareRelay, writeRate } from '../lib/kafka-bench.ts'
+import { benchKafka, createTopics, produceAll, startBareRelay, startWriteReader } from '../lib/kafka-bench.ts'
 import { cpuBetween, cpuSnapshot, stackPids } from '../lib/cpu-usage.ts'
 import { printTable } from '../lib/stats.ts'
 import { asIngested, buildWorkload, WORKLOAD_LINES_PER_REPEAT } from '../lib/workload.ts'
@@ -33,17 +33,29 @@ async function rawLogsAsIngested(prefix: string): Promise<Array<{ key: string; v
 /** One pipe's figures: its output rate, and CPU per event of its process and of the broker and Redis, while it ran. */
 interface PipeRun { rate: number; pipeUs: number; brokerUs: number; redisUs: number; machine: number; steal: number }
 
-/** Times a pipe process (already consuming) until all N records are on its output topic. */
-async function measure(pid: number, output: string): Promise<PipeRun> {
+/**
+ * Times a pipe until all N records are on its output topic: its output is read from before the pipe
+ * starts (`start` starts it and gives its pid), so the CPU figures cover its run from its first record.
+ */
+async function measure(output: string, start: () => Promise<{ pid: number; stop: () => Promise<unknown> }>): Promise<PipeRun> {
+  const reader = await startWriteReader(kafka, output)
+  const pipe = await start()
   const { broker, redis } = stackPids()
-  const groups = { pipe: [pid], broker: broker === null ? [] : [broker], redis: redis === null ? [] : [redis] }
+  const groups = { pipe: [pipe.pid], broker: broker === null ? [] : [broker], redis: redis === null ? [] : [redis] }
   const before = cpuSnapshot(groups)
-  const rate = await writeRate(kafka, output, N)
+  // The machine's load is taken over the time the output was written, from snapshots every 100 ms:
+  // a pipe's first records come seconds after its start (its group join).
+  const snapshots = [before]
+  const sampler = setInterval(() => snapshots.push(cpuSnapshot(groups)), 100)
+  const { rate, first, last } = await reader.writeRate(N)
+  clearInterval(sampler)
   const after = cpuSnapshot(groups)
+  await pipe.stop()
   const usage = cpuBetween(before, after, groups)
+  const writing = cpuBetween(snapshots.findLast((s) => s.at <= first) ?? before, snapshots.find((s) => s.at >= last) ?? after, groups)
   // % of a core over the measured time → CPU microseconds per event
   const usPerEvent = (percent: number) => (percent / 100) * ((after.at - before.at) / 1000) / N * 1e6
-  return { rate, pipeUs: usPerEvent(usage.groups.pipe!), brokerUs: usPerEvent(usage.groups.broker!), redisUs: usPerEvent(usage.groups.redis!), machine: usage.machine, steal: usage.steal }
+  return { rate, pipeUs: usPerEvent(usage.groups.pipe!), brokerUs: usPerEvent(usage.groups.broker!), redisUs: usPerEvent(usage.groups.redis!), machine: writing.machine, steal: writing.steal }
 }
 
 async function bare(): Promise<PipeRun> {
@@ -52,27 +64,30 @@ async function bare(): Promise<PipeRun> {
   const [from, to] = [`${prefix}raw-logs`, `${prefix}features`]
   await createTopics(kafka, [from, to], PARTITIONS)
   await produceAll(kafka, from, await rawLogsAsIngested(prefix))
-  const relay = await startBareRelay(stack.KAFKA_BROKERS, from, to, `${prefix}relay`)
-  const run = await measure(relay.pid!, to)
-  relay.kill('SIGTERM')
-  return run
+  return measure(to, async () => {
+    const relay = await startBareRelay(stack.KAFKA_BROKERS, from, to, `${prefix}relay`)
+    return { pid: relay.pid!, stop: async () => relay.kill('SIGTERM') }
+  })
 }
 
 async function featurizer(): Promise<PipeRun> {
   const prefix = uniquePrefix('bench-feat')
   prefixes.push(prefix)
-  await createTopics(kafka, [`${prefix}raw-logs`], PARTITIONS)
+  const output = `${prefix}${topics.features.name}`
+  // The output topic as the featurizer would create it, so that it can be read from before the featurizer starts.
+  await createTopics(kafka, [`${prefix}raw-logs`, output], PARTITIONS)
   await produceAll(kafka, `${prefix}raw-logs`, await rawLogsAsIngested(prefix))
-  const service = await startService('featurizer', {
-    KAFKA_BROKERS: stack.KAFKA_BROKERS, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...(process.env.BENCH_NODE_ARGS ? { NODE_ARGS: process.env.BENCH_NODE_ARGS } : {}),
-    // BENCH_SERVICE_ENV='CONSUMER_CONCURRENCY=12 …': settings to try on the featurizer
-    ...Object.fromEntries((process.env.BENCH_SERVICE_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string])),
-    ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
-  }, join(REPO_ROOT, '.cache', 'bench-logs'))
-  await service.waitReady()
-  const run = await measure(service.child.pid!, `${prefix}${topics.features.name}`)
-  await service.stop()
-  return run
+  return measure(output, async () => {
+    const service = await startService('featurizer', {
+      KAFKA_BROKERS: stack.KAFKA_BROKERS, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: String(PARTITIONS), LOG_LEVEL: 'warn',
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...(process.env.BENCH_NODE_ARGS ? { NODE_ARGS: process.env.BENCH_NODE_ARGS } : {}),
+      // BENCH_SERVICE_ENV='CONSUMER_CONCURRENCY=12 …': settings to try on the featurizer
+      ...Object.fromEntries((process.env.BENCH_SERVICE_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string])),
+      ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
+    }, join(REPO_ROOT, '.cache', 'bench-logs'))
+    await service.waitReady()
+    return { pid: service.child.pid!, stop: () => service.stop() }
+  })
 }
 
 // The machine is shared: the two pipes alternate for ROUNDS rounds, so both meet the same load, and
@@ -92,7 +107,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   rows.push([String(round), 'bare consume→produce (kafkajs)', ...row(b), ''])
   rows.push([String(round), 'featurizer (parse, Redis windows, features)', ...row(f), (f.rate / b.rate).toFixed(2)])
 }
-printTable(['round', 'pipe', 'events/s', 'CPU µs/event: pipe process', 'broker', 'Redis', 'machine busy (steal)', 'featurizer / bare'], rows)
+printTable(['round', 'pipe', 'events/s', 'CPU µs/event: pipe process', 'broker', 'Redis', 'machine busy while writing (steal)', 'featurizer / bare'], rows)
 await removeTopics(kafka, prefixes)
 /** the middle round's (the upper of the two middle ones for an even count) */
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!

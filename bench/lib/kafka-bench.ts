@@ -24,21 +24,37 @@ export async function produceAll(kafka: Kafka, topic: string, records: Array<{ k
   await producer.disconnect()
 }
 
+/** Reads a topic from its start, already in its group when `startWriteReader` resolves. */
+export interface WriteReader {
+  /**
+   * Waits for `count` records; the rate they were written at (records per second between the first
+   * and the last record's timestamp, set by their producer), and those two timestamps (ms).
+   */
+  writeRate(count: number, timeoutMs?: number): Promise<{ rate: number; first: number; last: number }>
+}
+
 /**
- * Reads `count` records of `topic` and returns the rate at which they were written: records per
- * second between the first and the last record's timestamp (set by the producer that wrote them).
+ * Starts reading `topic` (which must exist) and resolves once the reader has joined its group, so
+ * that a pipe started after it is read as it writes: what runs beside the writing (the CPU
+ * figures) is measured from the pipe's start, not from the reader's join seconds later.
  */
-export async function writeRate(kafka: Kafka, topic: string, count: number, timeoutMs = 600_000): Promise<number> {
+export async function startWriteReader(kafka: Kafka, topic: string): Promise<WriteReader> {
   const stamps: number[] = []
   const consumer = kafka.consumer({ groupId: `bench-reader-${randomUUID()}` })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()))
   await consumer.run({ eachBatch: async ({ batch }) => { for (const m of batch.messages) stamps.push(Number(m.timestamp)) } })
-  await waitFor(`${count} records on ${topic}`, () => stamps.length >= count, timeoutMs, 200)
-  await consumer.disconnect()
-  const first = Math.min(...stamps)
-  const last = Math.max(...stamps)
-  return (stamps.length - 1) / Math.max(0.001, (last - first) / 1000)
+  await joined
+  return {
+    async writeRate(count, timeoutMs = 600_000) {
+      await waitFor(`${count} records on ${topic}`, () => stamps.length >= count, timeoutMs, 200)
+      await consumer.disconnect()
+      const first = Math.min(...stamps)
+      const last = Math.max(...stamps)
+      return { rate: (stamps.length - 1) / Math.max(0.001, (last - first) / 1000), first, last }
+    },
+  }
 }
 
 /**
