@@ -32,7 +32,7 @@ export const Config = baseConfig.extend({
   PUBLISH_AS: z.enum(['live', 'shadow']).default('live'), // shadow: a passing candidate first runs beside the live version
   SHADOW_REVIEW_MS: z.coerce.number().int().min(1000).default(3_600_000), // how long a shadow version runs before it is reviewed
   SHADOW_MIN_EVENTS: z.coerce.number().int().min(1).default(500), // events both versions scored, at least, for a review
-  SHADOW_MAX_SCORE_PSI: z.coerce.number().gt(0).default(0.25), // the shadow version's scores may differ from the live version's by at most this PSI, over the events both scored (unless live's no longer fit its calibration and the shadow's do)
+  SHADOW_MAX_SCORE_PSI: z.coerce.number().gt(0).default(0.25), // the shadow version's scores may differ from the live version's by at most this PSI, over the events both scored
   DRIFT_PSI_THRESHOLD: z.coerce.number().gt(0).default(0.25), // retrain when a feature's PSI passes this
   DRIFT_CHECK_MS: z.coerce.number().int().min(1000).default(300_000), // how often drift is measured
   DRIFT_WINDOW_MS: z.coerce.number().int().min(1000).default(3_600_000), // the recent window compared with training

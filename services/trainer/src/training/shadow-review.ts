@@ -13,31 +13,16 @@ export interface ShadowReviewOptions {
   minEvents: number
   alertRateFactor: number
   alertRateFloor: number
-  /**
-   * the PSI between the two versions' scores of the same events above which the shadow version is
-   * rejected, unless the live version's scores no longer fit its own calibration (see fitPsi)
-   */
+  /** the PSI between the two versions' scores of the same events above which the shadow version is rejected */
   maxScorePsi: number
 }
-
-/**
- * A version's calibrated scores of events like those it was trained on are spread evenly over [0,1]:
- * a score is the share of its held-out training rows that scored lower. This is that even spread, as
- * a sample, for the PSI of a version's scores against its own calibration.
- */
-const CALIBRATED = Array.from({ length: 1000 }, (_, i) => (i + 0.5) / 1000)
-/** How far a version's scores of these events are from its calibration's even spread: its fit to the traffic. */
-const fitPsi = (scores: readonly number[]) => populationStability(CALIBRATED, scores)
 
 /**
  * Reviews a version running in shadow once it has run long enough: over the events both versions
  * scored, it compares alert volume (each at its own threshold) and the score distributions (PSI),
  * then promotes the shadow version, or rejects it when it alerts far more than the live version or
- * scores the same events very differently. Scoring differently is what a retrain after drift is
- * for, though: when the live version's scores no longer fit its own calibration (traffic drifted
- * away from what it was trained on), the shadow version is held to its own calibration instead, and
- * rejected only if its scores do not fit that either. Returns what it did, or null when there was
- * nothing to review yet.
+ * scores the same events very differently. Returns what it did, or null when there was nothing to
+ * review yet.
  */
 /** What a review did: promoted or rejected the shadow version, or left it running until `reviewDueAt` or later (too few events yet); null without a shadow run. */
 export type ShadowReviewOutcome = 'promoted' | 'rejected' | { reviewDueAt: Date } | null
@@ -57,13 +42,10 @@ export async function reviewShadow(pool: PgPool, scores: ScoreHistory, producer:
   const [liveThreshold, shadowThreshold] = [await threshold(live.version), await threshold(shadow.version)]
   const liveRate = pairs.filter((p) => p.a >= liveThreshold).length / pairs.length
   const shadowRate = pairs.filter((p) => p.b >= shadowThreshold).length / pairs.length
-  const [liveScores, shadowScores] = [pairs.map((p) => p.a), pairs.map((p) => p.b)]
-  const scorePsi = populationStability(liveScores, shadowScores)
-  const [liveFitPsi, shadowFitPsi] = [fitPsi(liveScores), fitPsi(shadowScores)]
+  const scorePsi = populationStability(pairs.map((p) => p.a), pairs.map((p) => p.b))
   const allowed = Math.max(options.alertRateFloor, liveRate * options.alertRateFactor)
   const details = {
     live: live.version, events: pairs.length, liveAlertRate: liveRate, shadowAlertRate: shadowRate, allowedAlertRate: allowed, scorePsi, maxScorePsi: options.maxScorePsi,
-    liveFitPsi, shadowFitPsi,
   }
   await writeAudit(pool, { model, version: shadow.version, phase: 'evaluate', actor, details: { ...details, stage: 'shadow review' } })
   const faults: string[] = []
@@ -71,11 +53,7 @@ export async function reviewShadow(pool: PgPool, scores: ScoreHistory, producer:
     faults.push(`in shadow it alerted on ${(shadowRate * 100).toFixed(2)}% of ${pairs.length} events, live ${live.version} on ${(liveRate * 100).toFixed(2)}% (allowed ${(allowed * 100).toFixed(2)}%)`)
   }
   if (scorePsi > options.maxScorePsi) {
-    if (liveFitPsi <= options.maxScorePsi) {
-      faults.push(`its scores of the ${pairs.length} events both versions scored are distributed unlike live ${live.version}'s: PSI ${scorePsi.toFixed(2)} (allowed ${options.maxScorePsi})`)
-    } else if (shadowFitPsi > options.maxScorePsi) {
-      faults.push(`neither version's scores of the ${pairs.length} events both scored fit its calibration: PSI ${shadowFitPsi.toFixed(2)}, live ${live.version}'s ${liveFitPsi.toFixed(2)} (allowed ${options.maxScorePsi})`)
-    }
+    faults.push(`its scores of the ${pairs.length} events both versions scored are distributed unlike live ${live.version}'s: PSI ${scorePsi.toFixed(2)} (allowed ${options.maxScorePsi})`)
   }
   if (faults.length > 0) {
     const reason = faults.join('; ')
@@ -84,10 +62,7 @@ export async function reviewShadow(pool: PgPool, scores: ScoreHistory, producer:
     log.warn({ model, version: shadow.version, ...details }, 'shadow version rejected')
     return 'rejected'
   }
-  const drifted = scorePsi > options.maxScorePsi
-    ? `: its scores differ from live ${live.version}'s (PSI ${scorePsi.toFixed(2)}), whose scores no longer fit its calibration (PSI ${liveFitPsi.toFixed(2)}) while its own do (${shadowFitPsi.toFixed(2)})`
-    : ''
-  await publishVersion(pool, producer, model, shadow.version, 'live', { actor, reason: `promoted after shadow review${drifted}`, phase: 'promote', details })
+  await publishVersion(pool, producer, model, shadow.version, 'live', { actor, reason: 'promoted after shadow review', phase: 'promote', details })
   await producer.send(topics.modelControl, [endShadowRecord(model, 'promoted to live')])
   log.info({ model, version: shadow.version, ...details }, 'shadow version promoted')
   return 'promoted'
