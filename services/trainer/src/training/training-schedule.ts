@@ -57,8 +57,15 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   // Rows of history when a run found too few to train on (a first model, with too few left after
   // exclusions), which leaves nothing in the registry: the next run waits for more history.
   let shortAt = -1
+  // When this instance last set off a run: one that failed before the registry recorded it (Postgres
+  // away, an error in training) is tried again an interval later, not at every check.
+  let lastAttemptAt: Date | null = null
   const train = async (due: Due) => {
-    if ((await jobs.train(due.reason)) === null) shortAt = due.rows
+    lastAttemptAt = new Date()
+    if ((await jobs.train(due.reason)) === null) {
+      shortAt = due.rows
+      lastAttemptAt = null
+    }
   }
 
   async function reasonToTrain(): Promise<Due | null> {
@@ -67,7 +74,7 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     const now = Date.now()
     const because = (reason: string) => ({ reason, rows: stats.rows })
     // Every run that found history is in the registry, whichever instance ran it and whatever set it off.
-    const lastTrainedAt = await lastTrainingRun(pool, options.model)
+    const lastTrainedAt = latest(await lastTrainingRun(pool, options.model), lastAttemptAt)
     if (!lastTrainedAt) return now - stats.lastStoredAt.getTime() >= options.settleMs ? because('first model') : null
     if (now - lastDriftCheck >= options.driftCheckMs) {
       lastDriftCheck = now
@@ -109,3 +116,5 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
 
   return startPeriodic('training check', options.checkMs, tick, log)
 }
+
+const latest = (a: Date | null, b: Date | null) => (a && b ? (a > b ? a : b) : (a ?? b))

@@ -141,6 +141,25 @@ describe('the training schedule', () => {
     }
   })
 
+  /** A schedule of model 'm' with an hour's interval and no drift; `train` records its reason (and throws if told to). */
+  function steadySchedule({ fails = false } = {}) {
+    const trained: string[] = []
+    let checks = 0
+    const schedule = startTrainingSchedule(db.newPool(), createFeatureHistory(db.pool), {
+      model: 'm', minRows: 10, intervalMs: HOUR, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+    }, silentLog, {
+      async train(reason) {
+        trained.push(reason)
+        if (fails) throw new Error('training failed')
+        return null
+      },
+      serveRequest: async () => false,
+      reviewShadow: async () => null,
+      measureDrift: async () => (checks++, null),
+    })
+    return { schedule, trained, checks: () => checks }
+  }
+
   it('knows from the registry when the last run was, whatever it gave: a new instance does not retrain a skipped retrain again before the interval', async () => {
     // v1 was trained two hours ago; a scheduled retrain ten minutes ago was skipped (its window too
     // short), which registers no version: the newest version is still the two-hour-old v1.
@@ -151,20 +170,7 @@ describe('the training schedule', () => {
     await db.pool.query("UPDATE model_audit SET at = now() - interval '10 minutes' WHERE model = 'm' AND details->>'skipped' = 'true'")
 
     // A trainer (re)started now, with an hour's interval and no drift; the 50 rows of history were stored just now.
-    const steady = () => {
-      const trained: string[] = []
-      let checks = 0
-      const schedule = startTrainingSchedule(db.newPool(), createFeatureHistory(db.pool), {
-        model: 'm', minRows: 10, intervalMs: HOUR, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
-      }, silentLog, {
-        train: async (reason) => trained.push(reason),
-        serveRequest: async () => false,
-        reviewShadow: async () => null,
-        measureDrift: async () => (checks++, null),
-      })
-      return { schedule, trained, checks: () => checks }
-    }
-    const restarted = steady()
+    const restarted = steadySchedule()
     try {
       await waitFor('ten checks', async () => restarted.checks() >= 10, 10_000, 10)
       expect(restarted.trained).toEqual([])
@@ -174,12 +180,25 @@ describe('the training schedule', () => {
 
     // Without that run on record, the interval since v1 has passed and the new rows are due.
     await db.pool.query("DELETE FROM model_audit WHERE model = 'm' AND details->>'skipped' = 'true'")
-    const due = steady()
+    const due = steadySchedule()
     try {
       await waitFor('a scheduled retrain', async () => due.trained.length >= 1, 10_000, 10)
       expect(due.trained).toEqual(['scheduled retrain'])
     } finally {
       await due.schedule.close()
+    }
+  })
+
+  it('tries a run that failed before the registry recorded it again an interval later, not at every check', async () => {
+    await db.pool.query("UPDATE model_audit SET at = now() - interval '2 hours' WHERE model = 'm'")
+    const failing = steadySchedule({ fails: true })
+    try {
+      await waitFor('a scheduled retrain', async () => failing.trained.length >= 1, 10_000, 10)
+      const seen = failing.checks()
+      await waitFor('ten more checks', async () => failing.checks() >= seen + 10, 10_000, 10)
+      expect(failing.trained).toEqual(['scheduled retrain'])
+    } finally {
+      await failing.schedule.close()
     }
   })
 })
