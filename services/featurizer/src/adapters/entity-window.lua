@@ -8,8 +8,9 @@
 --   path from a log line can hold any byte).
 -- flags: a string of 0/1 for auth, fail, inval, http, h4, h5
 -- Returns one string: 14 values per event (see feature-store.ts), each followed by '|': the 13 the
--- memo keeps, then whether the event came later than keepMs behind its entity's newest (1/0), its
--- window already trimmed, so its counts miss what was trimmed.
+-- memo keeps, then whether the event came later than the grace behind its entity's newest (1/0): its
+-- window starts more than keepMs (the window and the grace) behind, where the sets are already
+-- trimmed, so its counts miss what was trimmed.
 -- A redelivered event (its id already in the entity's window) gets the values it got the first time:
 -- recomputed, its window would also count the events that came after it in the first delivery, and
 -- a retried batch would not give the same features.
@@ -212,7 +213,7 @@ for at = 1, #E, VALUES_PER_EVENT do
   local t = tonumber(tText)
   if newest == nil or t > newest then newest = t end
   local newestBefore = newestOf('ev')
-  local late = newestBefore ~= false and t < newestBefore - keepMs
+  local late = newestBefore ~= false and tonumber(E[at + 1]) < newestBefore - keepMs -- E[at + 1]: the window's start
   local previous = previousEventTime(t, tText, id, tonumber(E[at + 6]))
   -- Adding the event tells whether it is new: only a known one (a redelivery) looks in the memo.
   local first = false

@@ -120,16 +120,19 @@ describe('entity windows in Redis', () => {
   it('says which events came later than the grace behind their entity\'s newest, whose windows were already trimmed', async () => {
     const ip = `10.6.${offset % 250}.2`
     // window 600 s + grace 300 s: once the entity is at 1000 s, what lies before 100 s is trimmed
-    await store().update(withMarks([failed(ip, 0), failed(ip, 1000)]))
-    const batch = withMarks([failed(ip, 150), failed(ip, 50)])
+    await store().update(withMarks([failed(ip, 0), failed(ip, 80), failed(ip, 1000)]))
+    const batch = withMarks([failed(ip, 750), failed(ip, 650), failed(ip, 50)])
     const windows = await store().update(batch)
     expect(windows.map((w) => [w.lateBeyondGrace, w.events])).toEqual([
+      // 250 s late: its window, from 150 s, is whole
       [false, 1],
-      // the event at 0 s it would have counted is gone
+      // 350 s late: its window, from 50 s, would count the event at 80 s, which is gone
+      [true, 1],
+      // and this one's, the events at 0 s and 80 s
       [true, 1],
     ])
     // a redelivery is told the same
-    expect((await store().update(batch)).map((w) => w.lateBeyondGrace)).toEqual([false, true])
+    expect((await store().update(batch)).map((w) => w.lateBeyondGrace)).toEqual([false, true, true])
   })
 
   it('counts logins and web requests of one entity apart, whichever it had first', async () => {
