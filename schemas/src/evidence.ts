@@ -1,4 +1,4 @@
-import type { Evidence, FeatureRecord } from './generated.ts'
+import type { Alert, Evidence, FeatureRecord } from './generated.ts'
 
 /**
  * What a score or an alert cites of the event a features record describes: where its line is in
@@ -7,4 +7,9 @@ import type { Evidence, FeatureRecord } from './generated.ts'
  */
 export function evidenceOf(record: Pick<FeatureRecord, 'evidence' | 'event'>): Evidence {
   return { ...record.evidence, line: record.event.event.original, users: record.event.related?.user ?? [] }
+}
+
+/** The users the events an alert cites name, each once, in the order they were first named. */
+export function usersNamedIn(alert: Pick<Alert, 'evidence'>): string[] {
+  return [...new Set(alert.evidence.flatMap((e) => e.users ?? []))]
 }

@@ -16,7 +16,7 @@ export const Config = baseConfig.extend({
   ALERT_MAX_EVIDENCE: z.coerce.number().int().min(1).default(10), // original lines kept on an alert
   // Retention (src/adapters/alert-retention.ts): an alert quiet this long is deleted with its events, notifications and verdict
   // 0 (the default) keeps every alert: deleting is opt-in, since an upgraded alerter would otherwise delete old history at its first start
-  ALERT_RETENTION_DAYS: z.coerce.number().int().min(0).default(0), // days kept after an alert's last event or change
+  ALERT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0), // days kept after an alert's last event or change; 0 keeps all (Postgres dates end too far out for more than a century)
   ALERT_RETENTION_CHECK_MS: z.coerce.number().int().min(1000).default(3_600_000), // how often expired alerts are deleted
   // Notification sinks: each is on when its URL is set, and receives alerts of at least its minimum severity
   SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(), // Slack incoming webhook (a secret: anyone with it can post)

@@ -1,12 +1,15 @@
 import { inTransaction, pgFailure, type PgPool } from '@vigil/platform'
-import type { Alert } from '@vigil/schemas'
+import { usersNamedIn, type Alert } from '@vigil/schemas'
 import { storableText } from './storable-text.ts'
 
 /** How the alerts table's failures are coded (platform's pgFailure): held and retried, or the input dead-lettered. */
 export const ALERT_STORE_ERRORS = { unavailable: 'ALERT_STORE_UNAVAILABLE', rejected: 'ALERT_REJECTED_BY_STORE' } as const
 
 export interface RecordedAlert {
+  /** as stored, this event folded in */
   alert: Alert
+  /** every user the alert's events named, beyond the evidence the body cites too (at most MAX_ALERT_USERS) */
+  users: string[]
   /** true when this event opened the alert, or the alert was stored but never published (a crash in between) */
   needsPublishing: boolean
   /**
@@ -16,8 +19,15 @@ export interface RecordedAlert {
   needsRouting: boolean
 }
 
+/**
+ * Users an alert keeps (the users column): a password spray names a new user with each event, and
+ * one row must stay small. The first ones named are kept.
+ */
+export const MAX_ALERT_USERS = 1000
+
 interface AlertRow {
   body: Alert
+  users: string[]
   published: boolean
   status: string
   routed_severity_id: number | null
@@ -44,35 +54,37 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
       return storeFailure(() => inTransaction(pool, async (client) => {
         // The upsert locks the row until commit, so the severity read here is the one the update below raises.
         const upsert = await client.query<AlertRow>(
-          `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body)
-           VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), to_timestamp($7 / 1000.0), $8, $9, $10)
+          `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, users)
+           VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), to_timestamp($7 / 1000.0), $8, $9, $10, $11)
            ON CONFLICT (alert_id) DO UPDATE SET alert_id = alerts.alert_id
-           RETURNING body, published, status, routed_severity_id, (xmax = 0) AS inserted`,
-          [alert.alertId, alert.detector, alert.entity.kind, alert.entity.id, alert.title, alert.severity, eventTime, alert.score, alert.modelVersion, alert],
+           RETURNING body, users, published, status, routed_severity_id, (xmax = 0) AS inserted`,
+          [alert.alertId, alert.detector, alert.entity.kind, alert.entity.id, alert.title, alert.severity, eventTime, alert.score, alert.modelVersion, alert,
+            usersNamedIn(alert).slice(0, MAX_ALERT_USERS)],
         )
         const counted = await client.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [alert.alertId, eventId])
         const row = upsert.rows[0]!
         if (counted.rowCount === 0) {
-          if (!row.published) return { alert: row.body, needsPublishing: true, needsRouting: false }
+          if (!row.published) return { alert: row.body, users: row.users, needsPublishing: true, needsRouting: false }
           // A redelivery after a crash between raising the severity and routing it routes it now.
-          return needsRouting(row, row.body.severityId) ? { alert: row.body, needsPublishing: false, needsRouting: true } : null
+          return needsRouting(row, row.body.severityId) ? { alert: row.body, users: row.users, needsPublishing: false, needsRouting: true } : null
         }
-        let body = row.body
-        if (!row.inserted) {
-          const rises = alert.severityId > body.severityId
-          if (rises) body = { ...body, severity: alert.severity, severityId: alert.severityId }
-          await client.query(
-            `UPDATE alerts SET event_count = event_count + 1,
-               first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
-               max_score = greatest(max_score, $3),
-               severity = CASE WHEN $6 THEN $7 ELSE severity END,
-               body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
-                 || CASE WHEN $6 THEN jsonb_build_object('severity', $7::text, 'severityId', $8::int) ELSE '{}'::jsonb END
-             WHERE alert_id = $1`,
-            [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), rises, body.severity, body.severityId],
-          )
-        }
-        return { alert: body, needsPublishing: !row.published, needsRouting: needsRouting(row, body.severityId) }
+        if (row.inserted) return { alert: row.body, users: row.users, needsPublishing: true, needsRouting: false }
+        // The alert as this event leaves it, which is what is matched against suppressions and sent:
+        // its evidence (up to the cap) and its users (beyond it) include this event's.
+        const updated = await client.query<Pick<AlertRow, 'body' | 'users'>>(
+          `UPDATE alerts SET event_count = event_count + 1,
+             first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
+             max_score = greatest(max_score, $3),
+             severity = CASE WHEN $6 > (body->>'severityId')::int THEN $7 ELSE severity END,
+             body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
+               || CASE WHEN $6 > (body->>'severityId')::int THEN jsonb_build_object('severity', $7::text, 'severityId', $6::int) ELSE '{}'::jsonb END,
+             users = CASE WHEN cardinality(users) < $9 AND NOT users @> $8::text[] THEN ARRAY(SELECT DISTINCT u FROM unnest(users || $8::text[]) u) ELSE users END
+           WHERE alert_id = $1
+           RETURNING body, users`,
+          [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), alert.severityId, alert.severity, usersNamedIn(alert), MAX_ALERT_USERS],
+        )
+        const { body, users } = updated.rows[0]!
+        return { alert: body, users, needsPublishing: !row.published, needsRouting: needsRouting(row, body.severityId) }
       }))
     },
 

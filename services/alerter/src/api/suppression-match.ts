@@ -18,6 +18,8 @@ export interface AlertSubject {
   entity: { kind: string; id: string }
   /** the events the alert cites: the user scope matches the users they name (ECS related.user, parsed by the featurizer) */
   evidence?: ReadonlyArray<{ users?: readonly string[] | undefined }> | undefined
+  /** every user the alert's events named, those beyond the events it cites too (the alerts table's users column) */
+  users?: readonly string[] | undefined
 }
 
 /** Sigma rule alerts carry the detector sigma:<rule id>, as the trainer's flags name their source. */
@@ -28,15 +30,16 @@ const isUserKind = (kind: string) => kind === 'user.name' || kind.endsWith('.use
 
 /** Whether `user` is the alert's entity (a user.name entity) or a user one of the events it cites names. */
 const involvesUser = (a: AlertSubject, user: string) =>
-  (a.entity.id === user && isUserKind(a.entity.kind)) || (a.evidence ?? []).some((e) => e.users?.includes(user) === true)
+  (a.entity.id === user && isUserKind(a.entity.kind)) || a.users?.includes(user) === true || (a.evidence ?? []).some((e) => e.users?.includes(user) === true)
 
 /**
  * involvesUser as a condition on the alerts table (columns qualified by `table`), the user bound to
- * the parameter `param` (e.g. `$3`): what the user scope's preview and the alert list's `user` filter read.
+ * the parameter `param` (e.g. `$3`): what the user scope's preview and the alert list's `user` filter
+ * read. The users column holds every user the evidence names (migrations/013), under a GIN index.
  */
 export const userInvolvedSql = (param: string, table = 'alerts') =>
   `(((${table}.entity_kind = 'user.name' OR ${table}.entity_kind LIKE '%.user.name') AND ${table}.entity_id = ${param})`
-  + ` OR EXISTS (SELECT 1 FROM jsonb_array_elements(${table}.body->'evidence') e WHERE e->'users' ? ${param}))`
+  + ` OR ${table}.users @> ARRAY[${param}::text])`
 
 /**
  * The canonical form of a match, or an Error saying what is wrong with it: a CIDR as

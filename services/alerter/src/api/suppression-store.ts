@@ -51,20 +51,19 @@ interface CandidateRow {
   detector: string
   entity_kind: string
   entity_id: string
-  /** each cited event's users, without its line (lines are up to 256 KiB each) */
-  evidence: Array<{ users?: string[] }>
+  /** every user the alert's events named */
+  users: string[]
 }
 
 /** The columns of an alert its suppressions are matched against (AlertSubject). */
-const CANDIDATE_COLUMNS = `alert_id, detector, entity_kind, entity_id,
-  (SELECT coalesce(jsonb_agg(jsonb_build_object('users', e->'users')), '[]') FROM jsonb_array_elements(body->'evidence') e) AS evidence`
+const CANDIDATE_COLUMNS = 'alert_id, detector, entity_kind, entity_id, users'
 
 const COLUMNS = `suppression_id, scope, value, entity_kind, reason, alert_id, created_by, created_at, expires_at, revoked_at,
   CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= now() THEN 'expired' ELSE 'active' END AS status`
 
 const SAMPLE_SIZE = 10
 
-const subjectOf = (r: CandidateRow): AlertSubject => ({ detector: r.detector, entity: { kind: r.entity_kind, id: r.entity_id }, evidence: r.evidence })
+const subjectOf = (r: CandidateRow): AlertSubject => ({ detector: r.detector, entity: { kind: r.entity_kind, id: r.entity_id }, users: r.users })
 
 /** Suppressions in Postgres, and the alerts they cover (matched by suppression-match.ts, the one definition). */
 export function createSuppressionStore(pool: PgPool) {

@@ -37,14 +37,17 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   const toPublish = new Map<string, Alert>()
   const toRoute = new Map<string, Alert>()
   const counted = new Map<string, Alert>()
+  // Every user each alert's events named, its evidence's and those beyond the evidence it cites.
+  const usersOf = new Map<string, string[]>()
   const record = async ({ alert, eventId, eventTime }: RaisedAlert) => {
     const recorded = await deps.store.record(alert, eventId, eventTime)
     if (recorded === null) return
     counted.set(recorded.alert.alertId, recorded.alert)
+    usersOf.set(recorded.alert.alertId, recorded.users)
     if (recorded.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
     else if (recorded.needsRouting) toRoute.set(recorded.alert.alertId, recorded.alert)
   }
-  const suppressionOf = (alert: Alert) => deps.suppressions?.isSuppressed(alert)
+  const suppressionOf = (alert: Alert) => deps.suppressions?.isSuppressed({ ...alert, users: usersOf.get(alert.alertId) })
   for (const r of raised) await record(r)
   // After the alerts above are committed: see alert-join.ts for why that order matters.
   if (deps.join && counted.size > 0) {

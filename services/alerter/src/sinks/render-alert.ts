@@ -1,4 +1,4 @@
-import type { Alert } from '@vigil/schemas'
+import { usersNamedIn, type Alert } from '@vigil/schemas'
 import { toDetectionFinding } from '../ocsf/detection-finding.ts'
 
 /*
@@ -48,7 +48,7 @@ function factsOf(alert: Alert, eventCount: number): AlertFacts {
     title: oneLine(alert.title),
     severity: alert.severity,
     entity: oneLine(`${alert.entity.kind} ${alert.entity.id}`),
-    users: truncate(oneLine([...new Set(alert.evidence.flatMap((e) => e.users ?? []))].join(', ')), MAX_LINE_CHARS),
+    users: truncate(oneLine(usersNamedIn(alert).join(', ')), MAX_LINE_CHARS),
     score: `${alert.score.toFixed(4)} (threshold ${alert.threshold})`,
     firstSeen: new Date(alert.firstSeen).toISOString(),
     detector: `${alert.detector}, model version ${alert.modelVersion}`,

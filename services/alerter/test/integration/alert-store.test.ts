@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
 import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
-import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
+import { ALERTER_MIGRATIONS, migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { raiseAlerts } from '../../src/rules/raise-alerts.ts'
 import { enqueueAlerts } from '../../src/sinks/outbox.ts'
@@ -135,5 +137,27 @@ describe('alert store', () => {
     await raiseAlerts([rise], deps) // routed now: another redelivery does nothing
     expect(enqueued).toHaveLength(2)
     expect(published).toHaveLength(2)
+  })
+
+  it('keeps every user its events named, past the evidence it cites, and gives alerts stored before the users column theirs without making them look active', async () => {
+    const store = createAlertStore(db.pool, 2)
+    const event = (n: number, users: string[]) => {
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.55' }, eventTime: T + n, score: 0.995, threshold: 0.99, eventId: `raw-logs/0/55-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l', users } } as unknown as Score
+      return buildAlert(s, { windowMs: 600_000 }, T)
+    }
+    await store.record(event(1, ['a']), 'e5-1', T)
+    await store.record(event(2, ['b', 'a']), 'e5-2', T)
+    const third = await store.record(event(3, ['root']), 'e5-3', T)
+    expect(third!.alert.evidence.map((e) => e.users)).toEqual([['a'], ['b', 'a']]) // the body cites two events
+    expect([...third!.users].sort()).toEqual(['a', 'b', 'root'])
+
+    // As stored before migration 013: no users, last written a month ago.
+    await db.pool.query('ALTER TABLE alerts DISABLE TRIGGER alerts_set_updated_at')
+    await db.pool.query("UPDATE alerts SET users = '{}', updated_at = now() - interval '30 days' WHERE alert_id = $1", [third!.alert.alertId])
+    await db.pool.query('ALTER TABLE alerts ENABLE TRIGGER alerts_set_updated_at')
+    await db.pool.query(readFileSync(join(ALERTER_MIGRATIONS, '013_alert_users.sql'), 'utf8'))
+    const { rows: [row] } = await db.pool.query<{ users: string[]; quiet: boolean }>(
+      "SELECT users, updated_at < now() - interval '29 days' AS quiet FROM alerts WHERE alert_id = $1", [third!.alert.alertId])
+    expect({ users: [...row!.users].sort(), quiet: row!.quiet }).toEqual({ users: ['a', 'b'], quiet: true }) // what its evidence names
   })
 })

@@ -53,10 +53,10 @@ async function insertAlert(pool: PgPool, a: AlertFixture): Promise<void> {
     evidence: [{ eventId: `e-${a.id}`, topic: 'raw-logs', partition: 0, offset: '1', line: `sshd: Failed password from ${a.entity}`, users: a.users ?? [] }],
   }
   await pool.query(
-    `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, published, status, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0.995, 'v7', $9, true, $10, now() - make_interval(secs => $11))`,
+    `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, published, status, created_at, users)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0.995, 'v7', $9, true, $10, now() - make_interval(secs => $11), $12)`,
     [a.id, body.detector, body.entity.kind, a.entity, body.title, body.severity, new Date(lastSeen - 60_000), new Date(lastSeen), body, a.status ?? 'open',
-      (a.ageDays ?? 0) * 86_400],
+      (a.ageDays ?? 0) * 86_400, a.users ?? []],
   )
 }
 
@@ -427,7 +427,7 @@ async function oracle(pool: PgPool, m: SuppressionMatch, withinDays: number | nu
     entity: `entity_id = $1 AND ($2::text IS NULL OR entity_kind = $2)`,
     // the fixture's addresses are those with source.ip kind, and host.name entities beginning with a digit
     cidr: `(entity_kind = 'source.ip' OR (entity_kind = 'host.name' AND entity_id ~ '^[0-9]')) AND entity_id::inet <<= $1::cidr AND $2::text IS NULL`,
-    // jsonb containment, not the ? operator the matcher's SQL uses
+    // the evidence in the body, by jsonb containment, not the users column the matcher's SQL reads
     user: `(entity_kind = 'user.name' AND entity_id = $1 OR body->'evidence' @> jsonb_build_array(jsonb_build_object('users', jsonb_build_array($1::text)))) AND $2::text IS NULL`,
     rule: `detector = 'sigma:' || $1 AND $2::text IS NULL`,
     detector: `detector = $1 AND $2::text IS NULL`,

@@ -35,6 +35,16 @@ const modelRaised = (ip: string, line = `Failed password for root from ${ip} por
   return { alert: buildAlert(s, { windowMs: WINDOW_MS }, T), eventId: s.eventId, eventTime: s.eventTime }
 }
 
+/** The `n`th scored event of `ip` (one model alert per ip and window), naming `users`. */
+const modelEvent = (ip: string, n: number, users: string[], score = 0.995) => {
+  const s = {
+    eventId: `s-${ip}-${n}`, entity: { kind: 'source.ip', id: ip }, eventTime: T + 1000 + n, receivedAt: T, scoredAt: T, family: 'sshd', action: 'ssh_login_failed',
+    score, rawScore: 0.7, threshold: 0.99, modelVersion: 'v1', features: {}, explanations: [],
+    evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: `Failed password for ${users[0]} from ${ip} port 4000 ssh2`, users },
+  } as unknown as Score
+  return { alert: buildAlert(s, { windowMs: WINDOW_MS }, T), eventId: s.eventId, eventTime: s.eventTime }
+}
+
 describe('suppressions on the alerting path', () => {
   let db: TestDatabase | undefined
   let pool: PgPool
@@ -124,5 +134,29 @@ describe('suppressions on the alerting path', () => {
     expect(published).toEqual([])
     const { rows } = await pool.query('SELECT resolution FROM alerts WHERE alert_id = ANY($1) ORDER BY alert_id', [[modelRaised('198.51.100.3').alert.alertId, modelRaised('198.51.100.4').alert.alertId]])
     expect(rows).toEqual([{ resolution: 'suppressed' }, { resolution: 'suppressed' }])
+  })
+
+  it('matches a user suppression to a user any of an alert\'s events names: a later event of the same batch, a rise, one past the evidence the alert cites', async () => {
+    await suppress({ scope: 'user', value: 'bob' })
+    // Opened naming alice, then bob in the same batch: the alert as sent would name bob.
+    expect(await raiseAlerts([modelEvent('198.51.100.20', 1, ['alice']), modelEvent('198.51.100.20', 2, ['bob'])], deps)).toEqual([])
+    expect([published, enqueued]).toEqual([[], []])
+
+    // Published naming alice; a stronger event naming bob raises it: the rise goes nowhere.
+    expect(await raiseAlerts([modelEvent('198.51.100.21', 1, ['alice'])], deps)).toHaveLength(1)
+    published = []
+    enqueued = []
+    expect(await raiseAlerts([modelEvent('198.51.100.21', 2, ['bob'], 0.9999)], deps)).toEqual([])
+    expect([published, enqueued]).toEqual([[], []])
+    const { rows: [rose] } = await pool.query('SELECT severity FROM alerts WHERE alert_id = $1', [modelEvent('198.51.100.21', 2, []).alert.alertId])
+    expect(rose).toEqual({ severity: 'high' }) // it did rise
+
+    // Ten guesses, then root: the alert cites the first ten events, and still concerns root.
+    for (let n = 1; n <= 10; n++) await raiseAlerts([modelEvent('198.51.100.22', n, [`guest${n}`])], deps)
+    await raiseAlerts([modelEvent('198.51.100.22', 11, ['root'])], deps)
+    const preview = await suppressionStore.preview(previewBody.parse({ scope: 'user', value: 'root' }), 7)
+    expect(preview.sample.map((a) => a.entity.id)).toContain('198.51.100.22')
+    const { resolvedAlertIds } = await suppress({ scope: 'user', value: 'root' })
+    expect(resolvedAlertIds).toContain(modelEvent('198.51.100.22', 1, []).alert.alertId)
   })
 })

@@ -2,31 +2,33 @@
 // the Postgres store (unique alert ids, an event counted once per alert, published once), the
 // outbox and the producer.
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
-import { featureNames, type Alert, type FeatureRecord } from '@vigil/schemas'
+import { featureNames, usersNamedIn, type Alert, type FeatureRecord } from '@vigil/schemas'
 import type { RecordedAlert } from '../../src/adapters/alert-store.ts'
 import type { Flag, FlaggedEntities } from '../../src/rules/flagged-entities.ts'
 import type { RaiseDeps } from '../../src/rules/raise-alerts.ts'
 
 export function memoryAlertStore() {
-  const alerts = new Map<string, { body: Alert; published: boolean; routedSeverityId: number; events: Set<string> }>()
+  const alerts = new Map<string, { body: Alert; users: Set<string>; published: boolean; routedSeverityId: number; events: Set<string> }>()
   const needsRouting = (row: { body: Alert; published: boolean; routedSeverityId: number }) => row.published && row.body.severityId > row.routedSeverityId
   return {
     alerts,
     async record(alert: Alert, eventId: string): Promise<RecordedAlert | null> {
       let row = alerts.get(alert.alertId)
       const inserted = row === undefined
-      row ??= { body: alert, published: false, routedSeverityId: 0, events: new Set() }
+      row ??= { body: alert, users: new Set(usersNamedIn(alert)), published: false, routedSeverityId: 0, events: new Set() }
+      const users = [...row.users]
       alerts.set(alert.alertId, row)
       if (row.events.has(eventId)) {
-        if (!row.published) return { alert: row.body, needsPublishing: true, needsRouting: false }
-        return needsRouting(row) ? { alert: row.body, needsPublishing: false, needsRouting: true } : null
+        if (!row.published) return { alert: row.body, users, needsPublishing: true, needsRouting: false }
+        return needsRouting(row) ? { alert: row.body, users, needsPublishing: false, needsRouting: true } : null
       }
       row.events.add(eventId)
       if (!inserted) {
         const rises = alert.severityId > row.body.severityId
         row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10), ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}) }
+        for (const user of usersNamedIn(alert)) row.users.add(user)
       }
-      return { alert: row.body, needsPublishing: !row.published, needsRouting: needsRouting(row) }
+      return { alert: row.body, users: [...row.users], needsPublishing: !row.published, needsRouting: needsRouting(row) }
     },
     async publishOnce(ids: string[], publish: (alerts: Alert[]) => Promise<void>) {
       const claimed = ids.map((id) => alerts.get(id)!).filter((row) => !row.published)
