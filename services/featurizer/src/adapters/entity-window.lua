@@ -7,11 +7,11 @@
 --   and right after it those four strings, back to back (lengths, not separators: a user name or a
 --   path from a log line can hold any byte).
 -- flags: a string of 0/1 for auth, fail, inval, http, h4, h5
--- Returns one string: 14 values per event (see feature-store.ts), each followed by '|': the 13 the
--- memo keeps, then whether the event came later than the grace behind its entity's newest (1/0): its
+-- Returns one string: 14 values per event (see feature-store.ts), each followed by '|': 13 counts
+-- and times, then whether the event came later than the grace behind its entity's newest (1/0): its
 -- window starts more than keepMs (the window and the grace) behind, where the sets are already
 -- trimmed, so its counts miss what was trimmed.
--- A redelivered event (its id already in the entity's window) gets the values it got the first time:
+-- A redelivered event (its id already in the entity's window) gets the 14 values it got the first time:
 -- recomputed, its window would also count the events that came after it in the first delivery, and
 -- a retried batch would not give the same features.
 --
@@ -130,7 +130,7 @@ local function countSince(set, from, fromText, tText)
   return count(set, fromText, tText)
 end
 
--- The 13 values a redelivered event got the first time, as they were packed (false: forgotten).
+-- The values a redelivered event got the first time, as they were packed (false: forgotten).
 local function remembered(id)
   return redis.call('HGET', memo, id)
 end
@@ -147,9 +147,10 @@ local function previousEventTime(t, tText, id, weight)
   return ''
 end
 
--- The event at E[at..], already in the ev set, into the other windows; returns its 13 values packed.
+-- The event at E[at..], already in the ev set, into the other windows; returns its 13 values and
+-- its lateness packed, as the memo keeps them.
 local out = {}
-local function addAndRead(at, t, previous)
+local function addAndRead(at, t, previous, late)
   local tText, fromText, minuteAgo, tenSecondsAgo, minute = E[at], E[at + 1], E[at + 2], E[at + 3], E[at + 4]
   local id, weight, flags, destination = E[at + 5], tonumber(E[at + 6]), E[at + 7], E[at + 10]
   local from = tonumber(fromText)
@@ -180,7 +181,8 @@ local function addAndRead(at, t, previous)
   out[11] = http > 0 and distinct('paths', minute) or 0
   out[12] = destination ~= '' and distinct('dst', minute) or 0
   out[13] = previous
-  local packed = table.concat(out, SEP, 1, 13)
+  out[14] = late and '1' or '0'
+  local packed = table.concat(out, SEP, 1, 14)
   memoFields[#memoFields + 1] = id
   memoFields[#memoFields + 1] = packed
   return packed
@@ -205,21 +207,26 @@ do
   end
 end
 
--- Each event's 13 values packed, as the memo keeps them, and its lateness: the reply is these joined.
+-- Each event's 13 values and its lateness packed, as the memo keeps them: the reply is these joined.
 local answers = {}
 local newest = nil
+-- The sets were trimmed to keepMs behind the newest event before this call (trimming follows the
+-- batch): an event is late when its window starts before that, in time already trimmed.
+local trimmedBefore = newestOf('ev')
 for at = 1, #E, VALUES_PER_EVENT do
   local tText, id = E[at], E[at + 5]
   local t = tonumber(tText)
   if newest == nil or t > newest then newest = t end
-  local newestBefore = newestOf('ev')
-  local late = newestBefore ~= false and tonumber(E[at + 1]) < newestBefore - keepMs -- E[at + 1]: the window's start
+  local late = trimmedBefore ~= false and tonumber(E[at + 1]) < trimmedBefore - keepMs -- E[at + 1]: the window's start
   local previous = previousEventTime(t, tText, id, tonumber(E[at + 6]))
-  -- Adding the event tells whether it is new: only a known one (a redelivery) looks in the memo.
+  -- Adding the event tells whether it is new: only a known one (a redelivery) looks in the memo,
+  -- and is told its lateness as it was. A memo entry written before lateness was kept has 13 values.
   local first = false
-  if redis.call('ZADD', evKey, tText, id) == 0 then first = remembered(id) end
-  -- Lateness is said afresh, outside the memo: the memo keeps the 13 values as earlier versions wrote them.
-  answers[#answers + 1] = (first or addAndRead(at, t, previous)) .. SEP .. (late and '1' or '0')
+  if redis.call('ZADD', evKey, tText, id) == 0 then
+    first = remembered(id)
+    if first and select(2, string.gsub(first, '|', '')) == 12 then first = first .. SEP .. '0' end
+  end
+  answers[#answers + 1] = first or addAndRead(at, t, previous, late)
 end
 
 -- unpack has a stack limit: the memo's fields go in slices (of whole pairs)

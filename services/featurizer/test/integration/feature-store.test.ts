@@ -133,6 +133,16 @@ describe('entity windows in Redis', () => {
     ])
     // a redelivery is told the same
     expect((await store().update(batch)).map((w) => w.lateBeyondGrace)).toEqual([false, true, true])
+    // and still the same once the entity has moved on: its values are those of its first delivery
+    await store().update(withMarks([failed(ip, 1100)]))
+    expect((await store().update(batch.slice(0, 1))).map((w) => w.lateBeyondGrace)).toEqual([false])
+  })
+
+  it('does not call an event late for a newer one earlier in its own batch: nothing was trimmed before the batch', async () => {
+    const ip = `10.6.${offset % 250}.3`
+    await store().update(withMarks([failed(ip, 20)]))
+    const windows = await store().update(withMarks([failed(ip, 1000), failed(ip, 50)]))
+    expect(windows.map((w) => [w.lateBeyondGrace, w.events])).toEqual([[false, 1], [false, 2]])
   })
 
   it('counts logins and web requests of one entity apart, whichever it had first', async () => {
