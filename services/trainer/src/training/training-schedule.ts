@@ -57,14 +57,16 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   // Rows of history when a run found too few to train on (a first model, with too few left after
   // exclusions), which leaves nothing in the registry: the next run waits for more history.
   let shortAt = -1
-  // When this instance last set off a run: one that failed before the registry recorded it (Postgres
-  // away, an error in training) is tried again an interval later, not at every check.
-  let lastAttemptAt: Date | null = null
+  // When a run of this instance last failed before the registry recorded it (Postgres away, an error
+  // in training): nothing is tried again (first model, drift or schedule) until an interval later,
+  // rather than at every check.
+  let failedAt: number | null = null
   const train = async (due: Due) => {
-    lastAttemptAt = new Date()
-    if ((await jobs.train(due.reason)) === null) {
-      shortAt = due.rows
-      lastAttemptAt = null
+    try {
+      if ((await jobs.train(due.reason)) === null) shortAt = due.rows
+    } catch (err) {
+      failedAt = Date.now()
+      throw err
     }
   }
 
@@ -72,9 +74,10 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     const stats = await history.stats()
     if (stats.rows < options.minRows || stats.rows <= shortAt || !stats.lastStoredAt) return null
     const now = Date.now()
+    if (failedAt !== null && now - failedAt < options.intervalMs) return null
     const because = (reason: string) => ({ reason, rows: stats.rows })
     // Every run that found history is in the registry, whichever instance ran it and whatever set it off.
-    const lastTrainedAt = latest(await lastTrainingRun(pool, options.model), lastAttemptAt)
+    const lastTrainedAt = await lastTrainingRun(pool, options.model)
     if (!lastTrainedAt) return now - stats.lastStoredAt.getTime() >= options.settleMs ? because('first model') : null
     if (now - lastDriftCheck >= options.driftCheckMs) {
       lastDriftCheck = now
@@ -116,5 +119,3 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
 
   return startPeriodic('training check', options.checkMs, tick, log)
 }
-
-const latest = (a: Date | null, b: Date | null) => (a && b ? (a > b ? a : b) : (a ?? b))

@@ -141,23 +141,26 @@ describe('the training schedule', () => {
     }
   })
 
-  /** A schedule of model 'm' with an hour's interval and no drift; `train` records its reason (and throws if told to). */
-  function steadySchedule({ fails = false } = {}) {
-    const trained: string[] = []
+  /**
+   * A schedule of model 'm' (an hour's interval unless told) with no drift unless told; `train`
+   * records its reason, and throws if told to.
+   */
+  function steadySchedule({ fails = false, drifting = false, intervalMs = HOUR } = {}) {
+    const trained: Array<{ reason: string; at: number }> = []
     let checks = 0
     const schedule = startTrainingSchedule(db.newPool(), createFeatureHistory(db.pool), {
-      model: 'm', minRows: 10, intervalMs: HOUR, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+      model: 'm', minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
     }, silentLog, {
       async train(reason) {
-        trained.push(reason)
+        trained.push({ reason, at: Date.now() })
         if (fails) throw new Error('training failed')
         return null
       },
       serveRequest: async () => false,
-      reviewShadow: async () => null,
-      measureDrift: async () => (checks++, null),
+      reviewShadow: async () => (checks++, null), // once a check
+      measureDrift: async () => (drifting ? { version: 'v1', worst: { feature: 'auth_failures', psi: 3 } } : null),
     })
-    return { schedule, trained, checks: () => checks }
+    return { schedule, reasons: () => trained.map((t) => t.reason), trained, checks: () => checks }
   }
 
   it('knows from the registry when the last run was, whatever it gave: a new instance does not retrain a skipped retrain again before the interval', async () => {
@@ -173,7 +176,7 @@ describe('the training schedule', () => {
     const restarted = steadySchedule()
     try {
       await waitFor('ten checks', async () => restarted.checks() >= 10, 10_000, 10)
-      expect(restarted.trained).toEqual([])
+      expect(restarted.reasons()).toEqual([])
     } finally {
       await restarted.schedule.close()
     }
@@ -183,20 +186,36 @@ describe('the training schedule', () => {
     const due = steadySchedule()
     try {
       await waitFor('a scheduled retrain', async () => due.trained.length >= 1, 10_000, 10)
-      expect(due.trained).toEqual(['scheduled retrain'])
+      expect(due.reasons()).toEqual(['scheduled retrain'])
     } finally {
       await due.schedule.close()
     }
   })
 
-  it('tries a run that failed before the registry recorded it again an interval later, not at every check', async () => {
+  it.each([
+    ['scheduled', false, 'scheduled retrain'],
+    ['drift', true, 'drift from v1: auth_failures PSI 3.00 > 0.25'],
+  ])('tries a %s run that failed before the registry recorded it again an interval later, not at every check', async (_, drifting, reason) => {
     await db.pool.query("UPDATE model_audit SET at = now() - interval '2 hours' WHERE model = 'm'")
-    const failing = steadySchedule({ fails: true })
+    const failing = steadySchedule({ fails: true, drifting })
     try {
-      await waitFor('a scheduled retrain', async () => failing.trained.length >= 1, 10_000, 10)
+      await waitFor('a retrain', async () => failing.trained.length >= 1, 10_000, 10)
       const seen = failing.checks()
       await waitFor('ten more checks', async () => failing.checks() >= seen + 10, 10_000, 10)
-      expect(failing.trained).toEqual(['scheduled retrain'])
+      expect(failing.reasons()).toEqual([reason])
+    } finally {
+      await failing.schedule.close()
+    }
+  })
+
+  it('tries a first model that failed again an interval later, on the history it had', async () => {
+    await db.pool.query("DELETE FROM model_audit WHERE model = 'm'")
+    const intervalMs = 400
+    const failing = steadySchedule({ fails: true, intervalMs })
+    try {
+      await waitFor('two attempts', async () => failing.trained.length >= 2, 10_000, 10)
+      expect(failing.reasons().slice(0, 2)).toEqual(['first model', 'first model'])
+      expect(failing.trained[1]!.at - failing.trained[0]!.at).toBeGreaterThanOrEqual(intervalMs)
     } finally {
       await failing.schedule.close()
     }
