@@ -9,10 +9,11 @@ ALTER TABLE alerts ADD COLUMN IF NOT EXISTS users text[] NOT NULL DEFAULT '{}';
 ALTER TABLE alerts DISABLE TRIGGER alerts_set_updated_at;
 UPDATE alerts SET users = named.users
 FROM (
-  SELECT a.alert_id, array_agg(DISTINCT u) AS users
+  SELECT a.alert_id, array_agg(DISTINCT u #>> '{}') AS users
   FROM alerts a
   CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(a.body->'evidence') = 'array' THEN a.body->'evidence' ELSE '[]'::jsonb END) e
-  CROSS JOIN jsonb_array_elements_text(CASE WHEN jsonb_typeof(e->'users') = 'array' THEN e->'users' ELSE '[]'::jsonb END) u
+  CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(e->'users') = 'array' THEN e->'users' ELSE '[]'::jsonb END) u
+  WHERE jsonb_typeof(u) = 'string'
   GROUP BY a.alert_id
 ) named
 WHERE alerts.alert_id = named.alert_id;

@@ -25,6 +25,19 @@ export interface RecordedAlert {
  */
 export const MAX_ALERT_USERS = 1000
 
+/**
+ * The users column ($8 the event's users, $9 MAX_ALERT_USERS) with the event's users added: each
+ * once, in the order first named, at most $9. A row an alerter of the version before migration 013
+ * opened has none yet: the users its evidence names come first.
+ */
+const MERGED_USERS = `ARRAY(
+  SELECT u FROM unnest(
+    CASE WHEN cardinality(users) > 0 THEN users
+      ELSE ARRAY(SELECT x #>> '{}' FROM jsonb_array_elements(body->'evidence') e, jsonb_array_elements(CASE WHEN jsonb_typeof(e->'users') = 'array' THEN e->'users' ELSE '[]' END) x
+                 WHERE jsonb_typeof(x) = 'string') END
+    || $8::text[]) WITH ORDINALITY AS named(u, o)
+  GROUP BY u ORDER BY min(o) LIMIT $9)`
+
 interface AlertRow {
   body: Alert
   users: string[]
@@ -45,12 +58,14 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
   return {
     /**
      * Folds one event into its alert, or opens the alert. The alert's severity rises to the
-     * event's when that is higher, and never falls. Null when this event was already counted (a
-     * redelivery) and nothing is left to do for it.
+     * event's when that is higher, and never falls. `named`: the users the event names, where that
+     * is more than its evidence cites (RaisedAlert.users). Null when this event was already counted
+     * (a redelivery) and nothing is left to do for it.
      */
-    async record(raised: Alert, rawEventId: string, eventTime: number): Promise<RecordedAlert | null> {
+    async record(raised: Alert, rawEventId: string, eventTime: number, named?: readonly string[]): Promise<RecordedAlert | null> {
       const alert = storableText(raised)
       const eventId = storableText(rawEventId)
+      const eventUsers = storableText([...new Set(named ?? usersNamedIn(alert))])
       return storeFailure(() => inTransaction(pool, async (client) => {
         // The upsert locks the row until commit, so the severity read here is the one the update below raises.
         const upsert = await client.query<AlertRow>(
@@ -59,7 +74,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
            ON CONFLICT (alert_id) DO UPDATE SET alert_id = alerts.alert_id
            RETURNING body, users, published, status, routed_severity_id, (xmax = 0) AS inserted`,
           [alert.alertId, alert.detector, alert.entity.kind, alert.entity.id, alert.title, alert.severity, eventTime, alert.score, alert.modelVersion, alert,
-            usersNamedIn(alert).slice(0, MAX_ALERT_USERS)],
+            eventUsers.slice(0, MAX_ALERT_USERS)],
         )
         const counted = await client.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [alert.alertId, eventId])
         const row = upsert.rows[0]!
@@ -78,10 +93,10 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
              severity = CASE WHEN $6 > (body->>'severityId')::int THEN $7 ELSE severity END,
              body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
                || CASE WHEN $6 > (body->>'severityId')::int THEN jsonb_build_object('severity', $7::text, 'severityId', $6::int) ELSE '{}'::jsonb END,
-             users = CASE WHEN cardinality(users) < $9 AND NOT users @> $8::text[] THEN ARRAY(SELECT DISTINCT u FROM unnest(users || $8::text[]) u) ELSE users END
+             users = CASE WHEN cardinality(users) >= $9 OR (cardinality(users) > 0 AND users @> $8::text[]) THEN users ELSE ${MERGED_USERS} END
            WHERE alert_id = $1
            RETURNING body, users`,
-          [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), alert.severityId, alert.severity, usersNamedIn(alert), MAX_ALERT_USERS],
+          [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), alert.severityId, alert.severity, eventUsers, MAX_ALERT_USERS],
         )
         const { body, users } = updated.rows[0]!
         return { alert: body, users, needsPublishing: !row.published, needsRouting: needsRouting(row, body.severityId) }

@@ -1,5 +1,5 @@
 import { pgFailure, type PgPool } from '@vigil/platform'
-import type { Alert, AlertEvidence } from '@vigil/schemas'
+import { usersNamedIn, type Alert, type AlertEvidence } from '@vigil/schemas'
 import { ALERT_STORE_ERRORS } from '../adapters/alert-store.ts'
 import { alertIdOf, bucketOf, escalate, severityOfLevel, SEVERITY_IDS, SIGMA_DETECTOR_PREFIX, type RaisedAlert, type Severity } from './sigma-alerts.ts'
 
@@ -13,14 +13,17 @@ export type AlertKind = 'sigma' | 'model'
 export const kindOf = (alert: Pick<Alert, 'detector'>): AlertKind | null =>
   alert.detector.startsWith(SIGMA_DETECTOR_PREFIX) ? 'sigma' : alert.detector.startsWith(MODEL_DETECTOR_PREFIX) ? 'model' : null
 
+/** An alert as stored, with every user its events named (the alerts table's users column). */
+export type AlertWithUsers = Alert & { users: readonly string[] }
+
 export interface AlertJoin {
   /**
    * The correlated alerts that just-recorded alerts complete: each Sigma alert paired with each
    * model alert of the same entity whose window is the same or adjacent, and the reverse. Alerts
    * resolved as suppressed, and those `suppressed` says an active suppression covers, take part
-   * on neither side.
+   * on neither side. A correlated alert names the users of both.
    */
-  correlatedWith(recorded: readonly Alert[], suppressed?: (alert: Alert) => boolean): Promise<RaisedAlert[]>
+  correlatedWith(recorded: readonly AlertWithUsers[], suppressed?: (alert: AlertWithUsers) => boolean): Promise<RaisedAlert[]>
 }
 
 /**
@@ -49,8 +52,8 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
         const kind = kindOf(alert)
         if (kind === null || suppressed(alert)) continue
         const bucket = bucketOf(alert.firstSeen, windowMs)
-        const { rows } = await pool.query<{ body: Alert }>(
-          `SELECT body FROM alerts
+        const { rows } = await pool.query<{ body: Alert; users: string[] }>(
+          `SELECT body, users FROM alerts
            WHERE entity_kind = $1 AND entity_id = $2 AND starts_with(detector, $3)
              AND first_seen >= to_timestamp($4 / 1000.0) AND first_seen < to_timestamp($5 / 1000.0)
              AND resolution IS DISTINCT FROM 'suppressed'
@@ -59,7 +62,8 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
         ).catch((cause: unknown) => {
           throw pgFailure(cause, ALERT_STORE_ERRORS)
         })
-        for (const { body: other } of rows) {
+        for (const { body, users } of rows) {
+          const other = { ...body, users }
           if (suppressed(other)) continue
           out.push(kind === 'sigma' ? correlatedAlert(alert, other, windowMs, maxEvidence, now()) : correlatedAlert(other, alert, windowMs, maxEvidence, now()))
         }
@@ -70,7 +74,9 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
 }
 
 /** The alert citing a Sigma alert and a model alert of one entity. */
-export function correlatedAlert(sigma: Alert, model: Alert, windowMs: number, maxEvidence: number, now = Date.now()): RaisedAlert {
+export function correlatedAlert(
+  sigma: Alert & { users?: readonly string[] }, model: Alert & { users?: readonly string[] }, windowMs: number, maxEvidence: number, now = Date.now(),
+): RaisedAlert {
   const firstSeen = Math.min(sigma.firstSeen, model.firstSeen)
   const severity = escalate(moreSevere(asSeverity(sigma.severity), asSeverity(model.severity)))
   const seen = new Set<string>()
@@ -108,6 +114,7 @@ export function correlatedAlert(sigma: Alert, model: Alert, windowMs: number, ma
     },
     eventId: `${sigma.alertId}+${model.alertId}`,
     eventTime: firstSeen,
+    users: [...new Set([...(sigma.users ?? usersNamedIn(sigma)), ...(model.users ?? usersNamedIn(model))])],
   }
 }
 

@@ -39,19 +39,21 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   const counted = new Map<string, Alert>()
   // Every user each alert's events named, its evidence's and those beyond the evidence it cites.
   const usersOf = new Map<string, string[]>()
-  const record = async ({ alert, eventId, eventTime }: RaisedAlert) => {
-    const recorded = await deps.store.record(alert, eventId, eventTime)
+  const record = async ({ alert, eventId, eventTime, users }: RaisedAlert) => {
+    const recorded = await deps.store.record(alert, eventId, eventTime, users)
     if (recorded === null) return
     counted.set(recorded.alert.alertId, recorded.alert)
     usersOf.set(recorded.alert.alertId, recorded.users)
     if (recorded.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
     else if (recorded.needsRouting) toRoute.set(recorded.alert.alertId, recorded.alert)
   }
-  const suppressionOf = (alert: Alert) => deps.suppressions?.isSuppressed({ ...alert, users: usersOf.get(alert.alertId) })
+  // An alert of this batch is matched with the users recorded for it; one the join read, with its own.
+  const suppressionOf = (alert: Alert & { users?: readonly string[] }) => deps.suppressions?.isSuppressed({ ...alert, users: alert.users ?? usersOf.get(alert.alertId) })
   for (const r of raised) await record(r)
   // After the alerts above are committed: see alert-join.ts for why that order matters.
   if (deps.join && counted.size > 0) {
-    for (const r of await deps.join.correlatedWith([...counted.values()], (a) => suppressionOf(a) !== undefined)) await record(r)
+    const recorded = [...counted.values()].map((a) => ({ ...a, users: usersOf.get(a.alertId) ?? [] }))
+    for (const r of await deps.join.correlatedWith(recorded, (a) => suppressionOf(a) !== undefined)) await record(r)
   }
   // A suppressed alert is stored and resolved, and counted, but goes to no sink and not to `alerts`.
   const suppressed: Array<{ alertId: string; suppressionId: number }> = []

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Attribution, CorrelationMatch, DetectionMatch } from '@vigil/sigma'
-import type { Alert, AlertEvidence, Entity, MatchedRule } from '@vigil/schemas'
+import { usersNamedIn, type Alert, type AlertEvidence, type Entity, type MatchedRule } from '@vigil/schemas'
 
 /** An alert as raised by one event, before the store folds it into the alert of its window. */
 export interface RaisedAlert {
@@ -9,6 +9,11 @@ export interface RaisedAlert {
   eventId: string
   /** event time, ms */
   eventTime: number
+  /**
+   * every user the events it stands for name, where that is more than its evidence cites (a
+   * correlation's members past the evidence cap, the two alerts a join combines); absent, its evidence's
+   */
+  users?: readonly string[]
 }
 
 /** What a rule hit happened to: the event's entity, time, feature vector and original line. */
@@ -90,14 +95,18 @@ export function correlationAlert(
 ): RaisedAlert {
   const counted = firing.type === 'value_count' ? 'distinct values' : firing.type === 'event_count' ? 'events' : 'rules matched'
   const group = Object.entries(firing.groupBy).map(([k, v]) => `${k}=${v}`).join(', ')
-  const evidence = [hit.evidence, ...members.filter((m) => m.eventId !== hit.evidence.eventId)].slice(0, maxEvidence)
+  const cited = [hit.evidence, ...members.filter((m) => m.eventId !== hit.evidence.eventId)]
+  const evidence = cited.slice(0, maxEvidence)
   const reasons = [
     `${firing.count} ${counted} (${firing.type})${group ? ` for ${group}` : ''}`,
     ...attributionText(firing.rule, 'Sigma correlation'),
     ...firing.correlated.flatMap((r) => attributionText(r)),
   ]
   const rules = [matchedRule(firing.rule, 'correlation'), ...firing.correlated.map((r) => matchedRule(r, 'detection'))]
-  return { alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, rules, now), eventId: firing.eventId, eventTime: hit.eventTime }
+  return {
+    alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, rules, now), eventId: firing.eventId, eventTime: hit.eventTime,
+    users: usersNamedIn({ evidence: cited }),
+  }
 }
 
 /** A rule as an alert names it, with the author the Detection Rule License asks alerts to keep. */

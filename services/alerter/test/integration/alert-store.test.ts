@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
-import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
+import { createAlertStore, MAX_ALERT_USERS, type AlertStore } from '../../src/adapters/alert-store.ts'
 import { ALERTER_MIGRATIONS, migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { raiseAlerts } from '../../src/rules/raise-alerts.ts'
@@ -159,5 +159,22 @@ describe('alert store', () => {
     const { rows: [row] } = await db.pool.query<{ users: string[]; quiet: boolean }>(
       "SELECT users, updated_at < now() - interval '29 days' AS quiet FROM alerts WHERE alert_id = $1", [third!.alert.alertId])
     expect({ users: [...row!.users].sort(), quiet: row!.quiet }).toEqual({ users: ['a', 'b'], quiet: true }) // what its evidence names
+  })
+
+  it('merges users in the order first named, at most MAX_ALERT_USERS, starting from the evidence of a row opened before the users column', async () => {
+    const store = createAlertStore(db.pool, 10)
+    const event = (n: number, users: string[]) => {
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.56' }, eventTime: T + n, score: 0.995, threshold: 0.99, eventId: `raw-logs/0/56-${n}`, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: 'l', users } } as unknown as Score
+      return buildAlert(s, { windowMs: 600_000 }, T)
+    }
+    const opened = await store.record(event(1, ['zed', 'amy']), 'e56-1', T)
+    // As an alerter of the version before migration 013 would have left it: no users.
+    await db.pool.query("UPDATE alerts SET users = '{}' WHERE alert_id = $1", [opened!.alert.alertId])
+    expect((await store.record(event(2, ['bob']), 'e56-2', T))!.users).toEqual(['zed', 'amy', 'bob'])
+    const many = Array.from({ length: MAX_ALERT_USERS + 5 }, (_, i) => `u${i}`)
+    const full = await store.record(event(3, ['x']), 'e56-3', T, many)
+    expect(full!.users).toHaveLength(MAX_ALERT_USERS)
+    expect(full!.users.slice(0, 4)).toEqual(['zed', 'amy', 'bob', 'u0'])
+    expect((await store.record(event(4, ['late']), 'e56-4', T))!.users).not.toContain('late')
   })
 })

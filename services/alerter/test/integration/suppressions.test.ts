@@ -159,4 +159,26 @@ describe('suppressions on the alerting path', () => {
     const { resolvedAlertIds } = await suppress({ scope: 'user', value: 'root' })
     expect(resolvedAlertIds).toContain(modelEvent('198.51.100.22', 1, []).alert.alertId)
   })
+
+  it('joins no alert whose users, past the evidence it cites, a user suppression covers; a correlated alert names the users of both', async () => {
+    // A model alert published with eleven events: the eleventh, past the ten it cites, names root.
+    const ip = '198.51.100.30'
+    for (let n = 1; n <= 10; n++) await raiseAlerts([modelEvent(ip, n, [`guest${n}`])], deps)
+    await raiseAlerts([modelEvent(ip, 11, ['root'])], deps)
+    await suppress({ scope: 'user', value: 'root' }) // the model alert is published already, so it stays open
+    published = []
+    // A Sigma alert on the same entity: it goes out alone, not as a correlated alert built on the suppressed one.
+    expect(detectorsOf(await raiseAlerts([sigmaRaised(ip)], deps))).toEqual(['sigma:noisy-rule'])
+
+    // Without the suppression, a correlated alert is raised, and it concerns root too.
+    for (const s of await suppressionStore.active()) await suppressionStore.revoke(s.suppressionId)
+    await suppressions.refresh()
+    const ip2 = '198.51.100.31'
+    for (let n = 1; n <= 10; n++) await raiseAlerts([modelEvent(ip2, n, [`guest${n}`])], deps)
+    await raiseAlerts([modelEvent(ip2, 11, ['root'])], deps)
+    expect(detectorsOf(await raiseAlerts([sigmaRaised(ip2)], deps))).toEqual([CORRELATED_DETECTOR, 'sigma:noisy-rule'])
+    const { rows: [correlated] } = await pool.query<{ users: string[] }>("SELECT users FROM alerts WHERE detector = $1 AND entity_id = $2", [CORRELATED_DETECTOR, ip2])
+    expect(correlated!.users).toContain('root')
+    expect(correlated!.users).toHaveLength(11)
+  })
 })

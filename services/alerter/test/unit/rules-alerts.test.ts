@@ -66,6 +66,10 @@ describe('Sigma alerts', () => {
       `Sigma rule "Failed SSH login" (${failedLogin.id}), level informational, by Vigil`,
     ])
     expect(a.eventId).toBe('raw-logs/0/9')
+    // Every member's users, not only those of the four it cites.
+    const named = correlationAlert(firing, hit(9), members.map((m, i) => ({ ...m, users: [`user${i}`] })), 'sigma@v', WINDOW, 4, T)
+    // (the completing event's own evidence, hit(9)'s, names nobody here; members 0-8 name user0-user8)
+    expect(named.users).toEqual(Array.from({ length: 9 }, (_, i) => `user${i}`))
   })
 })
 

@@ -12,10 +12,10 @@ export function memoryAlertStore() {
   const needsRouting = (row: { body: Alert; published: boolean; routedSeverityId: number }) => row.published && row.body.severityId > row.routedSeverityId
   return {
     alerts,
-    async record(alert: Alert, eventId: string): Promise<RecordedAlert | null> {
+    async record(alert: Alert, eventId: string, _eventTime?: number, named?: readonly string[]): Promise<RecordedAlert | null> {
       let row = alerts.get(alert.alertId)
       const inserted = row === undefined
-      row ??= { body: alert, users: new Set(usersNamedIn(alert)), published: false, routedSeverityId: 0, events: new Set() }
+      row ??= { body: alert, users: new Set(named ?? usersNamedIn(alert)), published: false, routedSeverityId: 0, events: new Set() }
       const users = [...row.users]
       alerts.set(alert.alertId, row)
       if (row.events.has(eventId)) {
@@ -26,7 +26,7 @@ export function memoryAlertStore() {
       if (!inserted) {
         const rises = alert.severityId > row.body.severityId
         row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10), ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}) }
-        for (const user of usersNamedIn(alert)) row.users.add(user)
+        for (const user of named ?? usersNamedIn(alert)) row.users.add(user)
       }
       return { alert: row.body, users: [...row.users], needsPublishing: !row.published, needsRouting: needsRouting(row) }
     },
