@@ -2,21 +2,24 @@
 -- `users`), kept whole where the body cites only the first ALERT_MAX_EVIDENCE events: a spray of
 -- ten guesses then a login as root names root in the eleventh. The user suppression scope and the
 -- API's user filter read this column, which the GIN index serves (jsonb in every body was scanned).
-ALTER TABLE alerts ADD COLUMN IF NOT EXISTS users text[] NOT NULL DEFAULT '{}';
-
--- Alerts stored before: the users their cited events name. Not activity (012's trigger would make
--- every alert look written today, and retention wait another ALERT_RETENTION_DAYS for all of them).
-ALTER TABLE alerts DISABLE TRIGGER alerts_set_updated_at;
-UPDATE alerts SET users = named.users
-FROM (
-  SELECT a.alert_id, array_agg(DISTINCT u #>> '{}') AS users
-  FROM alerts a
-  CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(a.body->'evidence') = 'array' THEN a.body->'evidence' ELSE '[]'::jsonb END) e
-  CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(e->'users') = 'array' THEN e->'users' ELSE '[]'::jsonb END) u
-  WHERE jsonb_typeof(u) = 'string'
-  GROUP BY a.alert_id
-) named
-WHERE alerts.alert_id = named.alert_id;
-ALTER TABLE alerts ENABLE TRIGGER alerts_set_updated_at;
-
+--
+-- Added without a default for the rows already there, so the table is not rewritten and not held
+-- locked: they keep users null until the alerter's backfill (adapters/users-backfill.ts) reads
+-- them from their evidence, in batches; meanwhile the user scope reads their evidence (the partial
+-- index finds them). New rows get their users as they are written.
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS users text[];
+ALTER TABLE alerts ALTER COLUMN users SET DEFAULT '{}';
 CREATE INDEX IF NOT EXISTS alerts_users ON alerts USING gin (users);
+CREATE INDEX IF NOT EXISTS alerts_users_pending ON alerts (alert_id) WHERE users IS NULL;
+
+-- The backfill is not activity: with vigil.users_backfill set in its transaction, the trigger of 012
+-- leaves updated_at as it was (retention would otherwise wait ALERT_RETENTION_DAYS more for every alert).
+CREATE OR REPLACE FUNCTION alerts_set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('vigil.users_backfill', true) = 'on' THEN
+    RETURN NEW;
+  END IF;
+  NEW.updated_at := now();
+  RETURN NEW;
+END $$;

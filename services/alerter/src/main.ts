@@ -2,6 +2,7 @@ import { createPgPool, createRedis, runService, waitForPostgres, waitForRedis } 
 import { topics } from '@vigil/schemas'
 import { startAlertRetention } from './adapters/alert-retention.ts'
 import { createAlertStore } from './adapters/alert-store.ts'
+import { startAlertUsersBackfill, USERS_BACKFILL_CHECK_MS } from './adapters/alert-users.ts'
 import { migrateAlerterDatabase } from './adapters/database.ts'
 import { startApi } from './api/start-api.ts'
 import { createSuppressionCache } from './api/suppression-cache.ts'
@@ -22,6 +23,8 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   const policy = { threshold: config.ALERT_SCORE_THRESHOLD, windowMs: config.ALERT_WINDOW_MS }
   // Alerts quiet for ALERT_RETENTION_DAYS deleted, by one instance at a time
   onShutdown(startAlertRetention(pool, { retentionDays: config.ALERT_RETENTION_DAYS, intervalMs: config.ALERT_RETENTION_CHECK_MS }, { log, metrics }))
+  // Alerts written before their users were kept given them from their evidence, in batches (migration 013)
+  onShutdown(startAlertUsersBackfill(pool, USERS_BACKFILL_CHECK_MS, log))
   // Slack, email and webhook, each through its own outbox queue in Postgres
   const sinks = createSinks(config, { pool, log, metrics })
   onShutdown(sinks) // closed before the pool: the delivery in flight finishes and is recorded

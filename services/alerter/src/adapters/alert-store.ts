@@ -1,5 +1,6 @@
 import { inTransaction, pgFailure, type PgPool } from '@vigil/platform'
 import { usersNamedIn, type Alert } from '@vigil/schemas'
+import { alertUsersSql, evidenceUsersSql, MAX_ALERT_USERS } from './alert-users.ts'
 import { storableText } from './storable-text.ts'
 
 /** How the alerts table's failures are coded (platform's pgFailure): held and retried, or the input dead-lettered. */
@@ -20,22 +21,12 @@ export interface RecordedAlert {
 }
 
 /**
- * Users an alert keeps (the users column): a password spray names a new user with each event, and
- * one row must stay small. The first ones named are kept.
- */
-export const MAX_ALERT_USERS = 1000
-
-/**
  * The users column ($8 the event's users, $9 MAX_ALERT_USERS) with the event's users added: each
- * once, in the order first named, at most $9. A row an alerter of the version before migration 013
- * opened has none yet: the users its evidence names come first.
+ * once, in the order first named, at most $9. A row written before the column existed (users null)
+ * starts from the users its evidence names.
  */
 const MERGED_USERS = `ARRAY(
-  SELECT u FROM unnest(
-    CASE WHEN cardinality(users) > 0 THEN users
-      ELSE ARRAY(SELECT x #>> '{}' FROM jsonb_array_elements(body->'evidence') e, jsonb_array_elements(CASE WHEN jsonb_typeof(e->'users') = 'array' THEN e->'users' ELSE '[]' END) x
-                 WHERE jsonb_typeof(x) = 'string') END
-    || $8::text[]) WITH ORDINALITY AS named(u, o)
+  SELECT u FROM unnest(CASE WHEN cardinality(users) > 0 THEN users ELSE ${evidenceUsersSql('alerts')} END || $8::text[]) WITH ORDINALITY AS named(u, o)
   GROUP BY u ORDER BY min(o) LIMIT $9)`
 
 interface AlertRow {
@@ -72,7 +63,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
           `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, users)
            VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), to_timestamp($7 / 1000.0), $8, $9, $10, $11)
            ON CONFLICT (alert_id) DO UPDATE SET alert_id = alerts.alert_id
-           RETURNING body, users, published, status, routed_severity_id, (xmax = 0) AS inserted`,
+           RETURNING body, ${alertUsersSql('alerts')} AS users, published, status, routed_severity_id, (xmax = 0) AS inserted`,
           [alert.alertId, alert.detector, alert.entity.kind, alert.entity.id, alert.title, alert.severity, eventTime, alert.score, alert.modelVersion, alert,
             eventUsers.slice(0, MAX_ALERT_USERS)],
         )

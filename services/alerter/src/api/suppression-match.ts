@@ -1,3 +1,4 @@
+import { evidenceUsersSql } from '../adapters/alert-users.ts'
 import { cidrContains, parseCidr, parseIp } from './cidr.ts'
 
 export const suppressionScopes = ['entity', 'cidr', 'user', 'rule', 'detector'] as const
@@ -35,11 +36,13 @@ const involvesUser = (a: AlertSubject, user: string) =>
 /**
  * involvesUser as a condition on the alerts table (columns qualified by `table`), the user bound to
  * the parameter `param` (e.g. `$3`): what the user scope's preview and the alert list's `user` filter
- * read. The users column holds every user the evidence names (migrations/013), under a GIN index.
+ * read. The users column holds every user the events named (migrations/013), under a GIN index;
+ * a row written before it and not yet backfilled is read from its evidence.
  */
 export const userInvolvedSql = (param: string, table = 'alerts') =>
   `(((${table}.entity_kind = 'user.name' OR ${table}.entity_kind LIKE '%.user.name') AND ${table}.entity_id = ${param})`
-  + ` OR ${table}.users @> ARRAY[${param}::text])`
+  + ` OR ${table}.users @> ARRAY[${param}::text]`
+  + ` OR (${table}.users IS NULL AND ${evidenceUsersSql(table)} @> ARRAY[${param}::text]))`
 
 /**
  * The canonical form of a match, or an Error saying what is wrong with it: a CIDR as

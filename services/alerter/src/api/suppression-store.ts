@@ -1,4 +1,5 @@
 import { inTransaction, type PgPool } from '@vigil/platform'
+import { alertUsersSql } from '../adapters/alert-users.ts'
 import type { NewSuppression } from './requests.ts'
 import { candidateCondition, compileMatch, type AlertSubject, type SuppressionMatch, type SuppressionScope } from './suppression-match.ts'
 
@@ -56,7 +57,7 @@ interface CandidateRow {
 }
 
 /** The columns of an alert its suppressions are matched against (AlertSubject). */
-const CANDIDATE_COLUMNS = 'alert_id, detector, entity_kind, entity_id, users'
+const CANDIDATE_COLUMNS = `alert_id, detector, entity_kind, entity_id, ${alertUsersSql('alerts')} AS users`
 
 const COLUMNS = `suppression_id, scope, value, entity_kind, reason, alert_id, created_by, created_at, expires_at, revoked_at,
   CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= now() THEN 'expired' ELSE 'active' END AS status`

@@ -1,6 +1,7 @@
 import { pgFailure, type PgPool } from '@vigil/platform'
 import { usersNamedIn, type Alert, type AlertEvidence } from '@vigil/schemas'
 import { ALERT_STORE_ERRORS } from '../adapters/alert-store.ts'
+import { alertUsersSql } from '../adapters/alert-users.ts'
 import { alertIdOf, bucketOf, escalate, severityOfLevel, SEVERITY_IDS, SIGMA_DETECTOR_PREFIX, type RaisedAlert, type Severity } from './sigma-alerts.ts'
 
 /** The detector of alerts where a Sigma rule and the anomaly model agree on an entity. */
@@ -53,7 +54,7 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
         if (kind === null || suppressed(alert)) continue
         const bucket = bucketOf(alert.firstSeen, windowMs)
         const { rows } = await pool.query<{ body: Alert; users: string[] }>(
-          `SELECT body, users FROM alerts
+          `SELECT body, ${alertUsersSql('alerts')} AS users FROM alerts
            WHERE entity_kind = $1 AND entity_id = $2 AND starts_with(detector, $3)
              AND first_seen >= to_timestamp($4 / 1000.0) AND first_seen < to_timestamp($5 / 1000.0)
              AND resolution IS DISTINCT FROM 'suppressed'

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger, type PgPool } from '@vigil/platform'
 import type { Alert, Score } from '@vigil/schemas'
 import { freshTestDatabase, type TestDatabase } from '@vigil/testkit'
-import { createAlertStore, MAX_ALERT_USERS, type AlertStore } from '../../src/adapters/alert-store.ts'
-import { ALERTER_MIGRATIONS, migrateAlerterDatabase } from '../../src/adapters/database.ts'
+import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
+import { backfillAlertUsers, MAX_ALERT_USERS } from '../../src/adapters/alert-users.ts'
+import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
+import { userInvolvedSql } from '../../src/api/suppression-match.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { raiseAlerts } from '../../src/rules/raise-alerts.ts'
 import { enqueueAlerts } from '../../src/sinks/outbox.ts'
@@ -149,16 +149,20 @@ describe('alert store', () => {
     await store.record(event(2, ['b', 'a']), 'e5-2', T)
     const third = await store.record(event(3, ['root']), 'e5-3', T)
     expect(third!.alert.evidence.map((e) => e.users)).toEqual([['a'], ['b', 'a']]) // the body cites two events
-    expect([...third!.users].sort()).toEqual(['a', 'b', 'root'])
+    expect(third!.users).toEqual(['a', 'b', 'root'])
 
-    // As stored before migration 013: no users, last written a month ago.
+    // As stored before migration 013: no users column value, last written a month ago.
     await db.pool.query('ALTER TABLE alerts DISABLE TRIGGER alerts_set_updated_at')
-    await db.pool.query("UPDATE alerts SET users = '{}', updated_at = now() - interval '30 days' WHERE alert_id = $1", [third!.alert.alertId])
+    await db.pool.query("UPDATE alerts SET users = NULL, updated_at = now() - interval '30 days' WHERE alert_id = $1", [third!.alert.alertId])
     await db.pool.query('ALTER TABLE alerts ENABLE TRIGGER alerts_set_updated_at')
-    await db.pool.query(readFileSync(join(ALERTER_MIGRATIONS, '013_alert_users.sql'), 'utf8'))
+    const involving = async (user: string) => (await db.pool.query(`SELECT 1 FROM alerts WHERE alert_id = $1 AND ${userInvolvedSql('$2')}`, [third!.alert.alertId, user])).rowCount
+    expect([await involving('b'), await involving('root')]).toEqual([1, 0]) // read from its evidence until backfilled
+    expect(await backfillAlertUsers(db.pool, { batchSize: 1 })).toBeGreaterThanOrEqual(1)
     const { rows: [row] } = await db.pool.query<{ users: string[]; quiet: boolean }>(
       "SELECT users, updated_at < now() - interval '29 days' AS quiet FROM alerts WHERE alert_id = $1", [third!.alert.alertId])
     expect({ users: [...row!.users].sort(), quiet: row!.quiet }).toEqual({ users: ['a', 'b'], quiet: true }) // what its evidence names
+    expect(await backfillAlertUsers(db.pool)).toBe(0)
+    expect(await involving('b')).toBe(1)
   })
 
   it('merges users in the order first named, at most MAX_ALERT_USERS, starting from the evidence of a row opened before the users column', async () => {
@@ -168,8 +172,8 @@ describe('alert store', () => {
       return buildAlert(s, { windowMs: 600_000 }, T)
     }
     const opened = await store.record(event(1, ['zed', 'amy']), 'e56-1', T)
-    // As an alerter of the version before migration 013 would have left it: no users.
-    await db.pool.query("UPDATE alerts SET users = '{}' WHERE alert_id = $1", [opened!.alert.alertId])
+    // As stored before migration 013, not yet backfilled: no users.
+    await db.pool.query("UPDATE alerts SET users = NULL WHERE alert_id = $1", [opened!.alert.alertId])
     expect((await store.record(event(2, ['bob']), 'e56-2', T))!.users).toEqual(['zed', 'amy', 'bob'])
     const many = Array.from({ length: MAX_ALERT_USERS + 5 }, (_, i) => `u${i}`)
     const full = await store.record(event(3, ['x']), 'e56-3', T, many)
