@@ -84,6 +84,23 @@ export async function withClient<T>(pool: pg.Pool, work: (client: PgClient, disc
 }
 
 /**
+ * Runs `work` while this session holds the Postgres advisory lock `name` (so one instance at a time
+ * runs it), on the connection that holds it; null, without running it, when another session holds
+ * it. A connection that cannot unlock is not given back to the pool, or it would hold the lock for good.
+ */
+export async function withAdvisoryLock<T>(pool: pg.Pool, name: string, work: (client: PgClient) => Promise<T>): Promise<T | null> {
+  return withClient(pool, async (client, discard) => {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [name])
+    if (!rows[0]!.locked) return null
+    try {
+      return await work(client)
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]).catch(discard)
+    }
+  })
+}
+
+/**
  * Runs `work` in one transaction on one connection: committed if it returns, rolled back if it
  * throws (the error goes on). A connection that cannot even roll back is not given back to the pool.
  */

@@ -4,7 +4,7 @@
 -- API's user filter read this column, which the GIN index serves (jsonb in every body was scanned).
 --
 -- Added without a default for the rows already there, so the table is not rewritten and not held
--- locked: they keep users null until the alerter's backfill (adapters/users-backfill.ts) reads
+-- locked: they keep users null until the alerter's backfill (src/adapters/alert-users.ts) reads
 -- them from their evidence, in batches; meanwhile the user scope reads their evidence (the partial
 -- index finds them). New rows get their users as they are written.
 ALTER TABLE alerts ADD COLUMN IF NOT EXISTS users text[];

@@ -1,4 +1,4 @@
-import { startPeriodic, withClient, type Logger, type PeriodicJob, type PgPool } from '@vigil/platform'
+import { startPeriodic, withAdvisoryLock, type Logger, type PeriodicJob, type PgPool } from '@vigil/platform'
 
 export interface AlertRetentionOptions {
   /** days an alert is kept after its last activity; 0 keeps every alert */
@@ -64,27 +64,20 @@ export async function deleteExpiredAlerts(pool: PgPool, options: {
   if (options.retentionDays <= 0) return deleted
   const batchSize = options.batchSize ?? BATCH_SIZE
   // The lock is a session's: the batches run on the connection that holds it.
-  return withClient(pool, async (client, discard) => {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [RETENTION_LOCK])
-    if (!rows[0]!.locked) return null
-    try {
-      for (;;) {
-        if (options.isStopping?.()) break
-        const batch = await client.query<{ status: keyof DeletedAlerts }>(DELETE_EXPIRED_BATCH, [options.retentionDays, batchSize])
-        const byStatus: DeletedAlerts = { open: 0, resolved: 0 }
-        for (const { status } of batch.rows) byStatus[status]++
-        for (const status of ['open', 'resolved'] as const) {
-          if (byStatus[status] === 0) continue
-          deleted[status] += byStatus[status]
-          options.metrics.alertsDeleted.inc({ status }, byStatus[status])
-        }
-        if (batch.rows.length < batchSize) break
+  return withAdvisoryLock(pool, RETENTION_LOCK, async (client) => {
+    for (;;) {
+      if (options.isStopping?.()) break
+      const batch = await client.query<{ status: keyof DeletedAlerts }>(DELETE_EXPIRED_BATCH, [options.retentionDays, batchSize])
+      const byStatus: DeletedAlerts = { open: 0, resolved: 0 }
+      for (const { status } of batch.rows) byStatus[status]++
+      for (const status of ['open', 'resolved'] as const) {
+        if (byStatus[status] === 0) continue
+        deleted[status] += byStatus[status]
+        options.metrics.alertsDeleted.inc({ status }, byStatus[status])
       }
-      return deleted
-    } finally {
-      // A connection that cannot unlock is not given back to the pool, or it would hold the lock for good.
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [RETENTION_LOCK]).catch(discard)
+      if (batch.rows.length < batchSize) break
     }
+    return deleted
   })
 }
 

@@ -1,6 +1,6 @@
 import { inTransaction, pgFailure, type PgPool } from '@vigil/platform'
 import { usersNamedIn, type Alert } from '@vigil/schemas'
-import { alertUsersSql, evidenceUsersSql, MAX_ALERT_USERS } from './alert-users.ts'
+import { alertUsersSql, evidenceUsersSql, firstNamedSql, MAX_ALERT_USERS } from './alert-users.ts'
 import { storableText } from './storable-text.ts'
 
 /** How the alerts table's failures are coded (platform's pgFailure): held and retried, or the input dead-lettered. */
@@ -25,9 +25,7 @@ export interface RecordedAlert {
  * once, in the order first named, at most $9. A row written before the column existed (users null)
  * starts from the users its evidence names.
  */
-const MERGED_USERS = `ARRAY(
-  SELECT u FROM unnest(CASE WHEN cardinality(users) > 0 THEN users ELSE ${evidenceUsersSql('alerts')} END || $8::text[]) WITH ORDINALITY AS named(u, o)
-  GROUP BY u ORDER BY min(o) LIMIT $9)`
+const MERGED_USERS = firstNamedSql(`CASE WHEN cardinality(users) > 0 THEN users ELSE ${evidenceUsersSql('alerts')} END || $8::text[]`, '$9')
 
 interface AlertRow {
   body: Alert

@@ -1,4 +1,4 @@
-import { inTransaction, startPeriodic, withClient, type Logger, type PeriodicJob, type PgPool } from '@vigil/platform'
+import { inTransaction, startPeriodic, withAdvisoryLock, type Logger, type PeriodicJob, type PgPool } from '@vigil/platform'
 
 /**
  * Users an alert keeps (the alerts table's users column, migration 013): a password spray names a
@@ -16,6 +16,13 @@ export const evidenceUsersSql = (table: string) => `ARRAY(
        jsonb_array_elements(CASE WHEN jsonb_typeof(e->'users') = 'array' THEN e->'users' ELSE '[]' END) u
   WHERE jsonb_typeof(u) = 'string')`
 
+/**
+ * `users` (SQL text[]) each once, in the order first named, at most `limit` (SQL): what the users
+ * column holds, and how usersNamedIn (schemas) orders them.
+ */
+export const firstNamedSql = (users: string, limit: string) =>
+  `ARRAY(SELECT u FROM unnest(${users}) WITH ORDINALITY AS named(u, o) GROUP BY u ORDER BY min(o) LIMIT ${limit})`
+
 /** The users column of `table`, or for a row the backfill has not reached yet, its evidence's users. */
 export const alertUsersSql = (table: string) => `coalesce(${table}.users, ${evidenceUsersSql(table)})`
 
@@ -30,7 +37,7 @@ const BACKFILL_BATCH_SQL = `
   WITH pending AS (
     SELECT alert_id FROM alerts WHERE users IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED
   )
-  UPDATE alerts SET users = ARRAY(SELECT DISTINCT v FROM unnest(${evidenceUsersSql('alerts')}) v)
+  UPDATE alerts SET users = ${firstNamedSql(evidenceUsersSql('alerts'), '$2')}
   FROM pending WHERE alerts.alert_id = pending.alert_id`
 
 /**
@@ -40,25 +47,18 @@ const BACKFILL_BATCH_SQL = `
  */
 export async function backfillAlertUsers(pool: PgPool, options: { batchSize?: number; isStopping?: () => boolean } = {}): Promise<number | null> {
   const batchSize = options.batchSize ?? BACKFILL_BATCH
-  return withClient(pool, async (client, discard) => {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [BACKFILL_LOCK])
-    if (!rows[0]!.locked) return null
-    try {
-      let filled = 0
-      for (;;) {
-        if (options.isStopping?.()) break
-        const batch = await inTransaction(pool, async (tx) => {
-          await tx.query("SET LOCAL vigil.users_backfill = 'on'")
-          return (await tx.query(BACKFILL_BATCH_SQL, [batchSize])).rowCount ?? 0
-        })
-        filled += batch
-        if (batch < batchSize) break
-      }
-      return filled
-    } finally {
-      // A connection that cannot unlock is not given back to the pool, or it would hold the lock for good.
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [BACKFILL_LOCK]).catch(discard)
+  return withAdvisoryLock(pool, BACKFILL_LOCK, async () => {
+    let filled = 0
+    for (;;) {
+      if (options.isStopping?.()) break
+      const batch = await inTransaction(pool, async (tx) => {
+        await tx.query("SET LOCAL vigil.users_backfill = 'on'")
+        return (await tx.query(BACKFILL_BATCH_SQL, [batchSize, MAX_ALERT_USERS])).rowCount ?? 0
+      })
+      filled += batch
+      if (batch < batchSize) break
     }
+    return filled
   })
 }
 

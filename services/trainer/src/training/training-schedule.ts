@@ -1,4 +1,4 @@
-import { startPeriodic, withClient, type Logger, type PgPool } from '@vigil/platform'
+import { startPeriodic, withAdvisoryLock, type Logger, type PgPool } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
 import type { DriftReport } from './feature-drift.ts'
 import type { ShadowReviewOutcome } from './shadow-review.ts'
@@ -43,6 +43,9 @@ interface Due {
  * drift retrain from that version ran: after a restart, or on another instance, as well as on this one.
  */
 const driftFrom = (version: string) => `drift from ${version}: `
+
+/** The advisory lock that keeps two trainer instances from checking and training at once. */
+const TRAINER_LOCK = 'trainer'
 
 /**
  * Decides when to train: on request; a first model once enough history has arrived and stopped
@@ -98,23 +101,17 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     return null
   }
 
-  // The lock's connection is held across the whole check and any training: withClient keeps a
-  // Postgres restart meanwhile from killing the trainer (the check fails and the next one retries).
-  const tick = () => withClient(pool, async (client) => {
-    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('trainer')) AS locked")
-    if (!rows[0]!.locked) return
-    try {
-      if (await jobs.serveRequest()) return
-      const review = await jobs.reviewShadow()
-      // A shadow version awaiting its review is not replaced by the next scheduled or drift retrain:
-      // with both times at their defaults (an hour), the retrain always came first and no shadow
-      // version was ever reviewed. One that cannot get its events gives way an interval after it was due.
-      if (review !== null && typeof review === 'object' && Date.now() < review.reviewDueAt.getTime() + options.intervalMs) return
-      const due = await reasonToTrain()
-      if (due) await train(due)
-    } finally {
-      await client.query("SELECT pg_advisory_unlock(hashtext('trainer'))")
-    }
+  // The lock's connection is held across the whole check and any training; a Postgres restart
+  // meanwhile fails the check (withAdvisoryLock's connection is discarded) and the next one retries.
+  const tick = () => withAdvisoryLock(pool, TRAINER_LOCK, async () => {
+    if (await jobs.serveRequest()) return
+    const review = await jobs.reviewShadow()
+    // A shadow version awaiting its review is not replaced by the next scheduled or drift retrain:
+    // with both times at their defaults (an hour), the retrain always came first and no shadow
+    // version was ever reviewed. One that cannot get its events gives way an interval after it was due.
+    if (review !== null && typeof review === 'object' && Date.now() < review.reviewDueAt.getTime() + options.intervalMs) return
+    const due = await reasonToTrain()
+    if (due) await train(due)
   })
 
   return startPeriodic('training check', options.checkMs, tick, log)
