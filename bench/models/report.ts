@@ -118,11 +118,11 @@ if (scoringThroughput) {
   say()
   say(`Events (test rows) scored per second on ${r.dataset} (${r.testRows} rows × ${r.features} features), by the isolation forest member alone `
     + `(its ONNX export through createOnnxDetector) and by the ensemble as the trainer builds it (${r.members}, trained on ${r.trainRows} rows, ONNX exports attached) `
-    + 'and the scorer loads it: FOREST_RUNTIME typescript or onnx (onnxruntime-node with the scorer\'s session options; the other members are TypeScript in both), '
+    + 'and the scorer loads it: FOREST_RUNTIME typescript or onnx (onnxruntime-node with the scorer\'s session options, one thread; the other members are TypeScript in both), '
     + `EXPLAIN alerts (the scorer's default; ${r.alertingRows} test rows reach the threshold) or none. Batch is rows per score call: 1 as when events are scored one by one, `
     + `512 as for a fetched batch. All cases in one process, in ${r.rounds} interleaved rounds (\`npx tsx bench/models/scoring-throughput.ts\`); each pass scores the `
     + `test matrix for at least ${r.minPassSeconds} s; the median pass, the best in brackets. Cores busy is the process's CPU seconds per wall second, median of the rounds: over 1 `
-    + 'when onnxruntime\'s thread pool or V8\'s garbage collector work beside the main thread, under 1 while the shared machine runs others; the last column '
+    + 'when V8\'s garbage collector works beside the main thread, under 1 while the shared machine runs others; the last column '
     + `divides each runtime's median rows/s by its cores busy. The runtimes' scores of a test row differ by at most ${r.agreement.forestMaxScoreDifference.toExponential(1)} (forest raw score) and `
     + `${r.agreement.ensembleMaxScoreDifference.toExponential(1)} (ensemble score: the calibration is fitted on the TypeScript forest's float64 scores, and the float32 `
     + 'ONNX score of a row can land on the other side of tied calibration points).')

@@ -4,7 +4,7 @@
 // as the trainer builds it and the scorer loads it (FOREST_RUNTIME typescript or onnx; EXPLAIN alerts,
 // the scorer's default, or none). All in one process, in interleaved rounds whose order rotates, so
 // the shared machine's load meets every case alike; onnxruntime runs with the scorer's session
-// options (its default thread pool), hence the cores-busy figure. Prints the table and writes
+// options (one thread), and the cores-busy figure shows any other thread at work. Prints the table and writes
 // .cache/bench/models/results/scoring-throughput.json for report.ts.
 // Run: npx tsx bench/models/scoring-throughput.ts [dataset]   (prepares the set if it is missing)
 import { existsSync } from 'node:fs'

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { topics, type Topic } from '@vigil/schemas'
+import { topicOffsets } from '@vigil/platform'
 import { freePort, OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The OpenSSH sample replayed twice through the whole pipeline, then every score and feature
@@ -111,7 +112,7 @@ async function alerterCaughtUp(p: Pipeline, expectedEvents: number): Promise<voi
   try {
     const caughtUp = async (group: string, topic: Topic<unknown>) => {
       const name = reader.kafkaName(topic)
-      const ends = await admin.fetchTopicOffsets(name)
+      const ends = await topicOffsets(admin, name)
       const [committed] = await admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}${group}`, topics: [name] })
       const at = new Map(committed!.partitions.map((c) => [c.partition, Number(c.offset)]))
       return ends.every((e) => Number(e.high) === Number(e.low) || (at.get(e.partition) ?? -1) >= Number(e.high))

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, evidenceOf, topics, type FeatureRecord, type Score, type Topic } from '@vigil/schemas'
+import { topicOffsets } from '@vigil/platform'
 import {
   OPENSSH_SAMPLE, type Pipeline, readLogLines, type ReadRecord, removeTopics, replayOverTcp, REPO_ROOT, type ServiceProcess, spreadOverHosts, startPipeline,
   toSyslog, type TopicReader, uniquePrefix, waitFor,
@@ -387,7 +388,7 @@ async function waitDrained(p: Pipeline, group: string, topic: Parameters<Pipelin
     if (!(await admin.listGroups()).groups.some((g) => g.groupId === groupId)) return
     const name = p.reader.kafkaName(topic)
     await waitFor(`the ${group} group to commit the end of ${name}`, async () => {
-      const ends = new Map((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o.high]))
+      const ends = new Map((await topicOffsets(admin, name)).map((o) => [o.partition, o.high]))
       const [committed] = await admin.fetchOffsets({ groupId, topics: [name] })
       return committed!.partitions.every((c) => c.offset === ends.get(c.partition) || (ends.get(c.partition) === '0'))
     }, 90_000, 500)

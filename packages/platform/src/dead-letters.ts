@@ -3,6 +3,7 @@ import type { Admin, Batch, IHeaders } from 'kafkajs'
 import { CodecError, dlqOf, topicsWithDeadLetters, type DeadLetter, type Topic } from '@vigil/schemas'
 import { originalHeadersOf, originalKeyOf } from './dlq.ts'
 import { keyCachingPartitioner, type KafkaRuntime } from './kafka.ts'
+import { topicOffsets } from './kafka-admin.ts'
 
 /**
  * The header a redriven record carries: the dead letter it was sent again from (`<dlq topic>/<partition>/<offset>`).
@@ -169,7 +170,7 @@ async function readToEnd(
   try {
     // A deployment whose services never started has no dead-letter topics: nothing to read.
     if (!(await admin.listTopics()).includes(name)) return
-    const [ends, from] = await Promise.all([admin.fetchTopicOffsets(name), committedOffsets(admin, groupId, name)])
+    const [ends, from] = await Promise.all([topicOffsets(admin, name), committedOffsets(admin, groupId, name)])
     // Per partition, the offset to read up to (exclusive); a partition already there is done.
     const remaining = new Map(ends
       .filter((p) => Math.max(Number(p.low), from.get(p.partition) ?? -1) < Number(p.high))

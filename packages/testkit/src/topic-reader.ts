@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
+import { topicOffsets } from '@vigil/platform'
 import { createCodec, type Codec, type Topic, allTopics } from '@vigil/schemas'
 import { waitFor } from './wait-for.ts'
 
@@ -20,7 +21,7 @@ export async function createTopicReader(brokers: string, prefix: string, registr
 
   /** Messages in the topic now: the sum over partitions of high watermark minus low. */
   async function count(topic: Topic<unknown>): Promise<number> {
-    const offsets = await admin.fetchTopicOffsets(kafkaName(topic))
+    const offsets = await topicOffsets(admin, kafkaName(topic))
     return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
   }
 
@@ -30,7 +31,7 @@ export async function createTopicReader(brokers: string, prefix: string, registr
    */
   async function caughtUp(groupId: string, topic: Topic<unknown>): Promise<boolean> {
     const [ends, [committed]] = await Promise.all([
-      admin.fetchTopicOffsets(kafkaName(topic)),
+      topicOffsets(admin, kafkaName(topic)),
       admin.fetchOffsets({ groupId: `${prefix}${groupId}`, topics: [kafkaName(topic)] }),
     ])
     const at = new Map(committed?.partitions.map((p) => [p.partition, Number(p.offset)]))

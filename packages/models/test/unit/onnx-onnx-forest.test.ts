@@ -58,4 +58,20 @@ describe('forests scored by onnxruntime', () => {
     expect(scored.onnx.score.subarray(0, vectors.length)).toEqual(scored.typescript.score.subarray(0, vectors.length))
     expect(maxDifference(scored.onnx, scored.typescript)).toBeLessThan(1e-6)
   })
+
+  it('give an event the same score whatever batch it is scored in, as a re-delivered event is', async () => {
+    const training = inliers(3000, 14)
+    const artifact = attachOnnxExports(await trainEnsemble(training, names, defaultMembers, ensembleRegistry('typescript')))
+    const ensemble = await loadEnsemble(artifact, ensembleRegistry('onnx'))
+    opened.push(ensemble)
+    const probes = [...inliers(300, 15), ...attacks().map((a) => a.row)]
+    const whole = await ensemble.score(probes, { explain: 'none' })
+    for (const size of [1, 2, 7, 50]) {
+      for (let start = 0; start < probes.length; start += size) {
+        const part = await ensemble.score(probes.slice(start, start + size), { explain: 'none' })
+        expect(part.score, `rows ${start}.. in batches of ${size}`).toEqual(whole.score.slice(start, start + size))
+        expect(part.members.map((m) => [...m]), `rows ${start}.. in batches of ${size}`).toEqual(whole.members.map((m) => [...m.slice(start, start + size)]))
+      }
+    }
+  })
 })
