@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { topics, type Topic } from '@vigil/schemas'
-import { topicOffsets } from '@vigil/platform'
+import { withKafkaRetries } from '@vigil/platform'
 import { freePort, OPENSSH_SAMPLE, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The OpenSSH sample replayed twice through the whole pipeline, then every score and feature
@@ -59,7 +59,7 @@ describe('a duplicated replay', () => {
       for (const [group, topic] of ALERTER_GROUPS) {
         const groupId = `${pipeline.env.TOPIC_PREFIX}${group}`
         await admin.resetOffsets({ groupId, topic: reader.kafkaName(topic), earliest: true })
-        const [rewound] = await admin.fetchOffsets({ groupId, topics: [reader.kafkaName(topic)] })
+        const [rewound] = await withKafkaRetries(() => admin.fetchOffsets({ groupId, topics: [reader.kafkaName(topic)] }))
         expect(rewound!.partitions.every((o) => Number(o.offset) <= 0), `${group} rewound`).toBe(true)
       }
     } finally {
@@ -112,8 +112,8 @@ async function alerterCaughtUp(p: Pipeline, expectedEvents: number): Promise<voi
   try {
     const caughtUp = async (group: string, topic: Topic<unknown>) => {
       const name = reader.kafkaName(topic)
-      const ends = await topicOffsets(admin, name)
-      const [committed] = await admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}${group}`, topics: [name] })
+      const ends = await withKafkaRetries(() => admin.fetchTopicOffsets(name))
+      const [committed] = await withKafkaRetries(() => admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}${group}`, topics: [name] }))
       const at = new Map(committed!.partitions.map((c) => [c.partition, Number(c.offset)]))
       return ends.every((e) => Number(e.high) === Number(e.low) || (at.get(e.partition) ?? -1) >= Number(e.high))
     }

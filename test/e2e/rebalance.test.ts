@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, evidenceOf, topics, type FeatureRecord, type Score, type Topic } from '@vigil/schemas'
-import { topicOffsets } from '@vigil/platform'
+import { withKafkaRetries } from '@vigil/platform'
 import {
   OPENSSH_SAMPLE, type Pipeline, readLogLines, type ReadRecord, removeTopics, replayOverTcp, REPO_ROOT, type ServiceProcess, spreadOverHosts, startPipeline,
   toSyslog, type TopicReader, uniquePrefix, waitFor,
@@ -283,7 +283,7 @@ async function crashWithOutputInFlight<T>(
         if (!feed() && ++idle > 10) throw new Error(`the ${group} never had output in flight when frozen (${tries} tries), though it was fed all the input`)
       }
       await Promise.all([output, ...tails].map((t) => t.caughtUp()))
-      const [committed] = await admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}${group}`, topics: [inputTopic] })
+      const [committed] = await withKafkaRetries(() => admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}${group}`, topics: [inputTopic] }))
       const next = new Map(committed!.partitions.map((c) => [c.partition, Number(c.offset)])) // -1: nothing committed yet
       if (output.values.some((value) => inputsOf(value).some((input) => Number(input.offset) >= (next.get(input.partition) ?? -1)))) {
         const { code } = await instance.stop('SIGKILL')
@@ -388,8 +388,8 @@ async function waitDrained(p: Pipeline, group: string, topic: Parameters<Pipelin
     if (!(await admin.listGroups()).groups.some((g) => g.groupId === groupId)) return
     const name = p.reader.kafkaName(topic)
     await waitFor(`the ${group} group to commit the end of ${name}`, async () => {
-      const ends = new Map((await topicOffsets(admin, name)).map((o) => [o.partition, o.high]))
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [name] })
+      const ends = new Map((await withKafkaRetries(() => admin.fetchTopicOffsets(name))).map((o) => [o.partition, o.high]))
+      const [committed] = await withKafkaRetries(() => admin.fetchOffsets({ groupId, topics: [name] }))
       return committed!.partitions.every((c) => c.offset === ends.get(c.partition) || (ends.get(c.partition) === '0'))
     }, 90_000, 500)
   } finally {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Partitioners } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics, type FeatureRecord } from '@vigil/schemas'
-import { topicOffsets } from '@vigil/platform'
+import { withKafkaRetries } from '@vigil/platform'
 import {
   freePort, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor, type Pipeline,
 } from '@vigil/testkit'
@@ -400,8 +400,8 @@ async function finalAlerts(p: Pipeline): Promise<string[]> {
   try {
     const scoresTopic = reader.kafkaName(topics.scores)
     await waitFor('the alerter to consume every score', async () => {
-      const ends = await topicOffsets(admin, scoresTopic)
-      const [committed] = await admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}alerter`, topics: [scoresTopic] })
+      const ends = await withKafkaRetries(() => admin.fetchTopicOffsets(scoresTopic))
+      const [committed] = await withKafkaRetries(() => admin.fetchOffsets({ groupId: `${p.env.TOPIC_PREFIX}alerter`, topics: [scoresTopic] }))
       const at = new Map(committed!.partitions.map((c) => [c.partition, Number(c.offset)]))
       return ends.every((e) => Number(e.high) === Number(e.low) || (at.get(e.partition) ?? -1) >= Number(e.high))
     }, 60_000, 500)

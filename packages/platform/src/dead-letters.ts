@@ -3,7 +3,7 @@ import type { Admin, Batch, IHeaders } from 'kafkajs'
 import { CodecError, dlqOf, topicsWithDeadLetters, type DeadLetter, type Topic } from '@vigil/schemas'
 import { originalHeadersOf, originalKeyOf } from './dlq.ts'
 import { keyCachingPartitioner, type KafkaRuntime } from './kafka.ts'
-import { topicOffsets } from './kafka-admin.ts'
+import { withKafkaRetries } from './kafka-admin.ts'
 
 /**
  * The header a redriven record carries: the dead letter it was sent again from (`<dlq topic>/<partition>/<offset>`).
@@ -143,7 +143,7 @@ export async function redriveDeadLetters(kafka: KafkaRuntime, topic: Topic<unkno
 
 /** Per partition of `topic`, the offset `groupId` has committed (none for a partition it has not). */
 async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+  const [committed] = await withKafkaRetries(() => admin.fetchOffsets({ groupId, topics: [topic] }))
   return new Map(committed?.partitions.filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]))
 }
 
@@ -170,7 +170,7 @@ async function readToEnd(
   try {
     // A deployment whose services never started has no dead-letter topics: nothing to read.
     if (!(await admin.listTopics()).includes(name)) return
-    const [ends, from] = await Promise.all([topicOffsets(admin, name), committedOffsets(admin, groupId, name)])
+    const [ends, from] = await Promise.all([withKafkaRetries(() => admin.fetchTopicOffsets(name)), committedOffsets(admin, groupId, name)])
     // Per partition, the offset to read up to (exclusive); a partition already there is done.
     const remaining = new Map(ends
       .filter((p) => Math.max(Number(p.low), from.get(p.partition) ?? -1) < Number(p.high))

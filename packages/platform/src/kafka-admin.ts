@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Admin } from 'kafkajs'
 
 export interface RetryOptions {
   /** calls in all, the first included */
@@ -13,17 +12,18 @@ export interface RetryOptions {
 const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 12, firstDelayMs: 100, maxDelayMs: 1000 }
 
 /**
- * Each partition's low and high offsets of `topic`, as kafkajs's `fetchTopicOffsets` gives them.
- * kafkajs asks again only when it does not know the topic yet: a broker that answers that it is not
- * the partition's leader, as a broker does for a moment after the topic was created or while a leader
- * moves, failed the call (a dead-letter summary straight after the first dead letters did, in CI).
- * Answers kafkajs marks retriable are asked again here; any other error fails at once.
+ * Calls `call` (a kafkajs admin request) until it answers, while it fails with an error kafkajs marks
+ * retriable; any other error fails at once. kafkajs's admin asks again by itself only in some
+ * cases: `fetchTopicOffsets` only when it does not know the topic yet, `fetchOffsets` never. A broker
+ * answers that it is not a partition's leader for a moment after the topic was created or while a
+ * leader moves (a dead-letter summary straight after the first dead letters failed so, in CI), and
+ * a coordinator that its offsets are still loading after a restart.
  */
-export async function topicOffsets(admin: Pick<Admin, 'fetchTopicOffsets'>, topic: string, retry: RetryOptions = {}): ReturnType<Admin['fetchTopicOffsets']> {
+export async function withKafkaRetries<T>(call: () => Promise<T>, retry: RetryOptions = {}): Promise<T> {
   const { attempts, firstDelayMs, maxDelayMs } = { ...DEFAULT_RETRY, ...retry }
   for (let attempt = 1, delay = firstDelayMs; ; attempt++, delay = Math.min(delay * 2, maxDelayMs)) {
     try {
-      return await admin.fetchTopicOffsets(topic)
+      return await call()
     } catch (err) {
       if (attempt >= attempts || !(err as { retriable?: unknown })?.retriable) throw err
       await sleep(delay)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
-import { topicOffsets } from '@vigil/platform'
+import { withKafkaRetries } from '@vigil/platform'
 import { createCodec, type Codec, type Topic, allTopics } from '@vigil/schemas'
 import { waitFor } from './wait-for.ts'
 
@@ -21,7 +21,7 @@ export async function createTopicReader(brokers: string, prefix: string, registr
 
   /** Messages in the topic now: the sum over partitions of high watermark minus low. */
   async function count(topic: Topic<unknown>): Promise<number> {
-    const offsets = await topicOffsets(admin, kafkaName(topic))
+    const offsets = await withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(topic)))
     return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
   }
 
@@ -31,8 +31,8 @@ export async function createTopicReader(brokers: string, prefix: string, registr
    */
   async function caughtUp(groupId: string, topic: Topic<unknown>): Promise<boolean> {
     const [ends, [committed]] = await Promise.all([
-      topicOffsets(admin, kafkaName(topic)),
-      admin.fetchOffsets({ groupId: `${prefix}${groupId}`, topics: [kafkaName(topic)] }),
+      withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(topic))),
+      withKafkaRetries(() => admin.fetchOffsets({ groupId: `${prefix}${groupId}`, topics: [kafkaName(topic)] })),
     ])
     const at = new Map(committed?.partitions.map((p) => [p.partition, Number(p.offset)]))
     return ends.every((p) => Number(p.high) === Number(p.low) || (at.get(p.partition) ?? -1) >= Number(p.high))

@@ -4,7 +4,7 @@ import type { IHeaders, KafkaMessage } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { avroSchemaText, dlqOf, topics, type DeadLetter } from '@vigil/schemas'
 import { waitFor } from '@vigil/testkit'
-import { DEAD_LETTER_MAX_KEY_BYTES, redriveDeadLetters, REDRIVEN_FROM_HEADER, topicOffsets, type KafkaRuntime, type RunningConsumer } from '../../src/index.ts'
+import { DEAD_LETTER_MAX_KEY_BYTES, redriveDeadLetters, REDRIVEN_FROM_HEADER, withKafkaRetries, type KafkaRuntime, type RunningConsumer } from '../../src/index.ts'
 import { kafkaRig } from './kafka-rig.ts'
 
 const stack = inject('stack')
@@ -34,7 +34,7 @@ describe('dead letters keep the key and header bytes, whatever they are, and a r
   async function records(topic: string): Promise<KafkaMessage[]> {
     const admin = client.admin()
     await admin.connect()
-    const total = (await topicOffsets(admin, topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
+    const total = (await withKafkaRetries(() => admin.fetchTopicOffsets(topic))).reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
     await admin.disconnect()
     // by place: a fresh group may be handed a record twice after a rebalance
     const out = new Map<string, KafkaMessage>()

@@ -6,7 +6,7 @@ import { uniquePrefix, waitFor } from '@vigil/testkit'
 import { runDeadLettersCli } from '../../src/cli/dead-letters-cli.ts'
 import {
   baseConfig, createKafkaRuntime, createLogger, createMetrics, DEAD_LETTER_MAX_VALUE_BYTES, parseConfig, redriveDeadLetters, REDRIVEN_FROM_HEADER,
-  summarizeDeadLetters, topicOffsets, type KafkaRuntime,
+  summarizeDeadLetters, withKafkaRetries, type KafkaRuntime,
 } from '../../src/index.ts'
 
 const stack = inject('stack')
@@ -33,7 +33,7 @@ describe('dead letters: summary and redrive against the broker', () => {
     const admin = client.admin()
     await admin.connect()
     const name = kafka.kafkaName(topics.rawLogs)
-    const count = async () => (await topicOffsets(admin, name)).reduce((n, p) => n + Number(p.high), 0)
+    const count = async () => (await withKafkaRetries(() => admin.fetchTopicOffsets(name))).reduce((n, p) => n + Number(p.high), 0)
     await waitFor(`${atLeast} records on ${name}`, async () => (await count()) >= atLeast, 30_000)
     const total = await count()
     await admin.disconnect()
