@@ -85,7 +85,9 @@ export function createSuppressionStore(pool: PgPool) {
     async create(s: NewSuppression): Promise<{ suppression: Suppression; resolvedAlertIds: string[] } | null> {
       return inTransaction(pool, async (client) => {
         if (s.alertId !== undefined) {
-          const linked = await client.query('SELECT 1 FROM alerts WHERE alert_id = $1', [s.alertId])
+          // Locked until commit, so retention cannot delete it under the suppression's foreign key;
+          // one being deleted is waited for and then not found.
+          const linked = await client.query('SELECT 1 FROM alerts WHERE alert_id = $1 FOR KEY SHARE', [s.alertId])
           if (linked.rowCount === 0) return null
         }
         const { rows } = await client.query<SuppressionRow>(

@@ -52,10 +52,12 @@ export function createVerdictStore(pool: PgPool) {
     /** Stores the verdict on `alertId`; null when there is no such alert. */
     async record(alertId: string, body: VerdictBody): Promise<FeedbackVerdict | null> {
       return inTransaction(pool, async (client) => {
+        // FOR UPDATE: an alert that retention is deleting is waited for and then not found (null, a
+        // 404), where the verdict's foreign key would fail once the delete commits (a 500).
         const { rows } = await client.query<VerdictRow>(
           `INSERT INTO alert_verdicts (alert_id, verdict, note, analyst, detector, model_version, entity_kind, entity_id, first_seen, last_seen, decided_at, published)
            SELECT alert_id, $2, $3, $4, detector, model_version, entity_kind, entity_id, first_seen, last_seen, date_trunc('milliseconds', clock_timestamp()), false
-           FROM alerts WHERE alert_id = $1
+           FROM alerts WHERE alert_id = $1 FOR UPDATE
            ON CONFLICT (alert_id) DO UPDATE SET verdict = EXCLUDED.verdict, note = EXCLUDED.note, analyst = EXCLUDED.analyst,
              first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, decided_at = EXCLUDED.decided_at, published = false
            RETURNING ${RETURNING}`,

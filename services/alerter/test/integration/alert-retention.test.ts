@@ -5,6 +5,8 @@ import { freshTestDatabase, waitFor, type TestDatabase } from '@vigil/testkit'
 import { deleteExpiredAlerts, startAlertRetention, type AlertRetentionMetrics } from '../../src/adapters/alert-retention.ts'
 import { createAlertStore } from '../../src/adapters/alert-store.ts'
 import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
+import { newSuppressionBody } from '../../src/api/requests.ts'
+import { createSuppressionStore } from '../../src/api/suppression-store.ts'
 import { createVerdictStore } from '../../src/api/verdict-store.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 
@@ -220,5 +222,39 @@ describe('alert retention', () => {
     const counted = Object.fromEntries((await metrics.alertsDeleted.get()).values.map((v) => [v.labels.status, v.value]))
     expect(counted).toEqual({ open: 1, resolved: 2 })
     expect(await metrics.registry.metrics()).toMatch(/^app_alerts_deleted_total\{[^}]*status="resolved"[^}]*\} 2$/m)
+  })
+
+  it('answers a verdict or a suppression on an alert it is deleting with "no such alert", never an error', async () => {
+    const answers = {
+      verdict: (alertId: string) => createVerdictStore(pool).record(alertId, { verdict: 'true_positive' }),
+      suppression: (alertId: string) => createSuppressionStore(pool).create(newSuppressionBody.parse({
+        scope: 'entity', value: '10.9.9.9', reason: 'scanner', alertId, expiresAt: new Date(Date.now() + DAY_MS).toISOString(),
+      })),
+    }
+    const other = db.newPool()
+    const lockWaits = async () => (await other.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0]!.n
+    for (const [what, answer] of Object.entries(answers)) {
+      const alert = await store({ lastSeen: 120, events: 2 })
+      // Retention is held mid-statement, the alert's row locked for its delete: another transaction
+      // holds one of the alert's events, which the same statement deletes.
+      const holder = await other.connect()
+      try {
+        await holder.query('BEGIN')
+        await holder.query('SELECT 1 FROM alert_events WHERE alert_id = $1 LIMIT 1 FOR UPDATE', [alert.alertId])
+        const expiring = expire(recordedMetrics().metrics)
+        await waitFor('retention waiting, the alert locked', async () => (await lockWaits()) === 1)
+        const answered = answer(alert.alertId).then((value) => ({ value }), (err: unknown) => ({ err }))
+        await waitFor(`the ${what} waiting for the alert`, async () => (await lockWaits()) === 2)
+        await holder.query('COMMIT')
+        expect(await expiring).toEqual({ open: 1, resolved: 0 })
+        expect(await answered, what).toEqual({ value: null })
+      } finally {
+        holder.release()
+      }
+      expect(await ids('alerts')).toEqual([])
+      expect(await ids('alert_verdicts')).toEqual([])
+      expect(await ids('suppressions')).toEqual([])
+    }
   })
 })
