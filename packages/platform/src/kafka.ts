@@ -3,6 +3,7 @@ import { allTopics, createCodec, CodecError, dlqOf, RegistryUnavailableError, ty
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
 import { createCoalescingSender, fillRequest } from './coalescing-sender.ts'
+import { withKafkaRetries } from './kafka-admin.ts'
 import { CONSUMER_LAG_REFRESH_MS, createConsumerLagReporter } from './consumer-lag.ts'
 import { buildDeadLetter, deadLetterRecordKey, type DeadLetterSource } from './dlq.ts'
 import { canRetry, errorCode, PoisonMessageError, TransientError, UNREACHABLE_NETWORK_CODES } from './errors.ts'
@@ -247,6 +248,11 @@ export async function createKafkaRuntime(
           if (Date.now() > deadline) throw new Error(`topics ${missing.map(kafkaName).join(', ')} have no leaders after 30 s`)
           await new Promise((r) => setTimeout(r, 200))
         }
+        // The metadata names a leader a moment before the broker acts as one, and meanwhile it answers
+        // NOT_LEADER for the partition: a produce spanning partitions is then sent again whole, which
+        // writes the records of the partitions that took it twice. Every partition answering for its
+        // offsets is the broker leading them all.
+        for (const t of missing) await withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(t)), { attempts: 30 })
         log.info({ topics: missing.map(kafkaName) }, 'created topics')
       } finally {
         await admin.disconnect()
