@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics, type FeatureRecord } from '@vigil/schemas'
 import { withKafkaRetries } from '@vigil/platform'
 import {
-  freePort, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor, type Pipeline,
+  freePort, OPENSSH_SAMPLE, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor, type Pipeline,
 } from '@vigil/testkit'
 
 // The real shippers, as Debian packages them, writing the OpenSSH sample to raw-logs: rsyslog's
@@ -23,9 +23,7 @@ import {
 // no year, and relays stamp one: rsyslog and syslog-ng assume the current year, while the featurizer
 // infers the year that puts a line in the past. For a replay of last year's lines they disagree
 // (every weekday differs); for lines from the last days, as shippers see them live, they agree.
-const yesterday = new Date(Date.now() - 86_400_000)
-const liveDay = `${yesterday.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' })} ${String(yesterday.getUTCDate()).padStart(2, ' ')}`
-const lines = readLogLines(OPENSSH_SAMPLE).map((line) => line.replace(/^Dec 10/, liveDay))
+const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
 const LOG_DIR = join(REPO_ROOT, '.cache', 'test-logs', 'shippers')
 const SHIPPERS_ROOT = join(REPO_ROOT, '.cache', 'shippers', 'root')
 
@@ -33,7 +31,7 @@ const FEEDS = ['rsyslog-plain', 'rsyslog-json', 'syslog-ng-plain', 'syslog-ng-js
 type Feed = (typeof FEEDS)[number]
 // Feeds whose shipper writes an RFC 3339 timestamp: it stamps the year-less BSD timestamp of the
 // sample with a year by its own rule (the current year, but near New Year), where Vigil takes the
-// latest year that is not more than a week ahead. Their event times may differ by that year only.
+// latest year that is not more than a day ahead. Their event times may differ by that year only.
 const STAMPS_YEAR: ReadonlySet<Feed> = new Set(['rsyslog-plain', 'rsyslog-json', 'syslog-ng-plain', 'syslog-ng-json'])
 // What each feed's messages look like on raw-logs (the line of every event's evidence).
 const RFC3339 = String.raw`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}`

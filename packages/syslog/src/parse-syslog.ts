@@ -73,9 +73,12 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 
 const DAY_MS = 86_400_000
 // How far ahead of its arrival a year-less BSD timestamp may be and still count as this year: the
-// line has no zone (up to 14 h off) and sender clocks drift; a line a week in the future is more
-// likely from last year than from a clock that wrong.
-const MAX_FUTURE_MS = 7 * DAY_MS
+// line has no zone, and a sender's wall clock may be up to 14 h ahead of UTC, plus drift. Any more,
+// and it is last year's line replayed: the featurizer dates a line more than 5 minutes ahead at its
+// arrival (FUTURE_TOLERANCE_MS), so a year-less line read as days ahead would lose its own time.
+// This was 7 days: last December's sample, replayed in the first days of December, was all dated
+// at its arrival.
+const MAX_FUTURE_MS = DAY_MS
 
 type Failure = { ok: false; code: SyslogErrorCode; reason: string }
 
@@ -359,9 +362,9 @@ function matchTag(line: string, pos: number): { name: string; pid: string | null
 /**
  * The event time of a parsed line, in ms since the epoch, or null when the timestamp is missing or
  * not a real date. RFC 3339 timestamps are exact (a missing offset means UTC). A BSD `Mmm dd hh:mm:ss`
- * has no zone and no year: it is read as UTC, in the latest year that puts it no more than 7 days
- * after `receivedAt` (ms since the epoch), so a `Dec 10` line received in November is from last
- * year and a `Jan 2` line received on Dec 31 is from next year.
+ * has no zone and no year: it is read as UTC, in the latest year that puts it no more than a day
+ * after `receivedAt` (ms since the epoch), so a `Dec 10` line received on Dec 5 is from last year
+ * and a `Jan 1` line received on Dec 31 is from next year.
  */
 export function parseSyslogTimestamp(header: Pick<SyslogHeader, 'timestamp'>, receivedAt: number): number | null {
   const ts = header.timestamp

@@ -232,8 +232,13 @@ describe('parseSyslogTimestamp', () => {
 
   it('puts a year-less date in the year that keeps it from being far in the future', () => {
     expect(parseSyslogTimestamp(bsd('Dec 10 06:55:46'), at('2026-11-20T00:00:00Z'))).toBe(at('2025-12-10T06:55:46Z'))
-    expect(parseSyslogTimestamp(bsd('Jan  2 00:00:00'), at('2026-12-31T00:00:00Z'))).toBe(at('2027-01-02T00:00:00Z'))
-    expect(parseSyslogTimestamp(bsd('Jan  2 23:59:59'), at('2026-12-31T00:00:00Z'))).toBe(at('2027-01-02T23:59:59Z'))
+    expect(parseSyslogTimestamp(bsd('Jan  1 00:00:00'), at('2026-12-31T00:00:00Z'))).toBe(at('2027-01-01T00:00:00Z'))
+    expect(parseSyslogTimestamp(bsd('Jan  1 13:59:59'), at('2026-12-31T23:00:00Z'))).toBe(at('2027-01-01T13:59:59Z')) // a sender at UTC+14
+    // More than a day ahead: last year's line replayed, not a clock that wrong. The same line on
+    // Dec 9 is a zone's hours ahead (this year), on Dec 5 five days ahead (last year).
+    expect(parseSyslogTimestamp(bsd('Dec 10 06:55:46'), at('2026-12-09T12:00:00Z'))).toBe(at('2026-12-10T06:55:46Z'))
+    expect(parseSyslogTimestamp(bsd('Dec 10 06:55:46'), at('2026-12-05T12:00:00Z'))).toBe(at('2025-12-10T06:55:46Z'))
+    expect(parseSyslogTimestamp(bsd('Jan  2 00:00:01'), at('2026-12-31T00:00:00Z'))).toBe(at('2026-01-02T00:00:01Z'))
     expect(parseSyslogTimestamp(bsd('Jun 15 12:00:00'), at('2026-06-15T11:00:00Z'))).toBe(at('2026-06-15T12:00:00Z'))
     expect(parseSyslogTimestamp(bsd('Dec 31 23:59:59'), at('2027-01-01T00:00:10Z'))).toBe(at('2026-12-31T23:59:59Z'))
     expect(parseSyslogTimestamp(bsd('Mar  1 00:00:00'), at('2026-02-10T00:00:00Z'))).toBe(at('2025-03-01T00:00:00Z'))
