@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics } from '@vigil/schemas'
-import { freePort, REPO_ROOT, startService, tcpProxy, uniquePrefix, type ServiceProcess, type TcpProxy } from '@vigil/testkit'
+import { freePort, REPO_ROOT, startService, tcpProxy, uniquePrefix, waitFor, type ServiceProcess, type TcpProxy } from '@vigil/testkit'
 
 const stack = inject('stack')
 
@@ -25,7 +25,9 @@ describe('a service started before the broker', () => {
       KAFKA_BROKERS: `127.0.0.1:${proxy.port}`, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix,
       ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
     }, join(REPO_ROOT, '.cache', 'test-logs', 'broker-at-start'))
-    await new Promise((r) => setTimeout(r, 5_000))
+    const started = service
+    // The broker comes once the service has found it away, however long the machine took to start it.
+    await waitFor('the service waiting for the broker', () => readFileSync(started.logFile, 'utf8').includes('waiting for the broker'), 60_000, 100)
     expect(service.child.exitCode).toBeNull()
     expect(await service.isReady()).toBe(false)
     await proxy.open()

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { dlqOf, topics } from '@vigil/schemas'
 import {
-  endpointOf, freePort, newerRawLogWriter, OPENSSH_SAMPLE, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix,
+  endpointOf, freePort, newerRawLogWriter, OPENSSH_SAMPLE, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix, waitFor,
   type Pipeline, type TcpProxy,
 } from '@vigil/testkit'
 
@@ -31,11 +31,15 @@ describe.skipIf(!registryUrl)('featurizer while the schema registry is away', ()
 
   it('starts before the registry is there and waits for it', async () => {
     const proxy = await registryProxy()
+    const prefix = uniquePrefix('registry-late')
+    const runLogDir = join(logDir, prefix) // this run's logs alone
     const starting = startPipeline({
-      stack, prefix: uniquePrefix('registry-late'), logDir,
+      stack, prefix, logDir: runLogDir,
       instances: { trainer: 0, scorer: 0, alerter: 0 }, env: { SCHEMA_REGISTRY_URL: throughProxy(registryUrl!, proxy) },
     })
-    await new Promise((r) => setTimeout(r, 5_000))
+    // The registry comes once the ingestor has found it away, however long the machine took to start it.
+    await waitFor('the ingestor waiting for the registry', () => existsSync(runLogDir) && readdirSync(runLogDir).some((f) =>
+      f.startsWith('ingestor-') && readFileSync(join(runLogDir, f), 'utf8').includes('waiting for the schema registry')), 60_000, 100)
     await proxy.open()
     const p = await starting
     pipelines.push(p)

@@ -76,9 +76,12 @@ export async function startService(name: ServiceName, env: Record<string, string
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...serviceEnv, METRICS_PORT: String(metricsPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  child.stdout!.pipe(log)
-  child.stderr!.pipe(log)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  // Both into one file, which is ended once both are drained: a pipe that ended it on its own end
+  // could leave the other writing after the end. `exited` resolves when the log holds all the
+  // process wrote ('exit' can come before the last of it), so a test may read its last lines.
+  child.stdout!.pipe(log, { end: false })
+  child.stderr!.pipe(log, { end: false })
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => log.end(() => resolve(code))))
   const url = (path: string) => `http://127.0.0.1:${metricsPort}${path}`
   const isReady = async () => {
     try {

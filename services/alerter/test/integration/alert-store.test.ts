@@ -64,17 +64,21 @@ describe('alert store', () => {
       return { alert: { ...alert, severityId, severity: ['', '', 'low', 'medium', 'high', 'critical'][severityId]! }, eventId: s.eventId, eventTime: s.eventTime }
     }
     const written: number[] = []
-    const producer = (delayMs: number) => ({
+    let writing: () => void = () => {}
+    const aIsWriting = new Promise<void>((resolve) => (writing = resolve))
+    const producer = (delayMs: number, onSend = () => {}) => ({
       send: async (_topic: unknown, records: Array<{ value: unknown }>) => {
+        onSend()
         await new Promise((resolve) => setTimeout(resolve, delayMs))
         written.push(...records.map((r) => (r.value as Alert).severityId))
       },
     })
     const sinks = { enqueue: async () => {} }
     await raiseAlerts([rated(0, 3)], { store: a, producer: producer(0), sinks }) // published at medium
-    // Instance A raises it to high and is slow to write; instance B raises it to critical meanwhile.
-    const slow = raiseAlerts([rated(1, 4)], { store: a, producer: producer(300), sinks })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Instance A raises it to high and is slow to write (it holds the alert's row while it writes);
+    // instance B raises it to critical meanwhile.
+    const slow = raiseAlerts([rated(1, 4)], { store: a, producer: producer(300, writing), sinks })
+    await aIsWriting
     await raiseAlerts([rated(2, 5)], { store: b, producer: producer(0), sinks })
     await slow
     expect(written).toEqual([3, 4, 5]) // B's rise waited for A's: rising, each once

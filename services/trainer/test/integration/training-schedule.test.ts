@@ -117,7 +117,8 @@ describe('the training schedule', () => {
     ['skipped (no training window)', HOUR, ['v1']],
     ['that registered a version', 10 * 60_000, [expect.any(String), 'v1']],
   ])('remembers a drift retrain %s across a restart or another instance: none again from that version before the interval, one after', async (_, holdoutMs, versions) => {
-    const intervalMs = 2000
+    // Long enough for the first run, a new pool and ten checks to fall inside it on a loaded machine (about 0.7 s in CI).
+    const intervalMs = 6000
     const first = driftingSchedule(intervalMs, { holdoutMs })
     try {
       await waitFor('a drift retrain', async () => first.trained.length >= 1, 10_000, 10)
