@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { Kafka, logLevel } from 'kafkajs'
 import pg from 'pg'
 import { dlqOf, topics, type Alert } from '@vigil/schemas'
-import { movedToYesterday, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
+import { movedToRecentDay, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
 
 // The shared data set beside the repository, else the same file as copied into the test fixtures.
 const SHARED_SAMPLE = join(REPO_ROOT, '..', 'shared', 'data', 'loghub', 'OpenSSH', 'OpenSSH_2k.log')
@@ -15,10 +15,10 @@ const TIMEOUT_MS = 120_000
 
 const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
-// A sample of one year-less day (the OpenSSH sample's Dec 10) is replayed as yesterday's: as written,
-// it would read as this year's, hours ahead of its arrival, around its day each year (movedToYesterday).
+// A sample of one year-less day (the OpenSSH sample's Dec 10) is replayed as a recent Wednesday's: as
+// written, it would read as this year's, hours ahead of its arrival, around its day each year (movedToRecentDay).
 const sampleLines = readLogLines(SAMPLE)
-const lines = movedToYesterday(sampleLines) ?? sampleLines
+const lines = movedToRecentDay(sampleLines) ?? sampleLines
 const stack = stackFromEnv() ?? startNativeStack()
 const RUN_LABEL = 'demo-'
 const prefix = `${RUN_LABEL}${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
@@ -49,7 +49,7 @@ try {
   await alertsConsumer.run({
     eachMessage: async ({ message }) => printAlert(await reader.codec.decode(topics.alerts, message.value)),
   })
-  console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE}${lines === sampleLines ? '' : ' (its day moved to yesterday)'} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
+  console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE}${lines === sampleLines ? '' : ' (its day moved to a recent Wednesday, as it was in 2025)'} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
   await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines)
   console.log(`[${elapsed()}] replay sent; the trainer trains a first model on the history, then the scorer catches up`)
   await waitFor('every line to be scored', async () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { RawLog } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, readLinesOfYesterday, readLogLines, REPO_ROOT, spreadOverHosts, toSyslog } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, readLinesAsRecent, readLogLines, REPO_ROOT, spreadOverHosts, toSyslog } from '@vigil/testkit'
 import { handleInput } from '../../services/ingestor/src/handle-input.ts'
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
@@ -29,7 +29,7 @@ export interface RawLogInput {
  */
 export function buildWorkload(repeats: number, hosts: number): string[] {
   const samples = [
-    spreadOverHosts(readLinesOfYesterday(OPENSSH_SAMPLE), hosts),
+    spreadOverHosts(readLinesAsRecent(OPENSSH_SAMPLE), hosts),
     spreadOverHosts(readLogLines(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'Linux_2k.log')), hosts),
     apacheAsSyslog(readLogLines(join(REPO_ROOT, 'test', 'fixtures', 'loghub', 'Apache_2k.log')), hosts),
   ]

@@ -6,13 +6,13 @@ import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { topics, type RawLog } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, readLinesOfYesterday, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, readLinesAsRecent, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 import { startBareRelay } from '../lib/kafka-bench.ts'
 import { printTable, quantile } from '../lib/stats.ts'
 
 const N = Number(process.env.BENCH_LINES ?? 20_000)
 const PARTITIONS = 12
-const sample = readLinesOfYesterday(OPENSSH_SAMPLE)
+const sample = readLinesAsRecent(OPENSSH_SAMPLE)
 const lines = Array.from({ length: N }, (_, i) => sample[i % sample.length]!)
 const stack = stackFromEnv() ?? startNativeStack()
 

@@ -24,7 +24,7 @@ describe('a service started before the broker', () => {
     service = await startService('featurizer', {
       KAFKA_BROKERS: `127.0.0.1:${proxy.port}`, REDIS_URL: stack.REDIS_URL, REDIS_KEY_PREFIX: prefix, TOPIC_PREFIX: prefix,
       ...(stack.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL } : {}),
-    }, join(REPO_ROOT, '.cache', 'test-logs', 'broker-at-start'))
+    }, join(REPO_ROOT, '.cache', 'test-logs', 'broker-at-start', prefix)) // this run's log alone
     const started = service
     // The broker comes once the service has found it away, however long the machine took to start it.
     await waitFor('the service waiting for the broker', () => readFileSync(started.logFile, 'utf8').includes('waiting for the broker'), 60_000, 100)

@@ -1,14 +1,14 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics, type Topic } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, replayAcrossOutage, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, uniquePrefix, waitFor } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, replayAcrossOutage, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The five services while their Kafka broker goes away and comes back, as in a broker upgrade or a
 // node restart: lines keep arriving over syslog while it is down. No service may exit, and every
 // line must come out once, featurized and scored, when it is back. The broker is the test's own
 // (with SASL/SCRAM, as a deployment's would be), so the shared stack's broker stays up for the
 // other test files.
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 const DOWN_MS = 15_000
 
 describe('the pipeline across a broker restart', () => {

@@ -3,14 +3,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { topics, type Topic } from '@vigil/schemas'
 import { withKafkaRetries } from '@vigil/platform'
-import { freePort, OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { freePort, OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The OpenSSH sample replayed twice through the whole pipeline, then every score and feature
 // delivered to the alerter again (its consumer groups rewound, as after a lost commit): alerts
 // fold repeats into the alert of their entity, detector and window, and the webhook (a real HTTP
 // receiver) hears of each alert once. Meanwhile Slack is down for the first minute: once it is
 // back, it too hears of every alert, once.
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 const ALERTER_GROUPS = [['alerter', topics.scores], ['alerter-sigma', topics.features]] as const
 
 describe('a duplicated replay', () => {

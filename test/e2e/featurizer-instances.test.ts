@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics, type FeatureRecord } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix } from '@vigil/testkit'
 
 /**
  * The OpenSSH sample as if three servers had logged it, so the lines spread over partitions and
@@ -17,7 +17,7 @@ function asThreeHosts(lines: string[]): string[] {
     return line.replace(' LabSZ ', ` ${hostOfPid.get(pid) ?? 'LabSZ0'} `)
   })
 }
-const lines = asThreeHosts(readLinesOfYesterday(OPENSSH_SAMPLE))
+const lines = asThreeHosts(readLinesAsRecent(OPENSSH_SAMPLE))
 
 /** Features by line (and which occurrence of that line), so two runs with different offsets compare. */
 async function featuresByLine(featurizers: number, pipelines: Pipeline[]): Promise<Map<string, FeatureRecord['vector']>> {

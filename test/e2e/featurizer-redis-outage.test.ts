@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics } from '@vigil/schemas'
-import { freePort, OPENSSH_SAMPLE, ownRedis, type OwnRedis, type Pipeline, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { freePort, OPENSSH_SAMPLE, ownRedis, type OwnRedis, type Pipeline, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 
 describe('featurizer while Redis is away', () => {
   let pipeline: Pipeline | undefined

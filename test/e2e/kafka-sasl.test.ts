@@ -5,13 +5,13 @@ import { Kafka, logLevel, type KafkaConfig } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, type ServiceName, topics } from '@vigil/schemas'
 import {
-  OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, replayOverTcp, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, startService, uniquePrefix, waitFor,
+  OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, replayOverTcp, REPO_ROOT, type SecuredBroker, startPipeline, startSecuredBroker, startService, uniquePrefix, waitFor,
 } from '@vigil/testkit'
 
 // The five services against a broker whose client listener only accepts SASL/SCRAM-SHA-512, with
 // the credentials from the environment as a deployment gives them (the password from a file).
 // Postgres, Redis and the registry are the shared stack's.
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE).slice(0, 500) // enough history (TRAIN_MIN_ROWS 200) for a first model
+const lines = readLinesAsRecent(OPENSSH_SAMPLE).slice(0, 500) // enough history (TRAIN_MIN_ROWS 200) for a first model
 const SERVICES: ServiceName[] = ['ingestor', 'featurizer', 'scorer', 'trainer', 'alerter']
 
 /** Whether a client with these settings can list the broker's topics; the error if not. */

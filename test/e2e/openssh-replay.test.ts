@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, toSyslog, uniquePrefix, waitFor } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, toSyslog, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The whole real OpenSSH sample (loghub, 2,000 lines) through syslog TCP and all five services.
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 
 /** Source IPs by failed password attempts in the sample, most first: the ground truth, read from the file itself. */
 function failedLoginsBySource(): Array<[string, number]> {

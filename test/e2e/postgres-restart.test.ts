@@ -2,14 +2,14 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics, type Topic } from '@vigil/schemas'
-import { freePort, OPENSSH_SAMPLE, ownPostgres, type OwnPostgres, type Pipeline, readLinesOfYesterday, replayAcrossOutage, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { freePort, OPENSSH_SAMPLE, ownPostgres, type OwnPostgres, type Pipeline, readLinesAsRecent, replayAcrossOutage, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
 // The five services while their Postgres restarts (an upgrade, a failover), with lines arriving the
 // whole time. The trainer stores history there, the alerter its alerts and their deliveries, the
 // scorer reads the model registry. No service may exit, and once Postgres is back the history must
 // hold every event, and the alerts topic and table the same alerts. The server is the
 // test's own, so the other test files keep the shared one.
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 const DOWN_MS = 15_000
 
 describe('the pipeline across a Postgres restart', () => {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, evidenceOf, topics, type FeatureRecord, type Score, type Topic } from '@vigil/schemas'
 import { withKafkaRetries } from '@vigil/platform'
 import {
-  OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, type ReadRecord, removeTopics, replayOverTcp, REPO_ROOT, type ServiceProcess, spreadOverHosts, startPipeline,
+  OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, type ReadRecord, removeTopics, replayOverTcp, REPO_ROOT, type ServiceProcess, spreadOverHosts, startPipeline,
   toSyslog, type TopicReader, uniquePrefix, waitFor,
 } from '@vigil/testkit'
 
@@ -21,7 +21,7 @@ import {
 // membership change; and the crash, which is made to land while the instance has output written but
 // not committed, does cause repeats. Scores are keyed by event id and alerts by alert id: the
 // alerter counts each event once in Postgres and publishes no alert twice.
-const lines = spreadOverHosts(readLinesOfYesterday(OPENSSH_SAMPLE), 8)
+const lines = spreadOverHosts(readLinesAsRecent(OPENSSH_SAMPLE), 8)
 const WARM_UP = 300
 /** The main replay's pace while instances come and go; it slows down rather than end before the crash. */
 const LINES_PER_SECOND = 60

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { dlqOf, topics } from '@vigil/schemas'
 import {
-  endpointOf, freePort, newerRawLogWriter, OPENSSH_SAMPLE, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix, waitFor,
+  endpointOf, freePort, newerRawLogWriter, OPENSSH_SAMPLE, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, tcpProxy, throughProxy, uniquePrefix, waitFor,
   type Pipeline, type TcpProxy,
 } from '@vigil/testkit'
 
@@ -43,7 +43,7 @@ describe.skipIf(!registryUrl)('featurizer while the schema registry is away', ()
     await proxy.open()
     const p = await starting
     pipelines.push(p)
-    const lines = readLinesOfYesterday(OPENSSH_SAMPLE).slice(0, 20)
+    const lines = readLinesAsRecent(OPENSSH_SAMPLE).slice(0, 20)
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines)
     await p.reader.readAll(topics.features, lines.length, 60_000)
     expect(p.exited()).toEqual([])
@@ -59,7 +59,7 @@ describe.skipIf(!registryUrl)('featurizer while the schema registry is away', ()
       stack, prefix, logDir, instances: { trainer: 0, scorer: 0, alerter: 0 }, env: { SCHEMA_REGISTRY_URL: throughProxy(registryUrl!, proxy) },
     })
     pipelines.push(p)
-    const lines = readLinesOfYesterday(OPENSSH_SAMPLE).slice(0, 200)
+    const lines = readLinesAsRecent(OPENSSH_SAMPLE).slice(0, 200)
     await replayOverTcp('127.0.0.1', p.syslogTcpPort, lines)
     await p.reader.readAll(topics.features, lines.length, 60_000)
     const ingested = await p.reader.readAll(topics.rawLogs, lines.length)

@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { topics } from '@vigil/schemas'
-import { OPENSSH_SAMPLE, type Pipeline, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { OPENSSH_SAMPLE, type Pipeline, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
 
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 const cli = promisify(execFile)
 
 describe('a candidate in shadow', () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dlqOf, topics, type Alert, type FeatureRecord } from '@vigil/schemas'
 import { withKafkaRetries } from '@vigil/platform'
 import {
-  freePort, OPENSSH_SAMPLE, readLinesOfYesterday, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor, type Pipeline,
+  freePort, OPENSSH_SAMPLE, readLinesAsRecent, replayOverTcp, REPO_ROOT, startPipeline, uniquePrefix, waitFor, type Pipeline,
 } from '@vigil/testkit'
 
 // The real shippers, as Debian packages them, writing the OpenSSH sample to raw-logs: rsyslog's
@@ -19,11 +19,11 @@ import {
 // The daemons are unpacked by scripts/install-test-deps.sh (rsyslog and syslog-ng conflict as
 // Debian packages, and neither may replace the machine's own log daemon).
 
-// The sample as live traffic: its day (Dec 10 of some year) moved to yesterday. RFC 3164 lines carry
-// no year, and relays stamp one: rsyslog and syslog-ng assume the current year, while the featurizer
+// The sample as live traffic: its day (Dec 10 of some year) moved to a recent Wednesday. RFC 3164 lines
+// carry no year, and relays stamp one: rsyslog and syslog-ng assume the current year, while the featurizer
 // infers the year that puts a line in the past. For a replay of last year's lines they disagree
 // (every weekday differs); for lines from the last days, as shippers see them live, they agree.
-const lines = readLinesOfYesterday(OPENSSH_SAMPLE)
+const lines = readLinesAsRecent(OPENSSH_SAMPLE)
 const LOG_DIR = join(REPO_ROOT, '.cache', 'test-logs', 'shippers')
 const SHIPPERS_ROOT = join(REPO_ROOT, '.cache', 'shippers', 'root')
 
@@ -383,13 +383,13 @@ async function featurized(p: Pipeline): Promise<void> {
     (await p.reader.count(topics.features)) + (await p.reader.count(dlqOf(topics.rawLogs))) >= lines.length, 120_000, 500)
 }
 
-/**
- * The alerted entities (sorted), once the pipeline is done: every line featurized, every feature
- * scored and every score consumed by the alerter (its committed offsets at the end of scores).
- */
 /** An alert as the shipper tests compare them. */
 interface AlertOutcome { entity: string; detector: string; severity: string }
 
+/**
+ * The alerts (sorted), once the pipeline is done: every line featurized, every feature scored and
+ * every score consumed by the alerter (its committed offsets at the end of scores).
+ */
 async function finalAlerts(p: Pipeline): Promise<AlertOutcome[]> {
   const { reader } = p
   await featurized(p)

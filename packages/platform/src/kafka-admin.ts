@@ -15,9 +15,10 @@ const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 12, firstDelayMs: 100,
  * Calls `call` (a kafkajs admin request) until it answers, while it fails with an error kafkajs marks
  * retriable; any other error fails at once. kafkajs's admin asks again by itself only in some
  * cases: `fetchTopicOffsets` only when it does not know the topic yet, `fetchOffsets` never. A broker
- * answers that it is not a partition's leader for a moment after the topic was created or while a
- * leader moves (a dead-letter summary straight after the first dead letters failed so, in CI), and
- * a coordinator that its offsets are still loading after a restart.
+ * answers that it is not a partition's leader for a moment after the topic was created (a
+ * dead-letter summary straight after the first dead letters failed so, in CI), and a coordinator
+ * that its offsets are still loading after a restart. It does not follow a leader that moved to
+ * another broker: kafkajs asks the one its metadata names until it refreshes that (metadataMaxAge).
  */
 export async function withKafkaRetries<T>(call: () => Promise<T>, retry: RetryOptions = {}): Promise<T> {
   const { attempts, firstDelayMs, maxDelayMs } = { ...DEFAULT_RETRY, ...retry }

@@ -218,7 +218,18 @@ export async function createKafkaRuntime(
       try {
         const existing = new Set(await admin.listTopics())
         const missing = allTopics().filter((t) => !existing.has(kafkaName(t)))
-        if (missing.length === 0) return
+        if (missing.length > 0) await createTopics(missing)
+        // The metadata names a leader a moment before the broker acts as one, and meanwhile it answers
+        // NOT_LEADER for the partition: a produce spanning partitions is then sent again whole, which
+        // writes the records of the partitions that took it twice. Every partition answering for its
+        // offsets is the broker leading them all: waited for by every instance, as the topics may have
+        // been created a moment ago by another that started beside it.
+        for (const t of allTopics()) await withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(t)), { attempts: 30 })
+      } finally {
+        await admin.disconnect()
+      }
+
+      async function createTopics(missing: Topic<unknown>[]) {
         try {
           await admin.createTopics({
             // kafkajs's own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a fresh broker answers for a moment: we wait below.
@@ -248,14 +259,7 @@ export async function createKafkaRuntime(
           if (Date.now() > deadline) throw new Error(`topics ${missing.map(kafkaName).join(', ')} have no leaders after 30 s`)
           await new Promise((r) => setTimeout(r, 200))
         }
-        // The metadata names a leader a moment before the broker acts as one, and meanwhile it answers
-        // NOT_LEADER for the partition: a produce spanning partitions is then sent again whole, which
-        // writes the records of the partitions that took it twice. Every partition answering for its
-        // offsets is the broker leading them all.
-        for (const t of missing) await withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(t)), { attempts: 30 })
         log.info({ topics: missing.map(kafkaName) }, 'created topics')
-      } finally {
-        await admin.disconnect()
       }
     },
 

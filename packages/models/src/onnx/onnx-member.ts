@@ -121,13 +121,16 @@ export const onnxDetectorKind = {
 } as const
 
 /**
- * One thread per session, so an event's score does not depend on the batch it came in. With more,
- * onnxruntime splits a tree ensemble's sum by trees for small batches and by rows for large ones, and
- * the float32 sums differ in their last bits: measured, 996 of 1200 rows of a forest scored one, two,
- * seven or fifty at a time differed from the same rows scored in one batch. An event re-delivered
- * after a rebalance came back with another score, which could fall on the other side of the threshold.
- * A scorer scales by instances (one partition set each), not by threads; a forest scores about 20%
- * slower on 2000 rows this way.
+ * One thread per session, so that a tree ensemble (the forest's export, a scikit-learn forest) gives
+ * an event the same score whatever batch it came in. With more, onnxruntime splits a tree ensemble's
+ * sum by trees for small batches and by rows for large ones, and the float32 sums differ in their
+ * last bits: measured, 996 of 1200 rows of a forest scored one, two, seven or fifty at a time differed
+ * from the same rows scored in one batch, so an event re-delivered after a rebalance came back with
+ * another score, which could fall on the other side of the threshold. Other operators are not made
+ * batch-independent by this (a reviewer's MatMul/ReLU model still differed in 75 of 300 rows scored
+ * one at a time). A scorer scales by instances, not threads: on one thread a forest alone scored
+ * 2000 rows about 20% slower in wall time, on half the CPU, and the ensemble scored faster, as the
+ * thread pool no longer took the core its TypeScript members run on (bench/models/scoring-throughput.ts).
  */
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 }
 
