@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import type { EventOutcome, ParsedFields } from '../ecs-event.ts'
 import type { FamilyParser, ParserInput } from './family-parser.ts'
+import { parsePamKv } from './pam-kv.ts'
 
 /** What the privilege parser fills in; the caller adds @timestamp, message, host and the process name and pid. */
 export type PrivilegeFields = Pick<ParsedFields, 'event' | 'source' | 'user' | 'process'>
@@ -289,27 +290,6 @@ function toFields(rule: PrivilegeRule, g: Record<string, string | undefined>, da
   if (Object.keys(user).length > 0) fields.user = user
   if (rhost) fields.source = isIP(rhost) !== 0 ? { ip: rhost } : { domain: rhost }
   return fields
-}
-
-interface PamKv { logname?: string; uid?: string; ruser?: string; rhost?: string; user?: string }
-
-/** `logname= uid=500 euid=0 tty= ruser=alice rhost=  user=root`: the fields we use. */
-function parsePamKv(kv: string): PamKv {
-  const out: PamKv = {}
-  let pos = 0
-  // The next `=`, found once and reused by the words before it: a line of words without one stays linear.
-  let eq = kv.indexOf('=')
-  while (pos < kv.length) {
-    let end = kv.indexOf(' ', pos)
-    if (end === -1) end = kv.length
-    if (eq !== -1 && eq < pos) eq = kv.indexOf('=', pos)
-    if (eq > pos && eq < end) {
-      const key = kv.slice(pos, eq)
-      if (key === 'logname' || key === 'uid' || key === 'ruser' || key === 'rhost' || key === 'user') out[key] = kv.slice(eq + 1, end)
-    }
-    pos = end + 1
-  }
-  return out
 }
 
 function byFirstWord(rules: readonly WordRule[]): Map<string, WordRule[]> {

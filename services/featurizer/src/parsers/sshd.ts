@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import type { EventOutcome, ParsedFields } from '../ecs-event.ts'
+import { parsePamKv } from './pam-kv.ts'
 
 /** What the sshd parser fills in; the caller adds @timestamp, message, kind, module, original, host and process. */
 export type SshdFields = Pick<ParsedFields, 'source' | 'destination' | 'user' | 'ssh'> & {
@@ -240,18 +241,6 @@ function toFields(rule: SshdRule, g: Record<string, string | undefined>): SshdFi
   if (g.attempts !== undefined) ssh.attempts = Number(g.attempts)
   if (Object.keys(ssh).length > 0) fields.ssh = ssh
   return fields
-}
-
-/** `logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root`: the fields we use. */
-function parsePamKv(kv: string): { rhost?: string; user?: string } {
-  const out: { rhost?: string; user?: string } = {}
-  for (const token of kv.split(' ')) {
-    const eq = token.indexOf('=')
-    if (eq <= 0) continue
-    const key = token.slice(0, eq)
-    if (key === 'rhost' || key === 'user') out[key] = token.slice(eq + 1)
-  }
-  return out
 }
 
 // Not a regex: / +$/ backtracks quadratically on a long run of spaces followed by other text.
