@@ -224,7 +224,7 @@ export async function createKafkaRuntime(
         // writes the records of the partitions that took it twice. Every partition answering for its
         // offsets is the broker leading them all: waited for by every instance, as the topics may have
         // been created a moment ago by another that started beside it.
-        for (const t of allTopics()) await withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(t)), { attempts: 30 })
+        await Promise.all(allTopics().map((t) => withKafkaRetries(() => admin.fetchTopicOffsets(kafkaName(t)), { attempts: 30 })))
       } finally {
         await admin.disconnect()
       }

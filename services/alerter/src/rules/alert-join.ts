@@ -16,6 +16,8 @@ export const kindOf = (alert: Pick<Alert, 'detector'>): AlertKind | null =>
 
 /** An alert as stored, with every user its events named (the alerts table's users column). */
 export type AlertWithUsers = Alert & { users: readonly string[] }
+/** An alert that may carry those users; without them, its evidence names its users. */
+export type AlertMaybeWithUsers = Alert & Partial<Pick<AlertWithUsers, 'users'>>
 
 export interface AlertJoin {
   /**
@@ -76,7 +78,7 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
 
 /** The alert citing a Sigma alert and a model alert of one entity. */
 export function correlatedAlert(
-  sigma: Alert & { users?: readonly string[] }, model: Alert & { users?: readonly string[] }, windowMs: number, maxEvidence: number, now = Date.now(),
+  sigma: AlertMaybeWithUsers, model: AlertMaybeWithUsers, windowMs: number, maxEvidence: number, now = Date.now(),
 ): RaisedAlert {
   const firstSeen = Math.min(sigma.firstSeen, model.firstSeen)
   const severity = escalate(moreSevere(asSeverity(sigma.severity), asSeverity(model.severity)))

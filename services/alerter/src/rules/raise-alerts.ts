@@ -3,7 +3,7 @@ import { topics, type Alert } from '@vigil/schemas'
 import type { AlertStore } from '../adapters/alert-store.ts'
 import type { Notifier } from '../sinks/create-sinks.ts'
 import type { SuppressionCache } from '../api/suppression-cache.ts'
-import type { AlertJoin } from './alert-join.ts'
+import type { AlertJoin, AlertMaybeWithUsers } from './alert-join.ts'
 import type { RaisedAlert } from './sigma-alerts.ts'
 
 export interface RaiseDeps {
@@ -48,7 +48,7 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
     else if (recorded.needsRouting) toRoute.set(recorded.alert.alertId, recorded.alert)
   }
   // An alert of this batch is matched with the users recorded for it; one the join read, with its own.
-  const suppressionOf = (alert: Alert & { users?: readonly string[] }) => deps.suppressions?.isSuppressed({ ...alert, users: alert.users ?? usersOf.get(alert.alertId) })
+  const suppressionOf = (alert: AlertMaybeWithUsers) => deps.suppressions?.isSuppressed({ ...alert, users: alert.users ?? usersOf.get(alert.alertId) })
   for (const r of raised) await record(r)
   // After the alerts above are committed: see alert-join.ts for why that order matters.
   if (deps.join && counted.size > 0) {
