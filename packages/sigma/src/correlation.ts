@@ -27,6 +27,10 @@ import type { SigmaEvent } from './sigma-event.ts'
  * firing if it completed one. So a batch handled again after its alerts failed to be stored raises
  * them again (the alert store counts each event once), and a replay never fires a second time. The
  * answers are kept for as long as the window would keep their events.
+ * An observation may carry a quote (the caller's, e.g. the event's evidence), kept with the member
+ * it made for as long as the member is in the window, and returned with a firing that names the
+ * member: so an alert can cite the events of earlier batches it counted. A value_count member is
+ * quoted by its latest event, a temporal step by the event that came to it last.
  */
 export interface CompiledCorrelation {
   rule: CorrelationRule
@@ -55,6 +59,8 @@ export interface Observation {
   condition: CountCondition
   /** value_count: the value counted */
   value: string | null
+  /** what to return for this event's member with a firing that names it (see above), or null */
+  quote?: string | null
 }
 
 /** Evidence returned with a firing: the first members, enough for an alert to cite. */
@@ -70,6 +76,11 @@ export const MAX_ORDERED_EVENTS = 1000
 export interface Firing {
   count: number
   members: string[]
+  /**
+   * per member, the quote its observation gave, null when it gave none; all null when the firing is
+   * given again to an observation seen before (quotes are not kept with the outcomes)
+   */
+  quotes: Array<string | null>
 }
 
 /** Correlation state shared by every alerter instance (Redis), or one process's (memory, for tests). */
@@ -89,6 +100,8 @@ export interface CorrelationMatch {
   count: number
   /** event ids (event_count, temporal, temporal_ordered) or values (value_count) that made it fire */
   members: string[]
+  /** per member, its quote (see CorrelationState) or null */
+  quotes: Array<string | null>
   /** the event that completed it */
   eventId: string
   eventTime: number
@@ -154,8 +167,11 @@ function first(v: unknown): string | null {
 }
 
 export interface Correlator {
-  /** Feeds one event's detection matches to every correlation that names a matched rule; returns those that fired. */
-  observe(event: SigmaEvent, source: EventSource, matches: readonly DetectionMatch[]): Promise<CorrelationMatch[]>
+  /**
+   * Feeds one event's detection matches to every correlation that names a matched rule; returns
+   * those that fired. `quote` gives the event's quote, asked for only when a correlation observes it.
+   */
+  observe(event: SigmaEvent, source: EventSource, matches: readonly DetectionMatch[], quote?: () => string): Promise<CorrelationMatch[]>
 }
 
 export function createCorrelator(correlations: readonly CompiledCorrelation[], state: CorrelationState): Correlator {
@@ -168,12 +184,13 @@ export function createCorrelator(correlations: readonly CompiledCorrelation[], s
     })
   }
   return {
-    async observe(event, source, matches) {
+    async observe(event, source, matches, quote) {
       const steps = new Map<CompiledCorrelation, number[]>()
       for (const m of matches) {
         for (const { correlation, step } of byRule.get(m.rule.id) ?? []) steps.set(correlation, [...(steps.get(correlation) ?? []), step])
       }
       const fired: CorrelationMatch[] = []
+      let quoted: string | null | undefined
       for (const [correlation, matched] of steps) {
         const { rule } = correlation
         // The group must be the same whichever step read it; the first step's reading decides.
@@ -184,11 +201,12 @@ export function createCorrelator(correlations: readonly CompiledCorrelation[], s
         const firing = await state.observe({
           correlationId: rule.attribution.id, type: rule.type, groupKey: group.key, steps: matched, stepCount: correlation.steps.length,
           eventId: event.eventId, time: event.eventTime, timespanMs: rule.timespanMs, condition: rule.condition, value,
+          quote: quoted === undefined ? (quoted = quote?.() ?? null) : quoted,
         })
         if (firing === null) continue
         fired.push({
           kind: 'correlation', rule: rule.attribution, type: rule.type, correlated: correlation.steps.map((s) => s.rule.attribution),
-          groupBy: group.values, count: firing.count, members: firing.members, eventId: event.eventId, eventTime: event.eventTime,
+          groupBy: group.values, count: firing.count, members: firing.members, quotes: firing.quotes, eventId: event.eventId, eventTime: event.eventTime,
         })
       }
       return fired
@@ -212,6 +230,8 @@ export function createMemoryCorrelationState(): CorrelationState {
     window: Map<string, number>
     /** temporal: step → event id last seen at it */
     evidence: Map<string, string>
+    /** window member → the quote of the event that put it there */
+    quotes: Map<string, string>
     /** observation → what it got: null or the firing it completed */
     outcomes: Map<string, Firing | null>
     /** observation → its event time */
@@ -221,7 +241,7 @@ export function createMemoryCorrelationState(): CorrelationState {
   return {
     async observe(o) {
       const key = `${o.correlationId}\u0000${o.groupKey}`
-      const g = groups.get(key) ?? { window: new Map(), evidence: new Map(), outcomes: new Map(), seen: new Map() }
+      const g = groups.get(key) ?? { window: new Map(), evidence: new Map(), quotes: new Map(), outcomes: new Map(), seen: new Map() }
       groups.set(key, g)
       const observation = `${o.eventId}#${o.steps.join(',')}`
       const known = g.outcomes.get(observation)
@@ -236,40 +256,69 @@ export function createMemoryCorrelationState(): CorrelationState {
         g.seen.delete(m)
         g.outcomes.delete(m)
       }
-      for (const [m, t] of g.window) if (t <= from) g.window.delete(m)
+      for (const [m, t] of g.window) {
+        if (t > from) continue
+        g.window.delete(m)
+        g.quotes.delete(m)
+      }
       g.seen.set(observation, o.time)
-      const answer = (firing: Firing | null) => {
-        if (firing !== null) {
-          g.window.clear()
-          g.evidence.clear()
+      const setQuote = (member: string) => (o.quote ? g.quotes.set(member, o.quote) : g.quotes.delete(member))
+      // members: the window's members that made it fire; named: what the firing names for each
+      const answer = (fired: { count: number; members: string[]; named: string[] } | null) => {
+        if (fired === null) {
+          g.outcomes.set(observation, null)
+          return null
         }
-        g.outcomes.set(observation, firing)
+        const { count, members, named } = fired
+        const kept = members.slice(0, MAX_FIRING_MEMBERS)
+        const firing = { count, members: named.slice(0, MAX_FIRING_MEMBERS), quotes: kept.map((m) => g.quotes.get(m) ?? null) }
+        g.window.clear()
+        g.evidence.clear()
+        g.quotes.clear()
+        // As the Redis state keeps it: the quotes are not kept with the outcome.
+        g.outcomes.set(observation, { ...firing, quotes: firing.quotes.map(() => null) })
         return firing
       }
 
       if (o.type === 'temporal_ordered') {
-        for (const step of o.steps) g.window.set(`${String(step).padStart(4, '0')}|${o.eventId}`, o.time)
+        for (const step of o.steps) {
+          const member = `${String(step).padStart(4, '0')}|${o.eventId}`
+          g.window.set(member, o.time)
+          setQuote(member)
+        }
         const entries = [...g.window].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-        for (const [m] of entries.slice(0, Math.max(0, entries.length - MAX_ORDERED_EVENTS))) g.window.delete(m)
+        for (const [m] of entries.slice(0, Math.max(0, entries.length - MAX_ORDERED_EVENTS))) {
+          g.window.delete(m)
+          g.quotes.delete(m)
+        }
         const chain = latestChain(entries.slice(-MAX_ORDERED_EVENTS), o.stepCount, o.timespanMs)
-        return answer(chain === null ? null : { count: o.stepCount, members: chain })
+        return answer(chain === null ? null : { count: o.stepCount, members: chain, named: chain.map((m) => m.slice(m.indexOf('|') + 1)) })
       }
 
       if (o.type === 'temporal') {
+        // A step's evidence is the event that came to it last.
         for (const step of o.steps) {
           g.window.set(String(step), Math.max(o.time, g.window.get(String(step)) ?? Number.NEGATIVE_INFINITY))
           g.evidence.set(String(step), o.eventId)
+          setQuote(String(step))
         }
       } else {
+        // A value's quote is of its latest event.
         const member = o.type === 'value_count' ? o.value! : o.eventId
-        g.window.set(member, Math.max(o.time, g.window.get(member) ?? Number.NEGATIVE_INFINITY))
+        const current = g.window.get(member)
+        if (current === undefined || o.time > current) {
+          g.window.set(member, o.time)
+          setQuote(member)
+        }
       }
       const count = g.window.size
       if (!meets(count, o.condition)) return answer(null)
-      const members = o.type === 'temporal'
-        ? [...g.window.keys()].sort().map((s) => g.evidence.get(s) ?? '')
-        : [...g.window.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([m]) => m)
-      return answer({ count, members: members.slice(0, MAX_FIRING_MEMBERS) })
+      if (o.type === 'temporal') {
+        const steps = [...g.window.keys()].sort()
+        return answer({ count, members: steps, named: steps.map((s) => g.evidence.get(s) ?? '') })
+      }
+      const members = [...g.window.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([m]) => m)
+      return answer({ count, members, named: members })
     },
     async close() {
       groups.clear()
@@ -279,7 +328,7 @@ export function createMemoryCorrelationState(): CorrelationState {
 
 /**
  * temporal_ordered: a chain of events through every step in order, the last less than a timespan
- * after the first, as event ids; null when there is none. `entries` (step|event id → time) in
+ * after the first, as their window members (step|event id); null when there is none. `entries` (step|event id → time) in
  * time order, a tie by member. best[s] is the chain through step s with the latest start, which
  * leaves the most room for the steps after it.
  */
@@ -290,13 +339,13 @@ function latestChain(entries: ReadonlyArray<readonly [string, number]>, stepCoun
     const step = Number(member.slice(0, bar))
     const id = member.slice(bar + 1)
     if (step === 0) {
-      if (best[0] === undefined || time >= best[0].start) best[0] = { start: time, last: id, members: [id] }
+      if (best[0] === undefined || time >= best[0].start) best[0] = { start: time, last: id, members: [member] }
       continue
     }
     const before = best[step - 1]
     // One event is not two steps of a chain.
     if (before === undefined || before.last === id || time - before.start >= timespanMs) continue
-    if (best[step] === undefined || before.start >= best[step]!.start) best[step] = { start: before.start, last: id, members: [...before.members, id] }
+    if (best[step] === undefined || before.start >= best[step]!.start) best[step] = { start: before.start, last: id, members: [...before.members, member] }
   }
   return best[stepCount - 1]?.members ?? null
 }

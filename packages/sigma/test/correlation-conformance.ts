@@ -66,7 +66,7 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     const correlator = createCorrelator(set.correlations, state)
     const feed = async (events: SigmaEvent[], only?: string): Promise<CorrelationMatch[]> => {
       const out: CorrelationMatch[] = []
-      for (const e of events) out.push(...await correlator.observe(e, sourceOf(e), engine.match(e)))
+      for (const e of events) out.push(...await correlator.observe(e, sourceOf(e), engine.match(e), () => `quote of ${e.eventId}`))
       return only ? out.filter((m) => m.rule.id === only) : out
     }
     return { feed, state, set, engine }
@@ -96,11 +96,50 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     const events = [fail(0, '3.3.4.4', 'a', 'r1'), fail(1_000, '3.3.4.4', 'a', 'r2'), fail(2_000, '3.3.4.4', 'a', 'r3')]
     const first = await feed(events, 'count')
     expect(first.map((m) => m.eventId)).toEqual(['r3'])
-    // a redelivery of the whole batch: the firing again (its alert is raised once), nothing new
-    expect(await feed(events, 'count')).toEqual(first)
+    // a redelivery of the whole batch: the firing again (its alert is raised once), nothing new; not its quotes
+    expect(await feed(events, 'count')).toEqual(first.map((f) => ({ ...f, quotes: f.quotes.map(() => null) })))
     // the window was cleared by the firing, and the redelivered events did not refill it
     expect(await feed([fail(3_000, '3.3.4.4'), fail(4_000, '3.3.4.4')], 'count')).toEqual([])
     expect(await feed([fail(5_000, '3.3.4.4')], 'count')).toHaveLength(1)
+    await state.close()
+  })
+
+  it('returns each member with the quote its event gave, from earlier calls too; a firing given again comes without them', async () => {
+    const { feed, state } = await setup()
+    const events = [fail(0, '3.5.5.5', 'a', 'q1'), fail(1_000, '3.5.5.5', 'a', 'q2'), fail(2_000, '3.5.5.5', 'a', 'q3')]
+    expect(await feed(events.slice(0, 2), 'count')).toEqual([])
+    const [fired] = await feed(events.slice(2), 'count')
+    expect(fired!.members).toEqual(['q1', 'q2', 'q3'])
+    expect(fired!.quotes).toEqual(['quote of q1', 'quote of q2', 'quote of q3'])
+    const [again] = await feed(events.slice(2), 'count')
+    expect(again).toMatchObject({ members: ['q1', 'q2', 'q3'], quotes: [null, null, null] })
+    // The firing cleared the quotes with the window: the next firing quotes only its own events.
+    const [next] = await feed([fail(3_000, '3.5.5.5', 'a', 'q4'), fail(4_000, '3.5.5.5', 'a', 'q5'), fail(5_000, '3.5.5.5', 'a', 'q6')], 'count')
+    expect(next!.quotes).toEqual(['quote of q4', 'quote of q5', 'quote of q6'])
+    await state.close()
+  })
+
+  it('quotes a value by its latest event, a temporal step by the event that came to it last, and each event of an ordered chain', async () => {
+    const { feed, state } = await setup()
+    const [users] = await feed([fail(0, '3.6.6.6', 'a', 'v1'), fail(1_000, '3.6.6.6', 'b', 'v2'), fail(2_000, '3.6.6.6', 'a', 'v3'), fail(3_000, '3.6.6.6', 'c', 'v4')], 'users')
+    expect(users!.members).toEqual(['b', 'a', 'c'])
+    expect(users!.quotes).toEqual(['quote of v2', 'quote of v3', 'quote of v4'])
+    const [both] = await feed([fail(0, '3.7.7.7', 'a', 't1'), fail(1_000, '3.7.7.7', 'a', 't2'), ok(2_000, '3.7.7.7')], 'both')
+    expect(both!.members[0]).toBe('t2')
+    expect(both!.quotes[0]).toBe('quote of t2')
+    expect(both!.quotes[1]).toBe(`quote of ${both!.members[1]}`)
+    const [ordered] = await feed([fail(5_000, '3.8.8.8', 'a', 'o2'), ok(1_000, '3.8.8.8')], 'ordered')
+    expect(ordered!.members[1]).toBe('o2')
+    expect(ordered!.quotes).toEqual(ordered!.members.map((id) => `quote of ${id}`))
+    await state.close()
+  })
+
+  it('forgets a member\'s quote when the member leaves the window', async () => {
+    const { feed, state } = await setup()
+    expect(await feed([fail(0, '3.9.9.9', 'a', 'old'), fail(30_000, '3.9.9.9', 'a', 'w1')], 'count')).toEqual([])
+    // 'old' falls out of the window; a later event with the same id is a new member with its own quote
+    const [fired] = await feed([fail(70_000, '3.9.9.9', 'a', 'w2'), fail(80_000, '3.9.9.9', 'a', 'w3')], 'count')
+    expect(fired).toMatchObject({ members: ['w1', 'w2', 'w3'], quotes: ['quote of w1', 'quote of w2', 'quote of w3'] })
     await state.close()
   })
 

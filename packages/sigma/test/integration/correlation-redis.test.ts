@@ -52,13 +52,15 @@ describe('several alerter instances on one Redis', () => {
     for (let i = 0; i < 2000; i++) {
       const fired = await state.observe({
         correlationId: 'c', type: 'event_count', groupKey: 'g', steps: [0], stepCount: 1, eventId: `e${i}`,
-        time: i * 1000, timespanMs: 60_000, condition: { gte: 10 }, value: null,
+        time: i * 1000, timespanMs: 60_000, condition: { gte: 10 }, value: null, quote: `evidence of e${i}`,
       })
       if (fired) firings++
     }
     expect(firings).toBe(200)
     expect(await redis.hlen('long:corr:{c:g}:o')).toBeLessThanOrEqual(60)
     expect(await redis.zcard('long:corr:{c:g}:s')).toBeLessThanOrEqual(60)
+    // the quotes go with their members: only those of the window since the last firing are kept
+    expect(await redis.hlen('long:corr:{c:g}:q')).toBeLessThan(10)
   })
 
   it('expires an idle group', async () => {

@@ -7,6 +7,8 @@ export interface MatchedEvent {
   event: SigmaEvent
   source: EventSource
   matches: DetectionMatch[]
+  /** the event's quote, which a correlation keeps while it counts the event (see @vigil/sigma's CorrelationState) */
+  quote?: () => string
 }
 
 /** A fired correlation, with its rule's timespan (ms): the event-time window it counted over. */
@@ -31,9 +33,9 @@ export function createCorrelationFeed(correlations: readonly CompiledCorrelation
     async observe(events) {
       const returned = new Set<string>()
       const out: FeedFiring[][] = []
-      for (const { event, source, matches } of events) {
+      for (const { event, source, matches, quote } of events) {
         const firings: FeedFiring[] = []
-        for (const firing of await correlator.observe(event, source, matches)) {
+        for (const firing of await correlator.observe(event, source, matches, quote)) {
           const id = `${firing.rule.id}\u0000${JSON.stringify(firing.groupBy)}\u0000${firing.eventId}`
           if (returned.has(id)) continue
           returned.add(id)

@@ -4,7 +4,7 @@ import { evidenceOf, type Alert, type FeatureRecord, type Score } from '@vigil/s
 import type { CorrelationFeed } from './correlation-feed.ts'
 import type { Flag, FlaggedEntities } from './flagged-entities.ts'
 import { raiseAlerts, type RaiseDeps } from './raise-alerts.ts'
-import { correlationAlert, detectionAlert, sigmaDetector, type HitContext, type RaisedAlert } from './sigma-alerts.ts'
+import { correlationAlert, detectionAlert, evidenceOfQuote, quoteOf, sigmaDetector, type HitContext, type RaisedAlert } from './sigma-alerts.ts'
 
 /** Counters for rule hits (prom-client's Counter has this shape), e.g. app_sigma_matches_total{kind}. */
 export interface MatchCounter {
@@ -53,12 +53,14 @@ export async function handleScoreRecords(messages: readonly DeliveredMessage<Sco
 
 async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitContext }[], deps: SigmaDeps): Promise<Alert[]> {
   const now = (deps.now ?? Date.now)()
-  const matched = items.map(({ event }) => ({ event, source: sourceOf(event), matches: deps.engine.match(event) }))
+  const matched = items.map(({ event, hit }) => ({ event, source: sourceOf(event), matches: deps.engine.match(event), quote: () => quoteOf(hit.evidence) }))
   const firings = await deps.correlations.observe(matched).catch((cause) => {
     if (canRetry(cause)) throw cause
     throw new TransientError('SIGMA_STATE_UNAVAILABLE', `redis: ${(cause as Error).message}`, { cause })
   })
-  // Correlation evidence: the members this batch holds (earlier ones are counted, not quoted).
+  // Correlation evidence: each member's quote (its event's evidence, kept with the correlation's
+  // state, so members of earlier batches are cited too); a firing given again to a redelivered event
+  // comes without quotes, and cites the members this batch holds.
   const evidenceOf = new Map(items.map(({ event, hit }) => [event.eventId, hit.evidence]))
 
   const raised: RaisedAlert[] = []
@@ -75,7 +77,7 @@ async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitCo
     }
     for (const firing of firings[i]!) {
       correlations++
-      const members = firing.members.flatMap((id) => evidenceOf.get(id) ?? [])
+      const members = firing.members.flatMap((id, m) => evidenceOfQuote(firing.quotes[m] ?? null) ?? evidenceOf.get(id) ?? [])
       raised.push(correlationAlert(firing, hit, members, deps.version, deps.windowMs, deps.maxEvidence, now))
       // The correlation's window: every event it counted lies in it.
       flags.push({ entity, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })

@@ -88,14 +88,16 @@ export function detectionAlert(match: DetectionMatch, hit: HitContext, version: 
 
 /**
  * The alert a fired correlation raises: the correlation rule's attribution and that of every rule
- * it correlates, what it counted, and as evidence the completing event and the members at hand.
+ * it correlates, what it counted, and as evidence the completing event and the members it cites.
  */
 export function correlationAlert(
   firing: CorrelationMatch, hit: HitContext, members: readonly AlertEvidence[], version: string, windowMs: number, maxEvidence: number, now = Date.now(),
 ): RaisedAlert {
   const counted = firing.type === 'value_count' ? 'distinct values' : firing.type === 'event_count' ? 'events' : 'rules matched'
   const group = Object.entries(firing.groupBy).map(([k, v]) => `${k}=${v}`).join(', ')
-  const cited = [hit.evidence, ...members.filter((m) => m.eventId !== hit.evidence.eventId)]
+  // One event can be two members (two steps of a temporal correlation); the completing event is cited as it came.
+  const citedIds = new Set<string>()
+  const cited = [hit.evidence, ...members].filter((m) => !citedIds.has(m.eventId) && citedIds.add(m.eventId))
   const evidence = cited.slice(0, maxEvidence)
   const reasons = [
     `${firing.count} ${counted} (${firing.type})${group ? ` for ${group}` : ''}`,
@@ -107,6 +109,26 @@ export function correlationAlert(
     alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, rules, now), eventId: firing.eventId, eventTime: hit.eventTime,
     users: usersNamedIn({ evidence: cited }),
   }
+}
+
+/** A correlation member's quote: the evidence of the event that made it, kept in the correlation's state. */
+export const quoteOf = (evidence: AlertEvidence): string => JSON.stringify(evidence)
+
+/** The evidence a quote keeps; null for none, or for a quote that is not one (which nothing writes, but Redis is shared). */
+export function evidenceOfQuote(quote: string | null): AlertEvidence | null {
+  if (quote === null) return null
+  let value: unknown
+  try {
+    value = JSON.parse(quote)
+  } catch {
+    return null
+  }
+  const e = value as Partial<AlertEvidence> | null
+  if (e === null || typeof e !== 'object' || typeof e.eventId !== 'string' || typeof e.topic !== 'string' || typeof e.partition !== 'number'
+    || typeof e.offset !== 'string' || typeof e.line !== 'string' || !(e.users === undefined || (Array.isArray(e.users) && e.users.every((u) => typeof u === 'string')))) {
+    return null
+  }
+  return { eventId: e.eventId, topic: e.topic, partition: e.partition, offset: e.offset, line: e.line, ...(e.users !== undefined && { users: e.users }) }
 }
 
 /** A rule as an alert names it, with the author the Detection Rule License asks alerts to keep. */

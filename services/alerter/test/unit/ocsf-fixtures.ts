@@ -83,7 +83,7 @@ export function sigmaDetectionAlert(): Alert {
 export function sigmaCorrelationAlert(): Alert {
   const firing: CorrelationMatch = {
     kind: 'correlation', rule: bruteForce, type: 'event_count', correlated: [failedLogin], groupBy: { 'source.ip': BRUTE_FORCE_IP },
-    count: failures.length, members: failures.map((i) => `raw-logs/0/${i}`), eventId: `raw-logs/0/${lastFailure}`, eventTime: T_LAST,
+    count: failures.length, members: failures.map((i) => `raw-logs/0/${i}`), quotes: failures.map(() => null), eventId: `raw-logs/0/${lastFailure}`, eventTime: T_LAST,
   }
   const members = failures.map(evidenceAt)
   return correlationAlert(firing, hitAt(lastFailure, features), members, RULE_SET_VERSION, WINDOW_MS, 10, T_LAST + 200).alert

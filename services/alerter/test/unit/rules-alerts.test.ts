@@ -5,7 +5,7 @@ import { loadRuleSet, type CorrelationMatch, type DetectionMatch } from '@vigil/
 import type { Alert, Score } from '@vigil/schemas'
 import { buildAlert, modelDetector } from '../../src/build-alert.ts'
 import { CORRELATED_DETECTOR, correlatedAlert, kindOf } from '../../src/rules/alert-join.ts'
-import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
+import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, evidenceOfQuote, quoteOf, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 
 const RULES = fileURLToPath(new URL('../../rules', import.meta.url))
@@ -54,7 +54,7 @@ describe('Sigma alerts', () => {
   it('cite a fired correlation: what it counted, its attribution and its rules\', the completing event first', () => {
     const firing: CorrelationMatch = {
       kind: 'correlation', rule: bruteForce, type: 'event_count', correlated: [failedLogin], groupBy: { 'source.ip': '183.62.140.253' },
-      count: 10, members: Array.from({ length: 10 }, (_, i) => `raw-logs/0/${i}`), eventId: 'raw-logs/0/9', eventTime: T,
+      count: 10, members: Array.from({ length: 10 }, (_, i) => `raw-logs/0/${i}`), quotes: Array.from({ length: 10 }, () => null), eventId: 'raw-logs/0/9', eventTime: T,
     }
     const members = Array.from({ length: 10 }, (_, i) => hit(i).evidence)
     const a = correlationAlert(firing, hit(9), members, 'sigma@v', WINDOW, 4, T)
@@ -118,5 +118,17 @@ describe('correlated alerts (a Sigma alert and a model alert of one entity)', ()
     expect(later.alert.alertId).toBe(same.alert.alertId)
     expect(same.alert.alertId).toBe(alertIdOf(sigma.entity, CORRELATED_DETECTOR, bucketOf(T, WINDOW)))
     expect(earlier.alert.alertId).not.toBe(same.alert.alertId)
+  })
+})
+
+describe('a correlation member\'s quote', () => {
+  it('keeps its event\'s evidence, and is no evidence when it is not one', () => {
+    const evidence = { eventId: 'raw-logs/3/7', topic: 'raw-logs', partition: 3, offset: '7', line: 'Failed password for root', users: ['root'] }
+    expect(evidenceOfQuote(quoteOf(evidence))).toEqual(evidence)
+    const { users: _, ...withoutUsers } = evidence
+    expect(evidenceOfQuote(quoteOf(withoutUsers))).toEqual(withoutUsers)
+    for (const quote of [null, '', 'raw-logs/3/7', '[]', 'null', JSON.stringify({ ...evidence, partition: '3' }), JSON.stringify({ ...evidence, users: [1] })]) {
+      expect(evidenceOfQuote(quote)).toBeNull()
+    }
   })
 })

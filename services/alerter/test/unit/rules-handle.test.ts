@@ -85,6 +85,21 @@ describe('features → Sigma alerts', () => {
     expect(published.map((x) => x.detector).sort()).toEqual([`sigma:${BRUTE_FORCE}`, `sigma:${SSHD_ERROR}`])
   })
 
+  it('cites the events a correlation counted in earlier batches, and names their users', async () => {
+    const a = alerter()
+    // ten failures from one source, each user named once, arriving one batch at a time
+    const failures = Array.from({ length: 10 }, (_, i) => {
+      const record = failedLogin(i, i * 20, A)
+      return { ...record, event: { ...record.event, related: { user: [`user${i}`] } } }
+    })
+    const published = []
+    for (const record of failures) published.push(...await handleFeatureRecords(delivered([record]), a.deps))
+    const alert = published.find((x) => x.detector === `sigma:${BRUTE_FORCE}`)!
+    expect(alert.evidence.map((e) => e.eventId)).toEqual(['raw-logs/0/9', ...Array.from({ length: 9 }, (_, i) => `raw-logs/0/${i}`)])
+    expect(alert.evidence[1]).toEqual({ eventId: 'raw-logs/0/0', topic: 'raw-logs', partition: 0, offset: '0', line: failures[0]!.event.event.original, users: ['user0'] })
+    expect([...[...a.store.alerts.values()].find((r) => r.body.alertId === alert.alertId)!.users]).toEqual(['user9', ...Array.from({ length: 9 }, (_, i) => `user${i}`)])
+  })
+
   it('publishes nothing new for a batch delivered again, and counts no event twice', async () => {
     const a = alerter()
     await handleFeatureRecords(delivered(batch), a.deps)
