@@ -103,6 +103,14 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
     return { flagged: Number(rows[0]!.flagged), redriven: Number(rows[0]!.redriven) }
   }
 
+  /** The rows of `window` that came of a redriven dead letter. */
+  async function redrivenRows(window: TimeWindow | undefined): Promise<number> {
+    const { rows } = await pool.query<{ redriven: string }>(
+      `SELECT count(*) AS redriven FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven`,
+      [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
+    return Number(rows[0]!.redriven)
+  }
+
   return {
     ...table,
 
@@ -132,14 +140,18 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
      * The newest `limit` rows (of the current feature names) in `window`, or in the whole history
      * without one, leaving out what is known to be bad: every row of an entity flagged within the
      * window, and every row that came of a redriven dead letter (unless told to keep them: the
-     * benchmark's "trained on everything" setting).
+     * benchmark's "trained on everything" setting). `excludeRedriven` alone keeps the flagged rows
+     * and leaves out the redriven ones (drift: traffic as it came, attacks included, but not lines
+     * sent again late, whose windows were already trimmed).
      */
-    async trainingSet(limit: number, window?: TimeWindow, { excludeFlagged = true } = {}): Promise<TrainingSet> {
+    async trainingSet(limit: number, window?: TimeWindow, { excludeFlagged = true, excludeRedriven = excludeFlagged }: { excludeFlagged?: boolean; excludeRedriven?: boolean } = {}): Promise<TrainingSet> {
       const rows = await vectors(
         `SELECT h.event_id, h.event_time, h.vector FROM feature_history h
-         WHERE ${IN_WINDOW} ${excludeFlagged ? `AND NOT h.redriven AND NOT ${FLAGGED_IN_WINDOW}` : ''}
+         WHERE ${IN_WINDOW} ${excludeRedriven ? 'AND NOT h.redriven' : ''} ${excludeFlagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}
          ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
-      const excluded = excludeFlagged ? await excludedRows(window) : { flagged: 0, redriven: 0 }
+      const counted = excludeFlagged ? await excludedRows(window) : { flagged: 0, redriven: 0 }
+      // Without the flagged left out, a redriven row is left out as redriven whatever its entity.
+      const excluded = excludeRedriven && !excludeFlagged ? { flagged: 0, redriven: await redrivenRows(window) } : counted
       const set = {
         rows: rows.map((r) => r.vector.map(Number)),
         eventIds: rows.map((r) => r.event_id),
@@ -152,11 +164,15 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
       return { ...set, dataHash: trainingDataHash(set.featureNames, rows.map((r, i) => ({ eventId: r.event_id, eventTime: r.event_time, vector: set.rows[i]! }))) }
     },
 
-    /** The newest `limit` rows in `window` (the most recent history, see `windows`), flagged entities included and marked. */
+    /**
+     * The newest `limit` rows in `window` (the most recent history, see `windows`), flagged entities
+     * included and marked; rows of redriven dead letters left out (late, on trimmed windows: they
+     * would count as alerts of both versions, or as attacks ranked, for what the featurizer missed).
+     */
     async holdoutSet(window: TimeWindow, limit: number): Promise<HoldoutSet> {
       const rows = await vectors(
         `SELECT h.event_id, h.event_time, h.vector, ${FLAGGED_IN_WINDOW} AS flagged FROM feature_history h
-         WHERE ${IN_WINDOW} ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
+         WHERE ${IN_WINDOW} AND NOT h.redriven ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
       return {
         rows: rows.map((r) => r.vector.map(Number)),
         eventIds: rows.map((r) => r.event_id),

@@ -130,8 +130,10 @@ export async function measureDrift(pool: PgPool, history: FeatureHistory, model:
   if (!live?.windowStart || !live.windowEnd) return null
   const newest = await history.newestEventTime()
   if (!newest) return null
-  const trained = await history.trainingSet(maxRows, { from: live.windowStart, to: new Date(live.windowEnd.getTime() + 1) }, { excludeFlagged: false })
-  const recent = await history.trainingSet(maxRows, { from: new Date(newest.getTime() - windowMs), to: new Date(newest.getTime() + 1) }, { excludeFlagged: false })
+  // Traffic as it came, attacks included; not the lines of redriven dead letters, sent again late.
+  const kept = { excludeFlagged: false, excludeRedriven: true }
+  const trained = await history.trainingSet(maxRows, { from: live.windowStart, to: new Date(live.windowEnd.getTime() + 1) }, kept)
+  const recent = await history.trainingSet(maxRows, { from: new Date(newest.getTime() - windowMs), to: new Date(newest.getTime() + 1) }, kept)
   if (trained.rows.length === 0 || recent.rows.length === 0) return null
   return { version: live.version, ...featureDrift(trained.featureNames, trained.rows, recent.rows), recentRows: recent.rows.length }
 }

@@ -193,6 +193,16 @@ describe('feature history (COPY into day partitions)', () => {
     const everything = await history.trainingSet(1000, window, { excludeFlagged: false })
     expect(everything.eventIds).toEqual(records.map((r) => r.eventId))
     expect([everything.excluded, everything.excludedRedriven]).toEqual([0, 0])
+
+    // Drift's reading: traffic as it came, flagged entities included, redriven lines not.
+    const asItCame = await history.trainingSet(1000, window, { excludeFlagged: false, excludeRedriven: true })
+    expect(asItCame.eventIds).toEqual(records.filter((_, i) => !redriven(i)).map((r) => r.eventId))
+    expect([asItCame.excluded, asItCame.excludedRedriven]).toEqual([0, 8])
+
+    // The gate's holdout: flagged rows kept and marked, redriven ones left out.
+    const holdout = await history.holdoutSet(window, 1000)
+    expect(holdout.eventIds).toEqual(records.filter((_, i) => !redriven(i)).map((r) => r.eventId))
+    expect(holdout.flagged).toEqual(records.filter((_, i) => !redriven(i)).map((_, k, kept) => kept[k]!.entity.id === '10.4.0.1'))
   })
 
   it('splits the newest history into a holdout, flagged rows kept and marked', async () => {
