@@ -75,8 +75,14 @@ local function fire(count, members, named)
   return { out, quoted }
 end
 
+-- At most as many quotes as a firing returns members, the first to come (a member's own is
+-- replaced): a window of thousands of events keeps a hundred quotes, not a copy of each event.
 local function setQuote(member)
-  if quote ~= '' then redis.call('HSET', quotes, member, quote) else redis.call('HDEL', quotes, member) end
+  if quote == '' then
+    redis.call('HDEL', quotes, member)
+  elseif redis.call('HLEN', quotes) < maxMembers or redis.call('HEXISTS', quotes, member) == 1 then
+    redis.call('HSET', quotes, member, quote)
+  end
 end
 
 local function raise(member, time)

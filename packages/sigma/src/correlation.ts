@@ -30,7 +30,8 @@ import type { SigmaEvent } from './sigma-event.ts'
  * An observation may carry a quote (the caller's, e.g. the event's evidence), kept with the member
  * it made for as long as the member is in the window, and returned with a firing that names the
  * member: so an alert can cite the events of earlier batches it counted. A value_count member is
- * quoted by its latest event, a temporal step by the event that came to it last.
+ * quoted by its latest event, a temporal step by the event that came to it last. A window keeps at
+ * most MAX_FIRING_MEMBERS quotes, those of the first members to come.
  */
 export interface CompiledCorrelation {
   rule: CorrelationRule
@@ -262,7 +263,11 @@ export function createMemoryCorrelationState(): CorrelationState {
         g.quotes.delete(m)
       }
       g.seen.set(observation, o.time)
-      const setQuote = (member: string) => (o.quote ? g.quotes.set(member, o.quote) : g.quotes.delete(member))
+      // At most as many quotes as a firing returns members, the first to come (a member's own is replaced).
+      const setQuote = (member: string) => {
+        if (!o.quote) g.quotes.delete(member)
+        else if (g.quotes.size < MAX_FIRING_MEMBERS || g.quotes.has(member)) g.quotes.set(member, o.quote)
+      }
       // members: the window's members that made it fire; named: what the firing names for each
       const answer = (fired: { count: number; members: string[]; named: string[] } | null) => {
         if (fired === null) {

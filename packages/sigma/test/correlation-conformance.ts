@@ -1,7 +1,7 @@
 // One suite, run against every CorrelationState: the in-memory one (unit) and Redis (integration).
 import { expect, it } from 'vitest'
 import type { Score } from '@vigil/schemas'
-import { createCorrelator, type CorrelationMatch, type CorrelationState } from '../src/correlation.ts'
+import { createCorrelator, MAX_FIRING_MEMBERS, type CorrelationMatch, type CorrelationState } from '../src/correlation.ts'
 import { createSigmaEngine } from '../src/engine.ts'
 import { sourceOf } from '../src/field-mapping.ts'
 import { compileRuleSet, loadRuleSet } from '../src/load-rules.ts'
@@ -131,6 +131,23 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     const [ordered] = await feed([fail(5_000, '3.8.8.8', 'a', 'o2'), ok(1_000, '3.8.8.8')], 'ordered')
     expect(ordered!.members[1]).toBe('o2')
     expect(ordered!.quotes).toEqual(ordered!.members.map((id) => `quote of ${id}`))
+    await state.close()
+  })
+
+  it('keeps quotes for as many members as a firing returns, the first to come', async () => {
+    const state = await makeState()
+    const n = MAX_FIRING_MEMBERS + 50
+    // arriving newest first: the firing names the oldest members, the last 100 to come
+    const observe = (i: number) => state.observe({
+      correlationId: 'big', type: 'event_count', groupKey: 'g', steps: [0], stepCount: 1, eventId: `b${i}`,
+      time: 1_000 + n - i, timespanMs: 60_000, condition: { gte: n }, value: null, quote: `quote of b${i}`,
+    })
+    for (let i = 0; i < n - 1; i++) expect(await observe(i)).toBeNull()
+    const fired = await observe(n - 1)
+    expect(fired!.count).toBe(n)
+    expect(fired!.members).toEqual(Array.from({ length: MAX_FIRING_MEMBERS }, (_, k) => `b${n - 1 - k}`))
+    // of those, only the ones among the first 100 to come have their quotes
+    expect(fired!.quotes).toEqual(fired!.members.map((id) => (Number(id.slice(1)) < MAX_FIRING_MEMBERS ? `quote of ${id}` : null)))
     await state.close()
   })
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createRedis } from '@vigil/platform'
 import { uniquePrefix } from '@vigil/testkit'
 import { createRedisCorrelationState } from '../../src/correlation-state-redis.ts'
-import type { Observation } from '../../src/correlation.ts'
+import { MAX_FIRING_MEMBERS, type Observation } from '../../src/correlation.ts'
 import { correlationStateConformance } from '../correlation-conformance.ts'
 
 // Correlation state in the real Redis of the local stack: the same semantics suite the in-memory
@@ -61,6 +61,18 @@ describe('several alerter instances on one Redis', () => {
     expect(await redis.zcard('long:corr:{c:g}:s')).toBeLessThanOrEqual(60)
     // the quotes go with their members: only those of the window since the last firing are kept
     expect(await redis.hlen('long:corr:{c:g}:q')).toBeLessThan(10)
+  })
+
+  it('keeps at most as many quotes as a firing returns members, in a window that never fires', async () => {
+    const state = createRedisCorrelationState(redis, { keyPrefix: 'quotes:' })
+    for (let i = 0; i < 3 * MAX_FIRING_MEMBERS; i++) {
+      await state.observe({
+        correlationId: 'c', type: 'temporal_ordered', groupKey: 'g', steps: [0], stepCount: 2, eventId: `e${i}`,
+        time: i, timespanMs: 60_000, condition: { gte: 2 }, value: null, quote: 'x'.repeat(2048),
+      })
+    }
+    expect(await redis.zcard('quotes:corr:{c:g}:w')).toBe(3 * MAX_FIRING_MEMBERS)
+    expect(await redis.hlen('quotes:corr:{c:g}:q')).toBe(MAX_FIRING_MEMBERS)
   })
 
   it('expires an idle group', async () => {

@@ -77,7 +77,13 @@ async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitCo
     }
     for (const firing of firings[i]!) {
       correlations++
-      const members = firing.members.flatMap((id, m) => evidenceOfQuote(firing.quotes[m] ?? null) ?? evidenceOf.get(id) ?? [])
+      const members = firing.members.flatMap((id, m) => {
+        const quoted = evidenceOfQuote(firing.quotes[m] ?? null)
+        // A member is an event id but for value_count (a value): a quote of another event is stale,
+        // left by an older alerter that did not clear quotes (a rolling upgrade), and not cited.
+        const fits = quoted !== null && (firing.type === 'value_count' || quoted.eventId === id)
+        return (fits ? quoted : evidenceOf.get(id)) ?? []
+      })
       raised.push(correlationAlert(firing, hit, members, deps.version, deps.windowMs, deps.maxEvidence, now))
       // The correlation's window: every event it counted lies in it.
       flags.push({ entity, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })

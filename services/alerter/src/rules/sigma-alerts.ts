@@ -111,8 +111,22 @@ export function correlationAlert(
   }
 }
 
-/** A correlation member's quote: the evidence of the event that made it, kept in the correlation's state. */
-export const quoteOf = (evidence: AlertEvidence): string => JSON.stringify(evidence)
+/**
+ * A correlation member's quote: the evidence of the event that made it, kept in the correlation's
+ * state (Redis) while the correlation counts it, its line cut to MAX_QUOTED_LINE_CHARS (a window may
+ * keep a hundred of them, per group); topic, partition and offset still lead to the whole line.
+ */
+export function quoteOf(evidence: AlertEvidence): string {
+  const { line } = evidence
+  if (line.length <= MAX_QUOTED_LINE_CHARS) return JSON.stringify(evidence)
+  // Not between the two halves of a surrogate pair: Postgres's jsonb refuses a lone one.
+  const end = isHighSurrogate(line.charCodeAt(MAX_QUOTED_LINE_CHARS - 1)) ? MAX_QUOTED_LINE_CHARS - 1 : MAX_QUOTED_LINE_CHARS
+  return JSON.stringify({ ...evidence, line: `${line.slice(0, end)}${QUOTE_CUT_MARK}` })
+}
+export const MAX_QUOTED_LINE_CHARS = 2048
+/** ends a quoted line that was cut */
+export const QUOTE_CUT_MARK = ' …[cut]'
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
 /** The evidence a quote keeps; null for none, or for a quote that is not one (which nothing writes, but Redis is shared). */
 export function evidenceOfQuote(quote: string | null): AlertEvidence | null {

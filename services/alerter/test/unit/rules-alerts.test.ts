@@ -5,7 +5,7 @@ import { loadRuleSet, type CorrelationMatch, type DetectionMatch } from '@vigil/
 import type { Alert, Score } from '@vigil/schemas'
 import { buildAlert, modelDetector } from '../../src/build-alert.ts'
 import { CORRELATED_DETECTOR, correlatedAlert, kindOf } from '../../src/rules/alert-join.ts'
-import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, evidenceOfQuote, quoteOf, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
+import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, evidenceOfQuote, MAX_QUOTED_LINE_CHARS, QUOTE_CUT_MARK, quoteOf, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 
 const RULES = fileURLToPath(new URL('../../rules', import.meta.url))
@@ -130,5 +130,16 @@ describe('a correlation member\'s quote', () => {
     for (const quote of [null, '', 'raw-logs/3/7', '[]', 'null', JSON.stringify({ ...evidence, partition: '3' }), JSON.stringify({ ...evidence, users: [1] })]) {
       expect(evidenceOfQuote(quote)).toBeNull()
     }
+  })
+
+  it('cuts a long line, never between the halves of a surrogate pair', () => {
+    const evidence = { eventId: 'e', topic: 'raw-logs', partition: 0, offset: '1', line: 'a'.repeat(MAX_QUOTED_LINE_CHARS + 10) }
+    expect(evidenceOfQuote(quoteOf(evidence))!.line).toBe(`${'a'.repeat(MAX_QUOTED_LINE_CHARS)}${QUOTE_CUT_MARK}`)
+    const emoji = { ...evidence, line: `${'a'.repeat(MAX_QUOTED_LINE_CHARS - 1)}\u{1F600}${'b'.repeat(10)}` }
+    const cut = evidenceOfQuote(quoteOf(emoji))!.line
+    expect(cut).toBe(`${'a'.repeat(MAX_QUOTED_LINE_CHARS - 1)}${QUOTE_CUT_MARK}`)
+    expect(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(cut)).toBe(false) // no lone high surrogate
+    const short = { ...evidence, line: 'a'.repeat(MAX_QUOTED_LINE_CHARS) }
+    expect(evidenceOfQuote(quoteOf(short))).toEqual(short)
   })
 })

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { TransientError } from '@vigil/platform'
-import { createMemoryCorrelationState, createSigmaEngine } from '@vigil/sigma'
+import { createMemoryCorrelationState, createSigmaEngine, type CorrelationState } from '@vigil/sigma'
 import type { Score } from '@vigil/schemas'
 import { createCorrelationFeed } from '../../src/rules/correlation-feed.ts'
 import { mergeFlags } from '../../src/rules/flagged-entities.ts'
 import { handleFeatureRecords, handleScoreRecords, type SigmaDeps } from '../../src/rules/handle-sigma-events.ts'
+import { quoteOf } from '../../src/rules/sigma-alerts.ts'
 import { DEFAULT_RULE_DIRS, loadRules, ruleCounts } from '../../src/rules/rule-set.ts'
 import { delivered, failedLogin, memoryFlags, memoryRaiseDeps, sshdRecord } from './rules-fakes.ts'
 
@@ -98,6 +99,21 @@ describe('features → Sigma alerts', () => {
     expect(alert.evidence.map((e) => e.eventId)).toEqual(['raw-logs/0/9', ...Array.from({ length: 9 }, (_, i) => `raw-logs/0/${i}`)])
     expect(alert.evidence[1]).toEqual({ eventId: 'raw-logs/0/0', topic: 'raw-logs', partition: 0, offset: '0', line: failures[0]!.event.event.original, users: ['user0'] })
     expect([...[...a.store.alerts.values()].find((r) => r.body.alertId === alert.alertId)!.users]).toEqual(['user9', ...Array.from({ length: 9 }, (_, i) => `user${i}`)])
+  })
+
+  it('does not cite a quote of another event than its member (left by an older alerter during a rolling upgrade)', async () => {
+    const a = alerter()
+    const [first, second] = [failedLogin(0, 0, A), failedLogin(1, 20, A)]
+    const stale = { eventId: 'raw-logs/0/77', topic: 'raw-logs', partition: 0, offset: '77', line: 'an event of an earlier firing', users: ['mallory'] }
+    let observed = 0
+    const state: CorrelationState = {
+      observe: async () => (observed++ === 1 ? { count: 10, members: [first.eventId, second.eventId], quotes: [quoteOf(stale), null] } : null),
+      close: async () => {},
+    }
+    a.deps.correlations = createCorrelationFeed(rules.set.correlations, state)
+    const published = await handleFeatureRecords(delivered([first, second]), a.deps)
+    const alert = published.find((x) => x.detector === `sigma:${BRUTE_FORCE}`)!
+    expect(alert.evidence.map((e) => e.eventId)).toEqual([second.eventId, first.eventId])
   })
 
   it('publishes nothing new for a batch delivered again, and counts no event twice', async () => {
