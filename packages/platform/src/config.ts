@@ -64,6 +64,15 @@ export const pgConfig = {
 }
 export type PgConfig = z.infer<z.ZodObject<typeof pgConfig>>
 
+/**
+ * The alert threshold, read by the alerter (which alerts at it) and the scorer (which explains the
+ * scores that reach it): one setting, so that no alert goes out without its top features.
+ */
+export const alertThresholdConfig = {
+  // Calibrated score at or above which an event alerts; unset, each score's own model threshold (set by the trainer) applies.
+  ALERT_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
+}
+
 /** Redis settings, for services that keep per-entity state. */
 export const redisConfig = {
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'), // redis://[:pass@]host:port/db; rediss:// for TLS

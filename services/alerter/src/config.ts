@@ -1,4 +1,4 @@
-import { baseConfig, flag, parseConfig, pgConfig, redisConfig } from '@vigil/platform'
+import { alertThresholdConfig, baseConfig, flag, parseConfig, pgConfig, redisConfig } from '@vigil/platform'
 import { z } from 'zod'
 
 const severity = z.enum(['low', 'medium', 'high', 'critical']) // OCSF severity names
@@ -10,8 +10,7 @@ const emailList = z.string()
 export const Config = baseConfig.extend({
   ...pgConfig,
   ...redisConfig, // Sigma correlation state
-  // Calibrated score at or above which an event alerts; unset, each score's own model threshold (set by the trainer) applies.
-  ALERT_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
+  ...alertThresholdConfig,
   ALERT_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000), // one alert per entity and detector in this much event time
   ALERT_MAX_EVIDENCE: z.coerce.number().int().min(1).default(10), // original lines kept on an alert
   // Retention (src/adapters/alert-retention.ts): an alert quiet this long is deleted with its events, notifications and verdict

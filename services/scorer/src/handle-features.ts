@@ -2,7 +2,11 @@ import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { evidenceOf, toFeatureArray, topics, type FeatureRecord, type Score } from '@vigil/schemas'
 import type { ModelPair, RunningModel } from './adapters/running-models.ts'
 
-export type ExplainRows = 'alerts' | 'all' | 'none'
+/** Which scores carry their top features (the EXPLAIN setting), and the alerter's own threshold when set. */
+export interface ExplainRows {
+  rows: 'alerts' | 'all' | 'none'
+  alertThreshold?: number | undefined
+}
 
 /**
  * features batch → one score per event, all by the same live version, on `scores`; while a shadow
@@ -19,7 +23,7 @@ export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[]
 async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: ExplainRows): Promise<Array<{ key: string; value: Score }>> {
   const { ensemble, version, memberNames } = model
   const rows = records.map((f) => toFeatureArray(f.vector, ensemble.featureNames))
-  const scored = await ensemble.score(rows, { explain })
+  const scored = await ensemble.score(rows, { explain: explain.rows, alertThreshold: explain.alertThreshold })
   const scoredAt = Date.now()
   return records.map((f, i) => ({
     key: f.entity.id,

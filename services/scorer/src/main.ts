@@ -15,6 +15,7 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   const models = createRunningModels(registry, { modelName: config.MODEL_NAME }, log, metrics)
   onShutdown(models) // closes the loaded versions and withdraws this instance's deployments from the registry
   const producer = await kafka.producer()
+  const explain = { rows: config.EXPLAIN, alertThreshold: config.ALERT_SCORE_THRESHOLD }
 
   // Every instance reads model-control whole (a group of its own), so each runs the live version.
   await kafka.consume(topics.modelControl, {
@@ -30,7 +31,7 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   void models.firstLoaded().then(async () => {
     await kafka.consume(topics.features, {
       groupId: 'scorer',
-      handler: (messages) => models.withCurrent((pair) => handleFeatures(messages, pair, producer, config.EXPLAIN)),
+      handler: (messages) => models.withCurrent((pair) => handleFeatures(messages, pair, producer, explain)),
     })
     setReady(true)
   }) // a failure here is an unhandled rejection, which runService turns into a fatal shutdown

@@ -18,8 +18,10 @@ export interface EnsembleScores {
 }
 
 export interface ScoreOptions {
-  /** which rows get top features: those at or above the threshold (default), all, or none */
+  /** which rows get top features: those that alert (default), all, or none */
   explain?: 'alerts' | 'all' | 'none'
+  /** a threshold the alerts are raised at instead of the model's (the alerter's ALERT_SCORE_THRESHOLD): `alerts` explains from the lower of the two */
+  alertThreshold?: number | undefined
 }
 
 export interface LoadedEnsemble {
@@ -58,10 +60,11 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
       final[i] = -Math.expm1(-s)
     }
     const explain = options.explain ?? 'alerts'
+    const explainFrom = Math.min(threshold, options.alertThreshold ?? threshold)
     const topFeaturesOf: (TopFeature[] | undefined)[] = new Array(n).fill(undefined)
     if (explain !== 'none') {
       for (let i = 0; i < n; i++) {
-        if (explain !== 'all' && final[i]! < threshold) continue
+        if (explain !== 'all' && final[i]! < explainFrom) continue
         const top = explainRow(rows[i]!, memberSurprisals, i)
         topFeaturesOf[i] = top instanceof Promise ? await top : top
       }

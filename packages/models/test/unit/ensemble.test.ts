@@ -150,6 +150,18 @@ describe('loadEnsemble', () => {
     expect((await ensemble.score(rows, { explain: 'none' })).topFeatures.every((t) => t === undefined)).toBe(true)
   })
 
+  it('explains from the alerter\'s threshold when it is below the model\'s, so that no alert lacks its reasons', async () => {
+    const rows = [...fresh.slice(0, 50), ...attacks().map((a) => a.row)]
+    const { score } = await ensemble.score(rows, { explain: 'none' })
+    const lower = [...score].sort((a, b) => a - b)[10]!
+    expect(lower).toBeLessThan(ensemble.threshold)
+    const explained = await ensemble.score(rows, { alertThreshold: lower })
+    explained.topFeatures.forEach((top, i) => expect(top !== undefined, `row ${i}`).toBe(score[i]! >= lower))
+    // a higher one does not take explanations from scores that alert at the model's own
+    const higher = await ensemble.score(rows, { alertThreshold: 1 })
+    higher.topFeatures.forEach((top, i) => expect(top !== undefined, `row ${i}`).toBe(score[i]! >= ensemble.threshold))
+  })
+
   it('scores the same after encoding, with the same sha256', async () => {
     const { bytes, sha256 } = encodeEnsembleArtifact(artifact)
     const decoded = decodeEnsembleArtifact(bytes)

@@ -12,7 +12,7 @@ function scorer() {
   const models = createRunningModels(fakes.registry, { modelName: 'default' }, log, metrics)
   const out = memoryProducer()
   /** One features batch through the handler, as the Kafka layer runs it. */
-  const batch = (first: number, n: number) => models.withCurrent((pair) => handleFeatures(featureBatch(first, n), pair, out.producer, 'none'))
+  const batch = (first: number, n: number) => models.withCurrent((pair) => handleFeatures(featureBatch(first, n), pair, out.producer, { rows: 'none' }))
   const roles = async () => (await metrics.modelVersion.get()).values.map((v) => `${v.labels.role}=${v.labels.version}`).sort()
   const versions = (pair: ModelPair | null) => ({ live: pair?.live.version, shadow: pair?.shadow?.version ?? null })
   return { ...fakes, models, out, batch, roles, versions }
