@@ -25,15 +25,13 @@ export async function runDeadLettersCli(argv: string[], env: Record<string, stri
     return code
   }
   let args: ReturnType<typeof parse>
-  let config: ReturnType<typeof parseConfig<typeof baseConfig>>
   try {
     args = parse(argv)
-    config = parseConfig(baseConfig, env)
   } catch (err) {
-    if (err instanceof ConfigError) return fail(`config error: ${err.problems.join('; ')}`, 2)
     return fail(`${(err as Error).message}\n${USAGE}`, 2)
   }
   const [command, topicName, ...rest] = args.positionals
+  // The command before the settings: the usage needs none of them.
   if (!command || args.values.help) {
     print(USAGE)
     return command || args.values.help ? 0 : 2
@@ -47,6 +45,13 @@ export async function runDeadLettersCli(argv: string[], env: Record<string, stri
     return fail(`unknown command: ${[command, topicName].filter(Boolean).join(' ')}\n${USAGE}`, 2)
   }
   if (rest.length > 0) return fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`, 2)
+  let config: ReturnType<typeof parseConfig<typeof baseConfig>>
+  try {
+    config = parseConfig(baseConfig, env)
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(`config error: ${err.problems.join('; ')}`, 2)
+    throw err
+  }
 
   // The client's retries are not news to an operator; its failures are printed below.
   const log = createLogger('dlq', config.LOG_LEVEL === 'info' ? 'error' : config.LOG_LEVEL, 'dlq-cli')

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { allTopics, createCodec, dlqOf, topics } from '@vigil/schemas'
+import { runDeadLettersCli } from '../../src/cli/dead-letters-cli.ts'
 import { buildDeadLetter, DEAD_LETTER_MAX_KEY_BYTES, DEAD_LETTER_MAX_VALUE_BYTES, deadLetterRecordKey, originalHeadersOf, originalKeyOf } from '../../src/index.ts'
 
 describe('dead-letter envelope', () => {
@@ -73,5 +74,14 @@ describe('dead-letter key and headers', () => {
     const keyless = await codec.decode(dlqOf(topics.rawLogs), Buffer.from(JSON.stringify({ ...old, key: null, headers: {} })))
     expect(originalKeyOf(keyless)).toEqual({ key: null, whole: true })
     expect(originalHeadersOf(keyless)).toEqual({ headers: {}, whole: true })
+  })
+})
+
+describe('the dlq command\'s usage', () => {
+  it('is printed without any connection setting, for --help and for no command', async () => {
+    const printed: string[] = []
+    expect(await runDeadLettersCli(['--help'], {}, (line) => printed.push(line))).toBe(0)
+    expect(printed.join('\n')).toMatch(/^usage: npm run dlq/)
+    expect(await runDeadLettersCli([], {}, () => {})).toBe(2)
   })
 })

@@ -22,26 +22,31 @@ const USAGE = `usage: npm run models -w @vigil/trainer -- <command> [--model NAM
 Reads PG_URL (and KAFKA_BROKERS, TOPIC_PREFIX, SCHEMA_REGISTRY_URL to publish) like the services; MODEL_NAME or --model picks the model.`
 
 /** Runs one command; returns the exit code: 0 done, 1 refused or failed, 2 wrong usage or settings. */
-export async function runModelsCli(argv: string[], env: Record<string, string | undefined>, print = (line: string) => process.stdout.write(`${line}\n`)): Promise<number> {
+export async function runModelsCli(argv: string[], env: Record<string, string | undefined>, print: (line: string) => void = (line) => void process.stdout.write(`${line}\n`)): Promise<number> {
   const fail = (message: string, code: number) => {
     process.stderr.write(`models: ${message}\n`)
     return code
   }
   let args: ReturnType<typeof parse>
-  let config: CliConfig
   try {
     args = parse(argv)
-    config = loadCliConfig(env)
   } catch (err) {
-    if (err instanceof ConfigError) return fail(`config error: ${err.problems.join('; ')}`, 2)
     return fail(`${(err as Error).message}\n${USAGE}`, 2)
   }
   const [command, version, ...rest] = args.positionals
+  // The command before the settings: the usage needs none of them.
   if (!command || args.values.help) {
     print(USAGE)
     return command || args.values.help ? 0 : 2
   }
   if (rest.length > 0) return fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`, 2)
+  let config: CliConfig
+  try {
+    config = loadCliConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(`config error: ${err.problems.join('; ')}`, 2)
+    throw err
+  }
 
   const log = createLogger('trainer', config.LOG_LEVEL, 'models-cli')
   const pool = createPgPool(config, log)

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { ModelVersionRow } from '@vigil/models'
 import { dayOf, timestampOf } from '../../src/adapters/history-table.ts'
 import { formatAge, formatTable, formatTime } from '../../src/cli/format-table.ts'
+import { runModelsCli } from '../../src/cli/models-cli.ts'
 import { modelControlRecord } from '../../src/model-control.ts'
 
 const version: ModelVersionRow = {
@@ -19,6 +20,15 @@ describe('model-control records from the CLI', () => {
   it('gives a shadow record a key of its own, so compaction keeps the live one', () => {
     expect(modelControlRecord(version, 'shadow', 'shadow')).toMatchObject({ key: 'default/shadow', value: { role: 'shadow' } })
     expect(modelControlRecord(version, 'live', 'promoted').value).toMatchObject({ role: 'live' })
+  })
+})
+
+describe('the CLI\'s usage', () => {
+  it('is printed without any connection setting, for --help and for no command', async () => {
+    const printed: string[] = []
+    expect(await runModelsCli(['--help'], {}, (line) => printed.push(line))).toBe(0)
+    expect(printed.join('\n')).toMatch(/^usage: npm run models/)
+    expect(await runModelsCli([], {}, () => {})).toBe(2)
   })
 })
 
