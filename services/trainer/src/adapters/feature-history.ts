@@ -16,7 +16,7 @@ export interface TrainingSet {
   windowEnd: Date | null
   /** rows of the window left out because their entity was flagged in it */
   excluded: number
-  /** rows of the window left out because they came of a redriven dead letter (those of a flagged entity count in `excluded` only) */
+  /** rows of the window left out because they came of a redriven dead letter (those of a flagged entity count in `excluded` only, when flagged rows are left out too) */
   excludedRedriven: number
   /** trainingDataHash of the rows */
   dataHash: string
@@ -94,21 +94,26 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
     return rows.reverse()
   }
 
-  /** The rows of `window` known to be bad, by why: a redriven row of a flagged entity counts as flagged only. */
-  async function excludedRows(window: TimeWindow | undefined): Promise<{ flagged: number; redriven: number }> {
-    const { rows } = await pool.query<{ flagged: string; redriven: string }>(
-      `SELECT (SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND ${FLAGGED_IN_WINDOW}) AS flagged,
-              (SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven AND NOT ${FLAGGED_IN_WINDOW}) AS redriven`,
-      [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
-    return { flagged: Number(rows[0]!.flagged), redriven: Number(rows[0]!.redriven) }
+  /**
+   * The newest event time of the rows that came with the stream, not of redriven dead letters (old
+   * lines sent again, which the holdout and drift leave out): what the recent windows end at.
+   */
+  async function newestStreamedEventTime(): Promise<Date | null> {
+    const { rows } = await pool.query<{ t: Date | null }>('SELECT least(now(), max(event_time)) AS t FROM feature_history WHERE NOT redriven')
+    return rows[0]!.t
   }
 
-  /** The rows of `window` that came of a redriven dead letter. */
-  async function redrivenRows(window: TimeWindow | undefined): Promise<number> {
-    const { rows } = await pool.query<{ redriven: string }>(
-      `SELECT count(*) AS redriven FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven`,
+  /**
+   * The rows of `window` left out, by why: flagged (when flagged rows are left out) and redriven
+   * (when those are; a redriven row of a flagged entity counts as flagged only).
+   */
+  async function excludedRows(window: TimeWindow | undefined, flagged: boolean, redriven: boolean): Promise<{ flagged: number; redriven: number }> {
+    if (!flagged && !redriven) return { flagged: 0, redriven: 0 }
+    const { rows } = await pool.query<{ flagged: string; redriven: string }>(
+      `SELECT ${flagged ? `(SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND ${FLAGGED_IN_WINDOW})` : '0'} AS flagged,
+              ${redriven ? `(SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven ${flagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''})` : '0'} AS redriven`,
       [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
-    return Number(rows[0]!.redriven)
+    return { flagged: Number(rows[0]!.flagged), redriven: Number(rows[0]!.redriven) }
   }
 
   return {
@@ -125,9 +130,11 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
       await writeEntries(messages.map((m) => ({ record: m.value, redriven: m.headers[REDRIVEN_FROM_HEADER] !== undefined })))
     },
 
-    /** The holdout: the newest `holdoutMs` of event time; training: the `trainingMs` before it. Null without history. */
+    newestStreamedEventTime,
+
+    /** The holdout: the newest `holdoutMs` of event time (streamed rows'); training: the `trainingMs` before it. Null without history. */
     async windows(trainingMs: number, holdoutMs: number): Promise<HistoryWindows | null> {
-      const newest = await table.newestEventTime()
+      const newest = await newestStreamedEventTime()
       if (!newest) return null
       const holdoutFrom = new Date(newest.getTime() - holdoutMs)
       return {
@@ -149,9 +156,7 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
         `SELECT h.event_id, h.event_time, h.vector FROM feature_history h
          WHERE ${IN_WINDOW} ${excludeRedriven ? 'AND NOT h.redriven' : ''} ${excludeFlagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}
          ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
-      const counted = excludeFlagged ? await excludedRows(window) : { flagged: 0, redriven: 0 }
-      // Without the flagged left out, a redriven row is left out as redriven whatever its entity.
-      const excluded = excludeRedriven && !excludeFlagged ? { flagged: 0, redriven: await redrivenRows(window) } : counted
+      const excluded = await excludedRows(window, excludeFlagged, excludeRedriven)
       const set = {
         rows: rows.map((r) => r.vector.map(Number)),
         eventIds: rows.map((r) => r.event_id),

@@ -40,6 +40,10 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
     return command || args.values.help ? 0 : 2
   }
   if (rest.length > 0) return fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`, 2)
+  if (!isCommand(command)) return fail(`unknown command ${command}\n${USAGE}`, 2)
+  if (VERSION_OF[command] === 'required' && !version) return fail(`${command} needs a version\n${USAGE}`, 2)
+  const timeout = Number(args.values.timeout ?? 600)
+  if (!(timeout > 0)) return fail(`--timeout must be a number of seconds, got ${args.values.timeout}`, 2)
   let config: CliConfig
   try {
     config = loadCliConfig(env)
@@ -71,23 +75,13 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
         return (record) => producer.send(topics.modelControl, [record])
       },
     }
-    const needVersion = () => {
-      if (!version) throw new CliError(`${command} needs a version\n${USAGE}`, 2)
-      return version
-    }
     switch (command) {
       case 'list': await listCommand(deps); break
-      case 'show': await showCommand(deps, needVersion()); break
-      case 'promote': await promoteCommand(deps, needVersion()); break
+      case 'show': await showCommand(deps, version!); break
+      case 'promote': await promoteCommand(deps, version!); break
       case 'rollback': await rollbackCommand(deps, version); break
-      case 'shadow': await shadowCommand(deps, needVersion()); break
-      case 'retrain': {
-        const timeout = Number(args.values.timeout ?? 600)
-        if (!(timeout > 0)) throw new CliError(`--timeout must be a number of seconds, got ${args.values.timeout}`, 2)
-        await retrainCommand(deps, { reason: args.values.reason, waitMs: args.values.wait ? timeout * 1000 : undefined })
-        break
-      }
-      default: throw new CliError(`unknown command ${command}\n${USAGE}`, 2)
+      case 'shadow': await shadowCommand(deps, version!); break
+      case 'retrain': await retrainCommand(deps, { reason: args.values.reason, waitMs: args.values.wait ? timeout * 1000 : undefined }); break
     }
     return 0
   } catch (err) {
@@ -100,6 +94,10 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
     await pool.end().catch(() => {})
   }
 }
+
+/** Each command, and whether it takes a version: checked before any setting is read or connection made. */
+const VERSION_OF = { list: 'none', show: 'required', promote: 'required', rollback: 'optional', shadow: 'required', retrain: 'none' } as const
+const isCommand = (name: string): name is keyof typeof VERSION_OF => Object.hasOwn(VERSION_OF, name)
 
 function parse(argv: string[]) {
   return parseArgs({

@@ -50,14 +50,17 @@ export async function evaluateCandidate(pool: PgPool, history: FeatureHistory, c
 
 async function judge(pool: PgPool, history: FeatureHistory, candidate: Candidate, options: GateOptions): Promise<Verdict> {
   const none: Verdict = { accepted: true, reason: null, holdoutRows: 0, flaggedRows: 0, candidate: null, live: null }
-  if (!candidate.holdout) {
-    // Only a first version trains without a holdout (see trainCandidate): should one have gone live
-    // meanwhile, the candidate cannot be judged against it and does not pass.
+  // Nothing to judge on passes only as a first version: should one be live, the candidate cannot be
+  // judged against it and does not pass.
+  const unjudged = async (what: string): Promise<Verdict> => {
     const live = await liveVersion(pool, options.modelName)
-    return live ? { ...none, accepted: false, reason: `has no holdout to be judged on against live ${live.version}` } : none
+    return live ? { ...none, accepted: false, reason: `has ${what} to be judged on against live ${live.version}` } : none
   }
+  // Only a first version trains without a holdout (see trainCandidate).
+  if (!candidate.holdout) return unjudged('no holdout')
   const holdout = await history.holdoutSet(candidate.holdout, options.holdoutRows)
-  if (holdout.rows.length === 0) return none
+  // A holdout can be empty: its window ends at the newest streamed event, and redriven rows are left out.
+  if (holdout.rows.length === 0) return unjudged('no holdout rows')
   const labels = holdout.flagged.map((f) => (f ? 1 : 0))
   const flaggedRows = labels.filter((l) => l === 1).length
   const candidateResult = await resultOn(candidate.artifact, holdout.rows, labels)

@@ -128,7 +128,7 @@ export function featureDrift(featureNames: readonly string[], trained: readonly 
 export async function measureDrift(pool: PgPool, history: FeatureHistory, model: string, windowMs: number, maxRows: number): Promise<DriftReport | null> {
   const live = await liveVersion(pool, model)
   if (!live?.windowStart || !live.windowEnd) return null
-  const newest = await history.newestEventTime()
+  const newest = await history.newestStreamedEventTime()
   if (!newest) return null
   // Traffic as it came, attacks included; not the lines of redriven dead letters, sent again late.
   const kept = { excludeFlagged: false, excludeRedriven: true }

@@ -203,6 +203,15 @@ describe('feature history (COPY into day partitions)', () => {
     const holdout = await history.holdoutSet(window, 1000)
     expect(holdout.eventIds).toEqual(records.filter((_, i) => !redriven(i)).map((r) => r.eventId))
     expect(holdout.flagged).toEqual(records.filter((_, i) => !redriven(i)).map((_, k, kept) => kept[k]!.entity.id === '10.4.0.1'))
+
+    // Redriven lines newer than everything streamed (sent again after a fix) move no window's end:
+    // the holdout still ends at the newest streamed event, and so is not left empty.
+    await history.store(Array.from({ length: 5 }, (_, i) => delivered(featureRecord(100 + i, DAY0 + (60 + i) * 60_000, '10.4.0.9'), `raw-logs.dlq/0/${2000 + i}`)))
+    expect((await history.newestEventTime())!.getTime()).toBe(DAY0 + 64 * 60_000)
+    expect((await history.newestStreamedEventTime())!.getTime()).toBe(DAY0 + 39 * 60_000)
+    const windows = (await history.windows(20 * 60_000, 10 * 60_000))!
+    expect(windows.holdout.to.getTime()).toBe(DAY0 + 39 * 60_000 + 1)
+    expect((await history.holdoutSet(windows.holdout, 1000)).eventIds.length).toBeGreaterThan(0)
   })
 
   it('splits the newest history into a holdout, flagged rows kept and marked', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { ModelVersionRow } from '@vigil/models'
 import { dayOf, timestampOf } from '../../src/adapters/history-table.ts'
 import { formatAge, formatTable, formatTime } from '../../src/cli/format-table.ts'
@@ -29,6 +29,23 @@ describe('the CLI\'s usage', () => {
     expect(await runModelsCli(['--help'], {}, (line) => printed.push(line))).toBe(0)
     expect(printed.join('\n')).toMatch(/^usage: npm run models/)
     expect(await runModelsCli([], {}, () => {})).toBe(2)
+  })
+
+  it('refuses an unknown command, a missing version or a bad timeout before reading a setting or connecting', async () => {
+    const stderr: string[] = []
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => stderr.push(String(chunk)) > 0)
+    try {
+      // PG_URL points nowhere: a command that connected would fail with exit 1, not 2
+      const env = { PG_URL: 'postgres://vigil@127.0.0.1:1/none' }
+      expect(await runModelsCli(['frobnicate'], env, () => {})).toBe(2)
+      expect(await runModelsCli(['show'], env, () => {})).toBe(2)
+      expect(await runModelsCli(['retrain', '--timeout', 'soon'], env, () => {})).toBe(2)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(stderr.map((line) => line.split('\n')[0])).toEqual([
+      'models: unknown command frobnicate', 'models: show needs a version', 'models: --timeout must be a number of seconds, got soon',
+    ])
   })
 })
 
