@@ -16,7 +16,8 @@ export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[]
   const records = messages.map((m) => m.value)
   await producer.send(topics.scores, await scoresOf(records, models.live, explain))
   if (models.shadow && models.shadow.version !== models.live.version) {
-    await producer.send(topics.scoresShadow, await scoresOf(records, models.shadow, explain))
+    // A shadow's scores never alert: explained as its own threshold says, whatever the alerter's.
+    await producer.send(topics.scoresShadow, await scoresOf(records, models.shadow, { rows: explain.rows }))
   }
 }
 

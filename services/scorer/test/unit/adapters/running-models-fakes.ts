@@ -1,7 +1,7 @@
 // In-memory doubles for the running models' unit tests: a registry that hands out fake models by
 // version and records what it was told, and a model whose scoring a test can hold mid-batch. The
 // fake model fails as onnxruntime does when a batch uses it after close().
-import type { DeploymentRole, EnsembleScores, LoadedEnsemble } from '@vigil/models'
+import type { DeploymentRole, EnsembleScores, LoadedEnsemble, ScoreOptions } from '@vigil/models'
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import type { FeatureRecord, ModelControl, Score } from '@vigil/schemas'
 import type { ModelRegistry } from '../../../src/adapters/model-registry.ts'
@@ -10,6 +10,8 @@ import type { RunningModel } from '../../../src/adapters/running-models.ts'
 export interface FakeModel extends RunningModel {
   /** close() calls so far */
   closes: number
+  /** the options of each score() call */
+  scoreOptions: Array<ScoreOptions | undefined>
   /** Makes this model's next score() calls wait until the returned function is called. */
   hold(): () => void
   /** Resolves once a score() call is waiting on a hold. */
@@ -25,7 +27,8 @@ export function fakeModel(version: string): FakeModel {
     featureNames: ['auth_failures'],
     threshold: 0.99,
     members: [{ kind: 'fake', weight: 1 }],
-    async score(rows): Promise<EnsembleScores> {
+    async score(rows, options): Promise<EnsembleScores> {
+      model.scoreOptions.push(options)
       if (closed) throw new Error('Session already disposed')
       onWaiting?.()
       await gate
@@ -40,7 +43,7 @@ export function fakeModel(version: string): FakeModel {
     },
   }
   const model: FakeModel = {
-    model: 'default', version, ensemble, memberNames: ['fake'], closes: 0,
+    model: 'default', version, ensemble, memberNames: ['fake'], closes: 0, scoreOptions: [],
     hold() {
       let release!: () => void
       gate = new Promise((resolve) => (release = resolve))

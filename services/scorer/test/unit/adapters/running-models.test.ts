@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger, createMetrics } from '@vigil/platform'
 import { createRunningModels, type ModelPair } from '../../../src/adapters/running-models.ts'
 import { handleFeatures } from '../../../src/handle-features.ts'
-import { endShadow, featureBatch, live, memoryProducer, memoryRegistry, shadow } from './running-models-fakes.ts'
+import { endShadow, featureBatch, live, memoryProducer, memoryRegistry, shadow, type FakeModel } from './running-models-fakes.ts'
 
 const log = createLogger('scorer', 'silent', 'test')
 
@@ -17,6 +17,18 @@ function scorer() {
   const versions = (pair: ModelPair | null) => ({ live: pair?.live.version, shadow: pair?.shadow?.version ?? null })
   return { ...fakes, models, out, batch, roles, versions }
 }
+
+describe('explanations', () => {
+  it('come from the alerter\'s threshold for the live version\'s scores, and from its own for a shadow\'s, which never alert', async () => {
+    const s = scorer()
+    await s.models.apply(live('A'))
+    await s.models.apply(shadow('S'))
+    const pair = s.models.current()!
+    await handleFeatures(featureBatch(0, 2), pair, s.out.producer, { rows: 'alerts', alertThreshold: 0.5 })
+    expect((pair.live as FakeModel).scoreOptions).toEqual([{ explain: 'alerts', alertThreshold: 0.5 }])
+    expect((pair.shadow as FakeModel).scoreOptions).toEqual([{ explain: 'alerts', alertThreshold: undefined }])
+  })
+})
 
 describe('running models: a live record for the shadow version', () => {
   it('ends the shadow run, keeping the one loaded instance as live (the CLI promote sends no end-shadow record)', async () => {
