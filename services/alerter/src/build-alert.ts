@@ -10,6 +10,20 @@ export interface AlertPolicy {
 /** The threshold a score is judged by: the configured one, else its model version's. */
 export const thresholdFor = (score: Score, policy: AlertPolicy) => policy.threshold ?? score.threshold ?? 1
 
+/**
+ * An alert's reasons in words: the score's top features. A score without them (its model's members
+ * that explain saw nothing unusual, e.g. a user's ONNX member alone pushed it over) says which
+ * members scored it high, so that no model alert goes out without a reason.
+ */
+function reasonsOf(score: Score): string[] {
+  const explained = (score.explanations ?? []).map((e) => e.text)
+  if (explained.length > 0) return explained
+  const members = Object.entries(score.members ?? {}).sort((a, b) => b[1] - a[1]).slice(0, MEMBERS_IN_REASON)
+  if (members.length === 0) return []
+  return [`no feature stands out; the members scored ${members.map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ')} (calibrated, of 1)`]
+}
+const MEMBERS_IN_REASON = 3
+
 /** The detector name of model scores. */
 export const modelDetector = (modelName = 'default') => `model:${modelName}`
 
@@ -37,7 +51,7 @@ export function buildAlert(score: Score, policy: AlertPolicy, now = Date.now()):
     modelVersion: score.modelVersion,
     model,
     features: score.features,
-    reasons: (score.explanations ?? []).map((e) => e.text),
+    reasons: reasonsOf(score),
     explanations: (score.explanations ?? []).map(({ text: _text, ...explanation }) => explanation),
     rules: [],
     evidence: [{ eventId: score.eventId, ...score.evidence }],

@@ -45,4 +45,12 @@ describe('raising alerts', () => {
     expect(alert.explanations).toEqual([{ feature: 'auth_failures', value: 9, baselineP50: 0, baselineP99: 2, contribution: 0.8 }])
     expect(alert.reasons).toEqual(['auth_failures 9, training p99 2'])
   })
+
+  it('says which members scored it high when no feature explains a score', () => {
+    const unexplained = { ...score('10.0.0.4', 0), explanations: [], members: { 'isolation-forest': 0.41, 'onnx:classifier': 0.9995, 'knn-distance': 0.3, hbos: 0.2 } }
+    expect(buildAlert(unexplained, { windowMs: 600_000 }, T).reasons).toEqual([
+      'no feature stands out; the members scored onnx:classifier 0.9995, isolation-forest 0.4100, knn-distance 0.3000 (calibrated, of 1)',
+    ])
+    expect(buildAlert({ ...unexplained, members: {} }, { windowMs: 600_000 }, T).reasons).toEqual([])
+  })
 })
