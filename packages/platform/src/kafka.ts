@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type KafkaConfig, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Batch, type Consumer, type ConsumerRunConfig, type KafkaConfig, type LogEntry, type ICustomPartitioner, type IHeaders, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { allTopics, createCodec, CodecError, dlqOf, RegistryUnavailableError, type Codec, type DeadLetter, type Topic } from '@vigil/schemas'
 import type { BaseConfig } from './config.ts'
 import { kafkaClientSecurity, schemaRegistryUrl } from './connection-security.ts'
@@ -95,6 +95,38 @@ const MAX_REQUEST_BYTES = 512 * 1024
 const RETRY_BACKOFF_MAX_MS = 2_000
 
 /** Whether a failed connection means no broker is there (yet): refused, reset, unreachable, timed out. */
+/**
+ * Connects a crashed consumer again, trying every `retryMs` while the broker is unreachable for up to
+ * `timeoutMs`, and runs it with its config; kafkajs kept its subscription. Resolves whether it ran
+ * (not when it was closed meanwhile); rejects with UnreachableError when the broker did not answer.
+ */
+export async function startAgainWhenBrokerAnswers(
+  consumer: Pick<Consumer, 'connect' | 'disconnect' | 'run'>, runConfig: ConsumerRunConfig,
+  { closed, log, timeoutMs, retryMs }: { closed: () => boolean; log: Logger; timeoutMs: number; retryMs?: number },
+): Promise<boolean> {
+  await waitUntilReachable('the broker', async () => {
+    if (!closed()) await consumer.connect()
+  }, isBrokerUnreachable, log, { timeoutMs, ...(retryMs !== undefined && { retryMs }) })
+  if (closed()) {
+    await consumer.disconnect()
+    return false
+  }
+  await consumer.run(runConfig)
+  return true
+}
+
+/**
+ * Whether a consumer's crash says only that the broker was away: kafkajs's "Failed to find group
+ * coordinator" (KafkaJSGroupCoordinatorNotFound, which it throws when no broker answers the
+ * lookup), or an unreachable broker anywhere in the error's causes.
+ */
+export function lostTheBroker(err: unknown): boolean {
+  for (let e = err as { name?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.name === 'KafkaJSGroupCoordinatorNotFound') return true
+  }
+  return isBrokerUnreachable(err)
+}
+
 function isBrokerUnreachable(err: unknown): boolean {
   for (let e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e.name !== 'KafkaJSConnectionError') continue
@@ -147,7 +179,8 @@ export async function createKafkaRuntime(
     (err) => err instanceof RegistryUnavailableError, log, { timeoutMs: startupWaitMs })
 
   let producerPromise: Promise<TypedProducer> | null = null
-  const consumers: Consumer[] = []
+  /** each consumer's close, which also keeps it from being started again */
+  const closers: Array<() => Promise<void>> = []
   // Its admin client has a Kafka client of its own that logs nothing: the reporter logs each failure
   // once, where kafkajs would log every refresh's while the broker is away.
   const consumerLag = createConsumerLagReporter(() => new Kafka({ ...clientConfig, logLevel: logLevel.NOTHING }).admin(), metrics, log, consumerLagRefreshMs)
@@ -273,15 +306,23 @@ export async function createKafkaRuntime(
         maxWaitTimeInMs: 500,
         retry: { initialRetryTime: 500, retries: 10 },
       })
-      consumers.push(consumer)
       // The lag is reported for the partitions this instance holds: each rebalance (GROUP_JOIN) brings the new set.
       const assignLag = consumerLag.track({ group: options.groupId, groupId, topic: topic.name, kafkaTopic: kafkaName(topic), fromBeginning })
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => assignLag(payload.memberAssignment[kafkaName(topic)] ?? []))
       consumer.on(consumer.events.STOP, () => assignLag([]))
-      // kafkajs restarts a consumer after retriable errors; one it gives up on ends the process, so k8s restarts it.
+      let closed = false
+      // kafkajs restarts a consumer after retriable errors; one it gives up on ends the process, so k8s
+      // restarts it. But not for a broker that was away: kafkajs gives up on finding the group's
+      // coordinator when no broker answers (a broker restarting during a rebalance), with an error it
+      // does not restart after. That consumer is started again once the broker answers, for as long
+      // as a service start would wait for it.
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         assignLag([])
-        if (!payload.restart) onFatal(payload.error)
+        if (payload.restart || closed) return
+        if (!lostTheBroker(payload.error)) return onFatal(payload.error)
+        log.warn({ group: groupId, err: (payload.error as Error).message }, 'the consumer lost the broker; it starts again once the broker answers')
+        startAgainWhenBrokerAnswers(consumer, runConfig, { closed: () => closed, log, timeoutMs: startupWaitMs })
+          .then((started) => started && log.info({ group: groupId }, 'the consumer started again'), onFatal)
       })
       /** The batch's messages decoded; the ones that cannot be go to `rejected`. A registry that does not answer holds the batch. */
       const decodeBatch = async (batch: Batch, rejected: Array<{ raw: KafkaMessage; err: unknown }>) => {
@@ -308,7 +349,7 @@ export async function createKafkaRuntime(
       }
       await consumer.connect()
       await consumer.subscribe({ topic: kafkaName(topic), fromBeginning })
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: true,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.concurrency ?? config.CONSUMER_CONCURRENCY,
@@ -362,14 +403,20 @@ export async function createKafkaRuntime(
           await commitOffsetsIfNecessary()
           endTimer()
         },
-      })
-      return { close: () => consumer.disconnect() }
+      }
+      await consumer.run(runConfig)
+      const close = () => {
+        closed = true
+        return consumer.disconnect()
+      }
+      closers.push(close)
+      return { close }
     },
 
     deadLetterInput: (boundFor, source, value, error) => deadLetter(boundFor, { ...source, sourceTopic: kafkaName(boundFor) }, value, error),
 
     async stopConsumers() {
-      await Promise.all(consumers.map((c) => c.disconnect()))
+      await Promise.all(closers.map((close) => close()))
       await consumerLag.close()
     },
 
