@@ -94,7 +94,6 @@ const MAX_REQUEST_BYTES = 512 * 1024
 /** The longest wait between two tries of a batch held by a transient failure; short enough to stop within the shutdown budget. */
 const RETRY_BACKOFF_MAX_MS = 2_000
 
-/** Whether a failed connection means no broker is there (yet): refused, reset, unreachable, timed out. */
 /**
  * Connects a crashed consumer again, trying every `retryMs` while the broker is unreachable for up to
  * `timeoutMs`, and runs it with its config; kafkajs kept its subscription. Resolves whether it ran
@@ -127,6 +126,7 @@ export function lostTheBroker(err: unknown): boolean {
   return isBrokerUnreachable(err)
 }
 
+/** Whether a failed connection means no broker is there (yet): refused, reset, unreachable, timed out. */
 function isBrokerUnreachable(err: unknown): boolean {
   for (let e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e.name !== 'KafkaJSConnectionError') continue
@@ -311,6 +311,11 @@ export async function createKafkaRuntime(
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => assignLag(payload.memberAssignment[kafkaName(topic)] ?? []))
       consumer.on(consumer.events.STOP, () => assignLag([]))
       let closed = false
+      const close = () => {
+        closed = true
+        return consumer.disconnect()
+      }
+      closers.push(close)
       // kafkajs restarts a consumer after retriable errors; one it gives up on ends the process, so k8s
       // restarts it. But not for a broker that was away: kafkajs gives up on finding the group's
       // coordinator when no broker answers (a broker restarting during a rebalance), with an error it
@@ -405,11 +410,6 @@ export async function createKafkaRuntime(
         },
       }
       await consumer.run(runConfig)
-      const close = () => {
-        closed = true
-        return consumer.disconnect()
-      }
-      closers.push(close)
       return { close }
     },
 
