@@ -1,30 +1,26 @@
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { evidenceOf, toFeatureArray, topics, type FeatureRecord, type Score } from '@vigil/schemas'
+import type { ScoreOptions } from '@vigil/models'
 import type { ModelPair, RunningModel } from './adapters/running-models.ts'
-
-/** Which scores carry their top features (the EXPLAIN setting), and the alerter's own threshold when set. */
-export interface ExplainRows {
-  rows: 'alerts' | 'all' | 'none'
-  alertThreshold?: number | undefined
-}
 
 /**
  * features batch → one score per event, all by the same live version, on `scores`; while a shadow
  * version runs, its scores of the same events go to `scores-shadow`, never to the alerter.
+ * `explain`: which scores carry their top features (the EXPLAIN setting, and the alerter's threshold when set).
  */
-export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[], models: ModelPair, producer: TypedProducer, explain: ExplainRows): Promise<void> {
+export async function handleFeatures(messages: DeliveredMessage<FeatureRecord>[], models: ModelPair, producer: TypedProducer, explain: ScoreOptions): Promise<void> {
   const records = messages.map((m) => m.value)
   await producer.send(topics.scores, await scoresOf(records, models.live, explain))
   if (models.shadow && models.shadow.version !== models.live.version) {
     // A shadow's scores never alert: explained as its own threshold says, whatever the alerter's.
-    await producer.send(topics.scoresShadow, await scoresOf(records, models.shadow, { rows: explain.rows }))
+    await producer.send(topics.scoresShadow, await scoresOf(records, models.shadow, { explain: explain.explain }))
   }
 }
 
-async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: ExplainRows): Promise<Array<{ key: string; value: Score }>> {
+async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: ScoreOptions): Promise<Array<{ key: string; value: Score }>> {
   const { ensemble, version, memberNames } = model
   const rows = records.map((f) => toFeatureArray(f.vector, ensemble.featureNames))
-  const scored = await ensemble.score(rows, { explain: explain.rows, alertThreshold: explain.alertThreshold })
+  const scored = await ensemble.score(rows, explain)
   const scoredAt = Date.now()
   return records.map((f, i) => ({
     key: f.entity.id,

@@ -15,7 +15,7 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   const models = createRunningModels(registry, { modelName: config.MODEL_NAME }, log, metrics)
   onShutdown(models) // closes the loaded versions and withdraws this instance's deployments from the registry
   const producer = await kafka.producer()
-  const explain = { rows: config.EXPLAIN, alertThreshold: config.ALERT_SCORE_THRESHOLD }
+  const explain = { explain: config.EXPLAIN, alertThreshold: config.ALERT_SCORE_THRESHOLD }
 
   // Every instance reads model-control whole (a group of its own), so each runs the live version.
   await kafka.consume(topics.modelControl, {

@@ -98,10 +98,7 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
    * The newest event time of the rows that came with the stream, not of redriven dead letters (old
    * lines sent again, which the holdout and drift leave out): what the recent windows end at.
    */
-  async function newestStreamedEventTime(): Promise<Date | null> {
-    const { rows } = await pool.query<{ t: Date | null }>('SELECT least(now(), max(event_time)) AS t FROM feature_history WHERE NOT redriven')
-    return rows[0]!.t
-  }
+  const newestStreamedEventTime = () => table.newestEventTime('NOT redriven')
 
   /**
    * The rows of `window` left out, by why: flagged (when flagged rows are left out) and redriven

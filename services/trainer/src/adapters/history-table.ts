@@ -126,10 +126,11 @@ export function createHistoryTable<T>(pool: PgPool, spec: HistoryTableSpec<T>) {
     /**
      * The newest event time stored, but never later than now: the reference for windows and
      * retention, so a replay of last year's logs keeps its history and one line stamped in the
-     * future cannot push every other day out.
+     * future cannot push every other day out. `where` (an SQL condition on the table's columns)
+     * takes the newest of the rows it holds only.
      */
-    async newestEventTime(): Promise<Date | null> {
-      const { rows } = await pool.query<{ t: Date | null }>(`SELECT least(now(), max(event_time)) AS t FROM ${table}`)
+    async newestEventTime(where?: string): Promise<Date | null> {
+      const { rows } = await pool.query<{ t: Date | null }>(`SELECT least(now(), max(event_time)) AS t FROM ${table}${where ? ` WHERE ${where}` : ''}`)
       return rows[0]!.t
     },
   }

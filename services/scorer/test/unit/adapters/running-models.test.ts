@@ -12,7 +12,7 @@ function scorer() {
   const models = createRunningModels(fakes.registry, { modelName: 'default' }, log, metrics)
   const out = memoryProducer()
   /** One features batch through the handler, as the Kafka layer runs it. */
-  const batch = (first: number, n: number) => models.withCurrent((pair) => handleFeatures(featureBatch(first, n), pair, out.producer, { rows: 'none' }))
+  const batch = (first: number, n: number) => models.withCurrent((pair) => handleFeatures(featureBatch(first, n), pair, out.producer, { explain: 'none' }))
   const roles = async () => (await metrics.modelVersion.get()).values.map((v) => `${v.labels.role}=${v.labels.version}`).sort()
   const versions = (pair: ModelPair | null) => ({ live: pair?.live.version, shadow: pair?.shadow?.version ?? null })
   return { ...fakes, models, out, batch, roles, versions }
@@ -24,7 +24,7 @@ describe('explanations', () => {
     await s.models.apply(live('A'))
     await s.models.apply(shadow('S'))
     const pair = s.models.current()!
-    await handleFeatures(featureBatch(0, 2), pair, s.out.producer, { rows: 'alerts', alertThreshold: 0.5 })
+    await handleFeatures(featureBatch(0, 2), pair, s.out.producer, { explain: 'alerts', alertThreshold: 0.5 })
     expect((pair.live as FakeModel).scoreOptions).toEqual([{ explain: 'alerts', alertThreshold: 0.5 }])
     expect((pair.shadow as FakeModel).scoreOptions).toEqual([{ explain: 'alerts', alertThreshold: undefined }])
   })
