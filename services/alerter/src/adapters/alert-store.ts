@@ -27,6 +27,12 @@ export interface RecordedAlert {
  */
 const MERGED_USERS = firstNamedSql(`CASE WHEN cardinality(users) > 0 THEN users ELSE ${evidenceUsersSql('alerts')} END || $8::text[]`, '$9')
 
+/** What an alert says of the event that scored highest: a later event scoring higher replaces it in the stored body. */
+const strongestEventOf = (alert: Alert): Partial<Alert> => ({
+  score: alert.score, threshold: alert.threshold, modelVersion: alert.modelVersion, model: alert.model,
+  features: alert.features, reasons: alert.reasons, explanations: alert.explanations,
+})
+
 interface AlertRow {
   body: Alert
   users: string[]
@@ -74,18 +80,24 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
         }
         if (row.inserted) return { alert: row.body, users: row.users, needsPublishing: true, needsRouting: false }
         // The alert as this event leaves it, which is what is matched against suppressions and sent:
-        // its evidence (up to the cap) and its users (beyond it) include this event's.
+        // its evidence (up to the cap) and its users (beyond it) include this event's; its score and
+        // why (reasons, features, the model version that scored it) are its highest-scoring event's,
+        // so a notification sent after a rise shows the score that raised it; its first seen is its
+        // earliest event's, in whatever order they came.
         const updated = await client.query<Pick<AlertRow, 'body' | 'users'>>(
           `UPDATE alerts SET event_count = event_count + 1,
              first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
              max_score = greatest(max_score, $3),
              severity = CASE WHEN $6 > (body->>'severityId')::int THEN $7 ELSE severity END,
              body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
-               || CASE WHEN $6 > (body->>'severityId')::int THEN jsonb_build_object('severity', $7::text, 'severityId', $6::int) ELSE '{}'::jsonb END,
+               || CASE WHEN $6 > (body->>'severityId')::int THEN jsonb_build_object('severity', $7::text, 'severityId', $6::int) ELSE '{}'::jsonb END
+               || CASE WHEN $3 > (body->>'score')::float8 THEN $10::jsonb ELSE '{}'::jsonb END
+               || CASE WHEN $2 < (body->>'firstSeen')::bigint THEN jsonb_build_object('firstSeen', $2::bigint) ELSE '{}'::jsonb END,
              users = CASE WHEN cardinality(users) >= $9 OR (cardinality(users) > 0 AND users @> $8::text[]) THEN users ELSE ${MERGED_USERS} END
            WHERE alert_id = $1
            RETURNING body, users`,
-          [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), alert.severityId, alert.severity, eventUsers, MAX_ALERT_USERS],
+          [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), alert.severityId, alert.severity, eventUsers, MAX_ALERT_USERS,
+            JSON.stringify(strongestEventOf(alert))],
         )
         const { body, users } = updated.rows[0]!
         return { alert: body, users, needsPublishing: !row.published, needsRouting: needsRouting(row, body.severityId) }

@@ -1,5 +1,6 @@
 import { inTransaction, type PgPool } from '@vigil/platform'
 import { alertUsersSql } from '../adapters/alert-users.ts'
+import { withdrawNotifications } from '../sinks/outbox.ts'
 import type { NewSuppression } from './requests.ts'
 import { candidateCondition, compileMatch, type AlertSubject, type SuppressionMatch, type SuppressionScope } from './suppression-match.ts'
 
@@ -108,7 +109,9 @@ export function createSuppressionStore(pool: PgPool) {
            WHERE alert_id = ANY($1::text[]) AND status = 'open' RETURNING alert_id`,
           [covered, suppression.suppressionId],
         )
-        return { suppression, resolvedAlertIds: resolved.rows.map((r) => r.alert_id).sort() }
+        const resolvedAlertIds = resolved.rows.map((r) => r.alert_id).sort()
+        await withdrawNotifications(client, resolvedAlertIds, 'suppressed')
+        return { suppression, resolvedAlertIds }
       })
     },
 

@@ -1,4 +1,5 @@
 import { inTransaction, type PgClient, type PgPool, TransientError } from '@vigil/platform'
+import { withdrawNotifications } from '../sinks/outbox.ts'
 import type { VerdictBody, VerdictKind } from './requests.ts'
 
 /**
@@ -69,6 +70,7 @@ export function createVerdictStore(pool: PgPool) {
           `UPDATE alerts SET status = 'resolved', resolved_at = coalesce(resolved_at, now()), resolution = $2 WHERE alert_id = $1`,
           [alertId, body.verdict],
         )
+        await withdrawNotifications(client, [alertId], body.verdict)
         await updateTrainerFlag(client, row)
         return toVerdict(row)
       })

@@ -41,9 +41,12 @@ export function createSinkEvents(log: Logger, metrics: SinkMetrics) {
       metrics.sinkDeliveries.inc({ sink: claim.sink, outcome: 'failed' })
       log.error({ ...at(claim), code: errorCode(err), reason: err.message }, 'notification refused: marked failed, not retried')
     },
-    /** The claim lapsed during the delivery and another dispatcher took the row: the receiver may get it twice. */
+    /**
+     * The row changed during the delivery: its claim lapsed and another dispatcher took it (the
+     * receiver may get it twice), or its alert was resolved as noise and the row withdrawn.
+     */
     claimLost(claim: ClaimedNotification) {
-      log.warn(at(claim), 'claim lapsed before the outcome was recorded (delivery slower than the lease)')
+      log.warn(at(claim), 'outcome not recorded: the row changed during the delivery (its claim lapsed, or it was withdrawn)')
     },
     outcomeNotRecorded(claim: ClaimedNotification, err: unknown) {
       log.error({ ...at(claim), err }, 'could not record a delivery outcome: the row is tried again when its claim lapses')

@@ -118,6 +118,32 @@ describe('alert store', () => {
     expect(counted).toEqual({ new: 1, severity_rise: 1 }) // app_alerts_published_total{kind}
   })
 
+  it('describes an alert by its highest-scoring event and dates it from its earliest, in whatever order they come', async () => {
+    const store = createAlertStore(pools[0]!, 10)
+    const scored = (n: number, eventTime: number, value: number, modelVersion: string) => {
+      const explanation = { feature: 'auth_failure_ratio', value: n / 10, baselineP50: 0, baselineP99: 0.08, contribution: 1, text: `auth_failure_ratio ${n / 10}, training p99 0.08` }
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.9' }, eventTime, score: value, threshold: 0.99, eventId: `raw-logs/0/9-${n}`, family: 'sshd', modelVersion,
+        features: { auth_failure_ratio: n / 10 }, explanations: [explanation], evidence: { topic: 'raw-logs', partition: 0, offset: String(n), line: `l${n}` } } as unknown as Score
+      return buildAlert(s, { windowMs: 600_000 }, T)
+    }
+    const described = (alert: Alert | undefined) => alert && ({
+      score: alert.score, modelVersion: alert.modelVersion, features: alert.features, reasons: alert.reasons,
+      explained: (alert.explanations ?? []).map((e) => e.value), firstSeen: alert.firstSeen - T, severity: alert.severity,
+    })
+    await store.record(scored(5, T + 5000, 0.995, 'v1'), 'raw-logs/0/9-5', T + 5000)
+    // higher, and earlier: the body takes its score and reasons, and its time as first seen
+    const higher = await store.record(scored(9, T + 1000, 0.9995, 'v2'), 'raw-logs/0/9-9', T + 1000)
+    expect(described(higher?.alert)).toEqual({
+      score: 0.9995, modelVersion: 'v2', features: { auth_failure_ratio: 0.9 }, reasons: ['auth_failure_ratio 0.9, training p99 0.08'], explained: [0.9], firstSeen: 1000, severity: 'high',
+    })
+    // lower and later: nothing it says replaces the highest's, but its evidence is added
+    const lower = await store.record(scored(7, T + 9000, 0.996, 'v3'), 'raw-logs/0/9-7', T + 9000)
+    expect(described(lower?.alert)).toEqual(described(higher?.alert))
+    expect(lower?.alert.evidence.map((e) => e.line)).toEqual(['l5', 'l9', 'l7'])
+    const row = (await db.pool.query<{ first_seen: Date; max_score: number }>('SELECT first_seen, max_score FROM alerts WHERE alert_id = $1', [higher!.alert.alertId])).rows[0]!
+    expect([row.first_seen.getTime() - T, row.max_score]).toEqual([1000, 0.9995]) // the columns agree with the body
+  })
+
   it('routes a rise whose routing a crash cut off when the event that raised it is delivered again', async () => {
     const store = createAlertStore(pools[0]!, 10)
     const enqueued: Alert[] = []

@@ -6,12 +6,14 @@ import type { DetectionMatch } from '@vigil/sigma'
 import { createAlertStore, type AlertStore } from '../../src/adapters/alert-store.ts'
 import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { newSuppressionBody, previewBody } from '../../src/api/requests.ts'
+import { createVerdictStore } from '../../src/api/verdict-store.ts'
 import { createSuppressionCache, type SuppressionCache } from '../../src/api/suppression-cache.ts'
 import { createSuppressionStore, type SuppressionStore } from '../../src/api/suppression-store.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { CORRELATED_DETECTOR, createAlertJoin, type AlertJoin } from '../../src/rules/alert-join.ts'
 import { raiseAlerts, type RaiseDeps } from '../../src/rules/raise-alerts.ts'
 import { detectionAlert } from '../../src/rules/sigma-alerts.ts'
+import { createOutbox, enqueueAlerts } from '../../src/sinks/outbox.ts'
 
 // Suppressions on the alerting path against the real Postgres, with the real suppression store,
 // cache and join: a suppressed rule or detector never comes back as a `correlated` alert, and a
@@ -87,6 +89,41 @@ describe('suppressions on the alerting path', () => {
   afterAll(async () => {
     await suppressions?.close()
     await db?.drop()
+  })
+
+  it('withdraws the notifications still waiting for alerts an analyst resolves as noise (a suppression, a false positive), and only those', async () => {
+    const ips = ['198.51.100.7', '198.51.100.8', '198.51.100.9', '198.51.100.10']
+    const alerts: Alert[] = []
+    for (const ip of ips) {
+      const raised = modelRaised(ip)
+      await store.record(raised.alert, raised.eventId, raised.eventTime)
+      alerts.push(raised.alert)
+    }
+    // Slack is down: the four wait in the outbox. One delivered earlier to the webhook stays delivered.
+    await enqueueAlerts(pool, alerts, [{ sink: 'slack', minSeverityId: 2 }, { sink: 'webhook', minSeverityId: 2 }])
+    const outbox = createOutbox(pool)
+    const early = await outbox.claim('webhook', 60_000)
+    await outbox.markDelivered(early!)
+    const deliveredEarly = early!.alert.entity.id
+
+    await suppress({ scope: 'entity', value: ips[0] })
+    const verdicts = createVerdictStore(pool)
+    await verdicts.record(alerts[1]!.alertId, { verdict: 'false_positive' })
+    await verdicts.record(alerts[2]!.alertId, { verdict: 'true_positive' }) // confirmed: still worth telling
+
+    const claimed: string[] = []
+    for (let claim = await outbox.claim('slack', 60_000); claim; claim = await outbox.claim('slack', 60_000)) {
+      claimed.push(claim.alert.entity.id)
+      await outbox.markDelivered(claim)
+    }
+    expect(claimed.sort()).toEqual([ips[2], ips[3]].sort())
+    const { rows } = await pool.query<{ ip: string; sink: string; status: string; reason: string | null; withdrawn: boolean }>(
+      `SELECT a.entity_id AS ip, o.sink, o.status, o.last_error AS reason, o.withdrawn_at IS NOT NULL AS withdrawn
+       FROM sink_outbox o JOIN alerts a USING (alert_id) WHERE a.entity_id = ANY($1::text[]) ORDER BY a.entity_id, o.sink`, [ips.slice(0, 2)])
+    const expected = (ip: string, resolution: string) => ['slack', 'webhook'].map((sink) => (sink === 'webhook' && ip === deliveredEarly
+      ? { ip, sink, status: 'delivered', reason: null, withdrawn: false }
+      : { ip, sink, status: 'withdrawn', reason: `withdrawn: the alert was resolved as ${resolution} before it was sent`, withdrawn: true }))
+    expect(rows).toEqual([...expected(ips[0]!, 'suppressed'), ...expected(ips[1]!, 'false_positive')].sort((a, b) => a.ip.localeCompare(b.ip) || a.sink.localeCompare(b.sink)))
   })
 
   it('never raises a correlated alert on a suppressed rule: the model alert goes out alone', async () => {
