@@ -51,6 +51,13 @@ export interface ConsumeOptions<T> {
   /** logical group name; the deployment prefix is added */
   groupId: string
   fromBeginning?: boolean
+  /**
+   * Reads the topic from its first record at every start of the process, whatever the group
+   * committed before: for a compacted topic whose records rebuild a process's state (model-control).
+   * `fromBeginning` alone applies only to a group that never committed, so a process restarted
+   * under the same group id (a container restart keeps its hostname) would start after the records it needs.
+   */
+  fromStartEachRun?: boolean
   handler: BatchHandler<T>
   /** partitions processed at once by this instance */
   concurrency?: number
@@ -93,6 +100,30 @@ const MAX_REQUEST_BYTES = 512 * 1024
 
 /** The longest wait between two tries of a batch held by a transient failure; short enough to stop within the shutdown budget. */
 const RETRY_BACKOFF_MAX_MS = 2_000
+
+/**
+ * Makes the consumer's first fetch after its first group join start at each partition's first
+ * record, as the broker gives the low offsets now (one compaction deletes meanwhile is out of range,
+ * which the fromBeginning reset answers with the earliest). The seek is stored when the join is
+ * announced, which kafkajs does before it fetches; a later join (a rebalance) resumes from what was
+ * committed, as the records before it were already read in this run.
+ */
+async function seekToStartOnFirstJoin(client: Kafka, consumer: Consumer, kafkaTopic: string): Promise<void> {
+  const admin = client.admin()
+  await admin.connect()
+  let low: Map<number, string>
+  try {
+    low = new Map((await withKafkaRetries(() => admin.fetchTopicOffsets(kafkaTopic))).map((p) => [p.partition, p.low]))
+  } finally {
+    await admin.disconnect()
+  }
+  let joined = false
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    if (joined) return
+    joined = true
+    for (const partition of payload.memberAssignment[kafkaTopic] ?? []) consumer.seek({ topic: kafkaTopic, partition, offset: low.get(partition) ?? '0' })
+  })
+}
 
 /**
  * Connects a crashed consumer again, trying every `retryMs` while the broker is unreachable for up to
@@ -309,6 +340,7 @@ export async function createKafkaRuntime(
       // The lag is reported for the partitions this instance holds: each rebalance (GROUP_JOIN) brings the new set.
       const assignLag = consumerLag.track({ group: options.groupId, groupId, topic: topic.name, kafkaTopic: kafkaName(topic), fromBeginning })
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => assignLag(payload.memberAssignment[kafkaName(topic)] ?? []))
+      if (options.fromStartEachRun) await seekToStartOnFirstJoin(client, consumer, kafkaName(topic))
       consumer.on(consumer.events.STOP, () => assignLag([]))
       let closed = false
       const close = () => {

@@ -17,10 +17,11 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   const producer = await kafka.producer()
   const explain = { explain: config.EXPLAIN, alertThreshold: config.ALERT_SCORE_THRESHOLD }
 
-  // Every instance reads model-control whole (a group of its own), so each runs the live version.
+  // Every instance reads model-control whole (a group of its own), at every start, so each runs the live version.
   await kafka.consume(topics.modelControl, {
     groupId: `scorer-control-${config.INSTANCE_ID}`,
     fromBeginning: true,
+    fromStartEachRun: true,
     handler: async (messages) => {
       for (const m of messages) await models.apply(m.value)
     },
