@@ -108,7 +108,7 @@ export interface TransitionOptions {
    * Runs inside the transaction after the move, with the version as it now stands and the one
    * whose role it took: the move commits only if this succeeds (e.g. the model-control record was sent).
    */
-  announce?: (version: ModelVersionRow, replaced: string | null) => Promise<void>
+  announce?: (version: ModelVersionRow, replaced: string | null, from: ModelStatus) => Promise<void>
 }
 
 export interface Transition {
@@ -184,7 +184,7 @@ async function transition(client: pg.PoolClient, model: string, version: string,
       details: { from, to, ...(replaced ? { replaced } : {}), ...(options.reason ? { reason: options.reason } : {}), ...options.details },
     })
   }
-  await options.announce?.(after, replaced)
+  await options.announce?.(after, replaced, from)
   return { version: after, from, replaced }
 }
 

@@ -130,8 +130,9 @@ export function createRunningModels(registry: ModelRegistry, options: RunningMod
 
   async function applyLive(control: ModelControl) {
     if (pair?.live.version === control.version) return tellRegistry(control.reason)
-    // A live record naming the shadow version promotes it, and its shadow run ends with it: the CLI's
-    // promote sends no end-shadow record, and a shadow kept beside it would outlive its retirement.
+    // A live record naming the shadow version promotes it, and its shadow run ends with it: the
+    // end-shadow record that follows it (trainer's controlRecordsFor) may be missing from a topic
+    // written before the trainer sent one, and a shadow kept beside it would outlive its retirement.
     const runningShadow = pair?.shadow ?? pendingShadow
     const promoted = runningShadow?.version === control.version ? runningShadow : null
     const loaded = promoted ?? await registry.load(control)

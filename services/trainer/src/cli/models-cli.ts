@@ -72,7 +72,7 @@ export async function runModelsCli(argv: string[], env: Record<string, string | 
         await kafka.waitForBroker() // one try: a broker that is away is an error now, not after the client's minute of retries
         await kafka.ensureTopics()
         const producer = await kafka.producer()
-        return (record) => producer.send(topics.modelControl, [record])
+        return (records) => producer.send(topics.modelControl, records)
       },
     }
     switch (command) {

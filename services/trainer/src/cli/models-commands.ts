@@ -8,7 +8,7 @@ import type { TrainingRequests } from '../adapters/training-requests.ts'
 import type { TrainingOutcome } from '../training/train-and-publish.ts'
 import { CliError } from './cli-error.ts'
 import { formatAge, formatTable, formatTime } from './format-table.ts'
-import { modelControlRecord } from '../model-control.ts'
+import { controlRecordsFor } from '../model-control.ts'
 
 export interface CommandDeps {
   pool: PgPool
@@ -17,8 +17,8 @@ export interface CommandDeps {
   model: string
   /** who runs the command, for the audit trail */
   actor: string
-  /** connects to Kafka (once) and returns a function that sends model-control records */
-  modelControl(): Promise<(record: OutgoingRecord<ModelControl>) => Promise<void>>
+  /** connects to Kafka (once) and returns a function that sends model-control records (in one request) */
+  modelControl(): Promise<(records: Array<OutgoingRecord<ModelControl>>) => Promise<void>>
   print(line: string): void
   /** pause between looks while waiting for a retrain, ms */
   pollMs?: number
@@ -147,7 +147,7 @@ async function announce(deps: CommandDeps, version: string, role: DeploymentRole
   try {
     const t = await setStatus(deps.pool, deps.model, version, status, {
       actor: deps.actor, phase, details: { ...details, reason },
-      announce: (v) => send(modelControlRecord(v, role, reason)),
+      announce: (v, _replaced, from) => send(controlRecordsFor(v, role, reason, from)),
     })
     deps.print(`${deps.model}@${version} is ${role}${t.replaced ? `; ${t.replaced} retired` : ''} (model-control: ${reason})`)
   } catch (err) {

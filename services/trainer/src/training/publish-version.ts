@@ -1,7 +1,7 @@
 import { setStatus, type DeploymentRole } from '@vigil/models'
 import { topics } from '@vigil/schemas'
 import type { PgPool, TypedProducer } from '@vigil/platform'
-import { modelControlRecord } from '../model-control.ts'
+import { controlRecordsFor } from '../model-control.ts'
 
 /**
  * Makes a version live (or shadow) in the registry and announces it on model-control, in one
@@ -13,8 +13,8 @@ export async function publishVersion(
 ): Promise<void> {
   await setStatus(pool, model, version, role, {
     ...audit,
-    announce: async (v) => {
-      await producer.send(topics.modelControl, [modelControlRecord(v, role, audit.reason)])
+    announce: async (v, _replaced, from) => {
+      await producer.send(topics.modelControl, controlRecordsFor(v, role, audit.reason, from))
     },
   })
 }

@@ -57,13 +57,16 @@ export async function reviewShadow(pool: PgPool, scores: ScoreHistory, producer:
   }
   if (faults.length > 0) {
     const reason = faults.join('; ')
-    await setStatus(pool, model, shadow.version, 'rejected', { actor, reason, details })
-    await producer.send(topics.modelControl, [endShadowRecord(model, reason)])
+    // The shadow run ends in the rejection's transaction: were the record lost, the registry would say
+    // rejected, no later review would find a shadow to end, and scorers would run it on.
+    await setStatus(pool, model, shadow.version, 'rejected', {
+      actor, reason, details, announce: () => producer.send(topics.modelControl, [endShadowRecord(model, reason)]),
+    })
     log.warn({ model, version: shadow.version, ...details }, 'shadow version rejected')
     return 'rejected'
   }
+  // publishVersion ends the shadow run with the live record (controlRecordsFor)
   await publishVersion(pool, producer, model, shadow.version, 'live', { actor, reason: 'promoted after shadow review', phase: 'promote', details })
-  await producer.send(topics.modelControl, [endShadowRecord(model, 'promoted to live')])
   log.info({ model, version: shadow.version, ...details }, 'shadow version promoted')
   return 'promoted'
 }

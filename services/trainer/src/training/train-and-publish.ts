@@ -53,7 +53,9 @@ export async function trainAndPublish(deps: TrainDeps, reason: string): Promise<
   }
   // Shadow first needs a live version to run beside: a first version goes live.
   const role = deps.publishAs === 'shadow' && (await liveVersion(pool, model)) ? 'shadow' : 'live'
-  await publishVersion(pool, producer, model, candidate.version, role, { actor, reason, phase: role === 'live' ? 'publish' : 'shadow', details: { ...verdict } })
+  // The gate's verdict beside the run's reason, which its own (null: an accepted verdict has none) would overwrite.
+  const { reason: _noRejection, ...judged } = verdict
+  await publishVersion(pool, producer, model, candidate.version, role, { actor, reason, phase: role === 'live' ? 'publish' : 'shadow', details: judged })
   log.info({ model, version: candidate.version, role, verdict, reason }, 'version published')
   return { version: candidate.version, outcome: role }
 }

@@ -32,7 +32,7 @@ describe('models CLI', () => {
     deps = {
       pool: db.pool, requests: createTrainingRequests(db.pool), model: 'm', actor: 'cli:test', pollMs: 50,
       print: (line) => printed.push(...line.split('\n')),
-      modelControl: async () => (record) => producer.send(topics.modelControl, [record]),
+      modelControl: async () => (records) => producer.send(topics.modelControl, records),
     }
     for (const version of ['v1', 'v2', 'v3']) {
       const artifact = Buffer.from(`artifact ${version}`)
@@ -105,6 +105,29 @@ describe('models CLI', () => {
     const records = await reader.readAll(topics.modelControl, before + 1, 30_000)
     expect(records.at(-1)).toMatchObject({ key: 'm/shadow', value: { version: 'v2', role: 'shadow' } })
     expect((await listVersions(db.pool, 'm')).find((v) => v.version === 'v2')!.status).toBe('shadow')
+  })
+
+  it('ends the shadow run with the live record when it promotes the shadow version, so compaction cannot leave it running in shadow', async () => {
+    const s = { ...deps, model: 's' }
+    for (const version of ['u', 'v']) {
+      const artifact = Buffer.from(`artifact s ${version}`)
+      await saveModelVersion(db.pool, {
+        model: 's', version, algorithm: 'isolation-forest', trainingRows: 50, windowStart: null, windowEnd: null, featureNames: ['a', 'b'],
+        params: {}, metrics: {}, artifact, sha256: sha256Of(artifact), actor: 'trainer-1',
+      })
+    }
+    await promoteCommand(s, 'u')
+    await shadowCommand(s, 'v')
+    await promoteCommand(s, 'v')
+    await rollbackCommand(s)
+    const records = (await reader.readAll(topics.modelControl, await reader.count(topics.modelControl), 30_000)).filter((r) => r.value.model === 's')
+    expect(records.map((r) => [r.key, r.value.version, r.value.reason])).toEqual([
+      ['s', 'u', 'promoted'], ['s/shadow', 'v', 'shadow'], ['s', 'v', 'promoted'], ['s/shadow', '', 'v promoted'], ['s', 'u', 'rolled back'],
+    ])
+    // What compaction keeps, each key's last record, names no shadow: a scorer started later runs u alone.
+    const kept = new Map(records.map((r) => [r.key, r.value.version]))
+    expect(Object.fromEntries(kept)).toEqual({ 's': 'u', 's/shadow': '' })
+    expect(Object.fromEntries((await listVersions(db.pool, 's')).map((v) => [v.version, v.status]))).toEqual({ u: 'live', v: 'retired' })
   })
 
   it('files a retraining request that one trainer serves, and waits for its outcome', async () => {

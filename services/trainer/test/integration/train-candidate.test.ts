@@ -40,6 +40,8 @@ describe('a short training window', () => {
     const first = await trainAndPublish(deps, 'first model')
     expect(first?.outcome).toBe('live')
     expect((await auditTrail(db.pool, 'm', first!.version)).find((a) => a.phase === 'evaluate')!.details).toMatchObject({ accepted: true, holdoutRows: 0 })
+    // the publish row says why the version was trained, beside the gate's verdict
+    expect((await auditTrail(db.pool, 'm', first!.version)).find((a) => a.phase === 'publish')!.details).toMatchObject({ reason: 'first model', accepted: true, to: 'live' })
 
     // Half an hour more: 89 rows before the holdout, still too few. Nothing is trained or published;
     // the skip and its reason are on the live version's audit trail.
