@@ -2,7 +2,7 @@ import { createLiteralScanner, type LiteralScanner } from './aho-corasick.ts'
 import { MatchContext, type CompiledDetection } from './compile-rule.ts'
 import type { CompiledCorrelation } from './correlation.ts'
 import { sourceOf, type EventSource, type FieldReader } from './field-mapping.ts'
-import type { LoadedDetection } from './load-rules.ts'
+import type { LoadedDetection, SkippedRule } from './load-rules.ts'
 import type { Attribution } from './rule-model.ts'
 import type { SigmaEvent } from './sigma-event.ts'
 
@@ -48,9 +48,12 @@ export interface EngineOptions {
  *    those literals scans the event's text (its line and the fields the rules read, lowercased)
  *    once, and only the rules whose literals occur, plus those without any, are evaluated.
  */
-export function createSigmaEngine(ruleSet: { detections: readonly LoadedDetection[]; correlations?: readonly CompiledCorrelation[] }, options: EngineOptions = {}): SigmaEngine {
+export function createSigmaEngine(
+  ruleSet: { detections: readonly LoadedDetection[]; correlations?: readonly CompiledCorrelation[]; skipped?: readonly SkippedRule[] },
+  options: EngineOptions = {},
+): SigmaEngine {
   const literalIndex = options.literalIndex ?? true
-  const feedsOnly = silencedRules(ruleSet.correlations ?? [])
+  const feedsOnly = silencedRules(ruleSet.correlations ?? [], ruleSet.skipped ?? [])
   const indexes = new Map<string, SourceIndex>()
   const stats = { events: 0, evaluated: 0, sources: 0 }
 
@@ -144,13 +147,17 @@ function compiledFor(detections: readonly LoadedDetection[], source: EventSource
   return detections.flatMap((d) => d.compiled.find((c) => c.source.key === source.key) ?? [])
 }
 
-/** Rules referenced only by correlations that do not `generate` them: they match, but raise no alert of their own. */
-function silencedRules(correlations: readonly CompiledCorrelation[]): Set<string> {
+/**
+ * Rules referenced only by correlations that do not `generate` them: they match, but raise no alert of
+ * their own. A correlation that did not load (skipped) silences its rules all the same: its rules
+ * were written to feed it, not to alert on every match.
+ */
+function silencedRules(correlations: readonly CompiledCorrelation[], skipped: readonly SkippedRule[]): Set<string> {
   const silenced = new Set<string>()
   const generated = new Set<string>()
-  for (const c of correlations) {
-    for (const step of c.steps) (c.rule.generate ? generated : silenced).add(step.rule.attribution.id)
-  }
+  const mark = (ids: readonly string[], generate: boolean) => { for (const id of ids) (generate ? generated : silenced).add(id) }
+  for (const c of correlations) mark(c.steps.map((step) => step.rule.attribution.id), c.rule.generate)
+  for (const s of skipped) if (s.correlates) mark(s.correlates.rules, s.correlates.generate)
   for (const id of generated) silenced.delete(id)
   return silenced
 }

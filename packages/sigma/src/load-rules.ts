@@ -24,6 +24,11 @@ export interface SkippedRule {
   reason: string
   /** FIELD_UNMAPPED: the Sigma fields our events have no source for */
   fields?: string[]
+  /**
+   * a correlation: the ids of the loaded rules it names, and its `generate`. Without `generate` they
+   * raise no alert of their own, as if it had loaded (the engine reads this), rather than alert on every match.
+   */
+  correlates?: { rules: string[]; generate: boolean }
 }
 
 export interface RuleSet {
@@ -61,6 +66,8 @@ export function compileRuleSet(
   const correlationRules: { rule: CorrelationRule; ruleSet: string }[] = []
   const skipped: SkippedRule[] = []
   const seenIds = new Set<string>()
+  // Correlations that did not load, with the rule ids or names they give: resolved once every detection has loaded.
+  const unloaded: { entry: SkippedRule; rules: string[]; generate: boolean }[] = []
 
   for (const input of inputs) {
     const label = input.label ?? input.file
@@ -68,7 +75,9 @@ export function compileRuleSet(
     try {
       rules = parseRuleFile(input.text, { file: input.file, license: input.license ?? null })
     } catch (err) {
-      skipped.push({ file: input.file, id: null, title: null, ruleSet: ruleSetOf(label, null), ...reasonOf(err) })
+      const entry: SkippedRule = { file: input.file, id: null, title: null, ruleSet: ruleSetOf(label, null), ...reasonOf(err) }
+      skipped.push(entry)
+      if (err instanceof SigmaRuleError && err.correlates !== null) unloaded.push({ entry, ...err.correlates })
       continue
     }
     for (const rule of rules) {
@@ -113,8 +122,16 @@ export function compileRuleSet(
     try {
       correlations.push(compileCorrelation(rule, detections))
     } catch (err) {
-      skipped.push({ file: rule.attribution.file, id: rule.attribution.id, title: rule.attribution.title, ruleSet, ...reasonOf(err) })
+      const entry: SkippedRule = { file: rule.attribution.file, id: rule.attribution.id, title: rule.attribution.title, ruleSet, ...reasonOf(err) }
+      skipped.push(entry)
+      unloaded.push({ entry, rules: rule.rules, generate: rule.generate })
     }
+  }
+  for (const { entry, rules, generate } of unloaded) {
+    const ids = [...new Set(rules.flatMap((ref) => detections.filter((d) => d.rule.attribution.id === ref || d.rule.name === ref).map((d) => d.rule.attribution.id)))]
+    if (ids.length === 0) continue
+    entry.correlates = { rules: ids, generate }
+    if (!generate) entry.reason += `; the rules it names stay silent (no generate): ${ids.join(', ')}`
   }
   return { detections, correlations, skipped }
 }

@@ -10,7 +10,8 @@ import { compileSafeRegex } from './safe-regex.ts'
  * a case-insensitive wildcard match (`cased`: case-sensitive), a regular expression (`re` with
  * `i`, `m`, `s`), a network (`cidr`), a comparison (`gt`, `gte`, `lt`, `lte`), an existence check
  * (`exists`), or a comparison with another field (`fieldref`). `all` makes a list of values
- * conjunctive instead of disjunctive; `neq` negates equality.
+ * conjunctive instead of disjunctive; `neq` negates the whole item, as pySigma does (`not (f = a or f = b)`;
+ * an event without the field matches).
  */
 export interface ValueTest {
   /** true when one of the field's values passes (values: the field's strings, lowercased and as is) */
@@ -49,6 +50,19 @@ export function compileValues(modifiers: readonly string[], values: readonly Sig
   for (const m of modifiers) {
     if (!KNOWN.has(m)) throw new SigmaRuleError('MODIFIER_UNSUPPORTED', `modifier |${m} is not supported`)
   }
+  const compiled = compilePositive(modifiers, values, keyword)
+  if (!modifiers.includes('neq')) return compiled
+  // pySigma negates the whole item: `f|neq: [a, b]` is `not (f = a or f = b)`, with `all` `not (f = a and f = b)`,
+  // so an event without the field matches (SQLite backend: NOT COALESCE(..., 0)), as `not selection` does.
+  const { tests, all, refs } = compiled
+  const holds = all
+    ? (v: FieldStrings, other: (field: string) => FieldStrings) => tests.every((t) => t.test(v, other))
+    : (v: FieldStrings, other: (field: string) => FieldStrings) => tests.some((t) => t.test(v, other))
+  return { tests: [{ test: (v, other) => !holds(v, other), anchors: null }], all: false, refs }
+}
+
+/** The item's tests as if it had no `neq`. */
+function compilePositive(modifiers: readonly string[], values: readonly SigmaValue[], keyword: boolean): CompiledValues {
   const has = (m: string) => modifiers.includes(m)
   const all = has('all')
   const refs: string[] = []
@@ -70,8 +84,8 @@ export function compileValues(modifiers: readonly string[], values: readonly Sig
 
   const tests = values.map((value): ValueTest => {
     if (value === null) return { test: (v) => !v.present, anchors: null }
-    if (typeof value === 'boolean' && modifiers.length === 0 && !keyword) return boolTest(value)
-    if (typeof value === 'number' && !modifiers.some((m) => TRANSFORMS.has(m)) && !keyword) return numberTest(value, has('neq'))
+    if (typeof value === 'boolean' && modifiers.every((m) => m === 'neq') && !keyword) return boolTest(value)
+    if (typeof value === 'number' && !modifiers.some((m) => TRANSFORMS.has(m)) && !keyword) return numberTest(value)
     let alternatives: Pattern[] = [parseSigmaString(String(value))]
     let encoding: 'utf8' | 'utf16le' | 'utf16be' = 'utf8'
     for (const m of modifiers) {
@@ -95,12 +109,9 @@ export function compileValues(modifiers: readonly string[], values: readonly Sig
     if (keyword) alternatives = alternatives.map((p) => [MULTI, ...p, MULTI])
     const matchers = alternatives.map((p) => globMatcher(p, has('cased')))
     const anchors = alternatives.map(anchorOf)
-    const negate = has('neq')
     return {
-      test: negate
-        ? (v) => v.present && !matchers.some((m) => m(has('cased') ? v.raw : v.lower))
-        : (v) => matchers.some((m) => m(has('cased') ? v.raw : v.lower)),
-      anchors: negate || anchors.some((a) => a === null) ? null : [...new Set(anchors as string[])],
+      test: (v) => matchers.some((m) => m(has('cased') ? v.raw : v.lower)),
+      anchors: anchors.some((a) => a === null) ? null : [...new Set(anchors as string[])],
     }
   })
   return { tests, all, refs }
@@ -278,10 +289,9 @@ function boolTest(b: boolean): ValueTest {
   return { test: (v) => v.typed.some((x) => x === b || String(x).toLowerCase() === String(b)), anchors: null }
 }
 
-function numberTest(n: number, negate: boolean): ValueTest {
+function numberTest(n: number): ValueTest {
   const text = String(n)
-  const eq = (v: FieldStrings) => v.typed.some((x) => (typeof x === 'number' ? x === n : String(x) === text))
-  return negate ? { test: (v) => v.present && !eq(v), anchors: null } : { test: eq, anchors: [text] }
+  return { test: (v) => v.typed.some((x) => (typeof x === 'number' ? x === n : String(x) === text)), anchors: [text] }
 }
 
 function regexTest(value: SigmaValue, i: boolean, m: boolean, s: boolean): ValueTest {

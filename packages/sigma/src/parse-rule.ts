@@ -7,9 +7,12 @@ import type {
 export class SigmaRuleError extends Error {
   /** FIELD_UNMAPPED: the fields without a source */
   readonly fields: string[]
-  constructor(readonly code: SkipCode, message: string, details: { fields?: string[] } = {}) {
+  /** a correlation that did not parse: the rules it names and its `generate`, so they stay silent all the same */
+  readonly correlates: { rules: string[]; generate: boolean } | null
+  constructor(readonly code: SkipCode, message: string, details: { fields?: string[]; correlates?: { rules: string[]; generate: boolean } } = {}) {
     super(message)
     this.fields = details.fields ?? []
+    this.correlates = details.correlates ?? null
     this.name = 'SigmaRuleError'
   }
 }
@@ -150,9 +153,20 @@ const CONDITION_KEYS: ReadonlySet<string> = new Set(['gt', 'gte', 'lt', 'lte', '
 
 function correlationOf(value: unknown, attribution: Attribution, name: string | null): CorrelationRule {
   if (!isRecord(value)) throw invalid('correlation must be a mapping')
+  const rules = typeof value.rules === 'string' ? [value.rules] : stringList(value.rules)
+  const generate = value.generate === true
+  try {
+    return correlationBody(value, attribution, name, rules, generate)
+  } catch (err) {
+    // The rules it names still only feed it (unless it generates them): the loader keeps them silent.
+    if (err instanceof SigmaRuleError) throw new SigmaRuleError(err.code, err.message, { correlates: { rules, generate } })
+    throw err
+  }
+}
+
+function correlationBody(value: Record<string, unknown>, attribution: Attribution, name: string | null, rules: string[], generate: boolean): CorrelationRule {
   const type = value.type
   if (typeof type !== 'string' || !CORRELATION_TYPES.has(type)) throw new SigmaRuleError('CORRELATION_UNSUPPORTED', `correlation type ${String(type)} is not one of ${[...CORRELATION_TYPES].join(', ')}`)
-  const rules = typeof value.rules === 'string' ? [value.rules] : stringList(value.rules)
   if (rules.length === 0) throw invalid('correlation.rules names no rule')
   const groupBy = typeof value['group-by'] === 'string' ? [value['group-by']] : stringList(value['group-by'])
   const timespanMs = parseTimespan(value.timespan ?? value.timeframe)
@@ -160,7 +174,7 @@ function correlationOf(value: unknown, attribution: Attribution, name: string | 
   if (type === 'value_count' && field === null) throw invalid('value_count needs condition.field')
   return {
     kind: 'correlation', attribution, name, type: type as CorrelationType, rules, groupBy, timespanMs, condition, valueField: field,
-    aliases: aliasesOf(value.aliases), generate: value.generate === true,
+    aliases: aliasesOf(value.aliases), generate,
   }
 }
 

@@ -9,7 +9,10 @@ import { SigmaRuleError } from './parse-rule.ts'
  * the pattern, with no timeout and no backtracking. What needs backtracking (backreferences,
  * lookaround, possessive and atomic groups) is refused at load, as RE2 refuses it, and as pySigma
  * does with its default RE2 validation. The dialect is Python's `re` (Sigma's reference): `\w`, `\d`,
- * `\s` are Unicode-aware, `$` also matches before a final newline, and flags are `i`, `m`, `s`.
+ * `\s` are Unicode-aware, `$` also matches before a final newline, flags are `i`, `m`, `s` and `u` (the
+ * default), global ones only at the start (as Python 3.11+), octal escapes as Python reads them. What
+ * this engine would read otherwise than Python is refused, never run differently: `(?x)` and `(?#...)`
+ * (pySigma's RE2 validation refuses them too), `(?a)`, `(?L)`, `\N{...}`, POSIX classes, possessive quantifiers.
  */
 export interface SafeRegex {
   /** true when the pattern matches somewhere in `input` (search semantics, as `re.search`) */
@@ -129,6 +132,8 @@ function foldCase(test: CharTest): CharTest {
 
 class RegexParser {
   private pos = 0
+  /** nothing but global flags and comments read yet: where Python 3.11+ allows global flags */
+  private leading = true
   constructor(private readonly src: string, private flags: Flags) {}
 
   parse(): Node {
@@ -141,6 +146,7 @@ class RegexParser {
     const items = [this.sequence()]
     while (this.src[this.pos] === '|') {
       this.pos++
+      this.leading = false
       items.push(this.sequence())
     }
     return items.length === 1 ? items[0]! : { t: 'alt', items }
@@ -148,14 +154,12 @@ class RegexParser {
 
   private sequence(): Node {
     const items: Node[] = []
-    const saved = { ...this.flags }
     while (this.pos < this.src.length && this.src[this.pos] !== '|' && this.src[this.pos] !== ')') {
       const atom = this.atom()
       if (atom === null) continue
+      this.leading = false
       items.push(this.quantified(atom))
     }
-    // Inline flags set inside a group end with it.
-    this.flags = saved
     return items.length === 0 ? { t: 'empty' } : items.length === 1 ? items[0]! : { t: 'cat', items }
   }
 
@@ -219,6 +223,8 @@ class RegexParser {
 
   private group(): Node | null {
     this.pos++ // (
+    const leading = this.leading
+    this.leading = false
     if (this.src[this.pos] === '?') {
       const rest = this.src.slice(this.pos + 1)
       if (rest.startsWith(':')) {
@@ -231,15 +237,26 @@ class RegexParser {
         return this.groupBody()
       }
       const flags = /^([aiLmsux]*)(?:-([imsx]*))?([:)])/.exec(rest)
-      if (flags) {
+      if (flags && (flags[1] !== '' || flags[2] !== undefined)) {
+        const on = flags[1]!, off = flags[2]
+        if (off === '') throw this.unsupported('missing flag after -')
+        if (off !== undefined && flags[3] === ')') throw this.unsupported('missing : after flags to turn off')
+        if ([...on].some((f) => off?.includes(f))) throw this.unsupported('flag turned on and off')
+        if (on.includes('L')) throw this.unsupported('(?L) is for bytes patterns: Python refuses it in text')
+        // Python's verbose mode drops whitespace and # comments; RE2 has none, so pySigma refuses such rules at load.
+        if (on.includes('x') || off?.includes('x')) throw this.unsupported('(?x) verbose mode is not supported (pySigma refuses it too)')
+        // Refused rather than run with Unicode classes and case folding, which would match differently.
+        if (on.includes('a')) throw this.unsupported('(?a) (ASCII-only \\w, \\d, \\s, \\b and case folding) is not supported')
         this.pos += 1 + flags[0].length
-        const on = flags[1]!, off = flags[2] ?? ''
         const set = (f: Flags): Flags => ({
-          i: off.includes('i') ? false : on.includes('i') || f.i,
-          m: off.includes('m') ? false : on.includes('m') || f.m,
-          s: off.includes('s') ? false : on.includes('s') || f.s,
+          i: off?.includes('i') ? false : on.includes('i') || f.i,
+          m: off?.includes('m') ? false : on.includes('m') || f.m,
+          s: off?.includes('s') ? false : on.includes('s') || f.s,
         })
         if (flags[3] === ')') {
+          // Python 3.11+ refuses global flags elsewhere (3.10 and before applied them to the whole pattern).
+          if (!leading) throw this.unsupported('global flags not at the start of the expression')
+          this.leading = true
           this.flags = set(this.flags)
           return null
         }
@@ -252,6 +269,7 @@ class RegexParser {
       if (/^(?:=|!|<=|<!)/.test(rest)) throw this.unsupported('lookaround')
       if (rest.startsWith('>')) throw this.unsupported('atomic group')
       if (rest.startsWith('(')) throw this.unsupported('conditional group')
+      if (rest.startsWith('#')) throw this.unsupported('(?#...) comment (pySigma refuses it too)')
       if (rest.startsWith('P=')) throw this.unsupported('backreference')
       throw this.unsupported(`group (?${rest[0] ?? ''}`)
     }
@@ -277,14 +295,31 @@ class RegexParser {
       case 'A': return { t: 'assert', kind: 'begin' }
       case 'Z': case 'z': return { t: 'assert', kind: 'end' }
     }
-    if (/[1-9]/.test(c) || c === 'k' || c === 'g') throw this.unsupported('backreference')
+    // Python: three octal digits are an octal escape, other digits a group reference (`\0...` is octal: escapedChar).
+    if (/[1-9]/.test(c)) {
+      if (/^[0-7][0-7]/.test(this.src.slice(this.pos, this.pos + 2)) && c <= '7') return this.literal(this.octal(c, 2))
+      throw this.unsupported('backreference')
+    }
+    if (c === 'k' || c === 'g') throw this.unsupported('backreference')
     return this.literal(this.escapedChar(c))
+  }
+
+  /** An octal escape: the digit `first` (consumed) and up to `more` further octal digits, at most 0o377. */
+  private octal(first: string, more: number): number {
+    let digits = first
+    while (digits.length <= more && /[0-7]/.test(this.src[this.pos] ?? '')) digits += this.src[this.pos++]
+    const value = parseInt(digits, 8)
+    if (value > 0o377) throw this.unsupported(`octal escape \\${digits} outside 0-0o377`)
+    return value
   }
 
   /** The code point of an escape that stands for one character (after `\`, at `pos`, with `c` consumed). */
   private escapedChar(c: string): number {
-    const simple: Record<string, number> = { t: 9, n: 10, v: 11, f: 12, r: 13, a: 7, '0': 0 }
+    const simple: Record<string, number> = { t: 9, n: 10, v: 11, f: 12, r: 13, a: 7 }
     if (c in simple) return simple[c]!
+    // `\0` anywhere, and `\1`..`\7` in [...], take up to two more octal digits.
+    if (/[0-7]/.test(c)) return this.octal(c, 2)
+    if (c === '8' || c === '9') throw this.unsupported(`bad escape \\${c}`)
     const hex = c === 'x' ? 2 : c === 'u' ? 4 : c === 'U' ? 8 : 0
     if (hex > 0) {
       const digits = this.src.slice(this.pos, this.pos + hex)

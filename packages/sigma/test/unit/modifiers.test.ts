@@ -90,6 +90,28 @@ describe('value modifiers', () => {
     expect(ruleMatches(webRule(`cs-uri-query|fieldref: cs-referer`), e)).toBe(false)
   })
 
+  it('neq negates the whole item as pySigma does: not any of the values (with all, not all of them); a missing field matches', () => {
+    const req = (method: string | undefined, status?: number) =>
+      webEvent({ http: { ...(method !== undefined && { request: { method } }), ...(status !== undefined && { response: { status_code: status } }) } })
+    const methods = ['GET', 'HEAD', 'POST', undefined] as const
+    const verdicts = (item: string) => methods.map((m) => ruleMatches(webRule(item), req(m)))
+    // pySigma (SQLite backend): NOT COALESCE((m='GET' OR m='HEAD'), 0); a missing field is NULL, so it matches.
+    expect(verdicts(`cs-method|neq: ['GET', 'HEAD']`)).toEqual([false, false, true, true])
+    expect(verdicts(`cs-method|neq: 'GET'`)).toEqual([false, true, true, true])
+    expect(verdicts(`cs-method|neq|all: ['GET', 'HEAD']`)).toEqual([true, true, true, true])
+    expect(verdicts(`cs-method|neq|contains: ['GE', 'EA']`)).toEqual([false, false, true, true])
+    expect(verdicts(`cs-method|re|neq: '^(GET|HEAD)$'`)).toEqual([false, false, true, true])
+    expect(verdicts(`cs-method|neq: null`)).toEqual([true, true, true, false])
+    expect(verdicts(`cs-method|neq: ['GET', null]`)).toEqual([false, true, true, false])
+    expect(verdicts(`cs-method|exists|neq: true`)).toEqual([false, false, false, true])
+    const statuses = [200, 304, 500, undefined].map((s) => req('GET', s))
+    expect(statuses.map((e) => ruleMatches(webRule(`sc-status|neq: [200, 304]`), e))).toEqual([false, false, true, true])
+    expect(statuses.map((e) => ruleMatches(webRule(`sc-status|neq|gte: 500`), e))).toEqual([true, true, false, true])
+    // Keywords: not any of them in the line.
+    const line = (original: string) => webEvent({ original })
+    expect(['GET /a', 'PUT /b', 'POST /c'].map((l) => ruleMatches(webRule(`'|neq': ['GET', 'PUT']`), line(l)))).toEqual([false, false, true])
+  })
+
   it('refuses unknown modifiers and placeholders', () => {
     expect(() => ruleMatches(webRule(`cs-uri-query|expand: '%x%'`), webEvent({}))).toThrow(/MODIFIER_UNSUPPORTED/)
   })

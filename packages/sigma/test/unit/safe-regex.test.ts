@@ -29,6 +29,38 @@ describe('safe regex', () => {
     expect(compileSafeRegex('a.b').test('a\nb')).toBe(false)
   })
 
+  it('reads flags and octal escapes as Python 3.11 re does (expectations from re.search)', () => {
+    // [pattern, input, Python's answer]
+    const cases: [string, string, boolean][] = [
+      ['(?i)a|b', 'B', true], ['(?i)ADMIN|LOGIN', 'login', true], ['(?m)^b|^c', 'a\nc', true], ['(?s)x|a.b', 'a\nb', true],
+      ['(?i)(?-i:a)b|c', 'C', true], ['(?i)(?-i:a)b', 'AB', false], ['(?u)(?i)abc', 'ABC', true],
+      ['\\07', '\u0007', true], ['\\07', '\u00007', false], ['\\012', '\n', true], ['\\101', 'A', true], ['\\0', '\0', true],
+      ['[\\1]', '\u0001', true], ['[\\12]', '\n', true], ['\\1010', 'A0', true], ['[\\0777]', '7', true],
+    ]
+    for (const [pattern, input, python] of cases) expect([pattern, input, compileSafeRegex(pattern).test(input)]).toEqual([pattern, input, python])
+  })
+
+  it('refuses, with the reason, what it would otherwise read differently from Python', () => {
+    // Verbose mode and comments: pySigma's RE2 validation refuses them as well.
+    expect(() => compileSafeRegex('(?x) /etc/ passwd  # the passwd file')).toThrow(/\(\?x\) verbose mode is not supported/)
+    expect(() => compileSafeRegex('(?i-x:a b)')).toThrow(/verbose/)
+    expect(() => compileSafeRegex('(?#note)a')).toThrow(/comment/)
+    // ASCII-only classes and case folding, and a flag Python allows for bytes only.
+    expect(() => compileSafeRegex('(?a)\\w+')).toThrow(/\(\?a\)/)
+    expect(() => compileSafeRegex('(?a:\\w)')).toThrow(/\(\?a\)/)
+    expect(() => compileSafeRegex('(?L)a')).toThrow(/\(\?L\)/)
+    // Python 3.11+ refuses global flags after the start (3.10 applied them to the whole pattern).
+    expect(() => compileSafeRegex('a(?i)b')).toThrow(/global flags not at the start/)
+    expect(() => compileSafeRegex('x|(?i)a')).toThrow(/global flags not at the start/)
+    expect(() => compileSafeRegex('((?i)a)')).toThrow(/global flags not at the start/)
+    expect(() => compileSafeRegex('(?-i)a')).toThrow(/missing :/)
+    expect(() => compileSafeRegex('(?i-i:a)')).toThrow(/turned on and off/)
+    // Octal escapes past 0o377 and \8, \9 are errors in Python; \18 is a group reference.
+    expect(() => compileSafeRegex('\\400')).toThrow(/octal/)
+    expect(() => compileSafeRegex('[\\8]')).toThrow(/bad escape/)
+    expect(() => compileSafeRegex('\\18')).toThrow(/backreference/)
+  })
+
   it('runs catastrophic patterns in linear time', () => {
     const attack = 'a'.repeat(30_000) + '!'
     for (const pattern of ['(a+)+$', '(a|aa)+$', '(a*)*b', '.+\\..+@.+\\.[a-z]+', '(\\w+\\s?)+$']) {
