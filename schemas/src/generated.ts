@@ -319,6 +319,10 @@ export interface Zeek {
   conn_state?: null | string
   history?: null | string
   service?: null | string
+  /** conn: payload bytes the originator sent (source.bytes counts IP bytes, headers included); unset where Zeek has none */
+  orig_bytes?: null | number
+  /** conn: payload bytes the responder sent */
+  resp_bytes?: null | number
   note?: null | string
   name?: null | string
 }

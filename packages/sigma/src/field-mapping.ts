@@ -130,7 +130,8 @@ const ZEEK_COMMON: Record<string, FieldReader> = {
 const ZEEK_BY_LOG: Record<string, Record<string, FieldReader>> = {
   conn: {
     conn_state: path('zeek.conn_state'), history: path('zeek.history'), service: path('zeek.service'),
-    orig_bytes: path('source.bytes'), resp_bytes: path('destination.bytes'), orig_pkts: path('source.packets'), resp_pkts: path('destination.packets'),
+    orig_bytes: path('zeek.orig_bytes'), resp_bytes: path('zeek.resp_bytes'), orig_ip_bytes: path('source.bytes'), resp_ip_bytes: path('destination.bytes'),
+    orig_pkts: path('source.packets'), resp_pkts: path('destination.packets'),
     community_id: path('network.community_id'),
   },
   dns: {

@@ -20,7 +20,9 @@ export type UserAgentClass = 'none' | 'browser' | 'cli' | 'scanner' | 'bot'
 const SCANNER = /nikto|sqlmap|nmap|masscan|zgrab|netsparker|acunetix|w3af|nessus|openvas|dirbuster|gobuster|wpscan|burp|zap\/|nuclei|arachni|skipfish|wfuzz|ffuf|qualys|jaeles|whatweb/i
 const BOT = /bot\b|bot\/|crawler|spider|slurp|bingpreview|facebookexternalhit|archive\.org|yandex|baidu/i
 const CLI = /^(curl|wget|python|go-http-client|java\/|libwww|lwp|okhttp|apache-httpclient|httpie|node-fetch|axios|ruby|php|perl|powershell|winhttp|aiohttp|requests|scrapy)/i
-const BROWSER = /^mozilla\/5\.0 .*(chrome|firefox|safari|edg|opera|msie|trident)/i
+// Internet Explorer 4 to 8 send `Mozilla/4.0 (compatible; MSIE n.n; ...)`, and later ones in compatibility
+// view do as MSIE 7.0. Only those versions: MSIE 2 or 3 never sent Mozilla/4.0, so such a string is forged.
+const BROWSER = /^mozilla\/5\.0 .*(chrome|firefox|safari|edg|opera|msie|trident)|^mozilla\/4\.0 \(compatible; msie [4-8]\./i
 
 /** What kind of client a user agent string names. */
 export function userAgentClass(userAgent: string | null | undefined): UserAgentClass {

@@ -273,11 +273,12 @@ function toFields(rule: PrivilegeRule, g: Record<string, string | undefined>, da
   const fields: PrivilegeFields = {
     event: { category: [...rule.category], type: [...rule.type], action: rule.action, outcome: rule.outcome, dataset },
   }
-  let { actor, actorId, target } = g
+  let { actorId, target } = g
+  let actor = accountOf(g.actor)
   let rhost: string | undefined
   if (g.kv !== undefined) {
     const kv = parsePamKv(g.kv)
-    actor = kv.ruser || kv.logname
+    actor = accountOf(kv.ruser || kv.logname)
     // uid is the calling process's: the actor's only when PAM names one.
     if (actor) actorId = kv.uid
     target = kv.user
@@ -290,6 +291,14 @@ function toFields(rule: PrivilegeRule, g: Record<string, string | undefined>, da
   if (Object.keys(user).length > 0) fields.user = user
   if (rhost) fields.source = isIP(rhost) !== 0 ? { ip: rhost } : { domain: rhost }
   return fields
+}
+
+// getty records a terminal in utmp under the name LOGIN until someone has logged in on it, and PAM
+// takes the caller's name (`by X`, logname=) from there (getlogin): a placeholder, not an account.
+const LOGIN_PLACEHOLDER = 'LOGIN'
+
+function accountOf(name: string | undefined): string | undefined {
+  return name === LOGIN_PLACEHOLDER ? undefined : name
 }
 
 function byFirstWord(rules: readonly WordRule[]): Map<string, WordRule[]> {

@@ -158,6 +158,16 @@ const rules: readonly SshdRule[] = [
     action: 'ssh_negotiation_failed', first: ['Unable', 'fatal:'], category: NETWORK, type: ['info'], outcome: 'failure',
     pattern: re(`^(?:fatal: )?Unable to negotiate with (?<ip>${HOST}) port (?<port>${PORT}): .*$`),
   },
+  // sshd knows some scanners by their version string (SSH_Version_Mapper) and drops them after the banner.
+  {
+    action: 'ssh_version_scan', first: ['scanned'], category: NETWORK, type: ['info'], outcome: 'failure',
+    pattern: re(`^scanned from (?<ip>${HOST})(?: port (?<port>${PORT}))? with .*\\.  Don't panic\\.$`),
+  },
+  // LoginGraceTime ran out: the client connected and did not finish authenticating.
+  {
+    action: 'ssh_auth_timeout', first: ['fatal:', 'Timeout'], category: NETWORK, type: ['end'], outcome: 'failure',
+    pattern: re(`^(?:fatal: )?Timeout before authentication for (?<ip>${HOST})(?: port (?<port>${PORT}))?$`),
+  },
   // The daemon itself
   {
     action: 'ssh_server_listening', first: ['Server'], category: PROCESS, type: ['start'], outcome: 'success',

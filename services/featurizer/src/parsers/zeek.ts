@@ -103,8 +103,11 @@ function conn(r: ZeekRecord): ZeekFields | null {
   const duration = nanoseconds(r.num('duration'))
   if (duration !== null) fields.event.duration = duration
 
-  const orig = r.num('orig_bytes') ?? r.num('orig_ip_bytes')
-  const resp = r.num('resp_bytes') ?? r.num('resp_ip_bytes')
+  // IP-level bytes, headers included: the unit of firewall LEN in network.bytes, and the count Zeek
+  // writes for every connection. The payload count (orig_bytes) is unset for single-packet ones,
+  // so it is no fallback either way: a missing count leaves the field unset rather than switching units.
+  const orig = r.num('orig_ip_bytes')
+  const resp = r.num('resp_ip_bytes')
   const origPkts = r.num('orig_pkts')
   const respPkts = r.num('resp_pkts')
   Object.assign(fields.source!, defined({ bytes: count(orig), packets: count(origPkts) }))
@@ -120,7 +123,8 @@ function conn(r: ZeekRecord): ZeekFields | null {
     community_id: r.str('community_id'),
   }))
   if (Object.keys(network).length > 0) fields.network = network
-  Object.assign(fields.zeek!, defined({ conn_state: state, history: r.str('history'), service }))
+  // The payload counts stay with the record's other Zeek detail, for rules written on Zeek's names.
+  Object.assign(fields.zeek!, defined({ conn_state: state, history: r.str('history'), service, orig_bytes: count(r.num('orig_bytes')), resp_bytes: count(r.num('resp_bytes')) }))
   return fields
 }
 

@@ -63,7 +63,8 @@ describe('privilege parser on real logs', () => {
   it.each<[string, string, PrivilegeFields]>([
     ['su(pam_unix)', 'session opened for user cyrus by (uid=0)', { event: SESSION_OPENED, user: { id: '0', target: { name: 'cyrus' } } }],
     ['su(pam_unix)', 'session closed for user news', { event: SESSION_CLOSED, user: { target: { name: 'news' } } }],
-    ['login(pam_unix)', 'session opened for user root by LOGIN(uid=0)', { event: SESSION_OPENED, user: { name: 'LOGIN', id: '0', target: { name: 'root' } } }],
+    // LOGIN is getty's placeholder in utmp, not an account: no one but the process (uid 0) acted.
+    ['login(pam_unix)', 'session opened for user root by LOGIN(uid=0)', { event: SESSION_OPENED, user: { id: '0', target: { name: 'root' } } }],
     ['gdm(pam_unix)', 'check pass; user unknown', { event: { ...AUTH_FAILED, action: 'pam_user_unknown', dataset: 'privilege.pam' } }],
     ['gdm(pam_unix)', 'authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost= ', {
       event: { ...AUTH_FAILED, action: 'pam_auth_failure', dataset: 'privilege.pam' },
@@ -155,7 +156,7 @@ describe('privilege parser on sudo, su and PAM shapes', () => {
     // PAM of other programs
     ['CRON', 'pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)', { event: SESSION_OPENED, user: { id: '0', target: { name: 'root' } } }],
     ['login', 'pam_unix(login:auth): authentication failure; logname=LOGIN uid=0 euid=0 tty=/dev/tty1 ruser= rhost=  user=admin', {
-      event: { ...AUTH_FAILED, action: 'pam_auth_failure', dataset: PAM }, user: { name: 'LOGIN', id: '0', target: { name: 'admin' } },
+      event: { ...AUTH_FAILED, action: 'pam_auth_failure', dataset: PAM }, user: { target: { name: 'admin' } },
     }],
     ['vsftpd', 'pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=anonymous rhost=198.51.100.7 ', {
       event: { ...AUTH_FAILED, action: 'pam_auth_failure', dataset: PAM }, user: { name: 'anonymous', id: '0' }, source: { ip: '198.51.100.7' },

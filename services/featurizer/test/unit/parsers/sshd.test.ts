@@ -3,12 +3,12 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parseSshd, type SshdFields } from '../../../src/parsers/sshd.ts'
 
-const loghub = (file: string) => fileURLToPath(new URL(`../../../../../test/fixtures/loghub/${file.split("/").pop()}`, import.meta.url))
-// loghub lines: `Dec 10 06:55:46 LabSZ sshd[24200]: <message>`; the files use CRLF.
+const fixture = (path: string) => fileURLToPath(new URL(`../../../../../test/fixtures/${path}`, import.meta.url))
+// BSD syslog as written to disk: `Dec 10 06:55:46 LabSZ sshd[24200]: <message>`; the loghub files use CRLF.
 const PREFIX = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ ([^:[\s]+)\[\d+\]: /
 
-function messagesOf(file: string, program: string): string[] {
-  const lines = readFileSync(loghub(file), 'utf8').split(/\r?\n/).filter((l) => l.length > 0)
+function messagesOf(path: string, program: string): string[] {
+  const lines = readFileSync(fixture(path), 'utf8').split(/\r?\n/).filter((l) => l.length > 0)
   return lines.flatMap((line) => {
     const m = PREFIX.exec(line)
     return m !== null && m[1] === program ? [line.slice(m[0].length)] : []
@@ -18,7 +18,7 @@ function messagesOf(file: string, program: string): string[] {
 const AUTH_FAILED = { category: ['authentication'], type: ['info'], outcome: 'failure' as const }
 
 describe('parseSshd on loghub OpenSSH_2k.log', () => {
-  const messages = messagesOf('OpenSSH/OpenSSH_2k.log', 'sshd')
+  const messages = messagesOf('loghub/OpenSSH_2k.log', 'sshd')
 
   it('parses every line', () => {
     expect(messages).toHaveLength(2000)
@@ -118,6 +118,27 @@ describe('parseSshd on loghub OpenSSH_2k.log', () => {
   })
 })
 
+describe('parseSshd on sotm34 secure.{6..2}', () => {
+  const messages = ['6', '5', '4', '3', '2'].flatMap((n) => messagesOf(`sotm34-honeynet/syslog/secure.${n}`, 'sshd'))
+
+  it('parses every line', () => {
+    expect(messages).toHaveLength(1187)
+    expect(messages.filter((m) => parseSshd(m) === null)).toEqual([])
+  })
+
+  it.each<[string, SshdFields]>([
+    ["scanned from 217.74.112.2 with SSH-1.0-SSH_Version_Mapper.  Don't panic.", {
+      event: { category: ['network'], type: ['info'], action: 'ssh_version_scan', outcome: 'failure' }, source: { ip: '217.74.112.2' },
+    }],
+    ['fatal: Timeout before authentication for 202.110.184.100', {
+      event: { category: ['network'], type: ['end'], action: 'ssh_auth_timeout', outcome: 'failure' }, source: { ip: '202.110.184.100' },
+    }],
+  ])('reads %j', (message, expected) => {
+    expect(messages).toContain(message)
+    expect(parseSshd(message)).toEqual(expected)
+  })
+})
+
 describe('parseSshd on shapes beyond the sample', () => {
   it.each<[string, SshdFields]>([
     ['Accepted publickey for alice from 2001:db8::7 port 50122 ssh2: RSA SHA256:8d7Hk3mJ1xQm0tZq9uRkQ3H0n5Zf9c3nq2Cj1yAqk2E', {
@@ -198,6 +219,13 @@ describe('parseSshd on shapes beyond the sample', () => {
     ['Unable to negotiate with 203.0.113.9 port 51234: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]', {
       event: { category: ['network'], type: ['info'], action: 'ssh_negotiation_failed', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
     }],
+    // Newer sshd writes the port too.
+    ["scanned from 203.0.113.9 port 51234 with SSH-1.0-SSH_Version_Mapper.  Don't panic.", {
+      event: { category: ['network'], type: ['info'], action: 'ssh_version_scan', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
+    }],
+    ['fatal: Timeout before authentication for 203.0.113.9 port 51234', {
+      event: { category: ['network'], type: ['end'], action: 'ssh_auth_timeout', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
+    }],
     ['User root from 203.0.113.9 not allowed because not listed in AllowUsers', {
       event: { ...AUTH_FAILED, action: 'ssh_user_not_allowed' }, source: { ip: '203.0.113.9' }, user: { name: 'root' },
     }],
@@ -209,7 +237,7 @@ describe('parseSshd on shapes beyond the sample', () => {
   })
 
   it('reads the old sshd(pam_unix) messages of loghub Linux_2k.log', () => {
-    const messages = messagesOf('Linux/Linux_2k.log', 'sshd(pam_unix)')
+    const messages = messagesOf('loghub/Linux_2k.log', 'sshd(pam_unix)')
     expect(messages).toHaveLength(677)
     expect(messages.filter((m) => parseSshd(m) === null)).toEqual([])
     expect(parseSshd('authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root')).toEqual({

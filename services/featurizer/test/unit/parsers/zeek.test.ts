@@ -168,26 +168,26 @@ describe('parseZeek on real lines of each log type', () => {
   it.each<[string, string, string, ZeekFields, number | null, string | null]>([
     ['conn TSV, udp SF', 'stratosphere-zeek/001-zeek-scenario-malicious/conn.log', 'C91Ycq25p2quMWzEMk', {
       event: { ...NETWORK_CONNECTION, outcome: 'success', duration: 136_721_000 },
-      source: { ip: 'fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8', port: 56464, bytes: 34, packets: 1 },
-      destination: { ip: 'fd2d:ab8c:225::1', port: 53, bytes: 50, packets: 1 },
-      network: { transport: 'udp', protocol: 'dns', bytes: 84, packets: 2, direction: 'external' },
-      zeek: { log: 'conn', uid: 'C91Ycq25p2quMWzEMk', conn_state: 'SF', history: 'Dd', service: 'dns' },
+      source: { ip: 'fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8', port: 56464, bytes: 82, packets: 1 },
+      destination: { ip: 'fd2d:ab8c:225::1', port: 53, bytes: 98, packets: 1 },
+      network: { transport: 'udp', protocol: 'dns', bytes: 180, packets: 2, direction: 'external' },
+      zeek: { log: 'conn', uid: 'C91Ycq25p2quMWzEMk', conn_state: 'SF', history: 'Dd', service: 'dns', orig_bytes: 34, resp_bytes: 50 },
       related: { ip: ['fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8', 'fd2d:ab8c:225::1'] },
     }, 19_981, null],
     ['conn TSV (labeled), tcp S0 from outside: failure', 'stratosphere-zeek/011-zeek-mixed/data/conn.log.labeled', 'CvIOrb4ekWKPrnpqsf', {
       event: { ...NETWORK_CONNECTION, outcome: 'failure', duration: 2_000 },
-      source: { ip: '167.94.138.99', port: 7789, bytes: 0, packets: 2 },
+      source: { ip: '167.94.138.99', port: 7789, bytes: 88, packets: 2 },
       destination: { ip: '147.32.83.165', port: 445, bytes: 0, packets: 0 },
-      network: { transport: 'tcp', bytes: 0, packets: 2, direction: 'inbound' },
-      zeek: { log: 'conn', uid: 'CvIOrb4ekWKPrnpqsf', conn_state: 'S0', history: 'S' },
+      network: { transport: 'tcp', bytes: 88, packets: 2, direction: 'inbound' },
+      zeek: { log: 'conn', uid: 'CvIOrb4ekWKPrnpqsf', conn_state: 'S0', history: 'S', orig_bytes: 0, resp_bytes: 0 },
       related: { ip: ['167.94.138.99', '147.32.83.165'] },
     }, 1_655_071_209_953, null],
     ['conn JSON without _path (log type from the file name)', 'stratosphere-zeek/002-zeek-scenario-port-scanning/conn.log', 'C5xhsO3uGtOfyrBlHh', {
       event: { ...NETWORK_CONNECTION, outcome: 'unknown', duration: 12_166_977 },
       source: { ip: '172.16.1.11', port: 40042, bytes: 0, packets: 0 },
-      destination: { ip: '8.8.8.8', port: 53, bytes: 111, packets: 1 },
-      network: { transport: 'udp', protocol: 'dns', bytes: 111, packets: 1, direction: 'outbound' },
-      zeek: { log: 'conn', uid: 'C5xhsO3uGtOfyrBlHh', conn_state: 'SHR', history: 'Cd', service: 'dns' },
+      destination: { ip: '8.8.8.8', port: 53, bytes: 139, packets: 1 },
+      network: { transport: 'udp', protocol: 'dns', bytes: 139, packets: 1, direction: 'outbound' },
+      zeek: { log: 'conn', uid: 'C5xhsO3uGtOfyrBlHh', conn_state: 'SHR', history: 'Cd', service: 'dns', orig_bytes: 0, resp_bytes: 111 },
       related: { ip: ['172.16.1.11', '8.8.8.8'] },
     }, 1_664_462_456_755, null],
     ['dns TSV, answered', 'stratosphere-zeek/005-zeek-scenario-malicious/dns.log', 'CaBhzn4douRRoJ519a', {
@@ -344,6 +344,21 @@ describe('parseZeek on real lines of each log type', () => {
       expect(zeekTimestamp(tsv[i]!.input)).toBe(zeekTimestamp(json[i]!.input))
     }
   })
+
+  it('counts conn bytes at the IP level, whether or not Zeek wrote the payload count', () => {
+    const file = 'stratosphere-zeek/002-zeek-scenario-port-scanning/conn.log'
+    // One ICMP packet: Zeek leaves orig_bytes (payload) unset and writes orig_ip_bytes 56.
+    const single = parseZeek(lineOf(file, 'CG03th2rfWi0ctENra'))
+    expect(single?.source).toMatchObject({ bytes: 56, packets: 1 })
+    expect(single?.network).toMatchObject({ bytes: 56, packets: 1 })
+    expect(single?.zeek).not.toHaveProperty('orig_bytes') // the payload count Zeek did not write stays unwritten
+    // Four ICMP packets: orig_bytes and resp_bytes 0, orig_ip_bytes and resp_ip_bytes 56 each.
+    const echo = parseZeek(lineOf(file, 'Cby6tl14KhaAvYcKTf'))
+    expect(echo?.source).toMatchObject({ bytes: 56, packets: 2 })
+    expect(echo?.destination).toMatchObject({ bytes: 56, packets: 2 })
+    expect(echo?.network).toMatchObject({ bytes: 112, packets: 4 })
+    expect(echo?.zeek).toMatchObject({ orig_bytes: 0, resp_bytes: 0 })
+  })
 })
 
 const CONN_FIELDS = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'service', 'duration', 'orig_bytes', 'resp_bytes',
@@ -455,6 +470,14 @@ describe('parseZeek on shapes beyond the samples', () => {
     expect(parseZeek(jsonInput({ ...CONN_JSON, 'id.orig_h': 'not an ip' }, { log: 'conn', fields: null }))).toBeNull()
     expect(zeekTimestamp(jsonInput({ ...CONN_JSON, ts: 'yesterday' }, { log: 'conn', fields: null }))).toBeNull()
     expect(zeekTimestamp(jsonInput({ ...CONN_JSON, ts: 1e300 }, { log: 'conn', fields: null }))).toBeNull()
+  })
+
+  it('leaves conn bytes unset when the IP-level count is, rather than taking the payload count', () => {
+    const { orig_ip_bytes: _o, resp_ip_bytes: _r, ...payloadOnly } = { ...CONN_JSON, orig_bytes: 4, resp_bytes: 0 }
+    const fields = parseZeek(jsonInput(payloadOnly, { log: 'conn', fields: null }))
+    expect(fields?.source).toEqual({ ip: '10.0.0.1', port: 40000, packets: 1 })
+    expect(fields?.destination).toEqual({ ip: '10.0.0.2', port: 22, packets: 1 })
+    expect(fields?.network).toEqual({ transport: 'tcp', packets: 2 })
   })
 })
 
