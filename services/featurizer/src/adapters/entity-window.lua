@@ -209,15 +209,22 @@ end
 
 -- Each event's 13 values and its lateness packed, as the memo keeps them: the reply is these joined.
 local answers = {}
-local newest = nil
--- The sets were trimmed to keepMs behind the newest event before this call (trimming follows the
--- batch): an event is late when its window starts before that, in time already trimmed.
-local trimmedBefore = newestOf('ev')
+local newest, oldest = nil, nil
+-- Where the last call trimmed the sets to (trimming follows the batch, see below): an event is late
+-- when its window starts before that, in time already trimmed. State written before the bound was
+-- kept was trimmed to keepMs behind its newest event.
+local trimKey = key('trim')
+local trimmedTo = tonumber(redis.call('GET', trimKey) or '')
+if trimmedTo == nil then
+  local newestBefore = newestOf('ev')
+  trimmedTo = newestBefore ~= false and newestBefore - keepMs or false
+end
 for at = 1, #E, VALUES_PER_EVENT do
   local tText, id = E[at], E[at + 5]
   local t = tonumber(tText)
   if newest == nil or t > newest then newest = t end
-  local late = trimmedBefore ~= false and tonumber(E[at + 1]) < trimmedBefore - keepMs -- E[at + 1]: the window's start
+  if oldest == nil or t < oldest then oldest = t end
+  local late = trimmedTo ~= false and tonumber(E[at + 1]) < trimmedTo -- E[at + 1]: the window's start
   local previous = previousEventTime(t, tText, id, tonumber(E[at + 6]))
   -- Adding the event tells whether it is new: only a known one (a redelivery) looks in the memo,
   -- and is told its lateness as it was. A memo entry written before lateness was kept has 13 values.
@@ -232,8 +239,13 @@ end
 -- unpack has a stack limit: the memo's fields go in slices (of whole pairs)
 for i = 1, #memoFields, 1000 do redis.call('HSET', memo, unpack(memoFields, i, math.min(i + 999, #memoFields))) end
 if newest ~= nil then
-  -- The memo keeps what the window keeps: the events trimmed from it are forgotten there too.
-  local keepFrom = '(' .. (newest - keepMs)
+  -- Trimmed to keepMs behind the newest event, but never past this call's oldest: a batch that
+  -- comes again (its output failed after this call) finds every one of its events still here, memo
+  -- included, and gets the windows it got, however long a span of event time it covers (a catch-up,
+  -- a replay). The next call for the entity trims them. The memo keeps what the window keeps: the
+  -- events trimmed from it are forgotten there too.
+  local bound = math.min(newest - keepMs, oldest)
+  local keepFrom = '(' .. bound
   local trimmed = redis.call('ZRANGEBYSCORE', evKey, '-inf', keepFrom)
   for i = 1, #trimmed, 1000 do redis.call('HDEL', memo, unpack(trimmed, i, math.min(i + 999, #trimmed))) end
   redis.call('EXPIRE', memo, ttl)
@@ -242,14 +254,15 @@ if newest ~= nil then
     redis.call('EXPIRE', k, ttl)
   end
   for k in pairs(touchedLogs) do redis.call('EXPIRE', k, ttl) end
-  -- A window still reaches the minute keepMs behind the newest event (keepMs is the window and the
-  -- late grace: the window of an event that lands a grace late starts there), not an older one.
-  -- Older minutes' keys go, and their entries in the index.
-  local oldestNeeded = '(' .. math.floor((newest - keepMs) / 60000)
+  -- A window still reaches the minute of the bound (keepMs is the window and the late grace: the
+  -- window of an event that lands a grace late starts there), not an older one. Older minutes'
+  -- keys go, and their entries in the index.
+  local oldestNeeded = '(' .. math.floor(bound / 60000)
   local stale = redis.call('ZRANGEBYSCORE', logIndex, '-inf', oldestNeeded)
   for i = 1, #stale, 1000 do redis.call('DEL', unpack(stale, i, math.min(i + 999, #stale))) end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', logIndex, '-inf', oldestNeeded) end
   redis.call('EXPIRE', logIndex, ttl)
+  redis.call('SET', trimKey, bound, 'EX', ttl)
 end
 -- Every value followed by SEP, so that an empty last value still counts.
 return #answers > 0 and table.concat(answers, SEP) .. SEP or ''

@@ -79,7 +79,8 @@ const USER_MEMO_MAX = 1000
  * event id, so a redelivered event is counted once) for counts, and HyperLogLogs in one-minute
  * event-time buckets for distinct counts (PFCOUNT over the window's buckets), updated and read by
  * one script call per entity and batch (entity-window.lua). What falls behind the window and the
- * late grace on event time is deleted then; an idle entity's keys expire after ttlSeconds of wall
+ * late grace on event time is deleted then, though never a batch's own events, so a retried batch
+ * gets the windows it got however much event time it spans; an idle entity's keys expire after ttlSeconds of wall
  * time. A user's login history lives beside them. All
  * calls of a batch go in one pipeline; an entity's keys share a hash tag (one Cluster slot).
  */
