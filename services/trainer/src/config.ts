@@ -19,7 +19,7 @@ export const Config = baseConfig.extend({
   TRAIN_MIN_ROWS: z.coerce.number().int().min(10).default(200), // no model is trained on less history
   TRAIN_MAX_ROWS: z.coerce.number().int().min(10).default(20_000), // the newest rows of the window, at most, train a version
   TRAIN_WINDOW_MS: z.coerce.number().int().min(1000).default(7 * 86_400_000), // event time trained on, before the holdout
-  TRAIN_HOLDOUT_MS: z.coerce.number().int().min(0).default(3_600_000), // the newest event time, kept out of training to evaluate on
+  TRAIN_HOLDOUT_MS: z.coerce.number().int().min(60_000).default(3_600_000), // the newest event time, kept out of training to evaluate on (0 judged each candidate on one millisecond's rows)
   TRAIN_EXCLUDE_FLAGGED: flag.default(true), // leave out entities flagged (Sigma hits, confirmed alerts) in the window, and redriven dead letters
   TRAIN_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000), // retrain this often when new history arrived
   TRAIN_SETTLE_MS: z.coerce.number().int().min(0).default(3_000), // the first model waits until history stops growing this long

@@ -18,10 +18,11 @@ const OnnxMembersFile = z.array(OnnxMemberEntry)
 /** What a version is trained with, from configuration: members, weights, threshold rule and seed. */
 export function ensembleSettings(config: Config, featureNames: readonly string[]): EnsembleConfig {
   const members: EnsembleMemberConfig[] = config.TRAIN_MEMBERS.split(',').map((spec) => {
-    const [kind = '', weight = '1'] = spec.trim().split(':')
+    const [kind = '', weight = '1', ...rest] = spec.trim().split(':')
     if (!Object.hasOwn(ensembleMembers, kind)) throw new Error(`TRAIN_MEMBERS: unknown member '${kind}' (known: ${Object.keys(ensembleMembers).join(', ')})`)
-    const w = Number(weight)
-    if (!(w >= 0)) throw new Error(`TRAIN_MEMBERS: weight of ${kind} must be a number >= 0, got '${weight}'`)
+    // Number('') is 0: 'isolation-forest:' would silently weigh the forest out of the ensemble.
+    const w = weight.trim() === '' || rest.length > 0 ? NaN : Number(weight)
+    if (!(w >= 0)) throw new Error(`TRAIN_MEMBERS: weight of ${kind} must be a number >= 0, got '${[weight, ...rest].join(':')}'`)
     return { kind, weight: w }
   })
   if (config.ONNX_MEMBERS_FILE) members.push(...onnxMembers(config.ONNX_MEMBERS_FILE, featureNames))
