@@ -32,16 +32,26 @@ export async function createSuppressionCache(
   let held: Compiled[] = []
   let failing = false
   let inFlight: Promise<void> | null = null
+  let queued: Promise<void> | null = null
 
   const load = async () => {
     const active = await store.active()
     held = active.map((s) => ({ suppression: s, expiresAt: Date.parse(s.expiresAt), covers: compileMatch(s) }))
   }
-  const refresh = () => {
-    inFlight ??= load().finally(() => {
-      inFlight = null
+  const refresh = (): Promise<void> => {
+    if (!inFlight) {
+      inFlight = load().finally(() => {
+        inFlight = null
+      })
+      return inFlight
+    }
+    // The load under way may have read before what the caller just saved (a periodic reload when
+    // the API saves a suppression): one more load follows it, shared by every caller meanwhile.
+    queued ??= inFlight.catch(() => {}).then(() => {
+      queued = null
+      return refresh()
     })
-    return inFlight
+    return queued
   }
 
   await refresh()
@@ -64,7 +74,7 @@ export async function createSuppressionCache(
     size: () => held.length,
     async close() {
       clearInterval(timer)
-      await inFlight?.catch(() => {})
+      await (queued ?? inFlight)?.catch(() => {})
     },
   }
 }

@@ -33,6 +33,34 @@ function fakeStore(initial: Suppression[]) {
 const ip = (id: string, detector = 'model:default') => ({ detector, entity: { kind: 'source.ip', id } })
 
 describe('suppression cache', () => {
+  it('loads again after a reload under way when asked meanwhile: that load may have read before what was just saved', async () => {
+    let release: () => void = () => {}
+    let hold = false
+    const store = fakeStore([])
+    const held = { ...store, async active() {
+      const answer = store.active()
+      if (hold) await new Promise<void>((resolve) => (release = resolve))
+      return answer
+    } }
+    const cache = await createSuppressionCache(held, { refreshMs: 60_000, log })
+    try {
+      hold = true
+      const periodic = cache.refresh() // reads the empty list, then waits
+      hold = false
+      store.set([suppression(1, { value: '192.0.2.9' })]) // the API saves one and refreshes
+      const afterSave = cache.refresh()
+      release()
+      await Promise.all([periodic, afterSave])
+      expect(cache.isSuppressed(ip('192.0.2.9'), NOW)?.suppressionId).toBe(1)
+      expect(store.loads()).toBe(3) // the first, the held one, and one after it
+      // Asked three times at once: one load, and one after it that the second and third share.
+      await Promise.all([cache.refresh(), cache.refresh(), cache.refresh()])
+      expect(store.loads()).toBe(5)
+    } finally {
+      await cache.close()
+    }
+  })
+
   it('answers from memory with the first matching active suppression', async () => {
     const store = fakeStore([
       suppression(1, { scope: 'cidr', value: '10.0.0.0/8' }),
