@@ -61,7 +61,13 @@ export function topFeatures(
   count = 3,
 ): TopFeature[] {
   const attribution = new Float64Array(featureNames.length)
-  for (const { contributions, carried } of members) {
+  for (const member of members) {
+    const { carried } = member
+    // A weight that overflowed (a value absurdly far outside training, e.g. a forged byte count of
+    // 1e300 squared) takes the member's whole share with any others that did: Infinity / Infinity
+    // would make every share NaN, and a score that cannot be encoded.
+    const overflowed = member.contributions.filter((c) => c.weight === Infinity)
+    const contributions = overflowed.length > 0 ? overflowed.map((c) => ({ ...c, weight: 1 })) : member.contributions
     let total = 0
     for (const c of contributions) if (c.weight > 0) total += c.weight
     if (!(total > 0) || !(carried > 0)) continue
