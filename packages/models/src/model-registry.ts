@@ -71,7 +71,20 @@ export interface Deployment {
   model: string
   version: string
   acknowledgedAt: Date
+  /** when the instance last renewed it (every DEPLOYMENT_RENEW_MS while it runs) */
+  seenAt: Date
 }
+
+/** How often a running scorer renews its deployments. */
+export const DEPLOYMENT_RENEW_MS = 60_000
+/**
+ * A deployment not renewed for this long is stale: its instance was killed without withdrawing it
+ * (or has lost Postgres). Not counted among where a version runs; shown as stale.
+ */
+export const DEPLOYMENT_STALE_MS = 5 * DEPLOYMENT_RENEW_MS
+
+/** True when `d` was last renewed over DEPLOYMENT_STALE_MS before `now`. */
+export const isStaleDeployment = (d: Pick<Deployment, 'seenAt'>, now = Date.now()) => now - d.seenAt.getTime() > DEPLOYMENT_STALE_MS
 
 export type ModelRegistryErrorCode = 'MODEL_VERSION_UNKNOWN' | 'MODEL_STATUS_TRANSITION' | 'MODEL_REJECTION_REASON_MISSING'
 
@@ -298,11 +311,16 @@ export async function loadModelArtifact(db: Queryable, model: string, version: s
 }
 
 /** Records that a scorer instance runs `version` in `role`; one row per instance and role, replaced on each acknowledgement. */
-export async function acknowledgeDeployment(db: Queryable, d: Omit<Deployment, 'acknowledgedAt'>): Promise<void> {
+export async function acknowledgeDeployment(db: Queryable, d: Omit<Deployment, 'acknowledgedAt' | 'seenAt'>): Promise<void> {
   await db.query(
     `INSERT INTO model_deployments (instance_id, role, model, version) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (instance_id, role) DO UPDATE SET model = excluded.model, version = excluded.version, acknowledged_at = now()`,
+     ON CONFLICT (instance_id, role) DO UPDATE SET model = excluded.model, version = excluded.version, acknowledged_at = now(), seen_at = now()`,
     [d.instanceId, d.role, d.model, d.version])
+}
+
+/** A running instance says its deployments still hold (every DEPLOYMENT_RENEW_MS). */
+export async function renewDeployments(db: Queryable, instanceId: string): Promise<void> {
+  await db.query('UPDATE model_deployments SET seen_at = now() WHERE instance_id = $1', [instanceId])
 }
 
 /** Removes an instance's acknowledgements (a scorer that stops). */
@@ -315,8 +333,8 @@ export async function withdrawDeployment(db: Queryable, instanceId: string, role
 /** Which instances run which version of a model, newest acknowledgement first; `version` narrows to one version. */
 export async function deployments(db: Queryable, model: string, version?: string): Promise<Deployment[]> {
   const { rows } = await db.query(
-    `SELECT instance_id, role, model, version, acknowledged_at FROM model_deployments
+    `SELECT instance_id, role, model, version, acknowledged_at, seen_at FROM model_deployments
      WHERE model = $1 AND ($2::text IS NULL OR version = $2) ORDER BY acknowledged_at DESC, instance_id, role`, [model, version ?? null])
-  return rows.map((r) => ({ instanceId: r.instance_id, role: r.role, model: r.model, version: r.version, acknowledgedAt: r.acknowledged_at }))
+  return rows.map((r) => ({ instanceId: r.instance_id, role: r.role, model: r.model, version: r.version, acknowledgedAt: r.acknowledged_at, seenAt: r.seen_at }))
 }
 

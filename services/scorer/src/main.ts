@@ -1,5 +1,5 @@
-import { MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
-import { createPgPool, runMigrations, runService, waitForPostgres } from '@vigil/platform'
+import { DEPLOYMENT_RENEW_MS, MODEL_REGISTRY_MIGRATIONS } from '@vigil/models'
+import { createPgPool, runMigrations, runService, startPeriodic, waitForPostgres } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createModelRegistry } from './adapters/model-registry.ts'
 import { createRunningModels } from './adapters/running-models.ts'
@@ -14,6 +14,7 @@ await runService({ name: 'scorer', loadConfig, readiness: 'manual' }, async ({ c
   const registry = createModelRegistry(pool, { modelName: config.MODEL_NAME, instanceId: config.INSTANCE_ID, runtime: config.FOREST_RUNTIME })
   const models = createRunningModels(registry, { modelName: config.MODEL_NAME }, log, metrics)
   onShutdown(models) // closes the loaded versions and withdraws this instance's deployments from the registry
+  onShutdown(startPeriodic('renewing this instance\'s deployments', DEPLOYMENT_RENEW_MS, () => registry.renew(), log))
   const producer = await kafka.producer()
   const explain = { explain: config.EXPLAIN, alertThreshold: config.ALERT_SCORE_THRESHOLD }
 

@@ -1,5 +1,5 @@
 import {
-  acknowledgeDeployment, decodeEnsembleArtifact, ensembleRegistry, loadEnsemble, loadModelArtifact, memberNames, sha256Of, withdrawDeployment, writeAudit,
+  acknowledgeDeployment, decodeEnsembleArtifact, ensembleRegistry, loadEnsemble, loadModelArtifact, memberNames, renewDeployments, sha256Of, withdrawDeployment, writeAudit,
   type DeploymentRole, type ForestRuntime,
 } from '@vigil/models'
 import { PoisonMessageError, TransientError, type PgPool } from '@vigil/platform'
@@ -14,6 +14,8 @@ export interface ModelRegistry {
   acknowledge(role: DeploymentRole, version: string, reason: string): Promise<void>
   /** Records that this instance no longer runs `role`, or anything without a role. */
   withdraw(role?: DeploymentRole): Promise<void>
+  /** Says this instance still runs what it acknowledged: one that stops renewing (killed) shows as stale. */
+  renew(): Promise<void>
 }
 
 export interface ModelRegistryOptions {
@@ -60,5 +62,6 @@ export function createModelRegistry(pool: PgPool, options: ModelRegistryOptions)
     async withdraw(role) {
       await withdrawDeployment(pool, instanceId, role)
     },
+    renew: () => renewDeployments(pool, instanceId),
   }
 }

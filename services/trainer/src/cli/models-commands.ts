@@ -1,5 +1,5 @@
 import {
-  auditTrail, deployments, getVersion, listVersions, liveVersion, ModelRegistryError, previousLiveVersion, setStatus,
+  auditTrail, deployments, getVersion, isStaleDeployment, listVersions, liveVersion, ModelRegistryError, previousLiveVersion, setStatus,
   type AuditPhase, type DeploymentRole, type ModelStatus, type ModelVersionRow,
 } from '@vigil/models'
 import type { OutgoingRecord, PgPool } from '@vigil/platform'
@@ -30,7 +30,8 @@ export async function listCommand(deps: CommandDeps): Promise<void> {
   if (versions.length === 0) {
     deps.print(`model ${deps.model} has no versions yet`)
   } else {
-    const running = await deployments(deps.pool, deps.model)
+    // Stale acknowledgements (an instance killed without withdrawing them) are not where a version runs.
+    const running = (await deployments(deps.pool, deps.model)).filter((d) => !isStaleDeployment(d))
     const on = (v: string, role: DeploymentRole) => String(running.filter((d) => d.version === v && d.role === role).length)
     deps.print(formatTable(
       ['VERSION', 'STATUS', 'CREATED', 'ROWS', 'DATA', 'LIVE ON', 'SHADOW ON', 'PROMOTED'],
@@ -71,7 +72,12 @@ export async function showCommand(deps: CommandDeps, version: string): Promise<v
   const running = await deployments(deps.pool, v.model, v.version)
   deps.print('\ndeployed')
   if (running.length === 0) deps.print('on no scorer instance')
-  else deps.print(formatTable(['INSTANCE', 'ROLE', 'ACKNOWLEDGED'], running.map((d) => [d.instanceId, d.role, `${formatTime(d.acknowledgedAt)} (${formatAge(d.acknowledgedAt)} ago)`])).join('\n'))
+  else {
+    deps.print(formatTable(['INSTANCE', 'ROLE', 'ACKNOWLEDGED', 'LAST SEEN'], running.map((d) => [
+      d.instanceId, d.role, `${formatTime(d.acknowledgedAt)} (${formatAge(d.acknowledgedAt)} ago)`,
+      `${formatAge(d.seenAt)} ago${isStaleDeployment(d) ? ' (stale: the instance stopped renewing; it may be gone)' : ''}`,
+    ])).join('\n'))
+  }
 }
 
 /** `promote <version>`: makes it live; the live version before it is retired. */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { auditTrail, listVersions, saveModelVersion, sha256Of } from '@vigil/models'
+import { acknowledgeDeployment, auditTrail, listVersions, renewDeployments, saveModelVersion, sha256Of } from '@vigil/models'
 import type { KafkaRuntime } from '@vigil/platform'
 import { topics } from '@vigil/schemas'
 import { createTopicReader, REPO_ROOT, uniquePrefix, type TopicReader } from '@vigil/testkit'
@@ -128,6 +128,30 @@ describe('models CLI', () => {
     const kept = new Map(records.map((r) => [r.key, r.value.version]))
     expect(Object.fromEntries(kept)).toEqual({ 's': 'u', 's/shadow': '' })
     expect(Object.fromEntries((await listVersions(db.pool, 's')).map((v) => [v.version, v.status]))).toEqual({ u: 'live', v: 'retired' })
+  })
+
+  it('counts where a version runs from the instances still renewing their acknowledgements; one killed without withdrawing shows as stale', async () => {
+    const k = { ...deps, model: 'k' }
+    const artifact = Buffer.from('artifact k')
+    await saveModelVersion(db.pool, {
+      model: 'k', version: 'k1', algorithm: 'isolation-forest', trainingRows: 50, windowStart: null, windowEnd: null, featureNames: ['a', 'b'],
+      params: {}, metrics: {}, artifact, sha256: sha256Of(artifact), actor: 'trainer-1',
+    })
+    await promoteCommand(k, 'k1')
+    for (const instanceId of ['scorer-a', 'scorer-b', 'scorer-killed']) await acknowledgeDeployment(db.pool, { instanceId, role: 'live', model: 'k', version: 'k1' })
+    // scorer-killed was SIGKILLed ten minutes ago: it renews no more; the others renew as they run.
+    await db.pool.query("UPDATE model_deployments SET seen_at = now() - interval '10 minutes' WHERE instance_id = 'scorer-killed'")
+    await renewDeployments(db.pool, 'scorer-a')
+    printed = []
+    await listCommand(k)
+    const column = (name: string) => printed[1]!.slice(printed[0]!.indexOf(name)).split(/\s{2,}/)[0]
+    expect([column('LIVE ON'), column('SHADOW ON')]).toEqual(['2', '0'])
+    printed = []
+    await showCommand(k, 'k1')
+    const deployed = printed.slice(printed.indexOf('deployed') + 1)
+    expect(deployed[0]).toMatch(/^INSTANCE\s+ROLE\s+ACKNOWLEDGED\s+LAST SEEN$/)
+    expect(deployed.filter((l) => l.includes('stale')).map((l) => l.split(/\s+/)[0])).toEqual(['scorer-killed'])
+    expect(deployed.filter((l) => /^scorer-/.test(l))).toHaveLength(3)
   })
 
   it('files a retraining request that one trainer serves, and waits for its outcome', async () => {

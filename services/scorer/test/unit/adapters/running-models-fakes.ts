@@ -72,6 +72,7 @@ export function memoryRegistry() {
       if (role) deployments.delete(role)
       else deployments.clear()
     },
+    async renew() {},
   }
   /** every instance loaded of `version`, oldest first */
   const instancesOf = (version: string) => loaded.filter((m) => m.version === version)
