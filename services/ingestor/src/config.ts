@@ -7,7 +7,7 @@ export const Config = baseConfig.extend({
   SYSLOG_BIND: z.string().default('0.0.0.0'), // address the syslog listeners bind to
   SYSLOG_UDP_PORT: z.coerce.number().int().min(0).max(65535).default(5514), // 0: any free port
   SYSLOG_TCP_PORT: z.coerce.number().int().min(0).max(65535).default(5514), // 0: any free port
-  MAX_LINE_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024), // longer lines are dead-lettered (syslog TCP ones whole up to 256 KiB, for a redrive)
+  MAX_LINE_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024), // longer lines are dead-lettered (syslog ones whole up to 256 KiB, for a redrive)
   // Zeek input
   ZEEK_TCP_BIND: z.string().default('0.0.0.0'), // address the Zeek TCP listener binds to
   ZEEK_TCP_PORT: z.coerce.number().int().min(0).max(65535).default(0), // Zeek lines (TSV with headers, or JSON) over TCP; 0: disabled, not "any port"
@@ -19,7 +19,7 @@ export const Config = baseConfig.extend({
   PRODUCE_LINGER_MS: z.coerce.number().int().min(0).default(5), // wait this long for a batch to fill
   // What is held for raw-logs at most, in bytes, each line counted with ~0.5 KiB for its record. Past
   // it UDP datagrams are refused (app_input_refused_total): unlike TCP senders, UDP ones cannot be
-  // held back. Above half of it /readyz fails. 64 MiB is well inside the ingestor's heap in deploy/k8s (384 MB).
+  // held back. Above half of it TCP and Zeek senders wait and /readyz fails. 64 MiB is well inside the ingestor's heap in deploy/k8s (384 MB).
   PRODUCE_BUFFER_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
 })
 export type Config = z.infer<typeof Config>

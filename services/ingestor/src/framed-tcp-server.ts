@@ -11,8 +11,8 @@ export interface Listener {
 export interface FramedConnection {
   push(chunk: Buffer): Frame[]
   end(): Frame[]
-  /** Hands the frames to the sink; the socket stays paused until it settles (backpressure). */
-  handle(frames: Frame[], receivedAt: number): Promise<void>
+  /** Hands one frame to the sink; the socket stays paused until it settles (backpressure). */
+  handle(frame: Frame, receivedAt: number): Promise<void>
 }
 
 /**
@@ -34,17 +34,28 @@ export async function startFramedTcpServer(
       if (frames.length === 0) return
       socket.pause()
       const receivedAt = Date.now()
-      chain = chain.then(() => connection.handle(frames, receivedAt))
-        .catch((err) => log.error({ err, peer }, `${name} input not handled`))
-        .finally(() => {
-          if (!socket.destroyed) socket.resume()
-        })
+      chain = chain.then(async () => {
+        for (const frame of frames) {
+          // A frame that fails is logged, and the ones after it are still handed over.
+          await connection.handle(frame, receivedAt).catch((err) => log.error({ err, peer }, `${name} input not handled`))
+        }
+      }).finally(() => {
+        if (!socket.destroyed) socket.resume()
+      })
       chains.set(socket, chain)
     }
+    let ended = false
+    const endOfStream = () => {
+      if (ended) return
+      ended = true
+      handleFrames(connection.end())
+    }
     socket.on('data', (chunk) => handleFrames(connection.push(chunk)))
-    socket.on('end', () => handleFrames(connection.end()))
+    socket.on('end', endOfStream)
     socket.on('error', (err) => log.warn({ err, peer }, `${name} connection error`))
     socket.on('close', () => {
+      // A connection reset (RST) closes without 'end': its last line, unterminated, still counts.
+      endOfStream()
       sockets.delete(socket)
       void chain.finally(() => chains.delete(socket))
     })

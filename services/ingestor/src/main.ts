@@ -13,7 +13,7 @@ await runService({ name: 'ingestor', loadConfig, readiness: 'manual' }, async ({
     maxBufferedBytes: config.PRODUCE_BUFFER_MAX_BYTES, refused: metrics.inputRefused,
   })
 
-  const udp = await startSyslogUdp(config.SYSLOG_BIND, config.SYSLOG_UDP_PORT, sink, log)
+  const udp = await startSyslogUdp(config.SYSLOG_BIND, config.SYSLOG_UDP_PORT, config.MAX_LINE_BYTES, sink, log)
   const tcp = await startSyslogTcp(config.SYSLOG_BIND, config.SYSLOG_TCP_PORT, config.MAX_LINE_BYTES, sink, log)
   const zeekTcp = config.ZEEK_TCP_PORT > 0
     ? await startZeekTcpListener(config.ZEEK_TCP_BIND, config.ZEEK_TCP_PORT, config.MAX_LINE_BYTES, sink, log)

@@ -2,18 +2,24 @@ import { createSocket } from 'node:dgram'
 import type { AddressInfo } from 'node:net'
 import { startFramedTcpServer, type Listener } from './framed-tcp-server.ts'
 import { DEAD_LETTER_MAX_VALUE_BYTES, type Logger } from '@vigil/platform'
-import type { RawLogSink } from './raw-log-sink.ts'
+import type { ReceivedInput } from './handle-input.ts'
+import type { RawLogSink, RejectedInput } from './raw-log-sink.ts'
 import { createTcpDeframer } from '@vigil/syslog'
 
 /**
  * Syslog over UDP: one datagram, one message (RFC 5426). A sender cannot be held back, so each
- * datagram is offered to the sink, which refuses it when its buffer is full.
+ * datagram is offered to the sink, which refuses it when its buffer is full. A datagram over
+ * `maxLineBytes` is dead-lettered whole (a datagram is at most 64 KiB, within a dead letter), as TCP's are.
  */
-export async function startSyslogUdp(bind: string, port: number, sink: RawLogSink, log: Logger): Promise<Listener> {
+export async function startSyslogUdp(bind: string, port: number, maxLineBytes: number, sink: RawLogSink, log: Logger): Promise<Listener> {
   const socket = createSocket({ type: bind.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 8 * 1024 * 1024 })
   socket.on('message', (bytes, remote) => {
-    sink.offer({ bytes, transport: 'syslog-udp', peer: `${remote.address}:${remote.port}`, receivedAt: Date.now() })
-      .catch((err) => log.error({ err }, 'udp input not handled'))
+    const transport = 'syslog-udp'
+    const peer = `${remote.address}:${remote.port}`
+    const input: RejectedInput | ReceivedInput = bytes.length > maxLineBytes
+      ? { code: 'FRAME_TOO_LONG', reason: `datagram of ${bytes.length} bytes is longer than the limit of ${maxLineBytes}`, preview: bytes, length: bytes.length, transport, peer }
+      : { bytes, transport, peer, receivedAt: Date.now() }
+    sink.offer(input).catch((err) => log.error({ err }, 'udp input not handled'))
   })
   socket.on('error', (err) => log.error({ err }, 'udp socket error'))
   await new Promise<void>((resolve) => socket.bind(port, bind, resolve))
@@ -34,12 +40,9 @@ export function startSyslogTcp(bind: string, port: number, maxLineBytes: number,
     return {
       push: (chunk) => deframer.push(chunk),
       end: () => deframer.end(),
-      handle: async (frames, receivedAt) => {
-        for (const frame of frames) {
-          if (frame.ok) await sink.accept({ bytes: frame.bytes, transport: 'syslog-tcp', peer, receivedAt })
-          else await sink.reject({ code: frame.code, reason: frame.reason, preview: frame.preview, length: frame.length, transport: 'syslog-tcp', peer })
-        }
-      },
+      handle: (frame, receivedAt) => frame.ok
+        ? sink.accept({ bytes: frame.bytes, transport: 'syslog-tcp', peer, receivedAt })
+        : sink.reject({ code: frame.code, reason: frame.reason, preview: frame.preview, length: frame.length, transport: 'syslog-tcp', peer }),
     }
   })
 }

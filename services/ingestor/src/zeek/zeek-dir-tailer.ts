@@ -3,6 +3,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Logger } from '@vigil/platform'
+import type { Frame } from '@vigil/syslog'
 import type { RawLogSink } from '../raw-log-sink.ts'
 import { createLineDeframer, type LineDeframer } from './line-deframer.ts'
 import { createZeekHeaderTracker, sendZeekFrame, type ZeekHeaderTracker } from './zeek-header-tracker.ts'
@@ -42,8 +43,13 @@ interface TailerState {
   version: 1
   /** `path` is the name the file is tailed under (conn.log), also while it is being finished under a rotated name */
   files: Array<{ path: string; ino: string; offset: number; fingerprint?: Fingerprint }>
-  /** rotated files read to their end that are still in the directory, so they are not taken for new ones */
+  /** rotated files read to their end, or left unread, that are still in the directory, so they are not taken for new ones */
   done: Array<{ path: string; ino: string; fingerprint?: Fingerprint }>
+  /**
+   * When the directory was last listed before this checkpoint (ms since the epoch): see `lookedAt` in
+   * startZeekDirTailer. Missing in state files written before it: the state file's own time stands in.
+   */
+  lookedAt?: number
 }
 
 /**
@@ -73,6 +79,11 @@ interface TailedFile {
   inDirectory: boolean
   /** of its first bytes, up to those read so far; null until a checkpoint takes it */
   fingerprint: Fingerprint | null
+  /**
+   * Frames read but not yet handed to the sink (one failed: the next cycle starts with it), and the
+   * offset of the line the first one starts at, where a checkpoint stops until they are all handed over.
+   */
+  unsent: { frames: Frame[]; next: number; from: number; receivedAt: number } | null
 }
 
 /** A rotated file read to its end, by inode. */
@@ -84,13 +95,16 @@ interface FinishedFile {
 }
 
 // Zeek rotates conn.log to conn.2024-01-01-00-00-00.log: a `.log` name with a dot-digit part is an
-// old file, read only to finish one we were tailing when it was renamed.
+// old file, read to finish one we were tailing when it was renamed, or one rotated before we saw it.
 const ROTATED_NAME = /^[^.]+\.\d.*\.log$/
 const LIVE_NAME = /^[^.].*\.log$/
 const HEADER_SCAN_BYTES = 1024 * 1024
 // Covers a Zeek TSV header (#open included) and usually a first data line, or a first JSON record.
 const FINGERPRINT_BYTES = 1024
 const MIN_CYCLE_GAP_MS = 100
+// File times come from the kernel's coarse clock, which may be a tick behind Date.now(): a file written
+// just after a look may seem written just before it.
+const MTIME_SLACK_MS = 1_000
 
 /**
  * Tails every `*.log` file of a Zeek log directory, sending complete lines through the sink with
@@ -101,13 +115,20 @@ const MIN_CYCLE_GAP_MS = 100
  * A partial last line waits for its newline. Positions are saved to `stateFile` only after the sink
  * has flushed every line before them, so a crash re-sends lines but never skips any. A saved position
  * is resumed only in the file it was saved for (same inode and fingerprint); another file found under
- * that inode is read from its start.
+ * that inode is read from its start. A file under a rotated name that the tailer never saw is read
+ * from its start when it was written since the last look (rotated while the ingestor was down, or
+ * between two looks); one last written before it (an archive, or on a first start, history) is logged
+ * and left unread.
  */
 export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise<ZeekDirTailer> {
   const { dir, stateFile, sink, log, maxLineBytes, host, pollMs = 1_000, chunkBytes = 256 * 1024, checkpointBytes = 8 * 1024 * 1024 } = options
   const tailed = new Map<string, TailedFile>() // by inode
   let saved = await loadState(stateFile, log)
   const done = new Map<string, FinishedFile>((saved?.done ?? []).map((d) => [d.ino, { path: d.path, fingerprint: d.fingerprint ?? null }]))
+  // When the directory was last listed. A file under a rotated name not seen then but written since was a
+  // live file rotated before a look found it, so its lines were never read; one written before was not
+  // rotated from a live file we missed. Null on a first start (no state file): rotated files are history.
+  let lookedAt: number | null = saved?.lookedAt ?? null
   let lastWritten = ''
   let readSinceCheckpoint = 0
   const problems = new Map<string, string>() // path → last error logged, so a lasting problem is logged once
@@ -123,7 +144,7 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
 
   const track = async (handle: FileHandle, where: Pick<TailedFile, 'path' | 'current' | 'ino' | 'position' | 'rotated' | 'fingerprint'>) => {
     const file: TailedFile = {
-      ...where, handle, inDirectory: true,
+      ...where, handle, inDirectory: true, unsent: null,
       deframer: createLineDeframer({ maxLineBytes }),
       tracker: createZeekHeaderTracker({ defaultLog: logTypeOf(where.path) }),
     }
@@ -132,9 +153,25 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
     log.info({ path: file.current, offset: file.position, rotated: file.rotated }, 'tailing zeek log')
   }
 
-  const startNewFile = async (path: string, ino: string) => {
+  const startNewFile = async (path: string, ino: string, rotated = false) => {
     const handle = await openLog(path)
-    if (handle !== null) await track(handle, { path, current: path, ino, position: 0, rotated: false, fingerprint: null })
+    if (handle !== null) await track(handle, { path, current: path, ino, position: 0, rotated, fingerprint: null })
+  }
+
+  /** Decides about a file under a rotated name that the tailer has never seen: read it, or log why not and remember it as done. */
+  const startUnseenRotated = async (found: { path: string; ino: string; mtimeMs: number }) => {
+    if (lookedAt !== null && found.mtimeMs >= lookedAt - MTIME_SLACK_MS) {
+      log.info({ path: found.path }, 'zeek log under a rotated name was written since the last look, so it was rotated before the tailer saw it: reading it from its start')
+      return startNewFile(found.path, found.ino, true)
+    }
+    const why = lookedAt === null
+      ? 'on a first start (no state file) a rotated zeek log is history: not read'
+      : 'a zeek log under a rotated name the tailer never saw was last written before its last look (an archive, or a file moved in): not read'
+    log.warn({ path: found.path, modifiedAt: new Date(found.mtimeMs).toISOString(), lastLook: lookedAt === null ? null : new Date(lookedAt).toISOString() }, why)
+    let fingerprint: Fingerprint | null = null
+    const handle = await open(found.path, 'r').catch(() => null)
+    if (handle !== null) fingerprint = await takeFingerprint(handle, FINGERPRINT_BYTES).catch(() => null).finally(() => handle.close().catch(() => {}))
+    done.set(found.ino, { path: found.path, fingerprint })
   }
 
   /** Resumes a file from the state file at its saved offset, if the file now under its inode is that file. */
@@ -153,13 +190,15 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
     }
     if (!same) {
       await handle.close().catch(() => {})
-      // The loop over new files reads the file now under the inode from its start (unless its name is a rotated one).
+      // The loop over new files reads the file now under the inode from its start (under a rotated name, if written since the last look).
       log.warn({ path: entry.path, now: found.path, ino: entry.ino, offset: entry.offset }, 'another file now has the inode of a zeek log from the state file; that log is gone, and lines after the saved offset, if any, are lost')
       return
     }
     const fingerprint = entry.fingerprint ?? null
+    // A file saved under a rotated name was one rotated before the tailer saw it, being finished.
+    const rotated = renamed || ROTATED_NAME.test(basename(found.path))
     if (underOtherLiveName) await track(handle, { path: found.path, current: found.path, ino: entry.ino, position: entry.offset, rotated: false, fingerprint })
-    else await track(handle, { path: entry.path, current: found.path, ino: entry.ino, position: entry.offset, rotated: renamed, fingerprint })
+    else await track(handle, { path: entry.path, current: found.path, ino: entry.ino, position: entry.offset, rotated, fingerprint })
   }
 
   // Taken again while the file is shorter than FINGERPRINT_BYTES, so it always covers the bytes before the saved offset (up to that many).
@@ -214,9 +253,9 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
     log.warn({ err, path }, message)
   }
 
-  /** The `*.log` files in the directory by inode, with their name and size; null when the directory cannot be read. */
-  const listDir = async (): Promise<Map<string, { path: string; size: number }> | null> => {
-    const found = new Map<string, { path: string; size: number }>()
+  /** The `*.log` files in the directory by inode, with their name, size and time of last write; null when the directory cannot be read. */
+  const listDir = async (): Promise<Map<string, { path: string; size: number; mtimeMs: number }> | null> => {
+    const found = new Map<string, { path: string; size: number; mtimeMs: number }>()
     let names: string[]
     try {
       names = await readdir(dir)
@@ -230,7 +269,7 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
       const path = join(dir, name)
       try {
         const s = await stat(path, { bigint: true })
-        if (s.isFile()) found.set(String(s.ino), { path, size: Number(s.size) })
+        if (s.isFile()) found.set(String(s.ino), { path, size: Number(s.size), mtimeMs: Number(s.mtimeMs) })
       } catch {
         // gone between readdir and stat: the next look sees where it went
       }
@@ -239,6 +278,7 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
   }
 
   const discover = async () => {
+    const listedAt = Date.now()
     const files = await listDir()
     // Nothing is known about the files then: keep reading the open ones, decide about the rest later.
     if (files === null) return
@@ -266,20 +306,38 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
       if (now !== undefined && now.size < file.position && !file.rotated) {
         log.warn({ path: file.path, size: now.size, position: file.position }, 'zeek log truncated; reading it again from the start')
         file.position = 0
+        if (file.unsent !== null) file.unsent.from = 0
         file.fingerprint = null
         file.deframer = createLineDeframer({ maxLineBytes })
         file.tracker = createZeekHeaderTracker({ defaultLog: logTypeOf(file.path) })
       }
     }
     for (const [ino, finished] of done) if (!(await isStillFinished(finished, files.get(ino)))) done.delete(ino)
-    for (const [ino, { path }] of files) {
-      if (tailed.has(ino) || done.has(ino) || ROTATED_NAME.test(basename(path))) continue
-      await startNewFile(path, ino)
+    const unseenRotated: Array<{ path: string; ino: string; mtimeMs: number }> = []
+    for (const [ino, { path, mtimeMs }] of files) {
+      if (tailed.has(ino) || done.has(ino)) continue
+      if (ROTATED_NAME.test(basename(path))) unseenRotated.push({ path, ino, mtimeMs })
+      else await startNewFile(path, ino)
     }
+    // Oldest first: their lines were written in that order.
+    for (const found of unseenRotated.sort((a, b) => a.mtimeMs - b.mtimeMs)) await startUnseenRotated(found)
+    lookedAt = listedAt
   }
 
-  const readFileToEnd = async (file: TailedFile) => {
+  /** Hands the file's unsent frames to the sink, in order. One that fails stays first in `unsent`, and its error is thrown. */
+  const sendUnsent = async (file: TailedFile) => {
+    const unsent = file.unsent
+    if (unsent === null) return
     const source = { transport: 'file' as const, peer: file.current, host }
+    for (; unsent.next < unsent.frames.length; unsent.next++) await sendZeekFrame(unsent.frames[unsent.next]!, file.tracker, sink, source, unsent.receivedAt)
+    file.unsent = null
+  }
+
+  /** Where the file's next line starts: a restart reads from here. */
+  const lineStart = (file: TailedFile) => file.position - file.deframer.pending()
+
+  const readFileToEnd = async (file: TailedFile) => {
+    await sendUnsent(file)
     for (;;) {
       const buffer = Buffer.allocUnsafe(chunkBytes)
       let bytesRead: number
@@ -290,16 +348,19 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
         return
       }
       if (bytesRead === 0) break
+      const from = lineStart(file)
       file.position += bytesRead
       readSinceCheckpoint += bytesRead
-      const receivedAt = Date.now()
-      for (const frame of file.deframer.push(buffer.subarray(0, bytesRead))) await sendZeekFrame(frame, file.tracker, sink, source, receivedAt)
+      file.unsent = { frames: file.deframer.push(buffer.subarray(0, bytesRead)), next: 0, from, receivedAt: Date.now() }
+      await sendUnsent(file)
       if (readSinceCheckpoint >= checkpointBytes) await checkpoint()
     }
     problems.delete(file.current)
     if (file.rotated) {
       // Zeek closed it before renaming it: its last line is complete even without a newline.
-      for (const frame of file.deframer.end()) await sendZeekFrame(frame, file.tracker, sink, source, Date.now())
+      const from = lineStart(file)
+      file.unsent = { frames: file.deframer.end(), next: 0, from, receivedAt: Date.now() }
+      await sendUnsent(file)
       tailed.delete(file.ino)
       // A deleted file is left out: no name leads to it, and once the handle closes, its inode may go to a
       // new file under its old, live name, which must then be read.
@@ -318,13 +379,15 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
     // Offsets first, then flush: every line before these offsets was accepted before the flush began.
     const state: TailerState = {
       version: 1,
-      files: [...tailed.values()].map((f) => ({ path: f.path, ino: f.ino, offset: f.position - f.deframer.pending(), fingerprint: f.fingerprint ?? undefined })),
+      files: [...tailed.values()].map((f) => ({ path: f.path, ino: f.ino, offset: f.unsent?.from ?? lineStart(f), fingerprint: f.fingerprint ?? undefined })),
       done: [...done].map(([ino, { path, fingerprint }]) => ({ path, ino, fingerprint: fingerprint ?? undefined })),
     }
+    const looked = lookedAt ?? undefined
     await sink.flush()
+    // Written only when a file's state changed: an older lookedAt on disk only reads more files after a restart.
     const text = JSON.stringify(state)
     if (text === lastWritten) return
-    await writeState(stateFile, text)
+    await writeState(stateFile, JSON.stringify({ ...state, lookedAt: looked }))
     lastWritten = text
   }
 
@@ -447,7 +510,8 @@ async function loadState(path: string, log: Logger): Promise<TailerState | null>
   const state = JSON.parse(text) as Partial<TailerState>
   if (state.version !== 1 || !Array.isArray(state.files)) throw new Error(`${path}: not a zeek tailer state file`)
   log.info({ stateFile: path, files: state.files.length }, 'zeek dir tailer: resuming from the state file')
-  return { version: 1, files: state.files, done: Array.isArray(state.done) ? state.done : [] }
+  const lookedAt = typeof state.lookedAt === 'number' ? state.lookedAt : (await stat(path)).mtimeMs
+  return { version: 1, files: state.files, done: Array.isArray(state.done) ? state.done : [], lookedAt }
 }
 
 // Written aside, then renamed over: a crash leaves the old state or the new, never half of one.

@@ -17,9 +17,7 @@ export function startZeekTcpListener(bind: string, port: number, maxLineBytes: n
     return {
       push: (chunk) => deframer.push(chunk),
       end: () => deframer.end(),
-      handle: async (frames, receivedAt) => {
-        for (const frame of frames) await sendZeekFrame(frame, tracker, sink, source, receivedAt)
-      },
+      handle: (frame, receivedAt) => sendZeekFrame(frame, tracker, sink, source, receivedAt),
     }
   })
 }

@@ -83,3 +83,52 @@ describe('a syslog TCP line over MAX_LINE_BYTES', () => {
     expect(redriven.map((r) => r.value!.toString())).toEqual([redrivable])
   })
 })
+
+// MAX_LINE_BYTES allows 1 MiB, and a syslog record carries its line about twice: the broker (1 MB by
+// default) refuses the record of a line over ~520 KB for good.
+describe('a syslog line whose raw-logs record the broker refuses as too large', () => {
+  const prefix = uniquePrefix('too-large')
+  const env = { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '1' }
+  let kafka: KafkaRuntime
+  let sink: RawLogSink
+  let tcp: Listener
+  beforeAll(async () => {
+    const log = createLogger('ingestor', 'warn', 'test')
+    const metrics = createMetrics('ingestor')
+    kafka = await createKafkaRuntime('ingestor', parseConfig(baseConfig, env), log, metrics, (err) => {
+      throw err
+    })
+    await kafka.ensureTopics()
+    sink = createRawLogSink({
+      kafka, producer: await kafka.producer(), log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: metrics.inputRefused,
+    })
+    tcp = await startSyslogTcp('127.0.0.1', 0, 1024 * 1024, sink, log)
+  })
+  afterAll(async () => {
+    await tcp?.close()
+    await sink?.close()
+    await kafka?.closeProducer()
+    await removeTopics(new Kafka({ brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }), [prefix])
+  })
+
+  it('is dead-lettered as OUTPUT_TOO_LARGE, and the lines around it are written once', async () => {
+    const big = sshdLine(600_000)
+    await sendTcpBytes('127.0.0.1', tcp.port, Buffer.from(`${sshdLine(200)}\n${big}\n${sshdLine(300)}\n`))
+    const deadLetter = await waitFor('the dead letter', async () => {
+      await sink.flush()
+      return (await summarizeDeadLetters(kafka)).find((g) => g.code === 'OUTPUT_TOO_LARGE')
+    }, 60_000)
+    expect(deadLetter).toMatchObject({ topic: 'raw-logs', service: 'ingestor', count: 1, lastMessage: expect.stringContaining('MESSAGE_TOO_LARGE') })
+    expect(deadLetter.lastPreview).toBe(big.slice(0, 200))
+    await sink.flush()
+
+    const admin = new Kafka({ brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      const offsets = await admin.fetchTopicOffsets(kafka.kafkaName(topics.rawLogs))
+      expect(offsets.map((o) => Number(o.high))).toEqual([2])
+    } finally {
+      await admin.disconnect()
+    }
+  })
+})

@@ -1,11 +1,13 @@
 import { createSocket } from 'node:dgram'
+import { connect } from 'node:net'
 import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createMetrics, type KafkaRuntime, type TypedProducer } from '@vigil/platform'
-import { waitFor } from '@vigil/testkit'
+import { createMetrics, PoisonMessageError, type KafkaRuntime, type TypedProducer } from '@vigil/platform'
+import { sendTcpBytes, waitFor } from '@vigil/testkit'
 import type { Listener } from '../../src/framed-tcp-server.ts'
+import type { ReceivedInput } from '../../src/handle-input.ts'
 import { createRawLogSink, type RawLogSink } from '../../src/raw-log-sink.ts'
-import { startSyslogUdp } from '../../src/syslog-listeners.ts'
+import { startSyslogTcp, startSyslogUdp } from '../../src/syslog-listeners.ts'
 
 const line = (n: number) => `<38>Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user u${String(n).padStart(4, '0')} from 173.234.31.186 port 38926 ssh2`
 
@@ -47,7 +49,7 @@ describe('the raw-log sink, fed by syslog UDP while Kafka refuses writes', () =>
     // Counts what reaches the sink, so the test knows when every datagram has been seen.
     let offered = 0
     const counting: RawLogSink = { ...sink, offer: (input) => (offered++, sink.offer(input)) }
-    udp = await startSyslogUdp('127.0.0.1', 0, counting, log)
+    udp = await startSyslogUdp('127.0.0.1', 0, 64 * 1024, counting, log)
 
     const client = createSocket('udp4')
     const sent = 400
@@ -83,5 +85,155 @@ describe('the raw-log sink, fed by syslog UDP while Kafka refuses writes', () =>
     await sink.flush()
     expect(state.lines.at(-1)).toBe(line(sent))
     expect(await refusedCount()).toBe(refused)
+  })
+})
+
+/** A dead-letter topic that refuses the first `failures` dead letters, as in an outage, and records the rest. */
+function flakyDeadLetters(failures: number) {
+  const state = { attempts: 0, letters: [] as Array<{ code: string; message: string; value: string; length: number | undefined }> }
+  const kafka = {
+    async deadLetterInput(_topic: unknown, source: { length?: number }, value: Buffer, error: { code: string; message: string }) {
+      if (++state.attempts <= failures) throw new Error('The producer is disconnected (simulated outage)')
+      state.letters.push({ ...error, value: value.toString(), length: source.length })
+    },
+  } as unknown as KafkaRuntime
+  return { state, kafka }
+}
+
+const received = (line: string, transport: ReceivedInput['transport'] = 'syslog-tcp'): ReceivedInput => ({ bytes: Buffer.from(line), transport, peer: '127.0.0.1:9', receivedAt: Date.now() })
+
+describe('the raw-log sink, fed by a steady syslog TCP sender while Kafka refuses writes', () => {
+  let tcp: Listener | null = null
+  afterEach(async () => {
+    await tcp?.close()
+    tcp = null
+  })
+
+  it('holds the sender once the held bytes pass the high-water mark, though no batch fills, and takes the rest once Kafka is back', async () => {
+    const { state, producer } = flakyProducer()
+    const { log } = recordingLog()
+    const maxBufferedBytes = 64 * 1024
+    // Batches of 500 lines never fill from a sender of 10 lines at a time: only the bytes can hold it.
+    const sink = createRawLogSink({
+      kafka: {} as KafkaRuntime, producer, log, batchMax: 500, lingerMs: 5, maxBufferedBytes, refused: createMetrics('ingestor').inputRefused,
+    })
+    let accepted = 0
+    tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, { ...sink, accept: (input) => (accepted++, sink.accept(input)) }, log)
+
+    const socket = connect(tcp.port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const sent = 600
+    for (let n = 0; n < sent; n += 10) {
+      socket.write(Array.from({ length: 10 }, (_, i) => `${line(n + i)}\n`).join(''))
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    // What a line costs the sink (heldCost): its bytes and ~0.5 KiB for its record.
+    const cost = Buffer.byteLength(line(0)) + 1 + 512
+    await waitFor('the sink to stop taking lines', async () => {
+      const before = accepted
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return accepted === before && accepted > 0
+    }, 10_000, 0)
+    // Held at the high-water mark (half the cap, leaving the rest to UDP), not at a count of lines.
+    expect(accepted * cost).toBeLessThanOrEqual(maxBufferedBytes / 2 + cost)
+    expect(accepted * cost).toBeGreaterThan(maxBufferedBytes / 2 - 2 * cost)
+
+    state.down = false
+    await waitFor('every line to be sent', () => state.lines.length === sent, 15_000)
+    expect(state.lines).toEqual(Array.from({ length: sent }, (_, n) => line(n)))
+    socket.destroy()
+  })
+})
+
+describe('the raw-log sink, when a dead letter cannot be sent at once', () => {
+  let tcp: Listener | null = null
+  afterEach(async () => {
+    await tcp?.close()
+    tcp = null
+  })
+
+  it('retries it, holding the sender, and then hands over the lines that came after it', async () => {
+    const { state, producer } = flakyProducer()
+    state.down = false
+    const { state: deadLetters, kafka } = flakyDeadLetters(2)
+    const { log } = recordingLog()
+    const sink = createRawLogSink({ kafka, producer, log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log)
+
+    await sendTcpBytes('127.0.0.1', tcp.port, Buffer.from(`${line(0)}\nnot syslog at all\n${line(2)}\n${line(3)}\n`))
+    await waitFor('the lines after the dead letter', () => state.lines.length === 3, 10_000)
+    expect(state.lines).toEqual([line(0), line(2), line(3)])
+    expect(deadLetters.attempts).toBe(3)
+    expect(deadLetters.letters).toEqual([{ code: 'NO_PRI', message: expect.any(String), value: 'not syslog at all', length: 17 }])
+  })
+})
+
+describe('the raw-log sink, when the broker refuses a record for good', () => {
+  it('dead-letters a line whose record is too large, with the reason, and writes the others of its batch once', async () => {
+    const written: string[] = []
+    const sends: number[] = []
+    // As the platform's producer does: the records the broker takes are written, and a refusal names no record.
+    const producer = {
+      async send(_topic: unknown, records: Array<{ value: { line: string } }>) {
+        sends.push(records.length)
+        const tooLarge = records.filter((r) => r.value.line.length > 200 * 1024)
+        written.push(...records.filter((r) => !tooLarge.includes(r)).map((r) => r.value.line))
+        if (tooLarge.length > 0) throw new PoisonMessageError('OUTPUT_TOO_LARGE', `raw-logs refused the output record of ${2 * tooLarge[0]!.value.line.length} bytes: MESSAGE_TOO_LARGE: too large`)
+      },
+    } as unknown as TypedProducer
+    const { state: deadLetters, kafka } = flakyDeadLetters(0)
+    const sink = createRawLogSink({ kafka, producer, log: recordingLog().log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    const big = `<38>Dec 10 06:55:46 LabSZ sshd[24200]: ${'y'.repeat(600_000)}`
+    for (const input of [received(line(0)), received(big), received(line(2)), received(line(3))]) await sink.accept(input)
+    await sink.flush()
+
+    expect(written).toEqual([line(0), line(2), line(3)])
+    expect(sends).toEqual([1, 1, 2]) // the batch before it, the long line alone, the batch after it
+    expect(deadLetters.letters).toEqual([{ code: 'OUTPUT_TOO_LARGE', message: expect.stringContaining('MESSAGE_TOO_LARGE'), value: big, length: big.length }])
+  })
+
+  it('sends each line of a batch again alone when it cannot tell which record was refused, and dead-letters that one', async () => {
+    const written: string[] = []
+    const producer = {
+      async send(_topic: unknown, records: Array<{ value: { line: string } }>) {
+        const refused = records.filter((r) => r.value.line.includes('refused'))
+        written.push(...records.filter((r) => !refused.includes(r)).map((r) => r.value.line))
+        if (refused.length > 0) throw new PoisonMessageError('OUTPUT_REFUSED_BY_BROKER', 'raw-logs refused the output record of 99 bytes: INVALID_RECORD: no')
+      },
+    } as unknown as TypedProducer
+    const { state: deadLetters, kafka } = flakyDeadLetters(0)
+    const sink = createRawLogSink({ kafka, producer, log: recordingLog().log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    const odd = `${line(1)} refused`
+    for (const input of [received(line(0)), received(odd), received(line(2))]) await sink.accept(input)
+    await sink.flush()
+
+    // Nothing lost: the others twice (once with the batch, once alone), the refused one dead-lettered.
+    expect(written).toEqual([line(0), line(2), line(0), line(2)])
+    expect(deadLetters.letters.map((l) => [l.code, l.value])).toEqual([['OUTPUT_REFUSED_BY_BROKER', odd]])
+  })
+})
+
+describe('syslog UDP', () => {
+  let udp: Listener | null = null
+  afterEach(async () => {
+    await udp?.close()
+    udp = null
+  })
+
+  it('dead-letters a datagram over MAX_LINE_BYTES whole, as FRAME_TOO_LONG, and takes the next one', async () => {
+    const { state, producer } = flakyProducer()
+    state.down = false
+    const { state: deadLetters, kafka } = flakyDeadLetters(0)
+    const { log } = recordingLog()
+    const sink = createRawLogSink({ kafka, producer, log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    udp = await startSyslogUdp('127.0.0.1', 0, 4096, sink, log)
+    const long = `${line(0)} ${'z'.repeat(5000)}`
+    const client = createSocket('udp4')
+    for (const datagram of [long, line(1)]) await new Promise<void>((resolve) => client.send(datagram, udp!.port, '127.0.0.1', () => resolve()))
+    client.close()
+    await waitFor('the short datagram', () => state.lines.length === 1, 10_000)
+    await waitFor('the dead letter', () => deadLetters.letters.length === 1, 10_000)
+    expect(state.lines).toEqual([line(1)])
+    expect(deadLetters.letters).toEqual([{ code: 'FRAME_TOO_LONG', message: expect.stringContaining('4096'), value: long, length: long.length }])
   })
 })

@@ -22,7 +22,7 @@ export function createFakeSink(options: { failFlush?: boolean } = {}): FakeSink 
       if (verdict.ok) sink.pending.push({ key: verdict.key, value: verdict.record })
       else sink.rejected.push({ code: verdict.code, reason: verdict.reason, preview: input.bytes.subarray(0, 4096), length: input.bytes.length, transport: input.transport, peer: input.peer })
     },
-    offer: (input) => sink.accept(input),
+    offer: (input) => ('code' in input ? sink.reject(input) : sink.accept(input)),
     async reject(input) {
       sink.rejected.push(input)
     },

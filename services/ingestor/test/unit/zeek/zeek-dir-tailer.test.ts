@@ -1,7 +1,8 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import type { StatOptions } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '@vigil/platform'
 import { waitFor } from '@vigil/testkit'
@@ -267,6 +268,104 @@ describe('startZeekDirTailer', () => {
     writeFileSync(join(dir, 'weird.log'), '{"ts":1,"name":"bad_TCP_checksum"}\n')
     await waitFor('the tailer to find a new file', async () => sink.sent.length >= 3, 10_000)
     expect(sink.sent.map((r) => r.value.zeek?.log)).toEqual(['conn', 'conn', 'weird'])
+  })
+
+  it('hands over again a dead letter that failed, and the lines after it, and never saves a position past them', async () => {
+    writeFileSync(conn(), `${HEADER}${text(rows(0, 2))}bad\tline\n${text(rows(3, 6))}`)
+    const sink = createFakeSink()
+    let failures = 1
+    const tailer = await start({ ...sink, reject: async (input) => {
+      if (failures-- > 0) throw new Error('could not send to raw-logs.dlq (simulated)')
+      return sink.reject(input)
+    } })
+    await tailer.poll() // fails at the dead letter
+    expect(sink.rejected).toEqual([])
+    await tailer.poll()
+    expect(sink.lines()).toEqual([...rows(0, 2), ...rows(3, 6)])
+    expect(sink.rejected.map((r) => r.code)).toEqual(['ZEEK_FIELD_COUNT'])
+  })
+
+  it('after a dead letter failed and a crash, reads again from before it: none of the lines after it is lost', async () => {
+    writeFileSync(conn(), `${HEADER}${text(rows(0, 2))}bad\tline\n${text(rows(3, 6))}`)
+    const sink = createFakeSink()
+    const tailer = await start({ ...sink, reject: async () => {
+      throw new Error('could not send to raw-logs.dlq (simulated)')
+    } })
+    await tailer.poll()
+    await tailer.close() // its checkpoint
+    tailers.splice(0)
+    expect(state().files[0]!.offset).toBeLessThanOrEqual(readFileSync(conn(), 'utf8').indexOf('bad'))
+
+    const { sink: after } = await restart()
+    // The file was one read: sent again from its start, the lines before the dead letter twice, none missed.
+    expect(after.lines()).toEqual([...rows(0, 2), ...rows(3, 6)])
+    expect(after.rejected.map((r) => r.code)).toEqual(['ZEEK_FIELD_COUNT'])
+  })
+
+  it('reads every file rotated while the ingestor was down, also those it never saw, oldest first and once', async () => {
+    writeFileSync(conn(), HEADER + text(rows(0, 2)))
+    const a = await start(createFakeSink())
+    await a.poll()
+    await a.close()
+    tailers.splice(0)
+
+    // Down for two rotations: the first rotated file is in the state file, the second was never seen.
+    const first = join(dir, 'conn.2024-01-01-00-00-00.log')
+    const second = join(dir, 'conn.2024-01-01-01-00-00.log')
+    appendFileSync(conn(), text(rows(2, 3)))
+    renameSync(conn(), first)
+    writeFileSync(conn(), NEXT_HEADER + text(rows(3, 5)))
+    renameSync(conn(), second)
+    writeFileSync(conn(), HEADER.replace('#open\t2024-01-01-00-00-00', '#open\t2024-01-01-02-00-00') + text(rows(5, 6)))
+    const { sink, tailer } = await restart()
+    await tailer.poll()
+    expect(sink.lines()).toEqual(rows(2, 6))
+    expect(sink.sent.map((r) => r.value.peer)).toEqual([first, second, second, conn()])
+    expect(sink.sent[1]!.value.zeek?.fields).toEqual(FIELDS)
+    expect(state().done.map((d) => d.path).sort()).toEqual([first, second])
+    await tailer.close()
+    tailers.splice(0)
+
+    const { sink: again } = await restart()
+    expect(again.lines()).toEqual([])
+  })
+
+  describe('a file under a rotated name it never saw, last written before its last look', () => {
+    const warnings = () => {
+      const lines: Array<{ msg: string; path?: string }> = []
+      return { lines, log: pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) }) }
+    }
+    const archive = () => join(dir, 'conn.2023-12-31-23-00-00.log')
+    const writeArchive = () => {
+      writeFileSync(archive(), HEADER + text(rows(10, 12)))
+      const anHourAgo = new Date(Date.now() - 3_600_000)
+      utimesSync(archive(), anHourAgo, anHourAgo)
+    }
+
+    it('is left unread, with a warning, and remembered so', async () => {
+      await tailConnOnce(rows(0, 2))
+      writeArchive()
+      const { lines, log: warnLog } = warnings()
+      const sink = createFakeSink()
+      const tailer = await start(sink, { log: warnLog })
+      await tailer.poll()
+      await tailer.poll()
+      expect(sink.lines()).toEqual([])
+      expect(lines.filter((l) => l.path === archive())).toEqual([expect.objectContaining({ msg: expect.stringContaining('not read') })])
+      await tailer.close()
+      expect(state().done.map((d) => d.path)).toEqual([archive()])
+    })
+
+    it('is history on a first start (no state file): left unread, with a warning', async () => {
+      writeArchive()
+      writeFileSync(conn(), HEADER + text(rows(0, 1)))
+      const { lines, log: warnLog } = warnings()
+      const sink = createFakeSink()
+      const tailer = await start(sink, { log: warnLog })
+      await tailer.poll()
+      expect(sink.lines()).toEqual(rows(0, 1))
+      expect(lines.filter((l) => l.path === archive())).toEqual([expect.objectContaining({ msg: expect.stringContaining('first start') })])
+    })
   })
 
   describe('a saved position belongs to the file it was saved for, not to its inode', () => {
