@@ -20,32 +20,37 @@ const sshdLine = (bytes: number) => {
   return head + 'u'.repeat(bytes - head.length - tail.length) + tail
 }
 
+/** The ingestor's syslog TCP listener and sink against the real broker, under the test's own topics. */
+async function startIngestor(prefix: string, maxLineBytes: number): Promise<{ kafka: KafkaRuntime; tcp: Listener; sink: RawLogSink }> {
+  const env = { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '1' }
+  const log = createLogger('ingestor', 'warn', 'test')
+  const metrics = createMetrics('ingestor')
+  const kafka = await createKafkaRuntime('ingestor', parseConfig(baseConfig, env), log, metrics, (err) => {
+    throw err
+  })
+  await kafka.ensureTopics()
+  const sink = createRawLogSink({
+    kafka, producer: await kafka.producer(), log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: metrics.inputRefused,
+  })
+  return { kafka, sink, tcp: await startSyslogTcp('127.0.0.1', 0, maxLineBytes, sink, log) }
+}
+
+async function stopIngestor(prefix: string, running: { kafka?: KafkaRuntime; tcp?: Listener; sink?: RawLogSink }): Promise<void> {
+  await running.tcp?.close()
+  await running.sink?.close()
+  await running.kafka?.closeProducer()
+  await removeTopics(new Kafka({ brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }), [prefix])
+}
+
 // The README's redrive (`npm run dlq -- redrive raw-logs --code FRAME_TOO_LONG`) with dead letters as
 // the ingestor writes them, not as a test would build them.
 describe('a syslog TCP line over MAX_LINE_BYTES', () => {
   const prefix = uniquePrefix('long-line')
-  const env = { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '1' }
   let kafka: KafkaRuntime
-  let sink: RawLogSink
   let tcp: Listener
-  beforeAll(async () => {
-    const log = createLogger('ingestor', 'warn', 'test')
-    const metrics = createMetrics('ingestor')
-    kafka = await createKafkaRuntime('ingestor', parseConfig(baseConfig, env), log, metrics, (err) => {
-      throw err
-    })
-    await kafka.ensureTopics()
-    sink = createRawLogSink({
-      kafka, producer: await kafka.producer(), log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: metrics.inputRefused,
-    })
-    tcp = await startSyslogTcp('127.0.0.1', 0, MAX_LINE_BYTES, sink, log)
-  })
-  afterAll(async () => {
-    await tcp?.close()
-    await sink?.close()
-    await kafka?.closeProducer()
-    await removeTopics(new Kafka({ brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }), [prefix])
-  })
+  let sink: RawLogSink
+  beforeAll(async () => ({ kafka, tcp, sink } = await startIngestor(prefix, MAX_LINE_BYTES)))
+  afterAll(async () => stopIngestor(prefix, { kafka, tcp, sink }))
 
   /** Every record on raw-logs, undecoded: redriven records are the original bytes. */
   async function rawLogsRecords(count: number): Promise<KafkaMessage[]> {
@@ -88,28 +93,11 @@ describe('a syslog TCP line over MAX_LINE_BYTES', () => {
 // default) refuses the record of a line over ~520 KB for good.
 describe('a syslog line whose raw-logs record the broker refuses as too large', () => {
   const prefix = uniquePrefix('too-large')
-  const env = { KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: '1' }
   let kafka: KafkaRuntime
-  let sink: RawLogSink
   let tcp: Listener
-  beforeAll(async () => {
-    const log = createLogger('ingestor', 'warn', 'test')
-    const metrics = createMetrics('ingestor')
-    kafka = await createKafkaRuntime('ingestor', parseConfig(baseConfig, env), log, metrics, (err) => {
-      throw err
-    })
-    await kafka.ensureTopics()
-    sink = createRawLogSink({
-      kafka, producer: await kafka.producer(), log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: metrics.inputRefused,
-    })
-    tcp = await startSyslogTcp('127.0.0.1', 0, 1024 * 1024, sink, log)
-  })
-  afterAll(async () => {
-    await tcp?.close()
-    await sink?.close()
-    await kafka?.closeProducer()
-    await removeTopics(new Kafka({ brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }), [prefix])
-  })
+  let sink: RawLogSink
+  beforeAll(async () => ({ kafka, tcp, sink } = await startIngestor(prefix, 1024 * 1024)))
+  afterAll(async () => stopIngestor(prefix, { kafka, tcp, sink }))
 
   it('is dead-lettered as OUTPUT_TOO_LARGE, and the lines around it are written once', async () => {
     const big = sshdLine(600_000)
