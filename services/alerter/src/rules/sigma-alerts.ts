@@ -106,22 +106,9 @@ export function correlationAlert(
   ]
   const rules = [matchedRule(firing.rule, 'correlation'), ...firing.correlated.map((r) => matchedRule(r, 'detection'))]
   return {
-    alert: ruleAlert(firing.rule, { ...hit, entity: groupEntityOf(firing, hit.entity) }, version, windowMs, reasons, evidence, rules, now),
-    eventId: firing.eventId, eventTime: hit.eventTime,
+    alert: ruleAlert(firing.rule, hit, version, windowMs, reasons, evidence, rules, now), eventId: firing.eventId, eventTime: hit.eventTime,
     users: usersNamedIn({ evidence: cited }),
   }
-}
-
-/**
- * Whom a correlation's firing is about: its group (its group-by fields and values), so that its
- * firings for one user land on one alert and a suppression of that group covers them; the completing
- * event's entity when it has no group-by, or groups by that entity itself (under whatever Sigma name),
- * so that it meets the model's alerts on that entity.
- */
-export function groupEntityOf(firing: Pick<CorrelationMatch, 'groupBy'>, eventEntity: Entity): Entity {
-  const group = Object.entries(firing.groupBy)
-  if (group.length === 0 || (group.length === 1 && group[0]![1] === eventEntity.id)) return eventEntity
-  return { kind: group.map(([field]) => field).join('+'), id: group.map(([, value]) => value).join('|') }
 }
 
 /**

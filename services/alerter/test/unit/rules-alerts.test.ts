@@ -73,27 +73,6 @@ describe('Sigma alerts', () => {
   })
 })
 
-describe('the entity of a correlation alert', () => {
-  const firing = (groupBy: Record<string, string>, eventId: string): CorrelationMatch => ({
-    kind: 'correlation', rule: bruteForce, type: 'value_count', correlated: [failedLogin], groupBy,
-    count: 3, members: [eventId], quotes: [null], eventId, eventTime: T,
-  })
-  it('is its group: one user\'s firings from two addresses land on one alert, named after the user', () => {
-    const fromA = correlationAlert(firing({ 'user.name': 'alice' }, 'raw-logs/0/1'), hit(1, T, '198.51.100.1'), [], 'sigma@v', WINDOW, 4, T).alert
-    const fromB = correlationAlert(firing({ 'user.name': 'alice' }, 'raw-logs/0/2'), hit(2, T + 1000, '198.51.100.2'), [], 'sigma@v', WINDOW, 4, T).alert
-    expect(fromA.entity).toEqual({ kind: 'user.name', id: 'alice' })
-    expect(fromA.title).toBe('SSH brute force from one source: user.name alice')
-    expect(fromB.alertId).toBe(fromA.alertId)
-    const twoFields = correlationAlert(firing({ 'user.name': 'alice', 'host.name': 'web1' }, 'raw-logs/0/3'), hit(3), [], 'sigma@v', WINDOW, 4, T).alert
-    expect(twoFields.entity).toEqual({ kind: 'user.name+host.name', id: 'alice|web1' })
-  })
-  it('is the event\'s entity without a group-by, or grouped by that entity under its Sigma name', () => {
-    expect(correlationAlert(firing({}, 'raw-logs/0/4'), hit(4), [], 'sigma@v', WINDOW, 4, T).alert.entity).toEqual(hit(4).entity)
-    expect(correlationAlert(firing({ SourceIp: '183.62.140.253' }, 'raw-logs/0/5'), hit(5), [], 'sigma@v', WINDOW, 4, T).alert.entity)
-      .toEqual({ kind: 'source.ip', id: '183.62.140.253' })
-  })
-})
-
 describe('correlated alerts (a Sigma alert and a model alert of one entity)', () => {
   const sigma = detectionAlert(detection(), hit(1, T + 30_000), 'sigma@v', WINDOW, T).alert
   const model = (at: number, score = 0.9995): Alert => ({
