@@ -262,7 +262,9 @@ if newest ~= nil then
   for i = 1, #stale, 1000 do redis.call('DEL', unpack(stale, i, math.min(i + 999, #stale))) end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', logIndex, '-inf', oldestNeeded) end
   redis.call('EXPIRE', logIndex, ttl)
-  redis.call('SET', trimKey, bound, 'EX', ttl)
+  -- What is trimmed only grows: a batch of older events (a late one, a replay) trims nothing more,
+  -- and must not make later events take a window already trimmed for whole.
+  redis.call('SET', trimKey, (trimmedTo ~= false and trimmedTo > bound) and trimmedTo or bound, 'EX', ttl)
 end
 -- Every value followed by SEP, so that an empty last value still counts.
 return #answers > 0 and table.concat(answers, SEP) .. SEP or ''

@@ -140,6 +140,16 @@ describe('entity windows in Redis', () => {
     expect((await store().update(batch.slice(0, 1))).map((w) => w.lateBeyondGrace)).toEqual([false])
   })
 
+  it('keeps calling late what reaches into trimmed time after a batch of older events', async () => {
+    const ip = `10.6.${offset % 250}.4`
+    await store().update(withMarks([failed(ip, 0), failed(ip, 80)]))
+    await store().update(withMarks([failed(ip, 1000)]))
+    await store().update(withMarks([failed(ip, 660)])) // trims what lies before 100 s: the event at 80 s
+    await store().update(withMarks([failed(ip, 50)])) // older still: trims nothing more
+    // its window, from 70 s, would count the event at 80 s, which is gone
+    expect((await store().update(withMarks([failed(ip, 670)]))).map((w) => w.lateBeyondGrace)).toEqual([true])
+  })
+
   it('does not call an event late for a newer one earlier in its own batch: nothing was trimmed before the batch', async () => {
     const ip = `10.6.${offset % 250}.3`
     await store().update(withMarks([failed(ip, 20)]))
