@@ -61,17 +61,28 @@ export function topFeatures(
   count = 3,
 ): TopFeature[] {
   const attribution = new Float64Array(featureNames.length)
+  // A value absurdly far outside training (a forged byte count of 1e300) overflows a member's
+  // surprisal or a feature's weight to Infinity, or makes their product overflow: what overflowed
+  // takes the whole attribution, shared equally, and everything is summed as fractions of its
+  // largest part, never as products of huge numbers. Otherwise Infinity / Infinity makes every share
+  // NaN, which a score cannot carry.
+  const overflowedMembers = members.some((m) => m.carried === Infinity)
+  let largestCarried = 0
+  for (const m of members) if (m.carried > 0 && m.carried < Infinity) largestCarried = Math.max(largestCarried, m.carried)
   for (const member of members) {
-    const { carried } = member
-    // A weight that overflowed (a value absurdly far outside training, e.g. a forged byte count of
-    // 1e300 squared) takes the member's whole share with any others that did: Infinity / Infinity
-    // would make every share NaN, and a score that cannot be encoded.
-    const overflowed = member.contributions.filter((c) => c.weight === Infinity)
-    const contributions = overflowed.length > 0 ? overflowed.map((c) => ({ ...c, weight: 1 })) : member.contributions
+    const carried = overflowedMembers ? (member.carried === Infinity ? 1 : 0) : member.carried / largestCarried
+    if (!(carried > 0)) continue
+    const overflowed = member.contributions.some((c) => c.weight === Infinity)
+    const weightOf = (c: FeatureContribution) => (overflowed ? (c.weight === Infinity ? 1 : 0) : c.weight > 0 ? c.weight : 0)
+    let largest = 0
+    for (const c of member.contributions) largest = Math.max(largest, weightOf(c))
+    if (!(largest > 0)) continue
     let total = 0
-    for (const c of contributions) if (c.weight > 0) total += c.weight
-    if (!(total > 0) || !(carried > 0)) continue
-    for (const c of contributions) if (c.weight > 0) attribution[c.feature]! += (carried * c.weight) / total
+    for (const c of member.contributions) total += weightOf(c) / largest
+    for (const c of member.contributions) {
+      const weight = weightOf(c)
+      if (weight > 0) attribution[c.feature]! += carried * (weight / largest / total)
+    }
   }
   let sum = 0
   for (const a of attribution) sum += a
