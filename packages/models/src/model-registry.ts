@@ -73,6 +73,8 @@ export interface Deployment {
   acknowledgedAt: Date
   /** when the instance last renewed it (every DEPLOYMENT_RENEW_MS while it runs) */
   seenAt: Date
+  /** not renewed for DEPLOYMENT_STALE_MS, by Postgres's clock (the one that wrote seenAt) */
+  stale: boolean
 }
 
 /** How often a running scorer renews its deployments. */
@@ -83,8 +85,6 @@ export const DEPLOYMENT_RENEW_MS = 60_000
  */
 export const DEPLOYMENT_STALE_MS = 5 * DEPLOYMENT_RENEW_MS
 
-/** True when `d` was last renewed over DEPLOYMENT_STALE_MS before `now`. */
-export const isStaleDeployment = (d: Pick<Deployment, 'seenAt'>, now = Date.now()) => now - d.seenAt.getTime() > DEPLOYMENT_STALE_MS
 
 export type ModelRegistryErrorCode = 'MODEL_VERSION_UNKNOWN' | 'MODEL_STATUS_TRANSITION' | 'MODEL_REJECTION_REASON_MISSING'
 
@@ -311,7 +311,7 @@ export async function loadModelArtifact(db: Queryable, model: string, version: s
 }
 
 /** Records that a scorer instance runs `version` in `role`; one row per instance and role, replaced on each acknowledgement. */
-export async function acknowledgeDeployment(db: Queryable, d: Omit<Deployment, 'acknowledgedAt' | 'seenAt'>): Promise<void> {
+export async function acknowledgeDeployment(db: Queryable, d: Omit<Deployment, 'acknowledgedAt' | 'seenAt' | 'stale'>): Promise<void> {
   await db.query(
     `INSERT INTO model_deployments (instance_id, role, model, version) VALUES ($1, $2, $3, $4)
      ON CONFLICT (instance_id, role) DO UPDATE SET model = excluded.model, version = excluded.version, acknowledged_at = now(), seen_at = now()`,
@@ -333,8 +333,8 @@ export async function withdrawDeployment(db: Queryable, instanceId: string, role
 /** Which instances run which version of a model, newest acknowledgement first; `version` narrows to one version. */
 export async function deployments(db: Queryable, model: string, version?: string): Promise<Deployment[]> {
   const { rows } = await db.query(
-    `SELECT instance_id, role, model, version, acknowledged_at, seen_at FROM model_deployments
-     WHERE model = $1 AND ($2::text IS NULL OR version = $2) ORDER BY acknowledged_at DESC, instance_id, role`, [model, version ?? null])
-  return rows.map((r) => ({ instanceId: r.instance_id, role: r.role, model: r.model, version: r.version, acknowledgedAt: r.acknowledged_at, seenAt: r.seen_at }))
+    `SELECT instance_id, role, model, version, acknowledged_at, seen_at, seen_at < now() - $3 * interval '1 millisecond' AS stale FROM model_deployments
+     WHERE model = $1 AND ($2::text IS NULL OR version = $2) ORDER BY acknowledged_at DESC, instance_id, role`, [model, version ?? null, DEPLOYMENT_STALE_MS])
+  return rows.map((r) => ({ instanceId: r.instance_id, role: r.role, model: r.model, version: r.version, acknowledgedAt: r.acknowledged_at, seenAt: r.seen_at, stale: r.stale }))
 }
 

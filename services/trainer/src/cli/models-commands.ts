@@ -1,5 +1,5 @@
 import {
-  auditTrail, deployments, getVersion, isStaleDeployment, listVersions, liveVersion, ModelRegistryError, previousLiveVersion, setStatus,
+  auditTrail, deployments, getVersion, listVersions, liveVersion, ModelRegistryError, previousLiveVersion, setStatus,
   type AuditPhase, type DeploymentRole, type ModelStatus, type ModelVersionRow,
 } from '@vigil/models'
 import type { OutgoingRecord, PgPool } from '@vigil/platform'
@@ -31,7 +31,7 @@ export async function listCommand(deps: CommandDeps): Promise<void> {
     deps.print(`model ${deps.model} has no versions yet`)
   } else {
     // Stale acknowledgements (an instance killed without withdrawing them) are not where a version runs.
-    const running = (await deployments(deps.pool, deps.model)).filter((d) => !isStaleDeployment(d))
+    const running = (await deployments(deps.pool, deps.model)).filter((d) => !d.stale)
     const on = (v: string, role: DeploymentRole) => String(running.filter((d) => d.version === v && d.role === role).length)
     deps.print(formatTable(
       ['VERSION', 'STATUS', 'CREATED', 'ROWS', 'DATA', 'LIVE ON', 'SHADOW ON', 'PROMOTED'],
@@ -75,7 +75,7 @@ export async function showCommand(deps: CommandDeps, version: string): Promise<v
   else {
     deps.print(formatTable(['INSTANCE', 'ROLE', 'ACKNOWLEDGED', 'LAST SEEN'], running.map((d) => [
       d.instanceId, d.role, `${formatTime(d.acknowledgedAt)} (${formatAge(d.acknowledgedAt)} ago)`,
-      `${formatAge(d.seenAt)} ago${isStaleDeployment(d) ? ' (stale: the instance stopped renewing; it may be gone)' : ''}`,
+      `${formatAge(d.seenAt)} ago${d.stale ? ' (stale: the instance stopped renewing; it may be gone)' : ''}`,
     ])).join('\n'))
   }
 }
