@@ -25,8 +25,12 @@ export async function startFramedTcpServer(
 ): Promise<Listener> {
   const sockets = new Set<Socket>()
   const chains = new Map<Socket, Promise<void>>() // frames of each connection still being handed to the sink
+  const socketsClosed = new Set<Promise<void>>() // each open connection's 'close', after which its last frames are chained
   const server = createServer((socket) => {
     sockets.add(socket)
+    const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    socketsClosed.add(socketClosed)
+    void socketClosed.then(() => socketsClosed.delete(socketClosed))
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
     const connection = connect(peer)
     let chain: Promise<void> = Promise.resolve()
@@ -74,6 +78,9 @@ export async function startFramedTcpServer(
       for (const socket of sockets) socket.end()
       setTimeout(() => sockets.forEach((s) => s.destroy()), 1_000).unref()
       await closed
+      // The server says closed before each socket's own 'close' has run (Node emits the socket's later):
+      // a connection destroyed or reset now still chains its last frames there.
+      await Promise.all(socketsClosed)
       await Promise.all(chains.values())
     },
   }

@@ -14,9 +14,9 @@ export interface RejectedInput {
 
 export interface RawLogSink {
   /**
-   * Takes one input. The promise settles when there is room for more: listeners await it to apply
-   * backpressure. While the held bytes are above the high-water mark (half of `maxBufferedBytes`) or
-   * several batches of lines are queued, it settles only once a send or dead letter brings them under.
+   * Takes one input once there is room for it: listeners await it to apply backpressure. While the
+   * held bytes are above the high-water mark (half of `maxBufferedBytes`) or several batches of lines
+   * are queued, it waits until a send or dead letter brings them under.
    */
   accept(input: ReceivedInput): Promise<void>
   /**
@@ -114,15 +114,6 @@ export function createRawLogSink({ kafka, producer, log, batchMax, lingerMs, max
     }
   }
 
-  /** Holds a sender that can wait while the buffer is full; what it holds is being sent, so a release comes. */
-  async function roomForMore() {
-    while (isFull()) {
-      // No use lingering for a fuller batch while senders wait.
-      void flush()
-      await new Promise<void>((resolve) => waiting.push(resolve))
-    }
-  }
-
   /** The one event for a refused input: its count, and a log line at the first of an episode. */
   function recordRefused(input: { transport: ReceivedInput['transport'] }) {
     refused.inc({ transport: input.transport })
@@ -213,8 +204,14 @@ export function createRawLogSink({ kafka, producer, log, batchMax, lingerMs, max
 
   return {
     async accept(input) {
+      // Held while the buffer is full: what it holds is being sent, so a release comes. The input is
+      // taken in the same turn as the look that finds room, so senders woken together take turns and
+      // the buffer passes the mark by one input at most, not by one per connection.
+      while (isFull()) {
+        void flush() // no use lingering for a fuller batch while senders wait
+        await new Promise<void>((resolve) => waiting.push(resolve))
+      }
       await enqueue(input)
-      await roomForMore()
     },
     async offer(input) {
       const rejected = 'code' in input

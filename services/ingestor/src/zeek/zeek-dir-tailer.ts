@@ -253,9 +253,12 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
     log.warn({ err, path }, message)
   }
 
-  /** The `*.log` files in the directory by inode, with their name, size and time of last write; null when the directory cannot be read. */
-  const listDir = async (): Promise<Map<string, { path: string; size: number; mtimeMs: number }> | null> => {
-    const found = new Map<string, { path: string; size: number; mtimeMs: number }>()
+  /**
+   * The `*.log` files in the directory by inode, with their name, size and time of last write, and
+   * whether a file went between readdir and stat (`raced`); null when the directory cannot be read.
+   */
+  const listDir = async (): Promise<(Map<string, { path: string; size: number; mtimeMs: number }> & { raced: boolean }) | null> => {
+    const found = Object.assign(new Map<string, { path: string; size: number; mtimeMs: number }>(), { raced: false })
     let names: string[]
     try {
       names = await readdir(dir)
@@ -272,6 +275,7 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
         if (s.isFile()) found.set(String(s.ino), { path, size: Number(s.size), mtimeMs: Number(s.mtimeMs) })
       } catch {
         // gone between readdir and stat: the next look sees where it went
+        found.raced = true
       }
     }
     return found
@@ -321,7 +325,11 @@ export async function startZeekDirTailer(options: ZeekDirTailerOptions): Promise
     }
     // Oldest first: their lines were written in that order.
     for (const found of unseenRotated.sort((a, b) => a.mtimeMs - b.mtimeMs)) await startUnseenRotated(found)
-    lookedAt = listedAt
+    // A rotated file left undecided (it could not be opened, or a saved one not resumed) is decided at
+    // a later look by this look's time, as is one whose stat raced a rename: moving the time past it
+    // would take it for an archive then, and it would never be read.
+    const undecided = [...files].some(([ino, { path }]) => ROTATED_NAME.test(basename(path)) && !tailed.has(ino) && !done.has(ino))
+    if (!undecided && !files.raced) lookedAt = listedAt
   }
 
   /** Hands the file's unsent frames to the sink, in order. One that fails stays first in `unsent`, and its error is thrown. */

@@ -28,6 +28,21 @@ describe('startFramedTcpServer (through syslog TCP)', () => {
     expect(sink.pending.map((r) => r.value.line)).toEqual([line(0), line(1)])
   })
 
+  it('has handed over a connection\'s last, unterminated line when close() resolves, though the sender never ended its side', async () => {
+    const sink = createFakeSink()
+    const listener = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log)
+    // A sender that keeps its side open (no FIN back): close() destroys it after its grace second.
+    const socket = connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true })
+    socket.on('error', () => {})
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(`${line(0)}\n${line(1)}`)
+    await waitFor('the first line', () => sink.pending.length === 1, 10_000)
+    await listener.close()
+    // what the ingestor's shutdown flushes next, so it must all be there now
+    expect(sink.pending.map((r) => r.value.line)).toEqual([line(0), line(1)])
+    socket.destroy()
+  })
+
   it('logs a frame the sink fails on and still hands over the frames after it', async () => {
     const sink = createFakeSink()
     const failing = { ...sink, accept: async (input: Parameters<typeof sink.accept>[0]) => {
