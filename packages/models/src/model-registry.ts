@@ -85,7 +85,6 @@ export const DEPLOYMENT_RENEW_MS = 60_000
  */
 export const DEPLOYMENT_STALE_MS = 5 * DEPLOYMENT_RENEW_MS
 
-
 export type ModelRegistryErrorCode = 'MODEL_VERSION_UNKNOWN' | 'MODEL_STATUS_TRANSITION' | 'MODEL_REJECTION_REASON_MISSING'
 
 /** A registry request that cannot be carried out as asked; retrying will not help. */

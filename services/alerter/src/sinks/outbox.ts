@@ -45,23 +45,20 @@ export async function enqueueAlerts(db: Queryable, alerts: Alert[], routes: Sink
 }
 
 /** Resolutions that say an alert was noise: its notifications still waiting are withdrawn, not sent. */
-export const NOISE_RESOLUTIONS: ReadonlySet<string> = new Set(['suppressed', 'false_positive'])
+const NOISE_RESOLUTIONS: ReadonlySet<string> = new Set(['suppressed', 'false_positive'])
 
 /**
  * Withdraws the notifications of `alertIds` that are still waiting, in the transaction that
- * resolved the alerts as noise (`resolution`, one of NOISE_RESOLUTIONS). A delivery already under
- * way finishes; its outcome is then not recorded over the withdrawal. Returns how many rows each sink lost.
+ * resolved the alerts as noise (`resolution`, one of NOISE_RESOLUTIONS; any other withdraws nothing).
+ * A delivery already under way finishes; its outcome is then not recorded over the withdrawal.
  */
-export async function withdrawNotifications(db: Queryable, alertIds: string[], resolution: string): Promise<Map<SinkName, number>> {
-  const withdrawn = new Map<SinkName, number>()
-  if (alertIds.length === 0 || !NOISE_RESOLUTIONS.has(resolution)) return withdrawn
-  const { rows } = await db.query<{ sink: SinkName }>(
+export async function withdrawNotifications(db: Queryable, alertIds: string[], resolution: string): Promise<void> {
+  if (alertIds.length === 0 || !NOISE_RESOLUTIONS.has(resolution)) return
+  await db.query(
     `UPDATE sink_outbox SET status = 'withdrawn', withdrawn_at = now(), locked_until = NULL, last_error = $2
-     WHERE alert_id = ANY($1::text[]) AND status = 'pending' RETURNING sink`,
+     WHERE alert_id = ANY($1::text[]) AND status = 'pending'`,
     [alertIds, `withdrawn: the alert was resolved as ${resolution} before it was sent`],
   )
-  for (const { sink } of rows) withdrawn.set(sink, (withdrawn.get(sink) ?? 0) + 1)
-  return withdrawn
 }
 
 /** A row a dispatcher holds until its claim lapses: the alert as stored now, and the attempt number, which is also the claim's token. */
