@@ -6,7 +6,7 @@ import { createMetrics, PoisonMessageError, type KafkaRuntime, type TypedProduce
 import { sendTcpBytes, waitFor } from '@vigil/testkit'
 import type { Listener } from '../../src/framed-tcp-server.ts'
 import type { ReceivedInput } from '../../src/handle-input.ts'
-import { createRawLogSink, type RawLogSink } from '../../src/raw-log-sink.ts'
+import { createRawLogSink, type RawLogSink, type RawLogSinkOptions } from '../../src/raw-log-sink.ts'
 import { startSyslogTcp, startSyslogUdp } from '../../src/syslog-listeners.ts'
 
 const line = (n: number) => `<38>Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user u${String(n).padStart(4, '0')} from 173.234.31.186 port 38926 ssh2`
@@ -23,6 +23,11 @@ function flakyProducer() {
   } as unknown as TypedProducer
   return { state, producer }
 }
+
+/** A sink as the ingestor makes one, with test settings: batches of 100, 5 ms linger, 1 MiB held at most. */
+const testSink = (options: Pick<RawLogSinkOptions, 'producer'> & Partial<RawLogSinkOptions>): RawLogSink => createRawLogSink({
+  kafka: {} as KafkaRuntime, log: recordingLog().log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 1024 * 1024, refused: createMetrics('ingestor').inputRefused, ...options,
+})
 
 function recordingLog() {
   const lines: Array<{ level: number; msg: string; refused?: number }> = []
@@ -41,9 +46,7 @@ describe('the raw-log sink, fed by syslog UDP while Kafka refuses writes', () =>
     const { lines: logged, log } = recordingLog()
     const metrics = createMetrics('ingestor')
     const maxBufferedBytes = 64 * 1024
-    const sink = createRawLogSink({
-      kafka: {} as KafkaRuntime, producer, log, batchMax: 10, lingerMs: 5, maxBufferedBytes, refused: metrics.inputRefused,
-    })
+    const sink = testSink({ producer, log, batchMax: 10, maxBufferedBytes, refused: metrics.inputRefused })
     const readiness: boolean[] = []
     sink.reportReadiness((ready) => readiness.push(ready))
     // Counts what reaches the sink, so the test knows when every datagram has been seen.
@@ -114,9 +117,7 @@ describe('the raw-log sink, fed by a steady syslog TCP sender while Kafka refuse
     const { log } = recordingLog()
     const maxBufferedBytes = 64 * 1024
     // Batches of 500 lines never fill from a sender of 10 lines at a time: only the bytes can hold it.
-    const sink = createRawLogSink({
-      kafka: {} as KafkaRuntime, producer, log, batchMax: 500, lingerMs: 5, maxBufferedBytes, refused: createMetrics('ingestor').inputRefused,
-    })
+    const sink = testSink({ producer, log, batchMax: 500, maxBufferedBytes })
     let accepted = 0
     tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, { ...sink, accept: (input) => (accepted++, sink.accept(input)) }, log)
 
@@ -152,7 +153,7 @@ describe('the raw-log sink, fed by many syslog TCP connections while Kafka refus
     const { log } = recordingLog()
     const metrics = createMetrics('ingestor')
     const maxBufferedBytes = 256 * 1024
-    const sink = createRawLogSink({ kafka: {} as KafkaRuntime, producer, log, batchMax: 500, lingerMs: 5, maxBufferedBytes, refused: metrics.inputRefused })
+    const sink = testSink({ producer, log, batchMax: 500, maxBufferedBytes, refused: metrics.inputRefused })
     let offered = 0
     const tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, { ...sink, accept: (input) => (offered++, sink.accept(input)) }, log)
     const long = (n: number) => `${line(n)} ${'x'.repeat(8 * 1024)}`
@@ -197,7 +198,7 @@ describe('the raw-log sink, when a dead letter cannot be sent at once', () => {
     state.down = false
     const { state: deadLetters, kafka } = flakyDeadLetters(2)
     const { log } = recordingLog()
-    const sink = createRawLogSink({ kafka, producer, log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    const sink = testSink({ kafka, producer, log })
     tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log)
 
     await sendTcpBytes('127.0.0.1', tcp.port, Buffer.from(`${line(0)}\nnot syslog at all\n${line(2)}\n${line(3)}\n`))
@@ -222,7 +223,7 @@ describe('the raw-log sink, when the broker refuses a record for good', () => {
       },
     } as unknown as TypedProducer
     const { state: deadLetters, kafka } = flakyDeadLetters(0)
-    const sink = createRawLogSink({ kafka, producer, log: recordingLog().log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    const sink = testSink({ kafka, producer, maxBufferedBytes: 64 * 1024 * 1024 })
     const big = `<38>Dec 10 06:55:46 LabSZ sshd[24200]: ${'y'.repeat(600_000)}`
     for (const input of [received(line(0)), received(big), received(line(2)), received(line(3))]) await sink.accept(input)
     await sink.flush()
@@ -242,7 +243,7 @@ describe('the raw-log sink, when the broker refuses a record for good', () => {
       },
     } as unknown as TypedProducer
     const { state: deadLetters, kafka } = flakyDeadLetters(0)
-    const sink = createRawLogSink({ kafka, producer, log: recordingLog().log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 64 * 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    const sink = testSink({ kafka, producer, maxBufferedBytes: 64 * 1024 * 1024 })
     const odd = `${line(1)} refused`
     for (const input of [received(line(0)), received(odd), received(line(2))]) await sink.accept(input)
     await sink.flush()
@@ -265,7 +266,7 @@ describe('syslog UDP', () => {
     state.down = false
     const { state: deadLetters, kafka } = flakyDeadLetters(0)
     const { log } = recordingLog()
-    const sink = createRawLogSink({ kafka, producer, log, batchMax: 100, lingerMs: 5, maxBufferedBytes: 1024 * 1024, refused: createMetrics('ingestor').inputRefused })
+    const sink = testSink({ kafka, producer, log })
     udp = await startSyslogUdp('127.0.0.1', 0, 4096, sink, log)
     const long = `${line(0)} ${'z'.repeat(5000)}`
     const client = createSocket('udp4')
