@@ -6,7 +6,7 @@ import { allTopics, createCodec, topics, type RawLog } from '@vigil/schemas'
 import { asIngested, buildWorkload, WORKLOAD_LINES_PER_REPEAT } from '../lib/workload.ts'
 import { createFeatureStore } from '../../services/featurizer/src/adapters/feature-store.ts'
 import { createGeoLookup } from '../../services/featurizer/src/adapters/geo.ts'
-import { windowMarksOf } from '../../services/featurizer/src/compute-features.ts'
+import { sshdHostLineOf, windowMarksOf } from '../../services/featurizer/src/compute-features.ts'
 import { toFeatureRecord } from '../../services/featurizer/src/handle-raw-logs.ts'
 import { enrichEvent } from '../../services/featurizer/src/enrich-event.ts'
 import { createTemporalFeatures } from '../../services/featurizer/src/features/temporal-features.ts'
@@ -29,10 +29,18 @@ let t = performance.now()
 const decoded: Array<{ value: RawLog; key: null; topic: string; partition: number; offset: string; timestamp: number; headers: Record<string, string> }> = []
 for (let i = 0; i < N; i++) decoded.push({ value: await decode(raw[i]!, {}), key: null, topic: 'raw-logs', partition: 0, offset: String(i), timestamp: 0, headers: {} })
 const tDecode = performance.now() - t; t = performance.now()
-const events = decoded.map((m) => { const event = enrichEvent(normalizeEvent(m), geo); return { event, marks: windowMarksOf(event) } })
+const normalized = decoded.map((m) => enrichEvent(normalizeEvent(m), geo))
 const tParse = performance.now() - t; t = performance.now()
 const windows: Awaited<ReturnType<typeof store.update>> = []
-for (let i = 0; i < N; i += 500) windows.push(...await store.update(events.slice(i, i + 500)))
+const events: Array<{ event: (typeof normalized)[number]; marks: ReturnType<typeof windowMarksOf> }> = []
+for (let i = 0; i < N; i += 500) {
+  const chunk = normalized.slice(i, i + 500)
+  const sshdLines = chunk.map(sshdHostLineOf)
+  const standAlone = await store.standAlonePamFailures(sshdLines.filter((line) => line !== null))
+  const marked = chunk.map((event, j) => ({ event, marks: windowMarksOf(event, standAlone.has(sshdLines[j]!)) }))
+  events.push(...marked)
+  windows.push(...await store.update(marked))
+}
 const tRedis = performance.now() - t; t = performance.now()
 const records = events.map(({ event }, i) => toFeatureRecord(event, windows[i]!, context))
 const tFeatures = performance.now() - t; t = performance.now()

@@ -106,4 +106,14 @@ describe('every family, end to end', () => {
     expect(share('firewall')).toBe(1)
     expect(share('privilege')).toBe(1)
   })
+  it('counts sshd\'s PAM failures as the attempts of a host that writes no sshd verdicts', async () => {
+    // loghub's Linux sample is a Red Hat /var/log/messages: `sshd(pam_unix)` lines only, the verdicts
+    // went to /var/log/secure. 150.183.249.110 failed 80 times within two minutes.
+    const features = await pipeline.reader.readAll(topics.features)
+    const burst = features.filter((f) => f.value.event.source?.ip === '150.183.249.110').map((f) => f.value.vector)
+    expect(burst).toHaveLength(80)
+    expect(Math.max(...burst.map((v) => v.auth_failures))).toBe(80)
+    expect(Math.max(...burst.map((v) => v.auth_attempts))).toBe(80)
+    expect(burst.every((v) => v.auth_failure_ratio === 1)).toBe(true)
+  })
 })

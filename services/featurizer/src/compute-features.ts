@@ -31,22 +31,57 @@ export function createFeatureContext(settings: {
 // verdict counts as the attempt, or one attempt would count several times.
 const SSHD_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded'])
 
+// Except where the verdicts are not in the stream: Red Hat's syslog sent sshd's own lines to
+// /var/log/secure and its `sshd(pam_unix)` lines to /var/log/messages, so a host shipping only
+// messages shows each failed password as a PAM `authentication failure` and nothing else
+// (loghub's Linux sample: 489 of them). Such a line counts as the attempt when its host wrote no
+// verdict in the day before it (FeatureStore.standAlonePamFailures); a host that writes verdicts
+// writes one after each PAM line, so only its first attempt after a quiet day counts twice.
+const SSHD_PAM_FAILURE_ACTION = 'ssh_pam_auth_failure'
+
 // su and sudo write their verdict themselves (`FAILED SU`, `3 incorrect password attempts`) beside
 // the PAM lines of the same attempt (one sudo prompt left with Ctrl-C wrote three); only the verdict
 // counts for them, as for sshd. Other programs' PAM lines (login, vsftpd) are their attempts' only record.
 const VERDICT_WRITING_PROGRAMS = new Set(['su', 'sudo'])
 
-function isAuthAttempt(event: NormalizedEvent): boolean {
+/** An sshd line that bears on whether its host writes sshd's verdicts: a verdict, or a PAM failure that may stand for one. */
+export interface SshdHostLine {
+  /** the host that wrote it (syslog hostname) */
+  host: string
+  /** event time */
+  time: number
+  verdict: boolean
+}
+
+/** The event as an SshdHostLine, or null when it is neither an sshd verdict nor an sshd PAM failure. */
+export function sshdHostLineOf(event: NormalizedEvent): SshdHostLine | null {
+  if (event.family !== 'sshd') return null
+  const action = event.ecs.event.action
+  const verdict = SSHD_ATTEMPT_ACTIONS.has(action)
+  if (!verdict && action !== SSHD_PAM_FAILURE_ACTION) return null
+  return { host: event.ecs.host?.name ?? '', time: event.ecs.timestamp, verdict }
+}
+
+// pam_unix names the user of an authentication failure only when the user exists: the line of an
+// unknown one has no `user=` (and follows a `check pass; user unknown`).
+function isUnknownUserPamFailure(event: NormalizedEvent): boolean {
+  return event.ecs.event.action === SSHD_PAM_FAILURE_ACTION && !event.ecs.user?.name
+}
+
+function isAuthAttempt(event: NormalizedEvent, pamFailureStandsAlone: boolean): boolean {
   const e = event.ecs.event
-  if (event.family === 'sshd') return SSHD_ATTEMPT_ACTIONS.has(e.action)
+  if (event.family === 'sshd') return SSHD_ATTEMPT_ACTIONS.has(e.action) || (pamFailureStandsAlone && e.action === SSHD_PAM_FAILURE_ACTION)
   if (!e.category.includes('authentication') || e.outcome === 'unknown') return false
   return !(e.action.startsWith('pam_') && VERDICT_WRITING_PROGRAMS.has(event.ecs.process?.name ?? ''))
 }
 
-/** How the event counts towards its entity's windows and its user's login history. */
-export function windowMarksOf(event: NormalizedEvent): WindowMarks {
+/**
+ * How the event counts towards its entity's windows and its user's login history.
+ * `pamFailureStandsAlone`: for an sshd PAM failure, whether its host wrote no verdict to count it by.
+ */
+export function windowMarksOf(event: NormalizedEvent, pamFailureStandsAlone: boolean): WindowMarks {
   const ecs = event.ecs
-  const authAttempt = isAuthAttempt(event)
+  const authAttempt = isAuthAttempt(event, pamFailureStandsAlone)
   const status = ecs.http?.response?.status_code ?? null
   const ip = ecs.source?.ip ?? null
   const user = ecs.user?.name ?? null
@@ -54,7 +89,7 @@ export function windowMarksOf(event: NormalizedEvent): WindowMarks {
   return {
     authAttempt,
     authFailure: authAttempt && ecs.event.outcome === 'failure',
-    invalidUser: authAttempt && ecs.ssh?.invalid_user === true,
+    invalidUser: authAttempt && (ecs.ssh?.invalid_user === true || isUnknownUserPamFailure(event)),
     user: authAttempt ? user : null,
     httpRequest: status !== null,
     http4xx: status !== null && status >= 400 && status < 500,

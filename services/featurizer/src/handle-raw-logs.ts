@@ -2,7 +2,7 @@ import { REDRIVEN_FROM_HEADER, type DeliveredMessage, type Metrics, type Outgoin
 import { topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from './adapters/feature-store.ts'
 import type { GeoLookup } from './adapters/geo.ts'
-import { computeFeatures, windowMarksOf, type FeatureContext } from './compute-features.ts'
+import { computeFeatures, sshdHostLineOf, windowMarksOf, type FeatureContext } from './compute-features.ts'
 import { enrichEvent } from './enrich-event.ts'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.ts'
 import type { SourceTimeZones } from './source-time-zones.ts'
@@ -22,12 +22,15 @@ export interface RawLogsDeps {
  * scorer partition. The features of a redriven dead letter carry its REDRIVEN_FROM_HEADER on.
  */
 export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: RawLogsDeps): Promise<void> {
-  const events = messages.map((m) => {
+  const normalized = messages.map((m) => {
     const event = enrichEvent(normalizeEvent(m, deps.timeZones), deps.geo)
     deps.metrics.events.inc({ family: event.family, parsed: String(event.parsed) })
     if (event.datedAhead) deps.metrics.eventsDatedAhead.inc({ family: event.family })
-    return { event, marks: windowMarksOf(event) }
+    return event
   })
+  const sshdLines = normalized.map(sshdHostLineOf)
+  const standAlone = await deps.featureStore.standAlonePamFailures(sshdLines.filter((line) => line !== null))
+  const events = normalized.map((event, i) => ({ event, marks: windowMarksOf(event, standAlone.has(sshdLines[i]!)) }))
   const windows = await deps.featureStore.update(events)
   windows.forEach((window, i) => {
     if (window.lateBeyondGrace) deps.metrics.eventsLate.inc({ family: events[i]!.event.family })

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TransientError, type Redis } from '@vigil/platform'
+import type { SshdHostLine } from '../compute-features.ts'
 import type { NormalizedEvent } from '../normalize-event.ts'
 
 /** What an entity did in the window that ends at one of its events (that event included), and what its user did before. */
@@ -49,6 +50,13 @@ export interface WindowMarks {
 }
 
 export interface FeatureStore {
+  /**
+   * Records the batch's sshd verdicts under their hosts, and gives back the batch's sshd PAM
+   * failures whose host wrote no verdict in the day before them: the only record of their attempts.
+   * The answer depends on event times alone, so a retried batch, or one cut at other lines, gets
+   * the answer it got the first time. One round trip, none for a batch without such lines.
+   */
+  standAlonePamFailures(lines: readonly SshdHostLine[]): Promise<ReadonlySet<SshdHostLine>>
   /** Adds a batch of events to their entities' windows and reads back each event's window, in one round trip. */
   update(events: Array<{ event: NormalizedEvent; marks: WindowMarks }>): Promise<WindowStats[]>
 }
@@ -59,7 +67,7 @@ export interface FeatureStoreOptions {
   lateGraceSeconds: number
   /** wall-clock expiry of an idle entity's keys, so memory stays bounded whatever the number of entities */
   ttlSeconds: number
-  /** wall-clock expiry of a user's login history */
+  /** wall-clock expiry of a user's login history, and of a host's recent sshd verdicts */
   userTtlSeconds: number
 }
 
@@ -71,6 +79,29 @@ const WINDOW_VALUES = 14
 const ENTITY_WINDOW_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'entity-window.lua'), 'utf8')
 // A login read against its user's history and added to it, once per event id however often it is delivered.
 const USER_LOGIN_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'user-login.lua'), 'utf8')
+// A host's recent sshd verdicts (event times, the newest SSHD_VERDICTS_KEPT), the batch's added;
+// then, for each of its PAM failures (1/0), whether no verdict came in the horizon before it. A time
+// older than every verdict kept is taken for one of a host that writes verdicts when some were dropped.
+const STAND_ALONE_PAM_SCRIPT = `
+local key, verdicts = KEYS[1], tonumber(ARGV[4])
+for i = 5, 4 + verdicts do redis.call('ZADD', key, ARGV[i], ARGV[i]) end
+if verdicts > 0 then
+  redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[2]) - 1)
+  redis.call('EXPIRE', key, ARGV[1])
+end
+local oldestKept = nil
+if redis.call('ZCARD', key) >= tonumber(ARGV[2]) then oldestKept = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
+local alone = {}
+for i = 5 + verdicts, #ARGV do
+  local t = tonumber(ARGV[i])
+  local before = redis.call('ZCOUNT', key, string.format('%.0f', t - tonumber(ARGV[3])), '(' .. ARGV[i])
+  alone[#alone + 1] = (before == 0 and not (oldestKept and t < oldestKept)) and 1 or 0
+end
+return alone
+`
+/** how far back a verdict of its host makes a PAM failure one of the verdict's attempt (event time) */
+const SSHD_VERDICT_HORIZON_MS = 86_400_000
+const SSHD_VERDICTS_KEPT = 64
 /** logins remembered per user for redeliveries */
 const USER_MEMO_MAX = 1000
 
@@ -90,8 +121,33 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
   const bucketsPerWindow = Math.ceil(windowMs / MINUTE_MS)
   redis.defineCommand('vigilEntityWindow', { numberOfKeys: 1, lua: ENTITY_WINDOW_SCRIPT })
   redis.defineCommand('vigilUserLogin', { numberOfKeys: 4, lua: USER_LOGIN_SCRIPT })
+  redis.defineCommand('vigilStandAlonePam', { numberOfKeys: 1, lua: STAND_ALONE_PAM_SCRIPT })
 
   return {
+    async standAlonePamFailures(lines) {
+      const byHost = new Map<string, { verdicts: number[]; pamFailures: SshdHostLine[] }>()
+      for (const line of lines) {
+        let host = byHost.get(line.host)
+        if (!host) byHost.set(line.host, host = { verdicts: [], pamFailures: [] })
+        if (line.verdict) host.verdicts.push(line.time)
+        else host.pamFailures.push(line)
+      }
+      if (byHost.size === 0) return new Set()
+      const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilStandAlonePam(...args: Array<string | number>): unknown }
+      for (const [host, { verdicts, pamFailures }] of byHost) {
+        pipeline.vigilStandAlonePam(`${hostBase(host)}:sshd-verdicts`, options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS,
+          verdicts.length, ...verdicts, ...pamFailures.map((line) => line.time))
+      }
+      const results = await execPipeline(pipeline)
+      const alone = new Set<SshdHostLine>()
+      let call = 0
+      for (const { pamFailures } of byHost.values()) {
+        const answers = results[call++]![1] as number[]
+        pamFailures.forEach((line, i) => answers[i] === 1 && alone.add(line))
+      }
+      return alone
+    },
+
     async update(batch) {
       if (batch.length === 0) return []
       const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & {
@@ -141,15 +197,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
         )
       }
 
-      let results: Array<[Error | null, unknown]> | null
-      try {
-        results = await pipeline.exec()
-      } catch (cause) {
-        throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${(cause as Error).message}`, { cause })
-      }
-      if (!results) throw new TransientError('FEATURE_STORE_UNAVAILABLE', 'redis pipeline returned nothing')
-      const failed = results.find(([err]) => err)
-      if (failed) throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${failed[0]!.message}`, { cause: failed[0] })
+      const results = await execPipeline(pipeline)
       // The entity calls came first in the pipeline, one per entity.
       const windows = results.slice(0, byEntity.size).map(([, packed]) => (packed as string).split('|'))
       return batch.map((_, i) => {
@@ -180,6 +228,20 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
   }
 }
 
+/** Runs a pipeline; Redis away, or a command of it failing, is a TransientError, which holds the batch. */
+async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<Array<[Error | null, unknown]>> {
+  let results: Array<[Error | null, unknown]> | null
+  try {
+    results = await pipeline.exec()
+  } catch (cause) {
+    throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${(cause as Error).message}`, { cause })
+  }
+  if (!results) throw new TransientError('FEATURE_STORE_UNAVAILABLE', 'redis pipeline returned nothing')
+  const failed = results.find(([err]) => err)
+  if (failed) throw new TransientError('FEATURE_STORE_UNAVAILABLE', `redis: ${failed[0]!.message}`, { cause: failed[0] })
+  return results
+}
+
 /** The marks as entity-window.lua's flags: 0/1 for auth, fail, inval, http, h4, h5. */
 const flagsOf = (m: WindowMarks) =>
   (m.authAttempt ? '1' : '0') + (m.authFailure ? '1' : '0') + (m.invalidUser ? '1' : '0') + (m.httpRequest ? '1' : '0') + (m.http4xx ? '1' : '0') + (m.http5xx ? '1' : '0')
@@ -200,3 +262,4 @@ const NON_ASCII = /[\u0080-\uffff]/
 
 const entityBase = (event: NormalizedEvent) => `f:{${event.entity.kind}=${event.entity.id}}`
 const userBase = (user: string) => `u:{${user}}`
+const hostBase = (host: string) => `h:{${host}}`

@@ -37,7 +37,7 @@ function sshd(ip: string, at: number, action: string, outcome: 'success' | 'fail
 
 const failed = (ip: string, at: number, user = 'root') => sshd(ip, at, 'ssh_login_failed', 'failure', user)
 const accepted = (ip: string, at: number, user: string) => sshd(ip, at, 'ssh_login_succeeded', 'success', user)
-const withMarks = (events: NormalizedEvent[]) => events.map((event) => ({ event, marks: windowMarksOf(event) }))
+const withMarks = (events: NormalizedEvent[]) => events.map((event) => ({ event, marks: windowMarksOf(event, false) }))
 const counts = (w: WindowStats) => ({ events: w.events, auth: w.authAttempts, lastMinute: w.authAttemptsLastMinute, failures: w.authFailures, users: w.distinctUsers, previous: w.previousEventTime })
 
 describe('entity windows in Redis', () => {
@@ -242,5 +242,39 @@ describe('entity windows in Redis', () => {
     const [late] = await store().update(withMarks([failed(ip, 175 * 60, 'late')]))
     expect(late!.lateBeyondGrace).toBe(false)
     expect(late!.distinctUsers).toBe(61)
+  })
+  it('takes a PAM failure for its attempt\'s only record where its host wrote no verdict in the day before it, and answers a retried batch as the first time', async () => {
+    const [a, b] = ['a', 'b'].map((h) => `host-${h}-${offset++}`) as [string, string]
+    const line = (host: string, at: number, verdict: boolean) => ({ host, time: T0 + at * 1000, verdict })
+    const aloneOf = async (lines: Array<ReturnType<typeof line>>) => {
+      const alone = await store().standAlonePamFailures(lines)
+      return lines.flatMap((l, i) => (alone.has(l) ? [i] : []))
+    }
+    expect(await aloneOf([])).toEqual([])
+    // a writes verdicts, two seconds after each PAM line; b writes PAM lines only.
+    const batch = [line(a, 10, false), line(b, 10, false), line(a, 12, true), line(a, 20, false), line(b, 20, false), line(a, 22, true)]
+    expect(await aloneOf(batch)).toEqual([0, 1, 4])
+    expect(await aloneOf(batch)).toEqual([0, 1, 4]) // retried
+    // The same lines one at a time, on fresh hosts: the same answers.
+    const [c, d] = ['c', 'd'].map((h) => `host-${h}-${offset++}`) as [string, string]
+    const single = [line(c, 10, false), line(d, 10, false), line(c, 12, true), line(c, 20, false), line(d, 20, false), line(c, 22, true)]
+    const answers: boolean[] = []
+    for (const l of single) answers.push((await aloneOf([l])).length === 1)
+    expect(answers).toEqual([true, true, false, false, true, false])
+    // A day after a's last verdict its next PAM line stands alone again; a day less a second, not.
+    expect(await aloneOf([line(a, 22 + 86_399, false), line(a, 22 + 86_401, false)])).toEqual([1])
+    // The verdicts are kept with the user histories, and a host without one has nothing kept.
+    expect(await redis.ttl(`h:{${a}}:sshd-verdicts`)).toBeGreaterThan(3500)
+    expect(await redis.exists(`h:{${b}}:sshd-verdicts`)).toBe(0)
+  })
+
+  it('takes a PAM failure older than every verdict it still keeps of a busy host for one beside a verdict', async () => {
+    const host = `host-busy-${offset++}`
+    const verdicts = Array.from({ length: 100 }, (_, i) => ({ host, time: T0 + i * 1000, verdict: true }))
+    await store().standAlonePamFailures(verdicts)
+    const replayed = { host, time: T0 + 5000, verdict: false } // its verdict's record was dropped (64 kept)
+    const before = { host, time: T0 - 86_400_000 * 3, verdict: false }
+    expect((await store().standAlonePamFailures([replayed])).size).toBe(0)
+    expect((await store().standAlonePamFailures([before])).size).toBe(0)
   })
 })
