@@ -23,6 +23,7 @@ export const Config = baseConfig.extend({
   TRAIN_EXCLUDE_FLAGGED: flag.default(true), // leave out entities flagged (Sigma hits, confirmed alerts) in the window, and redriven dead letters
   TRAIN_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000), // retrain this often when new history arrived
   TRAIN_SETTLE_MS: z.coerce.number().int().min(0).default(3_000), // the first model waits until history stops growing this long
+  TRAIN_FIRST_MODEL_MAX_WAIT_MS: z.coerce.number().int().min(0).default(60_000), // or, under steady traffic that never stops, this long after TRAIN_MIN_ROWS rows arrived
   TRAIN_CHECK_MS: z.coerce.number().int().min(100).default(1_000), // how often the schedule looks
   TRAIN_REQUEST_STALE_MS: z.coerce.number().int().min(1000).default(600_000), // a claimed retrain request unfinished this long is claimed again
   // The gate: a candidate is published only when not worse than the live version by this margin.

@@ -48,7 +48,7 @@ await runService({ name: 'trainer', loadConfig }, async ({ config, log, metrics,
   }, reason)
   const schedule = startTrainingSchedule(pool, history, {
     model, minRows: config.TRAIN_MIN_ROWS, intervalMs: config.TRAIN_INTERVAL_MS,
-    settleMs: config.TRAIN_SETTLE_MS, checkMs: config.TRAIN_CHECK_MS, driftCheckMs: config.DRIFT_CHECK_MS, driftThreshold: config.DRIFT_PSI_THRESHOLD,
+    settleMs: config.TRAIN_SETTLE_MS, firstModelMaxWaitMs: config.TRAIN_FIRST_MODEL_MAX_WAIT_MS, checkMs: config.TRAIN_CHECK_MS, driftCheckMs: config.DRIFT_CHECK_MS, driftThreshold: config.DRIFT_PSI_THRESHOLD,
   }, log, {
     train,
     serveRequest: () => serveTrainingRequest(requests, { model, instanceId: config.INSTANCE_ID, staleMs: config.TRAIN_REQUEST_STALE_MS }, async (reason) => {

@@ -357,6 +357,11 @@ function checkDisruptionBudgets(rendered: Rendered, facts: CodeFacts): string[] 
       if (p.spec?.minAvailable !== undefined || max === undefined || max === 0 || max === '0%') {
         problems.push(`${rendered.name}: PodDisruptionBudget/${p.metadata.name}: may block node drains (use maxUnavailable >= 1)`)
       }
+      // The default (IfHealthyBudget) keeps every unready pod while the budget is spent: two replicas
+      // both unready (waiting for a model, or for Kafka) block the drain for good.
+      if (p.spec?.unhealthyPodEvictionPolicy !== 'AlwaysAllow') {
+        problems.push(`${rendered.name}: PodDisruptionBudget/${p.metadata.name}: unready pods would block node drains (use unhealthyPodEvictionPolicy: AlwaysAllow)`)
+      }
     }
   }
   return problems

@@ -13,6 +13,8 @@ export interface ScheduleOptions {
   minRows: number
   intervalMs: number
   settleMs: number
+  /** how long the first model waits for the history to settle once minRows rows are there */
+  firstModelMaxWaitMs: number
   checkMs: number
   driftCheckMs: number
   driftThreshold: number
@@ -49,7 +51,8 @@ const TRAINER_LOCK = 'trainer'
 
 /**
  * Decides when to train: on request; a first model once enough history has arrived and stopped
- * growing for a moment (a replay trains on all of it, not its first seconds); when a feature's
+ * growing for a moment (a replay trains on all of it, not its first seconds), or has kept growing
+ * for firstModelMaxWaitMs (steady traffic never stops, and the scorers wait for a model); when a feature's
  * distribution has drifted past the threshold (once per live version and interval, across restarts
  * and instances); and every interval when new history arrived. It also reviews shadow versions. A
  * Postgres advisory lock keeps two trainer instances from doing any of it at once.
@@ -64,6 +67,8 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   // in training): nothing is tried again (first model, drift or schedule) until an interval later,
   // rather than at every check.
   let failedAt: number | null = null
+  // When this instance first found minRows rows and no model; a restart waits again, at most as long.
+  let enoughForFirstModelSince: number | null = null
   const train = async (due: Due) => {
     try {
       if ((await jobs.train(due.reason)) === null) shortAt = due.rows
@@ -81,7 +86,12 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
     const because = (reason: string) => ({ reason, rows: stats.rows })
     // Every run that found history is in the registry, whichever instance ran it and whatever set it off.
     const lastTrainedAt = await lastTrainingRun(pool, options.model)
-    if (!lastTrainedAt) return now - stats.lastStoredAt.getTime() >= options.settleMs ? because('first model') : null
+    if (!lastTrainedAt) {
+      enoughForFirstModelSince ??= now
+      if (now - stats.lastStoredAt.getTime() >= options.settleMs) return because('first model')
+      if (now - enoughForFirstModelSince >= options.firstModelMaxWaitMs) return because(`first model (history still growing after ${options.firstModelMaxWaitMs / 1000} s)`)
+      return null
+    }
     if (now - lastDriftCheck >= options.driftCheckMs) {
       lastDriftCheck = now
       const drift = await jobs.measureDrift()

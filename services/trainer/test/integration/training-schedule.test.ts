@@ -44,7 +44,7 @@ describe('the training schedule', () => {
     let checks = 0
     const history = createFeatureHistory(pool)
     const options: ScheduleOptions = {
-      model: 'm', minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+      model: 'm', minRows: 10, intervalMs, settleMs: 0, firstModelMaxWaitMs: HOUR, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
     }
     const schedule = startTrainingSchedule(pool, history, options, silentLog, {
       async train(reason) {
@@ -146,11 +146,11 @@ describe('the training schedule', () => {
    * A schedule of model 'm' (an hour's interval unless told) with no drift unless told; `train`
    * records its reason, and throws if told to.
    */
-  function steadySchedule({ fails = false, drifting = false, intervalMs = HOUR } = {}) {
+  function steadySchedule({ fails = false, drifting = false, intervalMs = HOUR, settleMs = 0, firstModelMaxWaitMs = HOUR } = {}) {
     const trained: Array<{ reason: string; at: number }> = []
     let checks = 0
     const schedule = startTrainingSchedule(db.newPool(), createFeatureHistory(db.pool), {
-      model: 'm', minRows: 10, intervalMs, settleMs: 0, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
+      model: 'm', minRows: 10, intervalMs, settleMs, firstModelMaxWaitMs, checkMs: 10, driftCheckMs: 0, driftThreshold: 0.25,
     }, silentLog, {
       async train(reason) {
         trained.push({ reason, at: Date.now() })
@@ -219,6 +219,23 @@ describe('the training schedule', () => {
       expect(failing.trained[1]!.at - failing.trained[0]!.at).toBeGreaterThanOrEqual(intervalMs)
     } finally {
       await failing.schedule.close()
+    }
+  })
+  it('trains a first model under steady traffic, which never lets the history settle, once the longest wait has passed', async () => {
+    await db.pool.query("DELETE FROM model_audit WHERE model = 'm'")
+    const history = createFeatureHistory(db.pool)
+    let row = 50
+    // a row every 50 ms: the history never goes a second without growing
+    const traffic = setInterval(() => void history.write([featureRecord(row, T0 + row++ * 60_000)]), 50)
+    const patient = steadySchedule({ settleMs: 1000 })
+    const bounded = steadySchedule({ settleMs: 1000, firstModelMaxWaitMs: 500 })
+    try {
+      await waitFor('a first model', async () => bounded.trained.length >= 1, 10_000, 10)
+      expect(bounded.reasons()[0]).toBe('first model (history still growing after 0.5 s)')
+      expect(patient.reasons()).toEqual([])
+    } finally {
+      clearInterval(traffic)
+      await Promise.all([patient.schedule.close(), bounded.schedule.close()])
     }
   })
 })
