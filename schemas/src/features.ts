@@ -20,7 +20,12 @@ export interface FeatureDefinition {
   unit: string
   /** the value when the feature does not apply to the event */
   defaultValue: number
+  /** a clock feature's period of event time: a model learns it only from history that spans it */
+  cycle?: ClockCycle
 }
+
+export type ClockCycle = 'day' | 'week'
+export const CLOCK_CYCLE_MS: Readonly<Record<ClockCycle, number>> = { day: 86_400_000, week: 7 * 86_400_000 }
 
 /** Per-entity windows: counts run over this much event time, ending at the event. */
 export const FEATURE_WINDOW_SECONDS = 600
@@ -45,13 +50,13 @@ export const featureDefinitions = [
     description: 'events of any kind from the entity in the window, this event included' },
   { name: 'seconds_since_previous', group: 'behaviour', families: ALL, unit: 'seconds', defaultValue: FEATURE_WINDOW_SECONDS,
     description: "event time since the entity's previous event, capped at the window length" },
-  { name: 'hour_of_day', group: 'temporal', families: ALL, unit: 'hour 0-23', defaultValue: 0,
+  { name: 'hour_of_day', group: 'temporal', families: ALL, unit: 'hour 0-23', defaultValue: 0, cycle: 'day',
     description: 'hour of the event time in the configured time zone (FEATURE_TIME_ZONE)' },
-  { name: 'day_of_week', group: 'temporal', families: ALL, unit: 'day 0-6, 0 = Sunday', defaultValue: 0,
+  { name: 'day_of_week', group: 'temporal', families: ALL, unit: 'day 0-6, 0 = Sunday', defaultValue: 0, cycle: 'week',
     description: 'day of the week of the event time in the configured time zone' },
-  { name: 'is_weekend', group: 'temporal', families: ALL, unit: '0/1', defaultValue: 0,
+  { name: 'is_weekend', group: 'temporal', families: ALL, unit: '0/1', defaultValue: 0, cycle: 'week',
     description: '1 when the event falls on Saturday or Sunday in the configured time zone' },
-  { name: 'is_business_hours', group: 'temporal', families: ALL, unit: '0/1', defaultValue: 0,
+  { name: 'is_business_hours', group: 'temporal', families: ALL, unit: '0/1', defaultValue: 0, cycle: 'week',
     description: 'is 1 when the event falls within business hours (BUSINESS_HOURS on BUSINESS_DAYS) in the configured time zone' },
   { name: 'auth_attempts_per_minute', group: 'frequency', families: AUTH, unit: 'count/min', defaultValue: 0,
     description: 'authentication attempts by the entity in the minute ending at the event' },

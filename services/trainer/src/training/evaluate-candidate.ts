@@ -3,6 +3,7 @@ import {
 } from '@vigil/models'
 import type { PgPool } from '@vigil/platform'
 import type { FeatureHistory } from '../adapters/feature-history.ts'
+import { selectColumns } from './learnable-features.ts'
 import type { Candidate } from './train-candidate.ts'
 
 export interface GateOptions {
@@ -63,13 +64,15 @@ async function judge(pool: PgPool, history: FeatureHistory, candidate: Candidate
   if (holdout.rows.length === 0) return unjudged('no holdout rows')
   const labels = holdout.flagged.map((f) => (f ? 1 : 0))
   const flaggedRows = labels.filter((l) => l === 1).length
-  const candidateResult = await resultOn(candidate.artifact, holdout.rows, labels)
+  // Each version takes its own features of the holdout's (a first model leaves out clock features its history did not span).
+  const rowsFor = (artifact: EnsembleArtifact) => selectColumns(holdout.rows, holdout.featureNames, artifact.featureNames)
+  const candidateResult = await resultOn(candidate.artifact, rowsFor(candidate.artifact), labels)
   const live = await liveVersion(pool, options.modelName)
   const stored = live ? await loadModelArtifact(pool, options.modelName, live.version) : null
   const liveArtifact = stored ? decodeEnsembleArtifact(stored.artifact) : null
-  // A live version over other features (before a schema change) cannot score these rows: nothing to compare with.
-  const comparable = liveArtifact && liveArtifact.featureNames.join() === candidate.artifact.featureNames.join()
-  const liveResult = comparable ? { version: live!.version, ...(await resultOn(liveArtifact, holdout.rows, labels)) } : null
+  // A live version over features the history no longer holds (before a schema change) cannot score these rows: nothing to compare with.
+  const comparable = liveArtifact && liveArtifact.featureNames.every((name) => holdout.featureNames.includes(name))
+  const liveResult = comparable ? { version: live!.version, ...(await resultOn(liveArtifact, rowsFor(liveArtifact), labels)) } : null
   const verdict = { holdoutRows: holdout.rows.length, flaggedRows, candidate: candidateResult, live: liveResult }
 
   if (liveResult && candidateResult.rocAuc !== null && liveResult.rocAuc !== null && candidateResult.rocAuc < liveResult.rocAuc - options.margin) {

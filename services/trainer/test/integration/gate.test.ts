@@ -99,5 +99,15 @@ describe('the evaluation gate', () => {
     expect((await liveVersion(db.pool, 'm'))?.version).toBe(first!.version)
     expect(await listVersions(db.pool, 'm')).toHaveLength(registered)
     expect((await reader.readAll(topics.modelControl, 2, 30_000)).map((r) => r.value.version)).toEqual([first!.version, clean!.version])
+
+    // With a day and more of history the next candidate learns the hour of day, which the live first
+    // version, trained on half a day, left out: it is still judged against it.
+    await setStatus(db.pool, 'm', clean!.version, 'live', { actor: 'test', phase: 'promote' })
+    await history.write(Array.from({ length: 400 }, (_, i) => benign(20_000 + i, T0 + 24 * HOUR + i * 30_000)))
+    const withHour = await trainAndPublish(deps, 'scheduled retrain, a day of history')
+    expect((await getVersion(db.pool, 'm', clean!.version))!.featureNames).not.toContain('hour_of_day')
+    expect((await getVersion(db.pool, 'm', withHour!.version))!.featureNames).toContain('hour_of_day')
+    const evaluated = (await auditTrail(db.pool, 'm', withHour!.version)).find((a) => a.phase === 'evaluate')!.details
+    expect(evaluated).toMatchObject({ live: { version: clean!.version } })
   })
 })

@@ -42,6 +42,12 @@ describe('a short training window', () => {
     expect((await auditTrail(db.pool, 'm', first!.version)).find((a) => a.phase === 'evaluate')!.details).toMatchObject({ accepted: true, holdoutRows: 0 })
     // the publish row says why the version was trained, beside the gate's verdict
     expect((await auditTrail(db.pool, 'm', first!.version)).find((a) => a.phase === 'publish')!.details).toMatchObject({ reason: 'first model', accepted: true, to: 'live' })
+    // 75 minutes of one day teach no hour, weekday or business hours: the version leaves them out, and says so.
+    const clock = ['hour_of_day', 'day_of_week', 'is_weekend', 'is_business_hours']
+    const firstVersion = (await listVersions(db.pool, 'm'))[0]!
+    expect(firstVersion.featureNames).toEqual(featureNames.filter((n) => !clock.includes(n)))
+    expect(firstVersion.params.clockFeaturesLeftOut).toEqual(clock)
+    expect(decodeEnsembleArtifact((await loadModelArtifact(db.pool, 'm', first!.version))!.artifact).featureNames).toEqual(firstVersion.featureNames)
 
     // Half an hour more: 89 rows before the holdout, still too few. Nothing is trained or published;
     // the skip and its reason are on the live version's audit trail.
