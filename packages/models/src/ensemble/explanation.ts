@@ -3,6 +3,8 @@ import type { FeatureContribution, FeatureRow } from '../detector.ts'
 
 /** One feature's training distribution, the yardstick explanations quote. */
 export interface FeatureBaseline {
+  /** absent in artifacts from before it: `min` then marks the low end of the usual range */
+  p1?: number
   p50: number
   p99: number
   min: number
@@ -11,7 +13,7 @@ export interface FeatureBaseline {
   mean?: number
 }
 
-/** A feature that pushed a row's score up. */
+/** A feature that pushed a row's score up, with a value outside its usual training range. */
 export interface TopFeature {
   feature: string
   /** position in featureNames */
@@ -21,7 +23,7 @@ export interface TopFeature {
   p99: number
   /** its share of the row's attributed score, 0..1 */
   share: number
-  /** e.g. "auth_failure_ratio 0.94, training p99 0.08" */
+  /** e.g. "auth_failure_ratio 0.94, training p99 0.08" or "seconds_since_previous 0.5, training p1 2" */
   text: string
   /** the feature's definition from @vigil/schemas, when it is one of them */
   description?: string
@@ -34,7 +36,7 @@ export interface MemberExplanation {
   carried: number
 }
 
-/** Per feature of the used training rows: p50, p99, min and max (nearest rank). */
+/** Per feature of the used training rows: p1, p50, p99 (nearest rank), min, max and mean. */
 export function trainingBaselines(rows: readonly FeatureRow[], width: number): FeatureBaseline[] {
   const column = new Float64Array(rows.length)
   const rank = (q: number) => column[Math.min(rows.length - 1, Math.max(0, Math.ceil(q * rows.length) - 1))]!
@@ -43,7 +45,7 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
     let total = 0
     for (let i = 0; i < rows.length; i++) total += column[i]!
     column.sort()
-    return { p50: rank(0.5), p99: rank(0.99), min: column[0]!, max: column[rows.length - 1]!, mean: total / rows.length }
+    return { p1: rank(0.01), p50: rank(0.5), p99: rank(0.99), min: column[0]!, max: column[rows.length - 1]!, mean: total / rows.length }
   })
 }
 
@@ -51,7 +53,9 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
  * The features most to blame for a row. Each member's contributions are normalised to sum to one and
  * scaled by the part of the combined surprisal that member carries (its weight times its surprisal,
  * over the weights), so the attribution adds up to the combined score and a member that found the row
- * ordinary has little say in why it is not.
+ * ordinary has little say in why it is not. Only features whose values left their usual training range
+ * (see standingOf) are named: a feature the members leaned on at an ordinary value is no reason an
+ * analyst can check, so a row with none gets an empty list, and the alerter says which members scored it.
  */
 export function topFeatures(
   row: FeatureRow,
@@ -87,7 +91,9 @@ export function topFeatures(
   let sum = 0
   for (const a of attribution) sum += a
   const ranked: number[] = []
-  for (let j = 0; j < attribution.length; j++) if (attribution[j]! > 0) ranked.push(j)
+  for (let j = 0; j < attribution.length; j++) {
+    if (attribution[j]! > 0 && standingOf(featureNames[j]!, row[j]!, baselines[j]!) !== 'usual') ranked.push(j)
+  }
   ranked.sort((a, b) => attribution[b]! - attribution[a]! || a - b)
   return ranked.slice(0, count).map((index) => {
     const feature = featureNames[index]!
@@ -110,16 +116,67 @@ const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.na
 const flags = new Set<string>(featureDefinitions.filter((f) => f.unit === '0/1').map((f) => f.name))
 
 /**
- * "name value, training p99 x" above the median, "..., training p50 x" below it; the extreme when outside
- * the range. A feature that never varied in training says so: "flag 1, training p99 0, max 0" reads like
- * an ordinary spread to an analyst, where the value was in fact never seen.
+ * Where a value stands against its feature's training rows. Usual: between p1 and p99 inclusive (the
+ * minimum standing in for p1 in artifacts from before it), or for a 0/1 flag with a known share, the
+ * value at least half the rows had. Otherwise: a value a constant feature never took, the rarer value
+ * of a flag, or below / above the usual range.
+ */
+function standingOf(feature: string, value: number, b: FeatureBaseline): 'usual' | 'unseen' | 'rare' | 'low' | 'high' {
+  if (b.min === b.max) return value === b.min ? 'usual' : 'unseen'
+  const share = flagShareOf(feature, value, b)
+  if (share !== undefined) return share < 0.5 ? 'rare' : 'usual'
+  if (value < (b.p1 ?? b.min)) return 'low'
+  if (value > b.p99) return 'high'
+  return 'usual'
+}
+
+/**
+ * For a 0/1 flag whose share the artifact holds: the share of training rows that had this value. A
+ * flag's percentiles say little (p1 0 and p99 1 whether it was set in 2% of rows or in 60%): its share says it.
+ */
+function flagShareOf(feature: string, value: number, b: FeatureBaseline): number | undefined {
+  if (!flags.has(feature) || b.mean === undefined) return undefined
+  return value === 1 ? b.mean : value === 0 ? 1 - b.mean : undefined
+}
+
+/**
+ * The value against the part of training it is compared with: p99 (and max, past it) above the usual
+ * range, p1 (and min, past it) below it, a flag's share of rows, or the usual range itself for an
+ * ordinary value, so that the text is true whatever it is given. A feature that never varied in
+ * training says so: "flag 1, training p99 0, max 0" reads like an ordinary spread to an analyst, where
+ * the value was in fact never seen.
  */
 export function describeFeatureValue(feature: string, value: number, b: FeatureBaseline): string {
-  if (b.min === b.max && value !== b.min) return `${feature} ${formatNumber(value)}, always ${formatNumber(b.min)} in training`
-  // A flag's percentiles say little ("is_privileged_user 1, training p99 1" whether it was set in 2% of rows or in 60%): its share says it.
-  if (flags.has(feature) && b.mean !== undefined && (value === 0 || value === 1)) return `${feature} ${value}, set in ${formatShare(b.mean)} of training rows`
-  if (value >= b.p50) return `${feature} ${formatNumber(value)}, training p99 ${formatNumber(b.p99)}${value > b.max ? `, max ${formatNumber(b.max)}` : ''}`
-  return `${feature} ${formatNumber(value)}, training p50 ${formatNumber(b.p50)}${value < b.min ? `, min ${formatNumber(b.min)}` : ''}`
+  const named = `${feature} ${formatNumber(value)}`
+  const share = flagShareOf(feature, value, b)
+  const [low, lowAt] = b.p1 === undefined ? ['min', b.min] : ['p1', b.p1]
+  switch (standingOf(feature, value, b)) {
+    case 'unseen':
+      return `${named}, always ${formatNumber(b.min)} in training`
+    case 'rare':
+      return `${named}, ${value === 1 ? 'set' : 'unset'} in ${rarely(share!)} of training rows`
+    case 'high':
+      return `${named}, ${beyond('p99', b.p99, 'max', b.max, value > b.max)}`
+    case 'low':
+      return `${named}, ${beyond(low, lowAt, 'min', b.min, value < b.min)}`
+    case 'usual':
+      if (b.min === b.max) return `${named}, as in every training row`
+      if (share !== undefined) return `${named}, as in ${formatShare(share)} of training rows`
+      return `${named}, within training ${low} ${formatNumber(lowAt)} to p99 ${formatNumber(b.p99)}`
+  }
+}
+
+/** "training p99 x", with the extreme when the value passed it too; just the extreme when the two are one number. */
+function beyond(percentile: string, at: number, extreme: string, extremeAt: number, pastExtreme: boolean): string {
+  if (!pastExtreme) return `training ${percentile} ${formatNumber(at)}`
+  if (at === extremeAt) return `training ${extreme} ${formatNumber(extremeAt)}`
+  return `training ${percentile} ${formatNumber(at)}, ${extreme} ${formatNumber(extremeAt)}`
+}
+
+/** A minority's share: "only 16%", or "under 0.01%" where "only" goes without saying. */
+function rarely(share: number): string {
+  const formatted = formatShare(share)
+  return formatted.startsWith('under') ? formatted : `only ${formatted}`
 }
 
 /** A share as a percentage a person reads at a glance: 12%, 3.4%, 0.05%, under 0.01%. */

@@ -13,7 +13,10 @@ export interface EnsembleScores {
   surprisal: Float64Array
   /** per member (artifact order), per row: the member's calibrated score in [0,1] */
   members: Float64Array[]
-  /** per row: the top 3 features, for the rows the `explain` option asked for */
+  /**
+   * per row, for the rows the `explain` option asked for: the top 3 features whose values left their
+   * usual training range; fewer, or none, when fewer did (the alerter then names the members instead)
+   */
   topFeatures: (TopFeature[] | undefined)[]
 }
 
@@ -30,7 +33,7 @@ export interface LoadedEnsemble {
   readonly members: readonly { kind: string; weight: number }[]
   /** Scores rows (columns in featureNames order). Throws on a row of the wrong width or with a non-finite value. */
   score(rows: readonly FeatureRow[], options?: ScoreOptions): Promise<EnsembleScores>
-  /** The top 3 features of one row. */
+  /** The top 3 features of one row, as in `EnsembleScores.topFeatures`. */
   explain(row: FeatureRow): Promise<TopFeature[]>
   /** Releases the members' resources (ONNX sessions); once, however often it is called. */
   close(): Promise<void>

@@ -135,10 +135,49 @@ describe('loadEnsemble', () => {
   })
 
   it('names a single pushed feature first', async () => {
-    for (const feature of ['auth_failure_ratio', 'geo_distance_from_usual_km', 'dns_query_entropy', 'distinct_url_paths']) {
+    for (const feature of ['auth_failures', 'geo_distance_from_usual_km', 'dns_query_entropy', 'distinct_url_paths']) {
       const row = [...fresh[3]!]
-      row[at(feature)] = feature === 'auth_failure_ratio' ? 0.94 : artifact.baselines[at(feature)]!.max * 100 + 100
+      row[at(feature)] = artifact.baselines[at(feature)]!.max * 100 + 100
       expect((await ensemble.explain(row))[0]!.feature, feature).toBe(feature)
+    }
+  })
+
+  it('does not name a value within its training range, however odd the row it sits in', async () => {
+    // A web row with an auth failure ratio: the members blame the ratio, but 0.94 is within training's p1 0 to p99 1.
+    const row = [...fresh[3]!]
+    row[at('auth_failure_ratio')] = 0.94
+    expect((await ensemble.explain(row)).map((t) => t.feature)).not.toContain('auth_failure_ratio')
+  })
+
+  it('gives only reasons whose values left the usual training range', async () => {
+    const rows = [...fresh.slice(0, 300), ...attacks().map((a) => a.row)]
+    const { topFeatures } = await ensemble.score(rows, { explain: 'all' })
+    const reasons = topFeatures.flatMap((top) => top!)
+    expect(reasons.length).toBeGreaterThan(0)
+    for (const t of reasons) {
+      const b = artifact.baselines[t.index]!
+      const share = t.value === 1 ? b.mean! : 1 - b.mean!
+      const rareFlag = /, (un)?set in /.test(t.text) && share < 0.5
+      expect(rareFlag || t.value < b.p1! || t.value > b.p99 || b.min === b.max, t.text).toBe(true)
+      expect(t.text, t.text).not.toMatch(/within training|as in /)
+    }
+  })
+
+  it('explains with an artifact from before p1, the minimum marking the low end', async () => {
+    const { bytes } = encodeEnsembleArtifact({ ...artifact, baselines: artifact.baselines.map(({ p1: _, ...b }) => b) })
+    const older = await loadEnsemble(decodeEnsembleArtifact(bytes), registry)
+    try {
+      const [bruteForce] = attacks()
+      expect(await older.explain(bruteForce!.row)).toEqual(await ensemble.explain(bruteForce!.row))
+      const seconds = at('seconds_since_previous')
+      const { min, p1 } = artifact.baselines[seconds]!
+      const row = [...fresh[3]!]
+      row[seconds] = (min + p1!) / 2
+      expect((await older.explain(row)).map((t) => t.feature)).not.toContain('seconds_since_previous')
+      row[seconds] = min / 2
+      expect((await older.explain(row)).find((t) => t.feature === 'seconds_since_previous')?.text).toBe(`seconds_since_previous ${formatNumber(min / 2)}, training min ${formatNumber(min)}`)
+    } finally {
+      await older.close()
     }
   })
 
@@ -305,27 +344,28 @@ describe('the built-in registry', () => {
 
 describe('explanation text', () => {
   const baseline = { p50: 0, p99: 0.08, min: 0, max: 0.5 }
-  it('quotes p99 above the median, p50 below it, and the range when the value leaves it', () => {
+  it('quotes p99 above the usual range, its low end below it, and the extreme when the value passes it', () => {
     expect(describeFeatureValue('auth_failure_ratio', 0.94, baseline)).toBe('auth_failure_ratio 0.94, training p99 0.08, max 0.5')
     expect(describeFeatureValue('auth_failure_ratio', 0.3, baseline)).toBe('auth_failure_ratio 0.3, training p99 0.08')
-    expect(describeFeatureValue('seconds_since_previous', 0.5, { p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 0.5, training p50 20, min 1')
+    expect(describeFeatureValue('seconds_since_previous', 0.5, { p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 0.5, training min 1')
+    expect(describeFeatureValue('seconds_since_previous', 0.5, { p1: 2, p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 0.5, training p1 2, min 1')
   })
 
   it('says when the feature never varied in training', () => {
     const constant = { p50: 0, p99: 0, min: 0, max: 0 }
     expect(describeFeatureValue('user_agent_is_scanner', 1, constant)).toBe('user_agent_is_scanner 1, always 0 in training')
     expect(describeFeatureValue('is_privileged_user', 0, { p50: 1, p99: 1, min: 1, max: 1 })).toBe('is_privileged_user 0, always 1 in training')
-    expect(describeFeatureValue('user_agent_is_scanner', 0, constant)).toBe('user_agent_is_scanner 0, training p99 0')
+    expect(describeFeatureValue('user_agent_is_scanner', 0, constant)).toBe('user_agent_is_scanner 0, as in every training row')
   })
 
   it('gives a flag the share of training rows it was set in', () => {
     const rare = { p50: 0, p99: 1, min: 0, max: 1, mean: 0.023 }
-    expect(describeFeatureValue('is_privileged_user', 1, rare)).toBe('is_privileged_user 1, set in 2.3% of training rows')
-    expect(describeFeatureValue('is_privileged_user', 0, { ...rare, mean: 0.6 })).toBe('is_privileged_user 0, set in 60% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 1, rare)).toBe('is_privileged_user 1, set in only 2.3% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 0, { ...rare, mean: 0.6 })).toBe('is_privileged_user 0, unset in only 40% of training rows')
     expect(describeFeatureValue('is_privileged_user', 1, { ...rare, mean: 0.00004 })).toBe('is_privileged_user 1, set in under 0.01% of training rows')
     // An artifact from before the share: the percentiles, as before; a count is no flag.
-    expect(describeFeatureValue('is_privileged_user', 1, { p50: 0, p99: 1, min: 0, max: 1 })).toBe('is_privileged_user 1, training p99 1')
-    expect(describeFeatureValue('auth_failures', 1, rare)).toBe('auth_failures 1, training p99 1')
+    expect(describeFeatureValue('is_privileged_user', 1, { p50: 0, p99: 1, min: 0, max: 1 })).toBe('is_privileged_user 1, within training min 0 to p99 1')
+    expect(describeFeatureValue('auth_failures', 2, rare)).toBe('auth_failures 2, training max 1')
   })
 
   it('writes numbers short', () => {

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { describeFeatureValue, topFeatures, type FeatureBaseline, type MemberExplanation } from '../../src/ensemble/explanation.ts'
+
+// An alert's reasons must be true: a feature is named only when its value left its usual training range,
+// and the text compares it with the end of the range it left.
+describe('topFeatures names only values outside their usual training range', () => {
+  const names = ['invalid_user_attempts', 'seconds_since_previous', 'auth_failure_ratio', 'is_privileged_user']
+  const baselines: FeatureBaseline[] = [
+    { p1: 0, p50: 0, p99: 2, min: 0, max: 9, mean: 0.1 },
+    { p1: 2, p50: 20, p99: 600, min: 1, max: 600, mean: 80 },
+    { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.05 },
+    { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.16 },
+  ]
+  const blaming = (...weights: number[]): MemberExplanation[] => [{ contributions: weights.map((weight, feature) => ({ feature, weight })), carried: 1 }]
+
+  it('names none when every value is ordinary, however much the members lean on them', () => {
+    // 119.137.62.142: invalid_user_attempts 0 (the median), seconds_since_previous 600 (the p99), auth_failure_ratio 0,
+    // and is_privileged_user 0, which 84% of training rows have.
+    expect(topFeatures([0, 600, 0, 0], blaming(4, 3, 2, 1), names, baselines)).toEqual([])
+  })
+
+  it('prefers an unusual value the members lean on a little over ordinary ones they lean on more', () => {
+    const top = topFeatures([0, 600, 0, 1], blaming(4, 3, 2, 1), names, baselines)
+    expect(top.map((t) => [t.feature, t.text, Number(t.share.toFixed(12))])).toEqual([['is_privileged_user', 'is_privileged_user 1, set in only 16% of training rows', 0.1]])
+  })
+
+  it('keeps the attribution order among unusual values and quotes the end of the range each left', () => {
+    const top = topFeatures([5, 0.5, 0, 1], blaming(1, 3, 2, 1), names, baselines)
+    expect(top.map((t) => t.text)).toEqual([
+      'seconds_since_previous 0.5, training p1 2, min 1',
+      'invalid_user_attempts 5, training p99 2',
+      'is_privileged_user 1, set in only 16% of training rows',
+    ])
+  })
+})
+
+describe('describeFeatureValue', () => {
+  it('compares a value below the usual range with its low end', () => {
+    const seconds = { p1: 2, p50: 20, p99: 600, min: 1, max: 600 }
+    expect(describeFeatureValue('seconds_since_previous', 1.5, seconds)).toBe('seconds_since_previous 1.5, training p1 2')
+    expect(describeFeatureValue('seconds_since_previous', 0.5, seconds)).toBe('seconds_since_previous 0.5, training p1 2, min 1')
+    expect(describeFeatureValue('seconds_since_previous', 0.5, { ...seconds, p1: 1 })).toBe('seconds_since_previous 0.5, training min 1')
+  })
+
+  it('compares a value above the usual range with its high end, the maximum alone when p99 is the maximum', () => {
+    const seconds = { p1: 2, p50: 20, p99: 600, min: 1, max: 600 }
+    expect(describeFeatureValue('seconds_since_previous', 900, seconds)).toBe('seconds_since_previous 900, training max 600')
+    expect(describeFeatureValue('auth_failures', 4, { p1: 0, p50: 0, p99: 2, min: 0, max: 9 })).toBe('auth_failures 4, training p99 2')
+  })
+
+  it('says a value at the median or at p99 is within the usual range, not beyond it', () => {
+    const attempts = { p1: 0, p50: 0, p99: 2, min: 0, max: 9 }
+    expect(describeFeatureValue('invalid_user_attempts', 0, attempts)).toBe('invalid_user_attempts 0, within training p1 0 to p99 2')
+    expect(describeFeatureValue('seconds_since_previous', 600, { p1: 2, p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 600, within training p1 2 to p99 600')
+  })
+
+  it('never presents a flag\'s common value as rare', () => {
+    const privileged = { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.16 }
+    expect(describeFeatureValue('is_privileged_user', 0, privileged)).toBe('is_privileged_user 0, as in 84% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 1, privileged)).toBe('is_privileged_user 1, set in only 16% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 0, { ...privileged, mean: 0.84 })).toBe('is_privileged_user 0, unset in only 16% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 1, { ...privileged, mean: 0.84 })).toBe('is_privileged_user 1, as in 84% of training rows')
+  })
+
+  it('reads an artifact from before p1 with the minimum as the low end', () => {
+    const seconds = { p50: 20, p99: 600, min: 1, max: 600 }
+    expect(describeFeatureValue('seconds_since_previous', 0.5, seconds)).toBe('seconds_since_previous 0.5, training min 1')
+    expect(describeFeatureValue('seconds_since_previous', 1.5, seconds)).toBe('seconds_since_previous 1.5, within training min 1 to p99 600')
+    expect(topFeatures([1.5], [{ contributions: [{ feature: 0, weight: 1 }], carried: 1 }], ['seconds_since_previous'], [seconds])).toEqual([])
+    expect(topFeatures([0.5], [{ contributions: [{ feature: 0, weight: 1 }], carried: 1 }], ['seconds_since_previous'], [seconds]).map((t) => t.text))
+      .toEqual(['seconds_since_previous 0.5, training min 1'])
+  })
+})
