@@ -12,6 +12,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm_pid=$!
 fi
 bash deploy/local/stack.sh up
+# where the stack listens, for main-job.ts (which would otherwise bring it up again)
+set -a; . .cache/stack/stack.env; set +a
 if [ -n "$npm_pid" ] && ! wait "$npm_pid"; then
   cat "$npm_log" >&2
   exit 1

@@ -65,6 +65,7 @@ try {
   await waitFor(`the ${alerts} alerts (and rises) to be printed`, () => printed >= alerts, TIMEOUT_MS, 100)
   const counts = await Promise.all([topics.rawLogs, dlqOf(topics.rawLogs), topics.features, topics.scores, topics.alerts].map((t) => reader.count(t)))
   console.log(`[${elapsed()}] done: ${lines.length} lines replayed, raw-logs ${counts[0]}, dead-lettered ${counts[1]}, features ${counts[2]}, scores ${counts[3]}, alerts ${severityOf.size}, severity rises ${rises}`)
+  console.log(`[${elapsed()}] the alerts stay in Postgres: psql "${pipeline.env.PG_URL}" -c 'SELECT * FROM alerts'`)
 } catch (err) {
   console.error(`[${elapsed()}] ${(err as Error).message}`)
   exitCode = 1
@@ -140,8 +141,13 @@ function printAlert(a: Alert) {
   }
   severityOf.set(a.alertId, a)
   if (before !== undefined) return
-  const top = Object.entries(a.features).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${Number(v.toFixed(3))}`).join(' ')
-  console.log(`[${elapsed()}] ALERT ${a.severity.toUpperCase().padEnd(6)} ${a.entity.kind}=${a.entity.id}  score ${a.score.toFixed(4)} (threshold ${a.threshold})  model ${a.modelVersion}`)
-  console.log(`          ${a.title}; ${top}`)
+  // What raised it: the model (score against its threshold), Sigma rules, or both agreeing.
+  const model = a.model === null ? null : `model ${a.modelVersion} scored ${a.score.toFixed(4)} (threshold ${Number(a.threshold.toFixed(4))})`
+  const rules = a.rules ?? []
+  const raisedBy = [model, rules.length > 0 ? `Sigma ${rules.length === 1 ? 'rule' : 'rules'}` : null].filter(Boolean).join(' and ')
+  console.log(`[${elapsed()}] ALERT ${a.severity.toUpperCase().padEnd(8)} ${a.entity.kind}=${a.entity.id}  ${a.title}`)
+  console.log(`          first seen ${new Date(a.firstSeen).toISOString()}; raised by ${raisedBy}`)
+  for (const r of rules) console.log(`          rule: ${r.title} (${r.kind}, level ${r.level}${r.tags?.length ? `, ${r.tags.join(' ')}` : ''})`)
+  if (a.model !== null) console.log(`          why: ${a.reasons?.length ? a.reasons.join('; ') : 'no reasons given'}`)
   for (const e of a.evidence) console.log(`          evidence ${e.topic}/${e.partition}@${e.offset}: ${e.line}`)
 }
