@@ -1,5 +1,6 @@
 import { inTransaction, pgFailure, type PgPool } from '@vigil/platform'
 import { usersNamedIn, type Alert } from '@vigil/schemas'
+import { foldedEvidence } from '../alert-evidence.ts'
 import { alertUsersSql, evidenceUsersSql, firstNamedSql, MAX_ALERT_USERS } from './alert-users.ts'
 import { storableText } from './storable-text.ts'
 
@@ -28,7 +29,7 @@ export interface RecordedAlert {
 const MERGED_USERS = firstNamedSql(`CASE WHEN cardinality(users) > 0 THEN users ELSE ${evidenceUsersSql('alerts')} END || $8::text[]`, '$9')
 
 /** What an alert says of the event that scored highest: a later event scoring higher replaces it in the stored body. */
-const strongestEventOf = (alert: Alert): Partial<Alert> => ({
+export const strongestEventOf = (alert: Alert): Partial<Alert> => ({
   score: alert.score, threshold: alert.threshold, modelVersion: alert.modelVersion, model: alert.model,
   features: alert.features, reasons: alert.reasons, explanations: alert.explanations,
 })
@@ -80,24 +81,28 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
         }
         if (row.inserted) return { alert: row.body, users: row.users, needsPublishing: true, needsRouting: false }
         // The alert as this event leaves it, which is what is matched against suppressions and sent:
-        // its evidence (up to the cap) and its users (beyond it) include this event's; its score and
-        // why (reasons, features, the model version that scored it) are its highest-scoring event's,
-        // so a notification sent after a rise shows the score that raised it; its first seen is its
-        // earliest event's, in whatever order they came.
+        // its score and why (reasons, features, the model version that scored it) are its
+        // highest-scoring event's, so a notification sent after a rise shows the score that raised
+        // it, and that event is its first evidence line, cited whatever the cap (alert-evidence.ts);
+        // its users (beyond the evidence) include this event's; its first seen is its earliest
+        // event's, in whatever order they came. The row is locked since the upsert: the body read
+        // there is the one this rewrites.
+        const describesBody = alert.score > row.body.score
+        const evidence = foldedEvidence(row.body.evidence, alert.evidence, describesBody, maxEvidence)
         const updated = await client.query<Pick<AlertRow, 'body' | 'users'>>(
           `UPDATE alerts SET event_count = event_count + 1,
              first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
              max_score = greatest(max_score, $3),
              severity = CASE WHEN $6 > (body->>'severityId')::int THEN $7 ELSE severity END,
-             body = CASE WHEN jsonb_array_length(body->'evidence') < $4 THEN jsonb_set(body, '{evidence}', (body->'evidence') || $5::jsonb) ELSE body END
+             body = jsonb_set(body, '{evidence}', $4::jsonb)
                || CASE WHEN $6 > (body->>'severityId')::int THEN jsonb_build_object('severity', $7::text, 'severityId', $6::int) ELSE '{}'::jsonb END
-               || CASE WHEN $3 > (body->>'score')::float8 THEN $10::jsonb ELSE '{}'::jsonb END
+               || $5::jsonb
                || CASE WHEN $2 < (body->>'firstSeen')::bigint THEN jsonb_build_object('firstSeen', $2::bigint) ELSE '{}'::jsonb END,
              users = CASE WHEN cardinality(users) >= $9 OR (cardinality(users) > 0 AND users @> $8::text[]) THEN users ELSE ${MERGED_USERS} END
            WHERE alert_id = $1
            RETURNING body, users`,
-          [alert.alertId, eventTime, alert.score, maxEvidence, JSON.stringify(alert.evidence), alert.severityId, alert.severity, eventUsers, MAX_ALERT_USERS,
-            JSON.stringify(strongestEventOf(alert))],
+          [alert.alertId, eventTime, alert.score, JSON.stringify(evidence), JSON.stringify(describesBody ? strongestEventOf(alert) : {}), alert.severityId, alert.severity,
+            eventUsers, MAX_ALERT_USERS],
         )
         const { body, users } = updated.rows[0]!
         return { alert: body, users, needsPublishing: !row.published, needsRouting: needsRouting(row, body.severityId) }

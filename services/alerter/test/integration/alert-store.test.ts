@@ -8,7 +8,8 @@ import { migrateAlerterDatabase } from '../../src/adapters/database.ts'
 import { userInvolvedSql } from '../../src/api/suppression-match.ts'
 import { buildAlert } from '../../src/build-alert.ts'
 import { raiseAlerts } from '../../src/rules/raise-alerts.ts'
-import { enqueueAlerts } from '../../src/sinks/outbox.ts'
+import { createOutbox, enqueueAlerts } from '../../src/sinks/outbox.ts'
+import { emailMessage, slackMessage, webhookBody } from '../../src/sinks/render-alert.ts'
 
 // Two alerter instances (the features consumer and the scores consumer may both reach a correlated
 // alert at once) publishing the same stored alert: against the real Postgres, it goes out once.
@@ -139,9 +140,44 @@ describe('alert store', () => {
     // lower and later: nothing it says replaces the highest's, but its evidence is added
     const lower = await store.record(scored(7, T + 9000, 0.996, 'v3'), 'raw-logs/0/9-7', T + 9000)
     expect(described(lower?.alert)).toEqual(described(higher?.alert))
-    expect(lower?.alert.evidence.map((e) => e.line)).toEqual(['l5', 'l9', 'l7'])
+    expect(lower?.alert.evidence.map((e) => e.line)).toEqual(['l9', 'l5', 'l7']) // the highest's line first
     const row = (await db.pool.query<{ first_seen: Date; max_score: number }>('SELECT first_seen, max_score FROM alerts WHERE alert_id = $1', [higher!.alert.alertId])).rows[0]!
     expect([row.first_seen.getTime() - T, row.max_score]).toEqual([1000, 0.9995]) // the columns agree with the body
+  })
+
+  it('cites the event its score and features come from past the evidence cap: stored, on `alerts` and in the notifications alike', async () => {
+    const store = createAlertStore(pools[0]!, 10)
+    const published: Alert[] = []
+    const deps = {
+      store,
+      producer: { send: async (_topic: unknown, records: Array<{ value: unknown }>) => void published.push(...records.map((r) => r.value as Alert)) },
+      sinks: { enqueue: async (alerts: Alert[]) => void (await enqueueAlerts(pools[0]!, alerts, [{ sink: 'slack', minSeverityId: 4 }])) },
+    }
+    const failure = (n: number, value: number) => {
+      const s = { entity: { kind: 'source.ip', id: '10.9.0.60' }, eventTime: T + n * 1000, score: value, threshold: 0.99, eventId: `raw-logs/0/60-${n}`, family: 'sshd', modelVersion: 'v1',
+        features: { auth_attempts: n + 1 }, evidence: { topic: 'raw-logs', partition: 0, offset: String(200 + n), line: `Failed password for root from 10.9.0.60 port ${40000 + n} ssh2` } } as unknown as Score
+      return { alert: buildAlert(s, { windowMs: 600_000 }, T), eventId: s.eventId, eventTime: s.eventTime }
+    }
+    // Twelve failures at medium fill the cap; the thirteenth scores highest (and raises it to high).
+    for (let n = 0; n < 12; n++) await raiseAlerts([failure(n, 0.995)], deps)
+    const strongest = failure(12, 0.9999)
+    await raiseAlerts([strongest], deps)
+    const strongestLine = strongest.alert.evidence[0]!
+    const describes = (alert: Alert) => ({ features: alert.features, score: alert.score, first: alert.evidence[0], lines: alert.evidence.length })
+    const expected = { features: { auth_attempts: 13 }, score: 0.9999, first: strongestLine, lines: 10 }
+
+    const { rows: [stored] } = await db.pool.query<{ body: Alert }>('SELECT body FROM alerts WHERE alert_id = $1', [strongest.alert.alertId])
+    expect(describes(stored!.body)).toEqual(expected)
+    // with the opening failure and the earliest others after it
+    expect(stored!.body.evidence.slice(1).map((e) => e.offset)).toEqual(['200', '201', '202', '203', '204', '205', '206', '207', '208'])
+    expect(published.map((a) => a.severity)).toEqual(['medium', 'high'])
+    expect(describes(published.at(-1)!)).toEqual(expected) // the rise on `alerts`
+    const claimed = await createOutbox(db.pool).claim('slack', 60_000) // the notification, as the dispatcher renders it
+    expect(claimed?.alertId).toBe(strongest.alert.alertId)
+    expect(describes(claimed!.alert)).toEqual(expected)
+    expect(JSON.stringify(slackMessage(claimed!.alert, claimed!.eventCount).blocks)).toContain(strongestLine.line)
+    expect(emailMessage(claimed!.alert, claimed!.eventCount).text).toContain(strongestLine.line)
+    expect(JSON.parse(webhookBody(claimed!.alert, claimed!.eventCount)).finding.evidences[0].data).toEqual(strongestLine)
   })
 
   it('routes a rise whose routing a crash cut off when the event that raised it is delivered again', async () => {

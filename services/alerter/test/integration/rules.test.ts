@@ -214,19 +214,27 @@ describe('Sigma rules on the features stream', () => {
     ))
   })
 
-  it('joins Sigma and model alerts of one source and window into one correlated alert, whichever came first', async () => {
+  it('joins each Sigma alert with the model alerts of its source in its window or the one before into one correlated alert, whichever came first', async () => {
     const second = '187.141.143.180'
     // Now the model alerts on a source the rules already fired for: the model's side joins.
     await modelAlert(second, epochOf(firings.get(second)![0]!) + 1000)
     const rows = await alertRows()
+    const windowOf = (r: { body: Alert }) => bucketOf(r.body.firstSeen, WINDOW_MS)
+    const modelAlertsMeeting = (rule: (typeof rows)[number]) => rows.filter((r) => r.entity_id === rule.entity_id && r.detector === 'model:default'
+      && (windowOf(r) === windowOf(rule) || windowOf(r) === windowOf(rule) - 1))
+    // One per brute-force alert that met a model alert, in that alert's (the rule's) window.
+    const joinedRules = rows.filter((r) => r.detector === sigmaDetector(BRUTE_FORCE) && modelAlertsMeeting(r).length > 0)
     const correlated = rows.filter((r) => r.detector === CORRELATED_DETECTOR)
-    expect(correlated.map((r) => [r.entity_id, r.severity]).sort()).toEqual([['183.62.140.253', 'critical'], [second, 'critical']])
-    for (const c of correlated) {
-      const pair = rows.filter((r) => r.entity_id === c.entity_id && (r.detector === 'model:default' || r.detector === sigmaDetector(BRUTE_FORCE))
-        && Math.abs(bucketOf(r.body.firstSeen, WINDOW_MS) - bucketOf(c.body.firstSeen, WINDOW_MS)) <= 1)
-      const cited = pair.map((r) => r.alert_id).filter((id) => c.body.reasons!.some((reason) => reason.includes(id)))
-      expect(cited).toHaveLength(2)
-      expect(c.event_count).toBe(pair.filter((r) => r.detector === sigmaDetector(BRUTE_FORCE)).length)
+    expect(correlated.map((r) => r.alert_id)).toEqual(joinedRules.map((r) => alertIdOf(sourceIp(r.entity_id), CORRELATED_DETECTOR, windowOf(r))).sort())
+    expect(new Set(correlated.map((r) => r.entity_id))).toEqual(new Set(['183.62.140.253', second]))
+    expect(correlated.every((r) => r.severity === 'critical')).toBe(true)
+    for (const rule of joinedRules) {
+      const c = correlated.find((r) => r.entity_id === rule.entity_id && windowOf(r) === windowOf(rule))!
+      const models = modelAlertsMeeting(rule)
+      const cited = [rule, ...models].map((r) => r.alert_id).filter((id) => c.body.reasons!.some((reason) => reason.includes(id)))
+      expect(cited).toHaveLength(1 + models.length)
+      expect(c.event_count).toBe(models.length)
+      expect(c.body.evidence[0]!.line).toBe(`model evidence for ${rule.entity_id}`) // the line its score and features come from
     }
     // Every alert on the topic once.
     const published = await reader.readAll(topics.alerts, rows.length)

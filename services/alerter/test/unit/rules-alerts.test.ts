@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { loadRuleSet, type CorrelationMatch, type DetectionMatch } from '@vigil/sigma'
 import type { Alert, Score } from '@vigil/schemas'
 import { buildAlert, modelDetector } from '../../src/build-alert.ts'
-import { CORRELATED_DETECTOR, correlatedAlert, kindOf } from '../../src/rules/alert-join.ts'
+import { CORRELATED_DETECTOR, correlatedAlert, joinedWindows, kindOf } from '../../src/rules/alert-join.ts'
 import { alertIdOf, bucketOf, correlationAlert, detectionAlert, escalate, evidenceOfQuote, MAX_QUOTED_LINE_CHARS, QUOTE_CUT_MARK, quoteOf, severityOfLevel, type HitContext } from '../../src/rules/sigma-alerts.ts'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 
@@ -88,11 +88,12 @@ describe('correlated alerts (a Sigma alert and a model alert of one entity)', ()
     const c = correlatedAlert(sigma, model(T + 60_000), WINDOW, 10, T)
     expect(kindOf(sigma)).toBe('sigma')
     expect(kindOf(model(T))).toBe('model')
-    expect(c.alert).toMatchObject({ detector: CORRELATED_DETECTOR, severity: 'critical', severityId: 5, score: 0.9995, modelVersion: 'v3', firstSeen: T + 30_000 })
+    // first seen when both had fired: the model's alert, a minute in
+    expect(c.alert).toMatchObject({ detector: CORRELATED_DETECTOR, severity: 'critical', severityId: 5, score: 0.9995, modelVersion: 'v3', firstSeen: T + 60_000 })
     expect(c.alert.reasons![0]).toBe(`Sigma alert ${sigma.alertId} (${sigma.detector}, medium): ${sigma.title}`)
     expect(c.alert.reasons).toContain(sigma.reasons![0])
     expect(c.alert.reasons).toContain('auth_failures 40, training p99 3')
-    expect(c.alert.evidence.map((e) => e.line)).toEqual(['line 1', 'model line'])
+    expect(c.alert.evidence.map((e) => e.line)).toEqual(['model line', 'line 1']) // the line its score and features come from first
     expect(c.eventId).toBe(`${sigma.alertId}+${model(T + 60_000).alertId}`)
     expect(correlatedAlert(sigma, model(T, 0.995), WINDOW, 10).alert.severity).toBe('high') // medium and medium
   })
@@ -110,14 +111,38 @@ describe('correlated alerts (a Sigma alert and a model alert of one entity)', ()
     expect(toDetectionFinding(c).finding_info.related_analytics!.at(-1)).toMatchObject({ uid: 'model:fraud', version: 'v9' })
   })
 
-  it('are one alert per entity and the earlier window, whichever kind came second', () => {
-    const earlier = correlatedAlert(sigma, model(T - WINDOW + 1), WINDOW, 10)
-    const later = correlatedAlert(sigma, model(T + WINDOW + 1), WINDOW, 10)
-    const same = correlatedAlert(sigma, model(T + 1), WINDOW, 10)
-    expect(earlier.alert.alertId).toBe(alertIdOf(sigma.entity, CORRELATED_DETECTOR, bucketOf(T - WINDOW + 1, WINDOW)))
-    expect(later.alert.alertId).toBe(same.alert.alertId)
-    expect(same.alert.alertId).toBe(alertIdOf(sigma.entity, CORRELATED_DETECTOR, bucketOf(T, WINDOW)))
-    expect(earlier.alert.alertId).not.toBe(same.alert.alertId)
+  it('are the rule\'s window\'s: one Sigma alert joined with the model alerts of its window and the one before makes one correlated alert, dated when both had fired', () => {
+    const modelFirst = correlatedAlert(sigma, model(T - WINDOW + 1), WINDOW, 10) // the window before the rule's
+    const sameWindow = correlatedAlert(sigma, model(T + 60_000), WINDOW, 10)
+    const rulesWindow = alertIdOf(sigma.entity, CORRELATED_DETECTOR, bucketOf(sigma.firstSeen, WINDOW))
+    expect([modelFirst.alert.alertId, sameWindow.alert.alertId]).toEqual([rulesWindow, rulesWindow])
+    expect([modelFirst.alert.firstSeen, sameWindow.alert.firstSeen]).toEqual([sigma.firstSeen, T + 60_000])
+    expect(bucketOf(modelFirst.eventTime, WINDOW)).toBe(bucketOf(sigma.firstSeen, WINDOW))
+    expect(modelFirst.eventId).not.toBe(sameWindow.eventId) // two pairs, each counted once in the one alert
+  })
+
+  it('are looked for in windows that agree from either side, the adjacent ones included', () => {
+    const b = bucketOf(sigma.firstSeen, WINDOW)
+    expect(joinedWindows('sigma', b)).toEqual([b - 1, b + 2])
+    for (let modelWindow = b - 3; modelWindow <= b + 3; modelWindow++) {
+      const [from, to] = joinedWindows('model', modelWindow)
+      const [sigmaFrom, sigmaTo] = joinedWindows('sigma', b)
+      // a model alert finds this Sigma alert exactly when this Sigma alert finds it
+      expect(b >= from && b < to).toBe(modelWindow >= sigmaFrom && modelWindow < sigmaTo)
+    }
+    // A model alert just past the rule's window joins it too, under the rule's window.
+    const later = correlatedAlert(sigma, model(sigma.firstSeen + WINDOW), WINDOW, 10).alert
+    expect(later.alertId).toBe(alertIdOf(sigma.entity, CORRELATED_DETECTOR, b))
+  })
+
+  it('cite the event their score and features come from when the Sigma alert\'s lines fill the cap', () => {
+    const failures = Array.from({ length: 10 }, (_, i) => hit(i, T + i * 1000).evidence)
+    const rule = { ...sigma, evidence: failures }
+    const c = correlatedAlert(rule, model(T + 60_000), WINDOW, 10).alert
+    expect(c.evidence).toHaveLength(10)
+    expect(c.evidence[0]).toEqual(model(T + 60_000).evidence[0])
+    expect(c.features).toEqual({ auth_failures: 40 })
+    expect(c.evidence.slice(1)).toEqual(failures.slice(0, 9)) // then the rule's, the earliest kept
   })
 })
 

@@ -3,7 +3,8 @@
 // outbox and the producer.
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { featureNames, usersNamedIn, type Alert, type FeatureRecord } from '@vigil/schemas'
-import type { RecordedAlert } from '../../src/adapters/alert-store.ts'
+import { strongestEventOf, type RecordedAlert } from '../../src/adapters/alert-store.ts'
+import { foldedEvidence } from '../../src/alert-evidence.ts'
 import type { Flag, FlaggedEntities } from '../../src/rules/flagged-entities.ts'
 import type { RaiseDeps } from '../../src/rules/raise-alerts.ts'
 
@@ -25,7 +26,11 @@ export function memoryAlertStore() {
       row.events.add(eventId)
       if (!inserted) {
         const rises = alert.severityId > row.body.severityId
-        row.body = { ...row.body, evidence: [...row.body.evidence, ...alert.evidence].slice(0, 10), ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}) }
+        const describesBody = alert.score > row.body.score
+        row.body = {
+          ...row.body, ...(describesBody ? strongestEventOf(alert) : {}), evidence: foldedEvidence(row.body.evidence, alert.evidence, describesBody, 10),
+          ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}),
+        }
         for (const user of named ?? usersNamedIn(alert)) row.users.add(user)
       }
       return { alert: row.body, users: [...row.users], needsPublishing: !row.published, needsRouting: needsRouting(row) }
