@@ -341,7 +341,7 @@ export interface RawLogPosition {
 
 /** generated from schemas/src/features.ts; edit there */
 export interface FeatureVector {
-  /** authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once, by its verdict line, or by its PAM failure line where the host wrote no verdict in the day before it (count) */
+  /** authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, or by its PAM failure line where the host wrote no verdict in the day before it (its verdict then does not count again) (count) */
   auth_attempts: number
   /** failed authentications by the entity in the window (count) */
   auth_failures: number

@@ -65,6 +65,32 @@ describe('the OpenSSH sample, end to end', () => {
     expect(scores.filter((s) => s.value.evidence.users?.length).length).toBeGreaterThan(scores.length / 2)
   })
 
+  it('places each connection\'s lines that name no client at its client\'s address, and counts the first attempt once', async () => {
+    const features = (await pipeline.reader.readAll(topics.features, lines.length, 90_000)).map((f) => f.value) // the sample has no line to dead-letter
+      .filter((f) => f.family === 'sshd').sort((a, b) => Number(a.evidence.offset) - Number(b.evidence.offset))
+    // The sample's first connection, sshd[24200]: "Invalid user webmaster from 173.234.31.186", then
+    // its preauth and pam_unix lines, which name no address, then the failed password.
+    const first = features.filter((f) => f.event.process?.pid === 24200)
+    expect(first.length).toBeGreaterThanOrEqual(6)
+    expect(new Set(first.map((f) => f.entity.id))).toEqual(new Set(['173.234.31.186']))
+    // One failed password, one attempt: its pam_unix line stood alone (the host's first) and counted it.
+    expect(Math.max(...first.map((f) => f.vector.auth_attempts))).toBe(1)
+    // Every line of a connection after one that named its client, the client's.
+    const clientOf = new Map<number, string>()
+    let placed = 0
+    for (const f of features) {
+      const pid = f.event.process?.pid
+      if (pid === undefined || pid === null) continue
+      const named = /(?:from|rhost=|\[)(\d+\.\d+\.\d+\.\d+)/.exec(f.event.event.original)?.[1]
+      if (named) clientOf.set(pid, named)
+      else if (clientOf.has(pid)) {
+        expect(f.entity, f.event.event.original).toEqual({ kind: 'source.ip', id: clientOf.get(pid) })
+        placed++
+      }
+    }
+    expect(placed).toBeGreaterThan(100)
+  })
+
   it('raises alerts for the sources with the most failed logins', async () => {
     // The model trains on this sample, brute force included (nothing flagged it): it still singles
     // out the heaviest sources, though not necessarily each of them.

@@ -35,8 +35,8 @@ const SSHD_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded']
 // /var/log/secure and its `sshd(pam_unix)` lines to /var/log/messages, so a host shipping only
 // messages shows each failed password as a PAM `authentication failure` and nothing else
 // (loghub's Linux sample: 489 of them). Such a line counts as the attempt when its host wrote no
-// verdict in the day before it (FeatureStore.standAlonePamFailures); a host that writes verdicts
-// writes one after each PAM line, so only its first attempt after a quiet day counts twice.
+// verdict in the day before it; then its verdict, if one follows on the same connection, does not
+// count again (FeatureStore.sshdSessions).
 const SSHD_PAM_FAILURE_ACTION = 'ssh_pam_auth_failure'
 
 // su and sudo write their verdict themselves (`FAILED SU`, `3 incorrect password attempts`) beside
@@ -44,22 +44,26 @@ const SSHD_PAM_FAILURE_ACTION = 'ssh_pam_auth_failure'
 // counts for them, as for sshd. Other programs' PAM lines (login, vsftpd) are their attempts' only record.
 const VERDICT_WRITING_PROGRAMS = new Set(['su', 'sudo'])
 
-/** An sshd line that bears on whether its host writes sshd's verdicts: a verdict, or a PAM failure that may stand for one. */
-export interface SshdHostLine {
+/** An sshd line as its host's sessions read it (FeatureStore.sshdSessions). */
+export interface SshdLine {
   /** the host that wrote it (syslog hostname) */
   host: string
   /** event time */
   time: number
-  verdict: boolean
+  /** sshd's process id: the lines of one connection share it */
+  pid: number | null
+  /** the client address the line names, if it names one */
+  ip: string | null
+  kind: 'verdict' | 'pam-failure' | 'other'
+  eventId: string
 }
 
-/** The event as an SshdHostLine, or null when it is neither an sshd verdict nor an sshd PAM failure. */
-export function sshdHostLineOf(event: NormalizedEvent): SshdHostLine | null {
+/** The event as an SshdLine, or null when sshd did not write it. */
+export function sshdLineOf(event: NormalizedEvent): SshdLine | null {
   if (event.family !== 'sshd') return null
   const action = event.ecs.event.action
-  const verdict = SSHD_ATTEMPT_ACTIONS.has(action)
-  if (!verdict && action !== SSHD_PAM_FAILURE_ACTION) return null
-  return { host: event.ecs.host?.name ?? '', time: event.ecs.timestamp, verdict }
+  const kind = SSHD_ATTEMPT_ACTIONS.has(action) ? 'verdict' : action === SSHD_PAM_FAILURE_ACTION ? 'pam-failure' : 'other'
+  return { host: event.ecs.host?.name ?? '', time: event.ecs.timestamp, pid: event.ecs.process?.pid ?? null, ip: event.ecs.source?.ip ?? null, kind, eventId: event.eventId }
 }
 
 // pam_unix names the user of an authentication failure only when the user exists: the line of an
@@ -68,20 +72,26 @@ function isUnknownUserPamFailure(event: NormalizedEvent): boolean {
   return event.ecs.event.action === SSHD_PAM_FAILURE_ACTION && !event.ecs.user?.name
 }
 
-function isAuthAttempt(event: NormalizedEvent, pamFailureStandsAlone: boolean): boolean {
+function isAuthAttempt(event: NormalizedEvent, sshdCounts: boolean | undefined): boolean {
   const e = event.ecs.event
-  if (event.family === 'sshd') return SSHD_ATTEMPT_ACTIONS.has(e.action) || (pamFailureStandsAlone && e.action === SSHD_PAM_FAILURE_ACTION)
+  if (event.family === 'sshd') {
+    if (SSHD_ATTEMPT_ACTIONS.has(e.action)) return sshdCounts ?? true
+    return e.action === SSHD_PAM_FAILURE_ACTION && sshdCounts === true
+  }
   if (!e.category.includes('authentication') || e.outcome === 'unknown') return false
   return !(e.action.startsWith('pam_') && VERDICT_WRITING_PROGRAMS.has(event.ecs.process?.name ?? ''))
 }
 
 /**
- * How the event counts towards its entity's windows and its user's login history.
- * `pamFailureStandsAlone`: for an sshd PAM failure, whether its host wrote no verdict to count it by.
+ * How the event counts towards its entity's windows and its user's login history. `sshdCounts`,
+ * for an sshd verdict or PAM failure, whether it is the attempt (SshdSessionAnswer.counts); without
+ * it a verdict is, a PAM failure is not.
  */
-export function windowMarksOf(event: NormalizedEvent, pamFailureStandsAlone: boolean): WindowMarks {
+export function windowMarksOf(event: NormalizedEvent, sshdCounts?: boolean): WindowMarks {
   const ecs = event.ecs
-  const authAttempt = isAuthAttempt(event, pamFailureStandsAlone)
+  const authAttempt = isAuthAttempt(event, sshdCounts)
+  // A verdict that its PAM failure counted for still names the user it tried.
+  const triesUser = authAttempt || (event.family === 'sshd' && SSHD_ATTEMPT_ACTIONS.has(ecs.event.action))
   const status = ecs.http?.response?.status_code ?? null
   const ip = ecs.source?.ip ?? null
   const user = ecs.user?.name ?? null
@@ -90,7 +100,7 @@ export function windowMarksOf(event: NormalizedEvent, pamFailureStandsAlone: boo
     authAttempt,
     authFailure: authAttempt && ecs.event.outcome === 'failure',
     invalidUser: authAttempt && (ecs.ssh?.invalid_user === true || isUnknownUserPamFailure(event)),
-    user: authAttempt ? user : null,
+    user: triesUser ? user : null,
     httpRequest: status !== null,
     http4xx: status !== null && status >= 400 && status < 500,
     http5xx: status !== null && status >= 500,

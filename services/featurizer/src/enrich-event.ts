@@ -1,6 +1,6 @@
 import type { Endpoint } from '@vigil/schemas'
 import type { GeoLookup } from './adapters/geo.ts'
-import type { NormalizedEvent } from './normalize-event.ts'
+import { entityOf, type NormalizedEvent } from './normalize-event.ts'
 
 /** Adds what the IP databases know of the source and destination addresses, and ECS `related`. */
 export function enrichEvent(event: NormalizedEvent, geo: GeoLookup | null): NormalizedEvent {
@@ -27,4 +27,13 @@ function withGeo(endpoint: Endpoint, geo: GeoLookup): Endpoint {
     },
     as: info.asNumber !== null ? { number: info.asNumber, organization_name: info.asOrganization } : null,
   }
+}
+
+/**
+ * The event of a line that names no client address, placed at its connection's (FeatureStore.sshdSessions):
+ * its source, its entity and what the IP databases know of it follow the address.
+ */
+export function atSessionAddress(event: NormalizedEvent, ip: string, geo: GeoLookup | null): NormalizedEvent {
+  const ecs = { ...event.ecs, source: { ...event.ecs.source, ip } }
+  return enrichEvent({ ...event, ecs, entity: entityOf(ecs) }, geo)
 }

@@ -2,8 +2,8 @@ import { REDRIVEN_FROM_HEADER, type DeliveredMessage, type Metrics, type Outgoin
 import { topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from './adapters/feature-store.ts'
 import type { GeoLookup } from './adapters/geo.ts'
-import { computeFeatures, sshdHostLineOf, windowMarksOf, type FeatureContext } from './compute-features.ts'
-import { enrichEvent } from './enrich-event.ts'
+import { computeFeatures, sshdLineOf, windowMarksOf, type FeatureContext } from './compute-features.ts'
+import { atSessionAddress, enrichEvent } from './enrich-event.ts'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.ts'
 import type { SourceTimeZones } from './source-time-zones.ts'
 
@@ -28,9 +28,13 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
     if (event.datedAhead) deps.metrics.eventsDatedAhead.inc({ family: event.family })
     return event
   })
-  const sshdLines = normalized.map(sshdHostLineOf)
-  const standAlone = await deps.featureStore.standAlonePamFailures(sshdLines.filter((line) => line !== null))
-  const events = normalized.map((event, i) => ({ event, marks: windowMarksOf(event, standAlone.has(sshdLines[i]!)) }))
+  const sshdLines = normalized.map(sshdLineOf)
+  const sessions = await deps.featureStore.sshdSessions(sshdLines.filter((line) => line !== null))
+  const events = normalized.map((normalizedEvent, i) => {
+    const session = sshdLines[i] ? sessions.get(sshdLines[i]) : undefined
+    const event = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, deps.geo) : normalizedEvent
+    return { event, marks: windowMarksOf(event, session?.counts) }
+  })
   const windows = await deps.featureStore.update(events)
   windows.forEach((window, i) => {
     if (window.lateBeyondGrace) deps.metrics.eventsLate.inc({ family: events[i]!.event.family })

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TransientError, type Redis } from '@vigil/platform'
-import type { SshdHostLine } from '../compute-features.ts'
+import type { SshdLine } from '../compute-features.ts'
 import type { NormalizedEvent } from '../normalize-event.ts'
 
 /** What an entity did in the window that ends at one of its events (that event included), and what its user did before. */
@@ -49,14 +49,25 @@ export interface WindowMarks {
   weight: number
 }
 
+/** What a host's sshd sessions say of one of its lines. */
+export interface SshdSessionAnswer {
+  /** for a line that names no client address: its connection's, when an earlier line of it named one */
+  sessionIp: string | null
+  /**
+   * a verdict: whether it counts as the attempt (not when its connection's PAM failure stood alone
+   * and counted for it); a PAM failure: whether it stands alone, no verdict of its host in the day
+   * before it; another line: false
+   */
+  counts: boolean
+}
+
 export interface FeatureStore {
   /**
-   * Records the batch's sshd verdicts under their hosts, and gives back the batch's sshd PAM
-   * failures whose host wrote no verdict in the day before them: the only record of their attempts.
-   * The answer depends on event times alone, so a retried batch, or one cut at other lines, gets
-   * the answer it got the first time. One round trip, none for a batch without such lines.
+   * Reads the batch's sshd lines against what their hosts' sshd wrote before (sshd-sessions.lua),
+   * and records them: the client address of an address-less line's connection (its process id), and
+   * whether a verdict or a PAM failure is the attempt. One round trip, none for a batch without sshd lines.
    */
-  standAlonePamFailures(lines: readonly SshdHostLine[]): Promise<ReadonlySet<SshdHostLine>>
+  sshdSessions(lines: readonly SshdLine[]): Promise<ReadonlyMap<SshdLine, SshdSessionAnswer>>
   /** Adds a batch of events to their entities' windows and reads back each event's window, in one round trip. */
   update(events: Array<{ event: NormalizedEvent; marks: WindowMarks }>): Promise<WindowStats[]>
 }
@@ -79,29 +90,17 @@ const WINDOW_VALUES = 14
 const ENTITY_WINDOW_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'entity-window.lua'), 'utf8')
 // A login read against its user's history and added to it, once per event id however often it is delivered.
 const USER_LOGIN_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'user-login.lua'), 'utf8')
-// A host's recent sshd verdicts (event times, the newest SSHD_VERDICTS_KEPT), the batch's added;
-// then, for each of its PAM failures (1/0), whether no verdict came in the horizon before it. A time
-// older than every verdict kept is taken for one of a host that writes verdicts when some were dropped.
-const STAND_ALONE_PAM_SCRIPT = `
-local key, verdicts = KEYS[1], tonumber(ARGV[4])
-for i = 5, 4 + verdicts do redis.call('ZADD', key, ARGV[i], ARGV[i]) end
-if verdicts > 0 then
-  redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[2]) - 1)
-  redis.call('EXPIRE', key, ARGV[1])
-end
-local oldestKept = nil
-if redis.call('ZCARD', key) >= tonumber(ARGV[2]) then oldestKept = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
-local alone = {}
-for i = 5 + verdicts, #ARGV do
-  local t = tonumber(ARGV[i])
-  local before = redis.call('ZCOUNT', key, string.format('%.0f', t - tonumber(ARGV[3])), '(' .. ARGV[i])
-  alone[#alone + 1] = (before == 0 and not (oldestKept and t < oldestKept)) and 1 or 0
-end
-return alone
-`
+// A host's sshd lines read against its sessions and recent verdicts (see the script).
+const SSHD_SESSIONS_SCRIPT = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'sshd-sessions.lua'), 'utf8')
 /** how far back a verdict of its host makes a PAM failure one of the verdict's attempt (event time) */
 const SSHD_VERDICT_HORIZON_MS = 86_400_000
+/** verdict times kept per host, the newest */
 const SSHD_VERDICTS_KEPT = 64
+/** the longest a PAM failure comes before its verdict (pam_faildelay, 2 s by default, lies between) */
+const SSHD_PAM_TO_VERDICT_MS = 60_000
+/** wall-clock expiry of a host's hour of sessions: the hour after it reads it too */
+const SSHD_SESSION_TTL_SECONDS = 2 * 3600
+const SSHD_KINDS: Record<SshdLine['kind'], string> = { 'verdict': 'v', 'pam-failure': 'p', 'other': 'o' }
 /** logins remembered per user for redeliveries */
 const USER_MEMO_MAX = 1000
 
@@ -121,31 +120,31 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
   const bucketsPerWindow = Math.ceil(windowMs / MINUTE_MS)
   redis.defineCommand('vigilEntityWindow', { numberOfKeys: 1, lua: ENTITY_WINDOW_SCRIPT })
   redis.defineCommand('vigilUserLogin', { numberOfKeys: 4, lua: USER_LOGIN_SCRIPT })
-  redis.defineCommand('vigilStandAlonePam', { numberOfKeys: 1, lua: STAND_ALONE_PAM_SCRIPT })
+  redis.defineCommand('vigilSshdSessions', { numberOfKeys: 2, lua: SSHD_SESSIONS_SCRIPT })
 
   return {
-    async standAlonePamFailures(lines) {
-      const byHost = new Map<string, { verdicts: number[]; pamFailures: SshdHostLine[] }>()
+    async sshdSessions(lines) {
+      const byHost = new Map<string, SshdLine[]>()
       for (const line of lines) {
-        let host = byHost.get(line.host)
-        if (!host) byHost.set(line.host, host = { verdicts: [], pamFailures: [] })
-        if (line.verdict) host.verdicts.push(line.time)
-        else host.pamFailures.push(line)
+        const host = byHost.get(line.host)
+        if (host) host.push(line)
+        else byHost.set(line.host, [line])
       }
-      if (byHost.size === 0) return new Set()
-      const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilStandAlonePam(...args: Array<string | number>): unknown }
-      for (const [host, { verdicts, pamFailures }] of byHost) {
-        pipeline.vigilStandAlonePam(`${hostBase(host)}:sshd-verdicts`, options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS,
-          verdicts.length, ...verdicts, ...pamFailures.map((line) => line.time))
+      if (byHost.size === 0) return new Map()
+      const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilSshdSessions(...args: Array<string | number>): unknown }
+      for (const [host, hostLines] of byHost) {
+        pipeline.vigilSshdSessions(`${hostBase(host)}:sshd-verdicts`, `${hostBase(host)}:sshd-sessions`,
+          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_SESSION_TTL_SECONDS,
+          ...hostLines.flatMap((l) => [SSHD_KINDS[l.kind], l.time, l.pid ?? '', l.ip ?? '', l.eventId]))
       }
       const results = await execPipeline(pipeline)
-      const alone = new Set<SshdHostLine>()
+      const answers = new Map<SshdLine, SshdSessionAnswer>()
       let call = 0
-      for (const { pamFailures } of byHost.values()) {
-        const answers = results[call++]![1] as number[]
-        pamFailures.forEach((line, i) => answers[i] === 1 && alone.add(line))
+      for (const hostLines of byHost.values()) {
+        const values = results[call++]![1] as string[]
+        hostLines.forEach((line, i) => answers.set(line, { sessionIp: values[2 * i] || null, counts: values[2 * i + 1] === '1' }))
       }
-      return alone
+      return answers
     },
 
     async update(batch) {

@@ -37,7 +37,7 @@ function sshd(ip: string, at: number, action: string, outcome: 'success' | 'fail
 
 const failed = (ip: string, at: number, user = 'root') => sshd(ip, at, 'ssh_login_failed', 'failure', user)
 const accepted = (ip: string, at: number, user: string) => sshd(ip, at, 'ssh_login_succeeded', 'success', user)
-const withMarks = (events: NormalizedEvent[]) => events.map((event) => ({ event, marks: windowMarksOf(event, false) }))
+const withMarks = (events: NormalizedEvent[]) => events.map((event) => ({ event, marks: windowMarksOf(event) }))
 const counts = (w: WindowStats) => ({ events: w.events, auth: w.authAttempts, lastMinute: w.authAttemptsLastMinute, failures: w.authFailures, users: w.distinctUsers, previous: w.previousEventTime })
 
 describe('entity windows in Redis', () => {
@@ -243,26 +243,30 @@ describe('entity windows in Redis', () => {
     expect(late!.lateBeyondGrace).toBe(false)
     expect(late!.distinctUsers).toBe(61)
   })
+  // sshd lines of one host as sshdSessions reads them
+  let lineNo = 0
+  const sshdLine = (host: string, at: number, kind: 'verdict' | 'pam-failure' | 'other', pid: number | null = null, ip: string | null = null) =>
+    ({ host, time: T0 + at * 1000, pid, ip, kind, eventId: `raw-logs/0/s${lineNo++}` })
+  const counted = async (lines: Array<ReturnType<typeof sshdLine>>) => {
+    const answers = await store().sshdSessions(lines)
+    return lines.map((l) => answers.get(l)!.counts)
+  }
+
   it('takes a PAM failure for its attempt\'s only record where its host wrote no verdict in the day before it, and answers a retried batch as the first time', async () => {
     const [a, b] = ['a', 'b'].map((h) => `host-${h}-${offset++}`) as [string, string]
-    const line = (host: string, at: number, verdict: boolean) => ({ host, time: T0 + at * 1000, verdict })
-    const aloneOf = async (lines: Array<ReturnType<typeof line>>) => {
-      const alone = await store().standAlonePamFailures(lines)
-      return lines.flatMap((l, i) => (alone.has(l) ? [i] : []))
-    }
-    expect(await aloneOf([])).toEqual([])
+    expect((await store().sshdSessions([])).size).toBe(0)
     // a writes verdicts, two seconds after each PAM line; b writes PAM lines only.
-    const batch = [line(a, 10, false), line(b, 10, false), line(a, 12, true), line(a, 20, false), line(b, 20, false), line(a, 22, true)]
-    expect(await aloneOf(batch)).toEqual([0, 1, 4])
-    expect(await aloneOf(batch)).toEqual([0, 1, 4]) // retried
+    const batch = [sshdLine(a, 10, 'pam-failure'), sshdLine(b, 10, 'pam-failure'), sshdLine(a, 12, 'verdict'), sshdLine(a, 20, 'pam-failure'), sshdLine(b, 20, 'pam-failure'), sshdLine(a, 22, 'verdict')]
+    expect(await counted(batch)).toEqual([true, true, true, false, true, true])
+    expect(await counted(batch)).toEqual([true, true, true, false, true, true]) // retried
     // The same lines one at a time, on fresh hosts: the same answers.
     const [c, d] = ['c', 'd'].map((h) => `host-${h}-${offset++}`) as [string, string]
-    const single = [line(c, 10, false), line(d, 10, false), line(c, 12, true), line(c, 20, false), line(d, 20, false), line(c, 22, true)]
+    const single = [sshdLine(c, 10, 'pam-failure'), sshdLine(d, 10, 'pam-failure'), sshdLine(c, 12, 'verdict'), sshdLine(c, 20, 'pam-failure'), sshdLine(d, 20, 'pam-failure'), sshdLine(c, 22, 'verdict')]
     const answers: boolean[] = []
-    for (const l of single) answers.push((await aloneOf([l])).length === 1)
-    expect(answers).toEqual([true, true, false, false, true, false])
+    for (const l of single) answers.push(...await counted([l]))
+    expect(answers).toEqual([true, true, true, false, true, true])
     // A day after a's last verdict its next PAM line stands alone again; a day less a second, not.
-    expect(await aloneOf([line(a, 22 + 86_399, false), line(a, 22 + 86_401, false)])).toEqual([1])
+    expect(await counted([sshdLine(a, 22 + 86_399, 'pam-failure'), sshdLine(a, 22 + 86_401, 'pam-failure')])).toEqual([false, true])
     // The verdicts are kept with the user histories, and a host without one has nothing kept.
     expect(await redis.ttl(`h:{${a}}:sshd-verdicts`)).toBeGreaterThan(3500)
     expect(await redis.exists(`h:{${b}}:sshd-verdicts`)).toBe(0)
@@ -270,11 +274,45 @@ describe('entity windows in Redis', () => {
 
   it('takes a PAM failure older than every verdict it still keeps of a busy host for one beside a verdict', async () => {
     const host = `host-busy-${offset++}`
-    const verdicts = Array.from({ length: 100 }, (_, i) => ({ host, time: T0 + i * 1000, verdict: true }))
-    await store().standAlonePamFailures(verdicts)
-    const replayed = { host, time: T0 + 5000, verdict: false } // its verdict's record was dropped (64 kept)
-    const before = { host, time: T0 - 86_400_000 * 3, verdict: false }
-    expect((await store().standAlonePamFailures([replayed])).size).toBe(0)
-    expect((await store().standAlonePamFailures([before])).size).toBe(0)
+    await store().sshdSessions(Array.from({ length: 100 }, (_, i) => sshdLine(host, i, 'verdict')))
+    expect(await counted([sshdLine(host, 5, 'pam-failure')])).toEqual([false]) // its verdict's record was dropped (64 kept)
+    expect(await counted([sshdLine(host, -3 * 86_400, 'pam-failure')])).toEqual([false])
+  })
+
+  it('does not count the verdict of a PAM failure that stood alone and counted: one attempt, once, however often it comes', async () => {
+    const host = `host-pair-${offset++}`
+    // A host's first attempt: its PAM line stands alone, and its verdict two seconds later is that attempt.
+    const first = [sshdLine(host, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(host, 2, 'verdict', 100, '10.1.1.1'), sshdLine(host, 4, 'verdict', 100, '10.1.1.1')]
+    expect(await counted(first)).toEqual([true, false, true]) // the connection's second failure is another attempt
+    expect(await counted(first)).toEqual([true, false, true]) // retried
+    // Split across batches, on a fresh host: the same.
+    const other = `host-pair-${offset++}`
+    const split = [sshdLine(other, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(other, 2, 'verdict', 100, '10.1.1.1'), sshdLine(other, 4, 'verdict', 100, '10.1.1.1')]
+    const answers: boolean[] = []
+    for (const l of split) answers.push(...await counted([l]))
+    expect(answers).toEqual([true, false, true])
+    // Not a verdict of another connection, of another client, or more than a minute later.
+    const [p, q, r] = ['p', 'q', 'r'].map((h) => `host-pair-${h}-${offset++}`) as [string, string, string]
+    expect(await counted([sshdLine(p, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(p, 2, 'verdict', 101, '10.1.1.1')])).toEqual([true, true])
+    expect(await counted([sshdLine(q, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(q, 2, 'verdict', 100, '10.2.2.2')])).toEqual([true, true])
+    expect(await counted([sshdLine(r, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(r, 61, 'verdict', 100, '10.1.1.1')])).toEqual([true, true])
+  })
+
+  it('places a line that names no client at its connection\'s address, named by an earlier line of the same sshd process', async () => {
+    const host = `host-session-${offset++}`
+    const lines = [
+      sshdLine(host, 0, 'other', 200, '10.3.3.3'), // Invalid user webmaster from 10.3.3.3
+      sshdLine(host, 0, 'other', 200), // input_userauth_request: invalid user webmaster [preauth]
+      sshdLine(host, 1, 'pam-failure', 200), // pam_unix: authentication failure; rhost=<a host name>
+      sshdLine(host, 1, 'other', 201), // another connection, which named no address
+      sshdLine(host, 3, 'verdict', 200, '10.3.3.3'), // Failed password for invalid user webmaster from 10.3.3.3
+      sshdLine(host, 3600 + 30, 'other', 200), // the connection still open in the next hour
+    ]
+    const answers = await store().sshdSessions(lines)
+    expect(lines.map((l) => answers.get(l))).toEqual([
+      { sessionIp: null, counts: false }, { sessionIp: '10.3.3.3', counts: false }, { sessionIp: '10.3.3.3', counts: true },
+      { sessionIp: null, counts: false }, { sessionIp: null, counts: false }, { sessionIp: '10.3.3.3', counts: false },
+    ])
+    // The PAM line, placed at 10.3.3.3, stood alone (the host's first attempt): its verdict is not counted again.
   })
 })

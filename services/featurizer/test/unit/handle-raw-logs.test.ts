@@ -26,7 +26,7 @@ async function featuresOf(messages: DeliveredMessage<RawLog>[]) {
     send: async (topic, records) => void sent.push(...records.map((record) => ({ topic: topic.name, record }))),
     close: async () => {},
   }
-  const featureStore: FeatureStore = { standAlonePamFailures: async () => new Set(), update: async (events) => events.map(() => firstEvent) }
+  const featureStore: FeatureStore = { sshdSessions: async () => new Map(), update: async (events) => events.map(() => firstEvent) }
   const context = createFeatureContext({ timeZone: 'UTC', businessHours: [8, 18], businessDays: [1, 5], sensitivePaths: [], privilegedUsers: [] })
   await handleRawLogs(messages, { featureStore, producer, geo: null, context, metrics: createMetrics('featurizer') })
   return sent

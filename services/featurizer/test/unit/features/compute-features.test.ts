@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { featureNames, FEATURE_WINDOW_SECONDS } from '@vigil/schemas'
 import type { WindowStats } from '../../../src/adapters/feature-store.ts'
-import { computeFeatures, isSensitivePath, sshdHostLineOf, windowMarksOf, type FeatureContext } from '../../../src/compute-features.ts'
+import { computeFeatures, isSensitivePath, sshdLineOf, windowMarksOf, type FeatureContext } from '../../../src/compute-features.ts'
 import { createTemporalFeatures } from '../../../src/features/temporal-features.ts'
 import type { NormalizedEvent } from '../../../src/normalize-event.ts'
 
@@ -36,20 +36,27 @@ describe('computeFeatures', () => {
 
   it('turns a brute-force window into rates', () => {
     const failed = event('sshd', { event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, user: { name: 'root' } })
-    const marks = windowMarksOf(failed, false)
+    const marks = windowMarksOf(failed)
     expect(marks).toMatchObject({ authAttempt: true, authFailure: true, user: 'root' })
     const vector = computeFeatures(failed, { ...quiet, events: 40, authAttempts: 20, authFailures: 19, distinctUsers: 5, previousEventTime: failed.ecs.timestamp - 2000 }, context)
     expect(vector).toMatchObject({ auth_attempts: 20, auth_failures: 19, auth_failure_ratio: 0.95, distinct_users: 5, seconds_since_previous: 2, is_privileged_user: 1, hour_of_day: 10, is_business_hours: 1 })
   })
 
-  it('counts the pam_unix line of an sshd attempt only where it stands alone, not beside its verdict', () => {
-    const pam = event('sshd', { event: { category: ['authentication'], action: 'ssh_pam_auth_failure', outcome: 'failure' }, source: { ip: '1.2.3.4' }, host: { name: 'web1' }, user: { name: 'root' } })
-    expect(windowMarksOf(pam, false)).toMatchObject({ authAttempt: false, authFailure: false, user: null, login: null })
+  it('counts the pam_unix line of an sshd attempt only where it stands alone, and then not its verdict', () => {
+    const pam = event('sshd', { event: { category: ['authentication'], action: 'ssh_pam_auth_failure', outcome: 'failure' }, source: { ip: '1.2.3.4' }, host: { name: 'web1' }, user: { name: 'root' }, process: { pid: 42 } })
+    expect(windowMarksOf(pam)).toMatchObject({ authAttempt: false, authFailure: false, user: null, login: null })
+    expect(windowMarksOf(pam, false)).toMatchObject({ authAttempt: false, user: null })
     expect(windowMarksOf(pam, true)).toMatchObject({ authAttempt: true, authFailure: true, invalidUser: false, user: 'root', login: { user: 'root', ip: '1.2.3.4', success: false } })
-    expect(sshdHostLineOf(pam)).toEqual({ host: 'web1', time: pam.ecs.timestamp, verdict: false })
-    // Only PAM failures stand for an attempt: a verdict counts by itself, other sshd lines never.
+    expect(sshdLineOf(pam)).toEqual({ host: 'web1', time: pam.ecs.timestamp, pid: 42, ip: '1.2.3.4', kind: 'pam-failure', eventId: pam.eventId })
+    // A verdict is the attempt unless its PAM failure stood alone and counted; either way it names the user tried.
+    const verdict = event('sshd', { event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, user: { name: 'root' } })
+    expect(windowMarksOf(verdict)).toMatchObject({ authAttempt: true, authFailure: true, user: 'root' })
+    expect(windowMarksOf(verdict, false)).toMatchObject({ authAttempt: false, authFailure: false, user: 'root', login: null })
+    // Other sshd lines are never the attempt.
     const closed = event('sshd', { event: { category: ['session'], action: 'ssh_connection_closed', outcome: 'unknown' }, host: { name: 'web1' } })
     expect(windowMarksOf(closed, true).authAttempt).toBe(false)
+    expect(sshdLineOf(closed)).toMatchObject({ kind: 'other', pid: null, ip: null })
+    expect(sshdLineOf(event('privilege', { event: { category: ['authentication'], action: 'pam_auth_failure', outcome: 'failure' } }))).toBeNull()
   })
 
   it('takes an sshd PAM failure without a user for an unknown user, as pam_unix writes it', () => {
@@ -57,20 +64,12 @@ describe('computeFeatures', () => {
     expect(windowMarksOf(pam, true)).toMatchObject({ authAttempt: true, authFailure: true, invalidUser: true, user: null })
   })
 
-  it('knows an sshd verdict and nothing else for its host\'s verdicts', () => {
-    const verdict = event('sshd', { event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, host: { name: 'web1' } })
-    const closed = event('sshd', { event: { category: ['session'], action: 'ssh_connection_closed', outcome: 'unknown' }, host: { name: 'web1' } })
-    expect(sshdHostLineOf(verdict)).toEqual({ host: 'web1', time: verdict.ecs.timestamp, verdict: true })
-    expect(sshdHostLineOf(closed)).toBeNull()
-    expect(sshdHostLineOf(event('privilege', { event: { category: ['authentication'], action: 'ssh_pam_auth_failure', outcome: 'failure' } }))).toBeNull()
-  })
-
   it('reads web requests: status classes, sensitive paths, user agents, entropy', () => {
     const request = event('web', {
       event: { category: ['web'], action: 'http_request', outcome: 'failure' },
       url: { original: '/.env?x=1', path: '/.env' }, http: { response: { status_code: 404, bytes: 512 } }, user_agent: { original: 'sqlmap/1.7' },
     })
-    expect(windowMarksOf(request, false)).toMatchObject({ httpRequest: true, http4xx: true, http5xx: false, urlPath: '/.env' })
+    expect(windowMarksOf(request)).toMatchObject({ httpRequest: true, http4xx: true, http5xx: false, urlPath: '/.env' })
     const vector = computeFeatures(request, { ...quiet, httpRequests: 10, http4xx: 8, httpRequestsLast10s: 30 }, context)
     expect(vector).toMatchObject({ http_4xx_ratio: 0.8, requests_per_second: 3, is_sensitive_endpoint: 1, user_agent_is_scanner: 1, bytes: 512 })
     expect(vector.url_entropy).toBeGreaterThan(2)
@@ -79,7 +78,7 @@ describe('computeFeatures', () => {
   it('counts one attempt for each su or sudo verdict, not for the PAM lines beside it, and other programs\' PAM lines', () => {
     const auth = (program: string, action: string) => windowMarksOf(event('privilege', {
       event: { category: ['authentication'], action, outcome: 'failure' }, process: { name: program }, user: { name: 'alice' },
-    }), false).authAttempt
+    })).authAttempt
     // sudo left at its prompt with Ctrl-C, then su with a wrong password: two attempts, five lines.
     expect(['pam_conversation_failed', 'pam_no_password', 'sudo_auth_failure'].map((a) => auth('sudo', a))).toEqual([false, false, true])
     expect(['pam_auth_failure', 'su_failed'].map((a) => auth('su', a))).toEqual([false, true])
@@ -89,7 +88,7 @@ describe('computeFeatures', () => {
   it('counts a repeated message at most a hundred times in the windows', () => {
     const repeated = (n: number) => windowMarksOf(event('sshd', {
       event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, ssh: { repeated: n },
-    }), false).weight
+    })).weight
     expect([repeated(1), repeated(7), repeated(100), repeated(1_000_000)]).toEqual([1, 7, 100, 100])
   })
 
@@ -120,7 +119,7 @@ describe('computeFeatures', () => {
       event: { category: ['authentication'], action: 'ssh_login_succeeded', outcome: 'success' },
       source: { ip: '1.2.3.4', geo: { country_iso_code: 'CN', location: { lat: 22.5, lon: 114.1 } } }, user: { name: 'alice' },
     })
-    expect(windowMarksOf(login, false).login).toMatchObject({ user: 'alice', country: 'CN', success: true })
+    expect(windowMarksOf(login).login).toMatchObject({ user: 'alice', country: 'CN', success: true })
     const vector = computeFeatures(login, { ...quiet, authAttempts: 1, user: { countryKnown: false, ipKnown: false, usualLat: 48.85, usualLon: 2.35 } }, context)
     expect(vector.geo_new_country_for_user).toBe(1)
     expect(vector.ip_new_for_user).toBe(1)
