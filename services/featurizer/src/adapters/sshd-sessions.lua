@@ -20,21 +20,35 @@ local touched = {}
 local verdictAdded = false
 local out = {}
 
+-- A connection writes many lines, most naming its client: each field is read from Redis once per
+-- call and written only when it changes (redis.call is most of the script's cost).
+local known = {}
 local function bucket(t)
   return sessions .. ':' .. string.format('%.0f', math.floor(t / HOUR))
+end
+local function read(k, field)
+  local slot = k .. ' ' .. field
+  local v = known[slot]
+  if v == nil then
+    v = redis.call('HGET', k, field)
+    known[slot] = v
+  end
+  return v
 end
 -- A field of the hour's hash, else the hour before's (a connection across the hour).
 local function lookup(t, field)
   local k = bucket(t)
-  local v = redis.call('HGET', k, field)
+  local v = read(k, field)
   if v then return v, k end
   k = bucket(t - HOUR)
-  v = redis.call('HGET', k, field)
+  v = read(k, field)
   if v then return v, k end
   return nil, nil
 end
 local function write(k, field, value)
+  if read(k, field) == value then return end
   redis.call('HSET', k, field, value)
+  known[k .. ' ' .. field] = value
   touched[k] = true
 end
 local function record(value)
