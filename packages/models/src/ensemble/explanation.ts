@@ -116,15 +116,22 @@ const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.na
 const flags = new Set<string>(featureDefinitions.filter((f) => f.unit === '0/1').map((f) => f.name))
 
 /**
+ * A flag's value is rare in fewer than this share of training rows. A flag has no tails to leave, as
+ * a number leaves p1..p99: its rarer value is not unusual for being the minority ("is_business_hours 1,
+ * set in only 45% of training rows" was given as a reason), only for being scarce.
+ */
+const RARE_FLAG_SHARE = 0.05
+
+/**
  * Where a value stands against its feature's training rows. Usual: between p1 and p99 inclusive (the
- * minimum standing in for p1 in artifacts from before it), or for a 0/1 flag with a known share, the
- * value at least half the rows had. Otherwise: a value a constant feature never took, the rarer value
+ * minimum standing in for p1 in artifacts from before it), or for a 0/1 flag with a known share, a
+ * value at least RARE_FLAG_SHARE of the rows had. Otherwise: a value a constant feature never took, the rarer value
  * of a flag, or below / above the usual range.
  */
 function standingOf(feature: string, value: number, b: FeatureBaseline): 'usual' | 'unseen' | 'rare' | 'low' | 'high' {
   if (b.min === b.max) return value === b.min ? 'usual' : 'unseen'
   const share = flagShareOf(feature, value, b)
-  if (share !== undefined) return share < 0.5 ? 'rare' : 'usual'
+  if (share !== undefined) return share < RARE_FLAG_SHARE ? 'rare' : 'usual'
   if (value < (b.p1 ?? b.min)) return 'low'
   if (value > b.p99) return 'high'
   return 'usual'

@@ -9,19 +9,19 @@ describe('topFeatures names only values outside their usual training range', () 
     { p1: 0, p50: 0, p99: 2, min: 0, max: 9, mean: 0.1 },
     { p1: 2, p50: 20, p99: 600, min: 1, max: 600, mean: 80 },
     { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.05 },
-    { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.16 },
+    { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.03 },
   ]
   const blaming = (...weights: number[]): MemberExplanation[] => [{ contributions: weights.map((weight, feature) => ({ feature, weight })), carried: 1 }]
 
   it('names none when every value is ordinary, however much the members lean on them', () => {
     // 119.137.62.142: invalid_user_attempts 0 (the median), seconds_since_previous 600 (the p99), auth_failure_ratio 0,
-    // and is_privileged_user 0, which 84% of training rows have.
+    // and is_privileged_user 0, which 97% of training rows have.
     expect(topFeatures([0, 600, 0, 0], blaming(4, 3, 2, 1), names, baselines)).toEqual([])
   })
 
   it('prefers an unusual value the members lean on a little over ordinary ones they lean on more', () => {
     const top = topFeatures([0, 600, 0, 1], blaming(4, 3, 2, 1), names, baselines)
-    expect(top.map((t) => [t.feature, t.text, Number(t.share.toFixed(12))])).toEqual([['is_privileged_user', 'is_privileged_user 1, set in only 16% of training rows', 0.1]])
+    expect(top.map((t) => [t.feature, t.text, Number(t.share.toFixed(12))])).toEqual([['is_privileged_user', 'is_privileged_user 1, set in only 3% of training rows', 0.1]])
   })
 
   it('keeps the attribution order among unusual values and quotes the end of the range each left', () => {
@@ -29,7 +29,7 @@ describe('topFeatures names only values outside their usual training range', () 
     expect(top.map((t) => t.text)).toEqual([
       'seconds_since_previous 0.5, training p1 2, min 1',
       'invalid_user_attempts 5, training p99 2',
-      'is_privileged_user 1, set in only 16% of training rows',
+      'is_privileged_user 1, set in only 3% of training rows',
     ])
   })
 })
@@ -54,12 +54,15 @@ describe('describeFeatureValue', () => {
     expect(describeFeatureValue('seconds_since_previous', 600, { p1: 2, p50: 20, p99: 600, min: 1, max: 600 })).toBe('seconds_since_previous 600, within training p1 2 to p99 600')
   })
 
-  it('never presents a flag\'s common value as rare', () => {
-    const privileged = { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.16 }
-    expect(describeFeatureValue('is_privileged_user', 0, privileged)).toBe('is_privileged_user 0, as in 84% of training rows')
-    expect(describeFeatureValue('is_privileged_user', 1, privileged)).toBe('is_privileged_user 1, set in only 16% of training rows')
-    expect(describeFeatureValue('is_privileged_user', 0, { ...privileged, mean: 0.84 })).toBe('is_privileged_user 0, unset in only 16% of training rows')
-    expect(describeFeatureValue('is_privileged_user', 1, { ...privileged, mean: 0.84 })).toBe('is_privileged_user 1, as in 84% of training rows')
+  it('never presents a flag\'s common value as rare, nor a minority value that is not scarce', () => {
+    const privileged = { p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.03 }
+    expect(describeFeatureValue('is_privileged_user', 0, privileged)).toBe('is_privileged_user 0, as in 97% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 1, privileged)).toBe('is_privileged_user 1, set in only 3% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 0, { ...privileged, mean: 0.97 })).toBe('is_privileged_user 0, unset in only 3% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 1, { ...privileged, mean: 0.97 })).toBe('is_privileged_user 1, as in 97% of training rows')
+    // 16% or 45% of the rows: a minority, not a reason
+    expect(describeFeatureValue('is_privileged_user', 1, { ...privileged, mean: 0.16 })).toBe('is_privileged_user 1, as in 16% of training rows')
+    expect(topFeatures([1], [{ contributions: [{ feature: 0, weight: 1 }], carried: 1 }], ['is_business_hours'], [{ ...privileged, mean: 0.45 }])).toEqual([])
   })
 
   it('reads an artifact from before p1 with the minimum as the low end', () => {

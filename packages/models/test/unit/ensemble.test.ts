@@ -361,7 +361,7 @@ describe('explanation text', () => {
   it('gives a flag the share of training rows it was set in', () => {
     const rare = { p50: 0, p99: 1, min: 0, max: 1, mean: 0.023 }
     expect(describeFeatureValue('is_privileged_user', 1, rare)).toBe('is_privileged_user 1, set in only 2.3% of training rows')
-    expect(describeFeatureValue('is_privileged_user', 0, { ...rare, mean: 0.6 })).toBe('is_privileged_user 0, unset in only 40% of training rows')
+    expect(describeFeatureValue('is_privileged_user', 0, { ...rare, mean: 0.98 })).toBe('is_privileged_user 0, unset in only 2% of training rows')
     expect(describeFeatureValue('is_privileged_user', 1, { ...rare, mean: 0.00004 })).toBe('is_privileged_user 1, set in under 0.01% of training rows')
     // An artifact from before the share: the percentiles, as before; a count is no flag.
     expect(describeFeatureValue('is_privileged_user', 1, { p50: 0, p99: 1, min: 0, max: 1 })).toBe('is_privileged_user 1, within training min 0 to p99 1')

@@ -41,15 +41,44 @@ function onnxMembers(path: string, featureNames: readonly string[]): EnsembleMem
     throw new Error(`ONNX_MEMBERS_FILE ${path}: ${(cause as Error).message}`, { cause })
   }
   return entries.map((e) => {
-    const columns = e.inputFeatures.map((f) => {
-      const at = featureNames.indexOf(f)
-      if (at < 0) throw new Error(`ONNX_MEMBERS_FILE ${path}: member ${e.name} reads '${f}', which is not a feature`)
-      return at
-    })
+    const columns = columnsOf(e.inputFeatures, featureNames, `ONNX_MEMBERS_FILE ${path}: member ${e.name}`)
     return {
       kind: onnxDetectorKind.kind,
       weight: e.weight,
       params: { name: e.name, file: e.file, inputFeatures: e.inputFeatures, columns, direction: e.direction, ...(e.output ? { output: e.output } : {}), ...(e.outputColumn === undefined ? {} : { outputColumn: e.outputColumn }) },
     }
   })
+}
+
+/** Where each of `inputFeatures` sits among `featureNames`; throws (saying `who` reads it) for one that is not there. */
+function columnsOf(inputFeatures: readonly string[], featureNames: readonly string[], who: string): number[] {
+  return inputFeatures.map((f) => {
+    const at = featureNames.indexOf(f)
+    if (at < 0) throw new Error(`${who} reads '${f}', which is not a feature`)
+    return at
+  })
+}
+
+/** The features members read by name (user ONNX members' input features): every version keeps them. */
+export function featuresReadByMembers(settings: EnsembleConfig): Set<string> {
+  return new Set(settings.members.flatMap((m) => inputFeaturesOf(m) ?? []))
+}
+
+/**
+ * The settings of a version over `featureNames` (fewer than the history's when it leaves clock
+ * features out): each ONNX member's columns point at its input features among them.
+ */
+export function settingsOver(settings: EnsembleConfig, featureNames: readonly string[]): EnsembleConfig {
+  return {
+    ...settings,
+    members: settings.members.map((m) => {
+      const inputFeatures = inputFeaturesOf(m)
+      return inputFeatures ? { ...m, params: { ...m.params, columns: columnsOf(inputFeatures, featureNames, `ONNX member ${String(m.params?.name)}`) } } : m
+    }),
+  }
+}
+
+function inputFeaturesOf(member: EnsembleMemberConfig): string[] | undefined {
+  const inputFeatures = member.params?.inputFeatures
+  return Array.isArray(inputFeatures) ? inputFeatures as string[] : undefined
 }

@@ -7,11 +7,14 @@ const cycleMsOf = new Map<string, number>(featureDefinitions.flatMap((f) => ('cy
  * but the clock's whose cycle the span does not cover. A first model trained on one morning's three
  * hours took every later hour for an anomaly: on the OpenSSH replay 45% of the next hour's ordinary
  * events scored over the threshold, with "hour_of_day 11, training p99 9" as their top reason. Once
- * the history spans a day (the hour) or a week (the weekday, weekend and business hours), a retrain
- * takes them in.
+ * the training rows span a day (the hour) or a week (the weekday, weekend and business hours), a
+ * retrain takes them in. The rows are the window's newest TRAIN_MAX_ROWS: on a stream busier than
+ * that many events a day (20,000 by default, about one every 4 s) they span less than a day, and the
+ * clock features stay out. Features in `kept` stay whatever the span (those a user's ONNX member reads by name:
+ * it was built on them).
  */
-export function learnableFeatures(names: readonly string[], spanMs: number): string[] {
-  return names.filter((name) => spanMs >= (cycleMsOf.get(name) ?? 0))
+export function learnableFeatures(names: readonly string[], spanMs: number, kept: ReadonlySet<string> = new Set()): string[] {
+  return names.filter((name) => kept.has(name) || spanMs >= (cycleMsOf.get(name) ?? 0))
 }
 
 /** Rows whose columns are named `from`, cut down to the columns named `to`, in that order. */

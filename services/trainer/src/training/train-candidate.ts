@@ -4,6 +4,7 @@ import {
 } from '@vigil/models'
 import type { Logger, PgPool } from '@vigil/platform'
 import type { FeatureHistory, HistoryWindows, TrainingSet } from '../adapters/feature-history.ts'
+import { featuresReadByMembers, settingsOver } from './ensemble-settings.ts'
 import { learnableFeatures, selectColumns } from './learnable-features.ts'
 
 export interface CandidateOptions {
@@ -88,10 +89,11 @@ export async function trainCandidate(
   }
   const loadedMs = Date.now() - started
   const spanMs = set.windowStart && set.windowEnd ? Math.abs(set.windowEnd.getTime() - set.windowStart.getTime()) : 0
-  const featureNames = learnableFeatures(set.featureNames, spanMs)
+  const featureNames = learnableFeatures(set.featureNames, spanMs, featuresReadByMembers(options.settings))
   const unlearnable = set.featureNames.filter((name) => !featureNames.includes(name))
   const rows = selectColumns(set.rows, set.featureNames, featureNames)
-  const artifact = attachOnnxExports(await trainEnsemble(rows, featureNames, options.settings, ensembleRegistry('typescript')))
+  const settings = settingsOver(options.settings, featureNames)
+  const artifact = attachOnnxExports(await trainEnsemble(rows, featureNames, settings, ensembleRegistry('typescript')))
   const { bytes, sha256 } = encodeEnsembleArtifact(artifact)
   const version = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${sha256.slice(0, 8)}`
   const trainSeconds = (Date.now() - started - loadedMs) / 1000
@@ -107,7 +109,7 @@ export async function trainCandidate(
     model, version, algorithm: ENSEMBLE, trainingRows: set.rows.length, windowStart: set.windowStart, windowEnd: set.windowEnd,
     featureNames, trainingDataHash: set.dataHash, actor, status: 'trained', artifact: bytes, sha256,
     params: {
-      ...options.settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven,
+      ...settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven,
       maxRows: options.maxRows, reason, clockFeaturesLeftOut: unlearnable,
     },
     metrics: { trainSeconds, artifactBytes: bytes.length, threshold: artifact.threshold, thresholdRule: artifact.training.threshold },

@@ -67,11 +67,17 @@ export function startTrainingSchedule(pool: PgPool, history: FeatureHistory, opt
   // in training): nothing is tried again (first model, drift or schedule) until an interval later,
   // rather than at every check.
   let failedAt: number | null = null
-  // When this instance first found minRows rows and no model; a restart waits again, at most as long.
+  // When this instance first found minRows rows and no model, or its last first-model run found too
+  // few to train on; a restart waits again, at most as long.
   let enoughForFirstModelSince: number | null = null
   const train = async (due: Due) => {
     try {
-      if ((await jobs.train(due.reason)) === null) shortAt = due.rows
+      if ((await jobs.train(due.reason)) === null) {
+        shortAt = due.rows
+        // Under steady traffic the rows pass shortAt within a second: the first model waits again
+        // (to settle, or as long again), not a training load per check.
+        enoughForFirstModelSince = Date.now()
+      }
     } catch (err) {
       failedAt = Date.now()
       throw err

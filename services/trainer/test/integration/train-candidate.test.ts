@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { auditTrail, decodeEnsembleArtifact, listVersions, liveVersion, loadModelArtifact } from '@vigil/models'
 import { featureNames, topics, type FeatureRecord } from '@vigil/schemas'
@@ -5,7 +8,11 @@ import type { TopicReader } from '@vigil/testkit'
 import type { FeatureHistory } from '../../src/adapters/feature-history.ts'
 import { evaluateCandidate } from '../../src/training/evaluate-candidate.ts'
 import { trainAndPublish, type TrainDeps } from '../../src/training/train-and-publish.ts'
-import { featureRecord, seeded, startTrainingRig, type TestDatabase, type TrainingRig } from './support.ts'
+import { ensureSklearnModels } from '../../../../test/fixtures/onnx/sklearn-models.ts'
+import { loadConfig } from '../../src/config.ts'
+import { ensembleSettings } from '../../src/training/ensemble-settings.ts'
+import { trainCandidate } from '../../src/training/train-candidate.ts'
+import { featureRecord, seeded, silentLog, startTrainingRig, type TestDatabase, type TrainingRig } from './support.ts'
 
 // A training window too short to train on: a first deployment trains on all history without a
 // holdout; once a version is live, a retrain is skipped rather than published ungated.
@@ -70,4 +77,26 @@ describe('a short training window', () => {
     const verdict = await evaluateCandidate(db.pool, history, candidate, deps.gate)
     expect(verdict).toMatchObject({ accepted: false, reason: `has no holdout to be judged on against live ${live.version}` })
   })
+})
+
+describe('a user\'s ONNX member on a short history', () => {
+  const stack = inject('stack')
+  let rig: TrainingRig | undefined
+  afterAll(async () => rig?.close())
+
+  it('keeps the features the member reads, clock features included, and points its columns at them', async () => {
+    const sklearn = ensureSklearnModels()
+    const file = join(mkdtempSync(join(tmpdir(), 'onnx-members-')), 'members.json')
+    writeFileSync(file, JSON.stringify([{ name: 'sklearn-if', file: sklearn.isolationForestFile, inputFeatures: sklearn.features, direction: 'lower-is-anomalous' }]))
+    // as the trainer's main does: the settings over the history's features, all of them
+    const settings = ensembleSettings(loadConfig({ KAFKA_BROKERS: 'unused:9092', PG_URL: 'postgres://unused', TRAIN_MEMBERS: 'hbos:1', ONNX_MEMBERS_FILE: file }), featureNames)
+    rig = await startTrainingRig(stack, 'onnx-member', settings)
+    await rig.history.write(Array.from({ length: 150 }, (_, i) => ordinary(i))) // 75 minutes: no clock cycle spanned
+    const candidate = await trainCandidate(rig.db.pool, rig.history, rig.deps.candidate, 'first model', silentLog)
+    const artifact = (candidate as { artifact: { featureNames: string[]; members: Array<{ kind: string; params: unknown }> } }).artifact
+    const member = artifact.members.find((m) => m.kind === 'onnx')!.params as { columns: number[]; inputFeatures: string[] }
+    expect(member.columns.map((c) => artifact.featureNames[c])).toEqual(sklearn.features)
+    const clock = ['hour_of_day', 'day_of_week', 'is_weekend', 'is_business_hours']
+    expect(artifact.featureNames).toEqual(featureNames.filter((n) => !clock.includes(n) || sklearn.features.includes(n)))
+  }, 180_000)
 })

@@ -238,4 +238,21 @@ describe('the training schedule', () => {
       await Promise.all([patient.schedule.close(), bounded.schedule.close()])
     }
   })
+  it('tries a first model that found too few rows to train on again only after the longest wait, under steady traffic', async () => {
+    await db.pool.query("DELETE FROM model_audit WHERE model = 'm'")
+    const history = createFeatureHistory(db.pool)
+    let row = 50
+    const traffic = setInterval(() => void history.write([featureRecord(row, T0 + row++ * 60_000)]), 50)
+    const short = steadySchedule({ settleMs: 1000, firstModelMaxWaitMs: 500 }) // its train() finds too few rows (null)
+    try {
+      await waitFor('a first try', async () => short.trained.length >= 1, 10_000, 10)
+      await new Promise((resolve) => setTimeout(resolve, 1600))
+      // 1.6 s more: another try at most every 0.5 s (it was one per check, every 10 ms, once rows passed the short count)
+      expect(short.trained.length).toBeLessThanOrEqual(5)
+      expect(short.trained.length).toBeGreaterThanOrEqual(2)
+    } finally {
+      clearInterval(traffic)
+      await short.schedule.close()
+    }
+  })
 })
