@@ -54,7 +54,7 @@ export interface SshdLine {
   pid: number | null
   /** the client address the line names, if it names one */
   ip: string | null
-  kind: 'verdict' | 'pam-failure' | 'other'
+  kind: 'failed-verdict' | 'accepted-verdict' | 'pam-failure' | 'other'
   eventId: string
 }
 
@@ -62,7 +62,8 @@ export interface SshdLine {
 export function sshdLineOf(event: NormalizedEvent): SshdLine | null {
   if (event.family !== 'sshd') return null
   const action = event.ecs.event.action
-  const kind = SSHD_ATTEMPT_ACTIONS.has(action) ? 'verdict' : action === SSHD_PAM_FAILURE_ACTION ? 'pam-failure' : 'other'
+  const kind = !SSHD_ATTEMPT_ACTIONS.has(action) ? (action === SSHD_PAM_FAILURE_ACTION ? 'pam-failure' : 'other')
+    : event.ecs.event.outcome === 'failure' ? 'failed-verdict' : 'accepted-verdict'
   return { host: event.ecs.host?.name ?? '', time: event.ecs.timestamp, pid: event.ecs.process?.pid ?? null, ip: event.ecs.source?.ip ?? null, kind, eventId: event.eventId }
 }
 

@@ -140,7 +140,6 @@ function safeCall<T>(read: (input: ParserInput) => T | null, input: ParserInput)
  * Not the user: a user's events come from many hosts, whose streams reach the featurizer on
  * different partitions in no fixed order, and windows fed that way would not be reproducible.
  */
-/** The entity whose windows the event joins: its source address, else its host. */
 export function entityOf(ecs: EcsEvent): Entity {
   if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }

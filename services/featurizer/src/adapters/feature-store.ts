@@ -54,9 +54,9 @@ export interface SshdSessionAnswer {
   /** for a line that names no client address: its connection's, when an earlier line of it named one */
   sessionIp: string | null
   /**
-   * a verdict: whether it counts as the attempt (not when its connection's PAM failure stood alone
-   * and counted for it); a PAM failure: whether it stands alone, no verdict of its host in the day
-   * before it; another line: false
+   * a verdict: whether it counts as the attempt (not a failed one whose connection's PAM failure
+   * stood alone and counted for it); a PAM failure: whether it stands alone, no verdict of its host
+   * in the day before it; another line: false
    */
   counts: boolean
 }
@@ -100,7 +100,9 @@ const SSHD_VERDICTS_KEPT = 64
 const SSHD_PAM_TO_VERDICT_MS = 60_000
 /** wall-clock expiry of a host's hour of sessions: the hour after it reads it too */
 const SSHD_SESSION_TTL_SECONDS = 2 * 3600
-const SSHD_KINDS: Record<SshdLine['kind'], string> = { 'verdict': 'v', 'pam-failure': 'p', 'other': 'o' }
+/** how long after a line named its client a line of the same sshd process with none is placed there (a reused pid is another connection) */
+const SSHD_SESSION_MS = 600_000
+const SSHD_KINDS: Record<SshdLine['kind'], string> = { 'failed-verdict': 'f', 'accepted-verdict': 'v', 'pam-failure': 'p', 'other': 'o' }
 /** logins remembered per user for redeliveries */
 const USER_MEMO_MAX = 1000
 
@@ -126,6 +128,9 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
     async sshdSessions(lines) {
       const byHost = new Map<string, SshdLine[]>()
       for (const line of lines) {
+        // Lines of hosts without a name would share one host's sessions and verdicts; a line with no
+        // pid and no address is nothing to them.
+        if (line.host === '' || (line.pid === null && line.ip === null && line.kind === 'other')) continue
         const host = byHost.get(line.host)
         if (host) host.push(line)
         else byHost.set(line.host, [line])
@@ -134,11 +139,11 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilSshdSessions(...args: Array<string | number>): unknown }
       for (const [host, hostLines] of byHost) {
         pipeline.vigilSshdSessions(`${hostBase(host)}:sshd-verdicts`, `${hostBase(host)}:sshd-sessions`,
-          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_SESSION_TTL_SECONDS,
+          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_SESSION_MS, SSHD_SESSION_TTL_SECONDS,
           ...hostLines.flatMap((l) => [SSHD_KINDS[l.kind], l.time, l.pid ?? '', l.ip ?? '', l.eventId]))
       }
       const results = await execPipeline(pipeline)
-      const answers = new Map<SshdLine, SshdSessionAnswer>()
+      const answers = new Map<SshdLine, SshdSessionAnswer>() // a line left out has none: a verdict counts, a PAM failure does not
       let call = 0
       for (const hostLines of byHost.values()) {
         const values = results[call++]![1] as string[]

@@ -1,20 +1,24 @@
 -- One host's sshd lines of a batch, in stream order, read against what its sshd wrote before: which
 -- connection an address-less line belongs to, and whether a verdict or a PAM failure is the attempt.
 -- KEYS[1]: the host's recent verdict times (sorted set; score and member the event time)
--- KEYS[2]: the base of the host's session hashes, one per hour of event time:
---   field 's<pid>': the client address of sshd process <pid>'s connection, from a line that names it;
---   field 'a<pid>': 'time|address|consumer' of the PAM failure of <pid> that stood alone, and the
---   event id of the verdict that was found to be its attempt ('' before).
--- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, sessionTtl, then 5 values per line:
---   kind ('v' verdict, 'p' PAM failure, 'o' other), event time, pid ('' none), address ('' none), event id.
+-- KEYS[2]: the base of the host's session hashes, one per hour of event time (':<hour>'), fields:
+--   's<pid>': 'time|address' of the newest line of sshd process <pid> that named its client;
+--   'a<pid>': 'time|address|consumer' of the PAM failure of <pid> that stood alone and counted, and
+--     the event id of the failed verdict found to be its attempt ('' before);
+--   'm<event id>': the answer a line got (address and flag), given again when the line comes again;
+-- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, sessionMs, sessionTtl, then 5 values per line:
+--   kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'o' other), event time, pid
+--   ('' none), client address ('' none), event id.
 -- Returns 2 values per line: the connection's address for a line that names none ('' unknown), and
---   for a verdict whether it counts as the attempt (0: its PAM failure stood alone and counted),
---   for a PAM failure whether it stands alone (no verdict of the host in the horizon before it; a
---   time older than every verdict kept, when some were dropped, is taken for one beside a verdict).
--- A retried batch gets the answers it got: a record is rewritten with what it held, a verdict finds
--- its own id as the consumer, and whether a verdict came before a PAM line is read on event time.
+--   for a verdict whether it counts as the attempt (0: a failed one whose PAM failure stood alone and
+--   counted), for a PAM failure whether it stands alone (no verdict of the host in the horizon before
+--   it; a time older than every verdict kept, when some were dropped, is taken for one beside a
+--   verdict), for another line 0.
+-- A line that comes again (a retried batch) gets the answer it got the first time: later lines of
+-- the first delivery changed the verdicts and sessions it would be read against now.
 local verdicts, sessions = KEYS[1], KEYS[2]
-local verdictTtl, kept, horizon, pairMs, sessionTtl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local verdictTtl, kept, horizon, pairMs, sessionMs, sessionTtl =
+  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local HOUR = 3600000
 local touched = {}
 local verdictAdded = false
@@ -51,52 +55,59 @@ local function write(k, field, value)
   known[k .. ' ' .. field] = value
   touched[k] = true
 end
-local function record(value)
-  return string.match(value, '^([^|]*)|([^|]*)|(.*)$')
-end
 
-for i = 6, #ARGV, 5 do
+for i = 7, #ARGV, 5 do
   local kind, tText, pid, address, id = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local t = tonumber(tText)
-  local sessionAddress = ''
-  if pid ~= '' then
-    if address ~= '' then write(bucket(t), 's' .. pid, address)
-    else sessionAddress = lookup(t, 's' .. pid) or '' end
-  end
-  local client = address ~= '' and address or sessionAddress
-  local flag = '0'
-  if kind == 'v' then
-    flag = '1'
-    if pid ~= '' and client ~= '' then
-      local value, k = lookup(t, 'a' .. pid)
-      if value then
-        local at, from, consumer = record(value)
-        local since = t - tonumber(at)
-        if from == client and since >= 0 and since <= pairMs and (consumer == '' or consumer == id) then
-          flag = '0'
-          write(k, 'a' .. pid, at .. '|' .. from .. '|' .. id)
+  -- Only answers that later lines can change are kept: an accepted verdict always counts, and a
+  -- line that names its client is placed nowhere.
+  local memoKey, memoField = bucket(t), 'm' .. id
+  local remembered = kind ~= 'v' and not (kind == 'o' and address ~= '')
+  local memo = remembered and read(memoKey, memoField)
+  local sessionAddress, flag = '', '0'
+  if memo then
+    sessionAddress, flag = string.match(memo, '^([^|]*)|(.*)$')
+  else
+    if pid ~= '' then
+      if address ~= '' then
+        write(bucket(t), 's' .. pid, tText .. '|' .. address)
+      else
+        -- the newest naming line of the connection, if it came no later than this one and not long before
+        local named = lookup(t, 's' .. pid)
+        if named then
+          local at, from = string.match(named, '^([^|]*)|(.*)$')
+          local since = t - tonumber(at)
+          if since >= 0 and since <= sessionMs then sessionAddress = from end
         end
       end
     end
-    redis.call('ZADD', verdicts, tText, tText)
-    verdictAdded = true
-  elseif kind == 'p' then
-    local alone = redis.call('ZCOUNT', verdicts, string.format('%.0f', t - horizon), '(' .. tText) == 0
-    if alone and redis.call('ZCARD', verdicts) >= kept then
-      alone = t >= tonumber(redis.call('ZRANGE', verdicts, 0, 0, 'WITHSCORES')[2])
-    end
-    if alone then
+    local client = address ~= '' and address or sessionAddress
+    if kind == 'f' or kind == 'v' then
       flag = '1'
-      if pid ~= '' and client ~= '' then
-        local value = lookup(t, 'a' .. pid)
-        local consumer = ''
+      if kind == 'f' and pid ~= '' and client ~= '' then
+        local value, k = lookup(t, 'a' .. pid)
         if value then
-          local at, from, was = record(value)
-          if at == tText and from == client then consumer = was end
+          local at, from, consumer = string.match(value, '^([^|]*)|([^|]*)|(.*)$')
+          local since = t - tonumber(at)
+          if from == client and since >= 0 and since <= pairMs and (consumer == '' or consumer == id) then
+            flag = '0'
+            write(k, 'a' .. pid, at .. '|' .. from .. '|' .. id)
+          end
         end
-        write(bucket(t), 'a' .. pid, tText .. '|' .. client .. '|' .. consumer)
+      end
+      redis.call('ZADD', verdicts, tText, tText)
+      verdictAdded = true
+    elseif kind == 'p' then
+      local alone = redis.call('ZCOUNT', verdicts, string.format('%.0f', t - horizon), '(' .. tText) == 0
+      if alone and redis.call('ZCARD', verdicts) >= kept then
+        alone = t >= tonumber(redis.call('ZRANGE', verdicts, 0, 0, 'WITHSCORES')[2])
+      end
+      if alone then
+        flag = '1'
+        if pid ~= '' and client ~= '' then write(bucket(t), 'a' .. pid, tText .. '|' .. client .. '|') end
       end
     end
+    if remembered then write(memoKey, memoField, sessionAddress .. '|' .. flag) end
   end
   out[#out + 1] = sessionAddress
   out[#out + 1] = flag

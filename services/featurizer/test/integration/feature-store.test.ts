@@ -245,7 +245,7 @@ describe('entity windows in Redis', () => {
   })
   // sshd lines of one host as sshdSessions reads them
   let lineNo = 0
-  const sshdLine = (host: string, at: number, kind: 'verdict' | 'pam-failure' | 'other', pid: number | null = null, ip: string | null = null) =>
+  const sshdLine = (host: string, at: number, kind: 'failed-verdict' | 'accepted-verdict' | 'pam-failure' | 'other', pid: number | null = null, ip: string | null = null) =>
     ({ host, time: T0 + at * 1000, pid, ip, kind, eventId: `raw-logs/0/s${lineNo++}` })
   const counted = async (lines: Array<ReturnType<typeof sshdLine>>) => {
     const answers = await store().sshdSessions(lines)
@@ -256,12 +256,12 @@ describe('entity windows in Redis', () => {
     const [a, b] = ['a', 'b'].map((h) => `host-${h}-${offset++}`) as [string, string]
     expect((await store().sshdSessions([])).size).toBe(0)
     // a writes verdicts, two seconds after each PAM line; b writes PAM lines only.
-    const batch = [sshdLine(a, 10, 'pam-failure'), sshdLine(b, 10, 'pam-failure'), sshdLine(a, 12, 'verdict'), sshdLine(a, 20, 'pam-failure'), sshdLine(b, 20, 'pam-failure'), sshdLine(a, 22, 'verdict')]
+    const batch = [sshdLine(a, 10, 'pam-failure'), sshdLine(b, 10, 'pam-failure'), sshdLine(a, 12, 'failed-verdict'), sshdLine(a, 20, 'pam-failure'), sshdLine(b, 20, 'pam-failure'), sshdLine(a, 22, 'failed-verdict')]
     expect(await counted(batch)).toEqual([true, true, true, false, true, true])
     expect(await counted(batch)).toEqual([true, true, true, false, true, true]) // retried
     // The same lines one at a time, on fresh hosts: the same answers.
     const [c, d] = ['c', 'd'].map((h) => `host-${h}-${offset++}`) as [string, string]
-    const single = [sshdLine(c, 10, 'pam-failure'), sshdLine(d, 10, 'pam-failure'), sshdLine(c, 12, 'verdict'), sshdLine(c, 20, 'pam-failure'), sshdLine(d, 20, 'pam-failure'), sshdLine(c, 22, 'verdict')]
+    const single = [sshdLine(c, 10, 'pam-failure'), sshdLine(d, 10, 'pam-failure'), sshdLine(c, 12, 'failed-verdict'), sshdLine(c, 20, 'pam-failure'), sshdLine(d, 20, 'pam-failure'), sshdLine(c, 22, 'failed-verdict')]
     const answers: boolean[] = []
     for (const l of single) answers.push(...await counted([l]))
     expect(answers).toEqual([true, true, true, false, true, true])
@@ -274,7 +274,7 @@ describe('entity windows in Redis', () => {
 
   it('takes a PAM failure older than every verdict it still keeps of a busy host for one beside a verdict', async () => {
     const host = `host-busy-${offset++}`
-    await store().sshdSessions(Array.from({ length: 100 }, (_, i) => sshdLine(host, i, 'verdict')))
+    await store().sshdSessions(Array.from({ length: 100 }, (_, i) => sshdLine(host, i, 'failed-verdict')))
     expect(await counted([sshdLine(host, 5, 'pam-failure')])).toEqual([false]) // its verdict's record was dropped (64 kept)
     expect(await counted([sshdLine(host, -3 * 86_400, 'pam-failure')])).toEqual([false])
   })
@@ -282,20 +282,20 @@ describe('entity windows in Redis', () => {
   it('does not count the verdict of a PAM failure that stood alone and counted: one attempt, once, however often it comes', async () => {
     const host = `host-pair-${offset++}`
     // A host's first attempt: its PAM line stands alone, and its verdict two seconds later is that attempt.
-    const first = [sshdLine(host, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(host, 2, 'verdict', 100, '10.1.1.1'), sshdLine(host, 4, 'verdict', 100, '10.1.1.1')]
+    const first = [sshdLine(host, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(host, 2, 'failed-verdict', 100, '10.1.1.1'), sshdLine(host, 4, 'failed-verdict', 100, '10.1.1.1')]
     expect(await counted(first)).toEqual([true, false, true]) // the connection's second failure is another attempt
     expect(await counted(first)).toEqual([true, false, true]) // retried
     // Split across batches, on a fresh host: the same.
     const other = `host-pair-${offset++}`
-    const split = [sshdLine(other, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(other, 2, 'verdict', 100, '10.1.1.1'), sshdLine(other, 4, 'verdict', 100, '10.1.1.1')]
+    const split = [sshdLine(other, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(other, 2, 'failed-verdict', 100, '10.1.1.1'), sshdLine(other, 4, 'failed-verdict', 100, '10.1.1.1')]
     const answers: boolean[] = []
     for (const l of split) answers.push(...await counted([l]))
     expect(answers).toEqual([true, false, true])
     // Not a verdict of another connection, of another client, or more than a minute later.
     const [p, q, r] = ['p', 'q', 'r'].map((h) => `host-pair-${h}-${offset++}`) as [string, string, string]
-    expect(await counted([sshdLine(p, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(p, 2, 'verdict', 101, '10.1.1.1')])).toEqual([true, true])
-    expect(await counted([sshdLine(q, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(q, 2, 'verdict', 100, '10.2.2.2')])).toEqual([true, true])
-    expect(await counted([sshdLine(r, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(r, 61, 'verdict', 100, '10.1.1.1')])).toEqual([true, true])
+    expect(await counted([sshdLine(p, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(p, 2, 'failed-verdict', 101, '10.1.1.1')])).toEqual([true, true])
+    expect(await counted([sshdLine(q, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(q, 2, 'failed-verdict', 100, '10.2.2.2')])).toEqual([true, true])
+    expect(await counted([sshdLine(r, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(r, 61, 'failed-verdict', 100, '10.1.1.1')])).toEqual([true, true])
   })
 
   it('places a line that names no client at its connection\'s address, named by an earlier line of the same sshd process', async () => {
@@ -305,14 +305,48 @@ describe('entity windows in Redis', () => {
       sshdLine(host, 0, 'other', 200), // input_userauth_request: invalid user webmaster [preauth]
       sshdLine(host, 1, 'pam-failure', 200), // pam_unix: authentication failure; rhost=<a host name>
       sshdLine(host, 1, 'other', 201), // another connection, which named no address
-      sshdLine(host, 3, 'verdict', 200, '10.3.3.3'), // Failed password for invalid user webmaster from 10.3.3.3
-      sshdLine(host, 3600 + 30, 'other', 200), // the connection still open in the next hour
+      sshdLine(host, 3, 'failed-verdict', 200, '10.3.3.3'), // Failed password for invalid user webmaster from 10.3.3.3
+      sshdLine(host, 599, 'other', 200), // ten minutes on, the connection's last line
+      sshdLine(host, 3590, 'other', 210, '10.3.3.4'), // another connection, named just before the hour
+      sshdLine(host, 3610, 'other', 210), // and its line in the next hour
     ]
     const answers = await store().sshdSessions(lines)
     expect(lines.map((l) => answers.get(l))).toEqual([
       { sessionIp: null, counts: false }, { sessionIp: '10.3.3.3', counts: false }, { sessionIp: '10.3.3.3', counts: true },
       { sessionIp: null, counts: false }, { sessionIp: null, counts: false }, { sessionIp: '10.3.3.3', counts: false },
+      { sessionIp: null, counts: false }, { sessionIp: '10.3.3.4', counts: false },
     ])
     // The PAM line, placed at 10.3.3.3, stood alone (the host's first attempt): its verdict is not counted again.
+  })
+  it('gives a batch that comes again the answers it got, however many verdicts its first delivery stored after a line', async () => {
+    const host = `host-retry-${offset++}`
+    // A quiet host's first attempt, then a brute force: 70 failed verdicts, more than the 64 kept.
+    const batch = [sshdLine(host, 0, 'pam-failure', 300, '10.5.5.5'), sshdLine(host, 2, 'failed-verdict', 300, '10.5.5.5'),
+      ...Array.from({ length: 70 }, (_, i) => sshdLine(host, 10 + i, 'failed-verdict', 400 + i, '10.6.6.6'))]
+    const first = await counted(batch)
+    expect(first.slice(0, 3)).toEqual([true, false, true])
+    expect(await counted(batch)).toEqual(first)
+  })
+
+  it('pairs a PAM failure with a failed verdict only: a login accepted after it still counts, and is a login', async () => {
+    const host = `host-accept-${offset++}`
+    // pam_unix fails, pam_sss lets the user in: the Accepted line is its own attempt.
+    expect(await counted([sshdLine(host, 0, 'pam-failure', 500, '10.7.7.7'), sshdLine(host, 1, 'accepted-verdict', 500, '10.7.7.7')])).toEqual([true, true])
+  })
+
+  it('places an address-less line only at an address its connection named before it and lately: a reused pid is another connection', async () => {
+    const host = `host-reuse-${offset++}`
+    await store().sshdSessions([sshdLine(host, 0, 'other', 600, '10.8.8.1')])
+    const batch = [sshdLine(host, 5, 'other', 600), sshdLine(host, 700, 'other', 600), sshdLine(host, 710, 'other', 600, '10.8.8.2'), sshdLine(host, 711, 'other', 600)]
+    const placed = async () => { const a = await store().sshdSessions(batch); return batch.map((l) => a.get(l)!.sessionIp) }
+    expect(await placed()).toEqual(['10.8.8.1', null, null, '10.8.8.2'])
+    expect(await placed()).toEqual(['10.8.8.1', null, null, '10.8.8.2']) // retried, the newer naming line stored
+  })
+
+  it('leaves out lines of hosts without a name: they would share one host\'s sessions', async () => {
+    const named = { host: '', time: T0, pid: 700, ip: '10.9.9.1', kind: 'other' as const, eventId: 'raw-logs/0/anon-1' }
+    const unnamed = { host: '', time: T0 + 1000, pid: 700, ip: null, kind: 'other' as const, eventId: 'raw-logs/0/anon-2' }
+    const answers = await store().sshdSessions([named, unnamed])
+    expect([answers.get(named), answers.get(unnamed)]).toEqual([undefined, undefined])
   })
 })

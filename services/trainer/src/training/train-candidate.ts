@@ -85,7 +85,12 @@ export async function trainCandidate(
     // A first deployment cannot spare a holdout from a short history: train on all of it, evaluate on nothing.
     windows = null
     set = await history.trainingSet(options.maxRows, undefined, { excludeFlagged: options.excludeFlagged })
-    if (set.rows.length < options.minRows) return null
+    if (set.rows.length < options.minRows) {
+      // Said each time: a first deployment whose history is mostly attacks waits here, scorers unready, for clean history.
+      log.warn({ model, rows: set.rows.length, excludedFlagged: set.excluded, excludedRedriven: set.excludedRedriven, minRows: options.minRows, reason },
+        'no first model yet: too few rows of history are left after leaving out flagged entities and redriven dead letters; waiting for more')
+      return null
+    }
   }
   const loadedMs = Date.now() - started
   const spanMs = set.windowStart && set.windowEnd ? Math.abs(set.windowEnd.getTime() - set.windowStart.getTime()) : 0
