@@ -6,9 +6,8 @@ import { allTopics, createCodec, topics, type RawLog } from '@vigil/schemas'
 import { asIngested, buildWorkload, WORKLOAD_LINES_PER_REPEAT } from '../lib/workload.ts'
 import { createFeatureStore } from '../../services/featurizer/src/adapters/feature-store.ts'
 import { createGeoLookup } from '../../services/featurizer/src/adapters/geo.ts'
-import { sshdLineOf, windowMarksOf } from '../../services/featurizer/src/compute-features.ts'
-import { toFeatureRecord } from '../../services/featurizer/src/handle-raw-logs.ts'
-import { atSessionAddress, enrichEvent } from '../../services/featurizer/src/enrich-event.ts'
+import { toFeatureRecord, withWindowMarks } from '../../services/featurizer/src/handle-raw-logs.ts'
+import { enrichEvent } from '../../services/featurizer/src/enrich-event.ts'
 import { createTemporalFeatures } from '../../services/featurizer/src/features/temporal-features.ts'
 import { normalizeEvent } from '../../services/featurizer/src/normalize-event.ts'
 import { createRawLogDecoder } from '../../services/featurizer/src/decode-raw-log.ts'
@@ -32,16 +31,10 @@ const tDecode = performance.now() - t; t = performance.now()
 const normalized = decoded.map((m) => enrichEvent(normalizeEvent(m), geo))
 const tParse = performance.now() - t; t = performance.now()
 const windows: Awaited<ReturnType<typeof store.update>> = []
-const events: Array<{ event: (typeof normalized)[number]; marks: ReturnType<typeof windowMarksOf> }> = []
+const events: Awaited<ReturnType<typeof withWindowMarks>> = []
 for (let i = 0; i < N; i += 500) {
   const chunk = normalized.slice(i, i + 500)
-  const sshdLines = chunk.map(sshdLineOf)
-  const sessions = await store.sshdSessions(sshdLines.filter((line) => line !== null))
-  const marked = chunk.map((normalizedEvent, j) => {
-    const session = sshdLines[j] ? sessions.get(sshdLines[j]) : undefined
-    const event = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, geo) : normalizedEvent
-    return { event, marks: windowMarksOf(event, session?.counts) }
-  })
+  const marked = await withWindowMarks(chunk, store, geo)
   events.push(...marked)
   windows.push(...await store.update(marked))
 }

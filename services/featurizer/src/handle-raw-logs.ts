@@ -28,13 +28,7 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
     if (event.datedAhead) deps.metrics.eventsDatedAhead.inc({ family: event.family })
     return event
   })
-  const sshdLines = normalized.map(sshdLineOf)
-  const sessions = await deps.featureStore.sshdSessions(sshdLines.filter((line) => line !== null))
-  const events = normalized.map((normalizedEvent, i) => {
-    const session = sshdLines[i] ? sessions.get(sshdLines[i]) : undefined
-    const event = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, deps.geo) : normalizedEvent
-    return { event, marks: windowMarksOf(event, session?.counts) }
-  })
+  const events = await withWindowMarks(normalized, deps.featureStore, deps.geo)
   const windows = await deps.featureStore.update(events)
   windows.forEach((window, i) => {
     if (window.lateBeyondGrace) deps.metrics.eventsLate.inc({ family: events[i]!.event.family })
@@ -42,6 +36,22 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
   await deps.producer.send(topics.features, events.map(({ event }, i) => ({
     key: event.entity.id, value: toFeatureRecord(event, windows[i]!, deps.context), ...provenanceOf(messages[i]!),
   })))
+}
+
+/**
+ * The batch's events placed and marked for their windows: an sshd line read against its host's
+ * sessions (FeatureStore.sshdSessions) may move to its connection's client address, and be, or not
+ * be, the attempt it records.
+ */
+export async function withWindowMarks(normalized: NormalizedEvent[], featureStore: FeatureStore, geo: GeoLookup | null) {
+  const sshdLines = normalized.map(sshdLineOf)
+  const sessions = await featureStore.sshdSessions(sshdLines.filter((line) => line !== null))
+  return normalized.map((normalizedEvent, i) => {
+    const line = sshdLines[i]
+    const session = line ? sessions.get(line) : undefined
+    const event = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, geo) : normalizedEvent
+    return { event, marks: windowMarksOf(event, session?.counts) }
+  })
 }
 
 // A line that was dead-lettered and then redriven is not taken for what normal looks like: the

@@ -10,8 +10,8 @@ const cycleMsOf = new Map<string, number>(featureDefinitions.flatMap((f) => ('cy
  * the training rows span a day (the hour) or a week (the weekday, weekend and business hours), a
  * retrain takes them in. The rows are the window's newest TRAIN_MAX_ROWS: on a stream busier than
  * that many events a day (20,000 by default, about one every 4 s) they span less than a day, and the
- * clock features stay out. Features in `kept` stay whatever the span (those a user's ONNX member reads by name:
- * it was built on them).
+ * clock features stay out. Features in `kept` stay whatever the span (those a user's ONNX member
+ * reads by name: it was built on them).
  */
 export function learnableFeatures(names: readonly string[], spanMs: number, kept: ReadonlySet<string> = new Set()): string[] {
   return names.filter((name) => kept.has(name) || spanMs >= (cycleMsOf.get(name) ?? 0))

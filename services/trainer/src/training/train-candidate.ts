@@ -95,7 +95,7 @@ export async function trainCandidate(
   const loadedMs = Date.now() - started
   const spanMs = set.windowStart && set.windowEnd ? Math.abs(set.windowEnd.getTime() - set.windowStart.getTime()) : 0
   const featureNames = learnableFeatures(set.featureNames, spanMs, featuresReadByMembers(options.settings))
-  const unlearnable = set.featureNames.filter((name) => !featureNames.includes(name))
+  const leftOut = set.featureNames.filter((name) => !featureNames.includes(name))
   const rows = selectColumns(set.rows, set.featureNames, featureNames)
   const settings = settingsOver(options.settings, featureNames)
   const artifact = attachOnnxExports(await trainEnsemble(rows, featureNames, settings, ensembleRegistry('typescript')))
@@ -115,7 +115,7 @@ export async function trainCandidate(
     featureNames, trainingDataHash: set.dataHash, actor, status: 'trained', artifact: bytes, sha256,
     params: {
       ...settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven,
-      maxRows: options.maxRows, reason, clockFeaturesLeftOut: unlearnable,
+      maxRows: options.maxRows, reason, clockFeaturesLeftOut: leftOut,
     },
     metrics: { trainSeconds, artifactBytes: bytes.length, threshold: artifact.threshold, thresholdRule: artifact.training.threshold },
   })
@@ -124,7 +124,7 @@ export async function trainCandidate(
     dataHash: set.dataHash, holdout: windows?.holdout ?? null, loadSeconds: loadedMs / 1000,
   } })
   log.info({ model, version, rows: set.rows.length, excluded: set.excluded, excludedRedriven: set.excludedRedriven, trainSeconds, artifactBytes: bytes.length, reason }, 'candidate trained')
-  if (unlearnable.length > 0) log.info({ model, version, features: unlearnable, spanHours: Math.round(spanMs / 3_600_000) }, 'clock features left out: the training rows do not span their cycle')
+  if (leftOut.length > 0) log.info({ model, version, features: leftOut, spanHours: Math.round(spanMs / 3_600_000) }, 'clock features left out: the training rows do not span their cycle')
   const rule = artifact.training.threshold
   if ('heldRowsShort' in rule) {
     // Measured: 200 training rows and a 0.1% target alerted 0.3-3% of fresh rows; from some 5,000 rows on, 0.1%.
