@@ -29,10 +29,19 @@ export interface RecordedAlert {
 const MERGED_USERS = firstNamedSql(`CASE WHEN cardinality(users) > 0 THEN users ELSE ${evidenceUsersSql('alerts')} END || $8::text[]`, '$9')
 
 /** What an alert says of the event that scored highest: a later event scoring higher replaces it in the stored body. */
-export const strongestEventOf = (alert: Alert): Partial<Alert> => ({
+const strongestEventOf = (alert: Alert): Partial<Alert> => ({
   score: alert.score, threshold: alert.threshold, modelVersion: alert.modelVersion, model: alert.model,
   features: alert.features, reasons: alert.reasons, explanations: alert.explanations,
 })
+
+/**
+ * What another raising of a stored alert changes in its body: its evidence (alert-evidence.ts), and,
+ * when it scored higher, its score and why.
+ */
+export function foldedInto(body: Alert, raised: Alert, maxEvidence: number): Pick<Alert, 'evidence'> & Partial<Alert> {
+  const describesBody = raised.score > body.score
+  return { ...(describesBody ? strongestEventOf(raised) : {}), evidence: foldedEvidence(body.evidence, raised.evidence, describesBody, maxEvidence) }
+}
 
 interface AlertRow {
   body: Alert
@@ -87,8 +96,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
         // its users (beyond the evidence) include this event's; its first seen is its earliest
         // event's, in whatever order they came. The row is locked since the upsert: the body read
         // there is the one this rewrites.
-        const describesBody = alert.score > row.body.score
-        const evidence = foldedEvidence(row.body.evidence, alert.evidence, describesBody, maxEvidence)
+        const { evidence, ...strongest } = foldedInto(row.body, alert, maxEvidence)
         const updated = await client.query<Pick<AlertRow, 'body' | 'users'>>(
           `UPDATE alerts SET event_count = event_count + 1,
              first_seen = least(first_seen, to_timestamp($2 / 1000.0)), last_seen = greatest(last_seen, to_timestamp($2 / 1000.0)),
@@ -101,7 +109,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number) {
              users = CASE WHEN cardinality(users) >= $9 OR (cardinality(users) > 0 AND users @> $8::text[]) THEN users ELSE ${MERGED_USERS} END
            WHERE alert_id = $1
            RETURNING body, users`,
-          [alert.alertId, eventTime, alert.score, JSON.stringify(evidence), JSON.stringify(describesBody ? strongestEventOf(alert) : {}), alert.severityId, alert.severity,
+          [alert.alertId, eventTime, alert.score, JSON.stringify(evidence), JSON.stringify(strongest), alert.severityId, alert.severity,
             eventUsers, MAX_ALERT_USERS],
         )
         const { body, users } = updated.rows[0]!

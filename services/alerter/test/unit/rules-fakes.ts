@@ -3,8 +3,7 @@
 // outbox and the producer.
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { featureNames, usersNamedIn, type Alert, type FeatureRecord } from '@vigil/schemas'
-import { strongestEventOf, type RecordedAlert } from '../../src/adapters/alert-store.ts'
-import { foldedEvidence } from '../../src/alert-evidence.ts'
+import { foldedInto, type RecordedAlert } from '../../src/adapters/alert-store.ts'
 import type { Flag, FlaggedEntities } from '../../src/rules/flagged-entities.ts'
 import type { RaiseDeps } from '../../src/rules/raise-alerts.ts'
 
@@ -26,11 +25,7 @@ export function memoryAlertStore() {
       row.events.add(eventId)
       if (!inserted) {
         const rises = alert.severityId > row.body.severityId
-        const describesBody = alert.score > row.body.score
-        row.body = {
-          ...row.body, ...(describesBody ? strongestEventOf(alert) : {}), evidence: foldedEvidence(row.body.evidence, alert.evidence, describesBody, 10),
-          ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}),
-        }
+        row.body = { ...row.body, ...foldedInto(row.body, alert, 10), ...(rises ? { severity: alert.severity, severityId: alert.severityId } : {}) }
         for (const user of named ?? usersNamedIn(alert)) row.users.add(user)
       }
       return { alert: row.body, users: [...row.users], needsPublishing: !row.published, needsRouting: needsRouting(row) }

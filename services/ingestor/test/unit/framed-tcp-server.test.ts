@@ -1,24 +1,20 @@
 import { connect } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '@vigil/platform'
 import { sendTcpBytes, waitFor } from '@vigil/testkit'
-import type { Listener } from '../../src/framed-tcp-server.ts'
 import { startSyslogTcp } from '../../src/syslog-listeners.ts'
 import { createFakeSink } from './zeek/fake-sink.ts'
+import { closedAfterEach } from './closed-after-each.ts'
 
 const log = createLogger('ingestor', 'silent', 'test')
 const line = (n: number) => `<38>Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user u${n} from 173.234.31.186 port 38926 ssh2`
 
 describe('startFramedTcpServer (through syslog TCP)', () => {
-  let tcp: Listener | null = null
-  afterEach(async () => {
-    await tcp?.close()
-    tcp = null
-  })
+  const closing = closedAfterEach()
 
   it('hands over the last, unterminated line of a connection the sender reset (RST, no FIN)', async () => {
     const sink = createFakeSink()
-    tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log)
+    const tcp = closing(await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log))
     const socket = connect(tcp.port, '127.0.0.1')
     await new Promise((resolve) => socket.once('connect', resolve))
     socket.write(`${line(0)}\n${line(1)}`)
@@ -49,7 +45,7 @@ describe('startFramedTcpServer (through syslog TCP)', () => {
       if (input.bytes.toString().includes('u1 ')) throw new Error('a bug met by one line')
       return sink.accept(input)
     } }
-    tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, failing, log)
+    const tcp = closing(await startSyslogTcp('127.0.0.1', 0, 64 * 1024, failing, log))
     await sendTcpBytes('127.0.0.1', tcp.port, Buffer.from(`${line(0)}\n${line(1)}\n${line(2)}\n`))
     await waitFor('the line after the failed one', () => sink.pending.length === 2, 10_000)
     expect(sink.pending.map((r) => r.value.line)).toEqual([line(0), line(2)])

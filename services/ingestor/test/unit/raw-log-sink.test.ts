@@ -1,13 +1,13 @@
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import pino from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createMetrics, PoisonMessageError, type KafkaRuntime, type TypedProducer } from '@vigil/platform'
 import { sendTcpBytes, waitFor } from '@vigil/testkit'
-import type { Listener } from '../../src/framed-tcp-server.ts'
 import type { ReceivedInput } from '../../src/handle-input.ts'
 import { createRawLogSink, type RawLogSink, type RawLogSinkOptions } from '../../src/raw-log-sink.ts'
 import { startSyslogTcp, startSyslogUdp } from '../../src/syslog-listeners.ts'
+import { closedAfterEach } from './closed-after-each.ts'
 
 const line = (n: number) => `<38>Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user u${String(n).padStart(4, '0')} from 173.234.31.186 port 38926 ssh2`
 
@@ -35,11 +35,7 @@ function recordingLog() {
 }
 
 describe('the raw-log sink, fed by syslog UDP while Kafka refuses writes', () => {
-  let udp: Listener | null = null
-  afterEach(async () => {
-    await udp?.close()
-    udp = null
-  })
+  const closing = closedAfterEach()
 
   it('stops buffering at its cap, counts and logs the refused datagrams, and is not ready until it drains', async () => {
     const { state, producer } = flakyProducer()
@@ -52,12 +48,12 @@ describe('the raw-log sink, fed by syslog UDP while Kafka refuses writes', () =>
     // Counts what reaches the sink, so the test knows when every datagram has been seen.
     let offered = 0
     const counting: RawLogSink = { ...sink, offer: (input) => (offered++, sink.offer(input)) }
-    udp = await startSyslogUdp('127.0.0.1', 0, 64 * 1024, counting, log)
+    const udp = closing(await startSyslogUdp('127.0.0.1', 0, 64 * 1024, counting, log))
 
     const client = createSocket('udp4')
     const sent = 400
     for (let n = 0; n < sent; n++) {
-      await new Promise<void>((resolve) => client.send(line(n), udp!.port, '127.0.0.1', () => resolve()))
+      await new Promise<void>((resolve) => client.send(line(n), udp.port, '127.0.0.1', () => resolve()))
       if (n % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20)) // within the socket's receive buffer
     }
     client.close()
@@ -92,6 +88,15 @@ describe('the raw-log sink, fed by syslog UDP while Kafka refuses writes', () =>
 })
 
 /** A dead-letter topic that refuses the first `failures` dead letters, as in an outage, and records the rest. */
+/** A sink whose raw-logs producer is up and whose dead letters fail `failures` times before they go. */
+function sinkWithFailingDeadLetters(failures: number) {
+  const { state, producer } = flakyProducer()
+  state.down = false
+  const { state: deadLetters, kafka } = flakyDeadLetters(failures)
+  const { log } = recordingLog()
+  return { state, deadLetters, log, sink: testSink({ kafka, producer, log }) }
+}
+
 function flakyDeadLetters(failures: number) {
   const state = { attempts: 0, letters: [] as Array<{ code: string; message: string; value: string; length: number | undefined }> }
   const kafka = {
@@ -106,11 +111,7 @@ function flakyDeadLetters(failures: number) {
 const received = (line: string, transport: ReceivedInput['transport'] = 'syslog-tcp'): ReceivedInput => ({ bytes: Buffer.from(line), transport, peer: '127.0.0.1:9', receivedAt: Date.now() })
 
 describe('the raw-log sink, fed by a steady syslog TCP sender while Kafka refuses writes', () => {
-  let tcp: Listener | null = null
-  afterEach(async () => {
-    await tcp?.close()
-    tcp = null
-  })
+  const closing = closedAfterEach()
 
   it('holds the sender once the held bytes pass the high-water mark, though no batch fills, and takes the rest once Kafka is back', async () => {
     const { state, producer } = flakyProducer()
@@ -119,7 +120,7 @@ describe('the raw-log sink, fed by a steady syslog TCP sender while Kafka refuse
     // Batches of 500 lines never fill from a sender of 10 lines at a time: only the bytes can hold it.
     const sink = testSink({ producer, log, batchMax: 500, maxBufferedBytes })
     let accepted = 0
-    tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, { ...sink, accept: (input) => (accepted++, sink.accept(input)) }, log)
+    const tcp = closing(await startSyslogTcp('127.0.0.1', 0, 64 * 1024, { ...sink, accept: (input) => (accepted++, sink.accept(input)) }, log))
 
     const socket = connect(tcp.port, '127.0.0.1')
     await new Promise((resolve) => socket.once('connect', resolve))
@@ -187,19 +188,11 @@ describe('the raw-log sink, fed by many syslog TCP connections while Kafka refus
 })
 
 describe('the raw-log sink, when a dead letter cannot be sent at once', () => {
-  let tcp: Listener | null = null
-  afterEach(async () => {
-    await tcp?.close()
-    tcp = null
-  })
+  const closing = closedAfterEach()
 
   it('retries it, holding the sender, and then hands over the lines that came after it', async () => {
-    const { state, producer } = flakyProducer()
-    state.down = false
-    const { state: deadLetters, kafka } = flakyDeadLetters(2)
-    const { log } = recordingLog()
-    const sink = testSink({ kafka, producer, log })
-    tcp = await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log)
+    const { state, deadLetters, log, sink } = sinkWithFailingDeadLetters(2)
+    const tcp = closing(await startSyslogTcp('127.0.0.1', 0, 64 * 1024, sink, log))
 
     await sendTcpBytes('127.0.0.1', tcp.port, Buffer.from(`${line(0)}\nnot syslog at all\n${line(2)}\n${line(3)}\n`))
     await waitFor('the lines after the dead letter', () => state.lines.length === 3, 10_000)
@@ -255,22 +248,14 @@ describe('the raw-log sink, when the broker refuses a record for good', () => {
 })
 
 describe('syslog UDP', () => {
-  let udp: Listener | null = null
-  afterEach(async () => {
-    await udp?.close()
-    udp = null
-  })
+  const closing = closedAfterEach()
 
   it('dead-letters a datagram over MAX_LINE_BYTES whole, as FRAME_TOO_LONG, and takes the next one', async () => {
-    const { state, producer } = flakyProducer()
-    state.down = false
-    const { state: deadLetters, kafka } = flakyDeadLetters(0)
-    const { log } = recordingLog()
-    const sink = testSink({ kafka, producer, log })
-    udp = await startSyslogUdp('127.0.0.1', 0, 4096, sink, log)
+    const { state, deadLetters, log, sink } = sinkWithFailingDeadLetters(0)
+    const udp = closing(await startSyslogUdp('127.0.0.1', 0, 4096, sink, log))
     const long = `${line(0)} ${'z'.repeat(5000)}`
     const client = createSocket('udp4')
-    for (const datagram of [long, line(1)]) await new Promise<void>((resolve) => client.send(datagram, udp!.port, '127.0.0.1', () => resolve()))
+    for (const datagram of [long, line(1)]) await new Promise<void>((resolve) => client.send(datagram, udp.port, '127.0.0.1', () => resolve()))
     client.close()
     await waitFor('the short datagram', () => state.lines.length === 1, 10_000)
     await waitFor('the dead letter', () => deadLetters.letters.length === 1, 10_000)

@@ -55,6 +55,11 @@ describe('startZeekDirTailer', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  /** Closes a tailer as the ingestor's shutdown does, and forgets it: the next start is a restart. */
+  const stopped = async (tailer: ZeekDirTailer) => {
+    await tailer.close()
+    tailers.splice(tailers.indexOf(tailer), 1)
+  }
   const start = async (sink: FakeSink, extra: Partial<ZeekDirTailerOptions> = {}) => {
     const tailer = await startZeekDirTailer({ dir, stateFile, sink, log, maxLineBytes: 1024, host: 'sensor-1', pollMs: null, ...extra })
     tailers.push(tailer)
@@ -77,8 +82,7 @@ describe('startZeekDirTailer', () => {
     writeFileSync(conn(), HEADER + text(lines))
     const tailer = await start(createFakeSink())
     await tailer.poll()
-    await tailer.close()
-    tailers.splice(0)
+    await stopped(tailer)
     return state().files[0]!
   }
   /** Starts a tailer on the directory as it is, and polls it once. */
@@ -162,8 +166,7 @@ describe('startZeekDirTailer', () => {
     writeFileSync(conn(), HEADER + text(rows(2, 3)))
     await a.poll()
     await a.poll()
-    await a.close()
-    tailers.splice(0)
+    await stopped(a)
     expect(sink.lines()).toEqual(rows(0, 3))
 
     const after = createFakeSink()
@@ -177,8 +180,7 @@ describe('startZeekDirTailer', () => {
     const first = createFakeSink()
     const a = await start(first)
     await a.poll()
-    await a.close()
-    tailers.splice(0)
+    await stopped(a)
 
     appendFileSync(conn(), text(rows(3, 5)))
     const second = createFakeSink()
@@ -212,8 +214,7 @@ describe('startZeekDirTailer', () => {
     writeFileSync(conn(), HEADER + text(rows(0, 2)))
     const a = await start(createFakeSink())
     await a.poll()
-    await a.close()
-    tailers.splice(0)
+    await stopped(a)
 
     appendFileSync(conn(), text(rows(2, 3)))
     renameSync(conn(), join(dir, 'conn.2024-01-01-00-00-00.log'))
@@ -292,8 +293,7 @@ describe('startZeekDirTailer', () => {
       throw new Error('could not send to raw-logs.dlq (simulated)')
     } })
     await tailer.poll()
-    await tailer.close() // its checkpoint
-    tailers.splice(0)
+    await stopped(tailer) // its checkpoint
     expect(state().files[0]!.offset).toBeLessThanOrEqual(readFileSync(conn(), 'utf8').indexOf('bad'))
 
     const { sink: after } = await restart()
@@ -306,8 +306,7 @@ describe('startZeekDirTailer', () => {
     writeFileSync(conn(), HEADER + text(rows(0, 2)))
     const a = await start(createFakeSink())
     await a.poll()
-    await a.close()
-    tailers.splice(0)
+    await stopped(a)
 
     // Down for two rotations: the first rotated file is in the state file, the second was never seen.
     const first = join(dir, 'conn.2024-01-01-00-00-00.log')
@@ -323,8 +322,7 @@ describe('startZeekDirTailer', () => {
     expect(sink.sent.map((r) => r.value.peer)).toEqual([first, second, second, conn()])
     expect(sink.sent[1]!.value.zeek?.fields).toEqual(FIELDS)
     expect(state().done.map((d) => d.path).sort()).toEqual([first, second])
-    await tailer.close()
-    tailers.splice(0)
+    await stopped(tailer)
 
     const { sink: again } = await restart()
     expect(again.lines()).toEqual([])
@@ -385,8 +383,7 @@ describe('startZeekDirTailer', () => {
       expect(sink.lines()).toEqual([dnsLine(0, saved.offset), dnsLine(1), dnsLine(2)])
       expect(state().files.map((f) => f.path)).toEqual([dns()])
       expect(state().done).toEqual([])
-      await tailer.close()
-      tailers.splice(0)
+      await stopped(tailer)
 
       appendFileSync(dns(), text([dnsLine(3)]))
       const { sink: after } = await restart()

@@ -1,26 +1,22 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '@vigil/platform'
 import { sendTcpBytes, waitFor } from '@vigil/testkit'
-import type { Listener } from '../../../src/framed-tcp-server.ts'
 import { startZeekTcpListener } from '../../../src/zeek/zeek-tcp-listener.ts'
 import { createFakeSink } from './fake-sink.ts'
+import { closedAfterEach } from '../closed-after-each.ts'
 
 const log = createLogger('ingestor', 'silent', 'test')
 const fixture = (file: string) => readFileSync(fileURLToPath(new URL(`../../../../../test/fixtures/${file}`, import.meta.url)))
 const dataLines = (bytes: Buffer) => bytes.toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'))
 
 describe('startZeekTcpListener', () => {
-  let listener: Listener | null = null
-  afterEach(async () => {
-    await listener?.close()
-    listener = null
-  })
+  const closing = closedAfterEach()
 
   it('sends each data line with the header of its own connection, keyed by the peer host', async () => {
     const sink = createFakeSink()
-    listener = await startZeekTcpListener('127.0.0.1', 0, 64 * 1024, sink, log)
+    const listener = closing(await startZeekTcpListener('127.0.0.1', 0, 64 * 1024, sink, log))
     const weird = fixture('zeek-wrccdc2018/zeek-default/weird.log')
     const conn = fixture('stratosphere-zeek/002-zeek-scenario-port-scanning/conn.log')
     const connLines = dataLines(conn).slice(0, 50)
@@ -46,7 +42,7 @@ describe('startZeekTcpListener', () => {
 
   it('dead-letters lines it cannot place and over-long lines, and keeps going', async () => {
     const sink = createFakeSink()
-    listener = await startZeekTcpListener('127.0.0.1', 0, 1024, sink, log)
+    const listener = closing(await startZeekTcpListener('127.0.0.1', 0, 1024, sink, log))
     const good = '{"_path":"weird","ts":1521911720.6,"name":"bad_TCP_checksum"}'
     await sendTcpBytes('127.0.0.1', listener.port, Buffer.from([
       '1521911720.600843\tCsPzgh4tp5lHBTnsrf\t10.47.1.152', // TSV before any header
