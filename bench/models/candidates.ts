@@ -19,7 +19,7 @@ export interface Candidate {
   train(rows: number[][], featureNames: string[], seed: number): Promise<Scorer>
 }
 
-/** The trainer's TRAIN_MAX_ROWS default: the baseline forest, as the trainer ran it, sees at most the newest 4096 rows. */
+/** The baseline forest as the trainer ran it when it was the trainer's model (TRAIN_MAX_ROWS 4096 then, the newest rows): it sees at most the newest 4096 rows. */
 const BASELINE_MAX_ROWS = 4096
 const BASELINE_TREES = 100
 

@@ -323,6 +323,12 @@ kafka_wait() {
     timeout=$((TIMEOUT + partitions / 50))
     say "kafka: loading $partitions partitions (topics left by earlier test or benchmark runs), waiting up to ${timeout}s; 'stack.sh down --purge' starts empty"
   fi
+  # Each partition keeps files open: near the open-files limit the broker takes its log directory
+  # for failed and shuts down mid-run ("Too many open files" in its log; seen at 19,891 of 20,000).
+  local open_files; open_files=$(ulimit -n)
+  if [[ "$open_files" =~ ^[0-9]+$ ]] && ((partitions * 2 > open_files)); then
+    say "kafka: WARNING $partitions partitions against an open-files limit of $open_files: the broker will stop with 'Too many open files' as they grow; 'stack.sh down --purge' starts empty"
+  fi
   wait_for kafka kafka_pid "$KAFKA_LOG|$KAFKA_OUT" "$timeout" port_listening "$KAFKA_PORT"
   wait_for kafka kafka_pid "$KAFKA_LOG|$KAFKA_OUT" "$timeout" kafka_metadata_ok
 }

@@ -17,7 +17,7 @@ export const Config = baseConfig.extend({
   MODEL_THRESHOLD: z.coerce.number().min(0).max(1).optional(), // alert at or above this score; when unset, set by MODEL_TARGET_ALERT_RATE
   MODEL_TARGET_ALERT_RATE: z.coerce.number().gt(0).lt(1).default(0.001), // share of held-out training events the threshold lets alert
   TRAIN_MIN_ROWS: z.coerce.number().int().min(10).default(200), // no model is trained on less history
-  TRAIN_MAX_ROWS: z.coerce.number().int().min(10).default(20_000), // the newest rows of the window, at most, train a version
+  TRAIN_MAX_ROWS: z.coerce.number().int().min(10).default(20_000), // rows drawn evenly from the window, at most, train a version (and make a holdout, and each side of a drift measure)
   TRAIN_WINDOW_MS: z.coerce.number().int().min(1000).default(7 * 86_400_000), // event time trained on, before the holdout
   TRAIN_HOLDOUT_MS: z.coerce.number().int().min(60_000).default(3_600_000), // the newest event time, kept out of training to evaluate on (0 judged each candidate on one millisecond's rows)
   TRAIN_EXCLUDE_FLAGGED: flag.default(true), // leave out entities flagged (Sigma hits, confirmed alerts) in the window, and redriven dead letters

@@ -18,6 +18,8 @@ export interface TrainingSet {
   excluded: number
   /** rows of the window left out because they came of a redriven dead letter (those of a flagged entity count in `excluded` only, when flagged rows are left out too) */
   excludedRedriven: number
+  /** the share of the window `excluded` was counted on: 1 for all of it; below it, a big window's count scaled up from a uniform sample (spreadRows) */
+  share: number
   /** trainingDataHash of the rows */
   dataHash: string
 }
@@ -64,6 +66,24 @@ const FLAGGED_IN_WINDOW = `EXISTS (
 /** Rows of the current feature set ($1) in the window $2..$3. */
 const IN_WINDOW = 'h.feature_set = $1 AND h.event_time >= $2 AND h.event_time < $3'
 
+/**
+ * A row's place in a sample of any window: the first 32 bits of md5 of its event id, as a signed
+ * integer, indexed (migration 008). A window's first rows in this order are a uniform sample of it.
+ */
+const SAMPLE_KEY = "('x' || substr(md5(h.event_id), 1, 8))::bit(32)::integer"
+/** Rows of a big window read to count its flagged rows, per training row wanted. */
+const CENSUS_MARGIN = 4
+
+interface HistoryRow { event_id: string; event_time: Date; vector: number[]; flagged?: boolean }
+/** Which rows of a window a set leaves out, and whether it marks the flagged ones. */
+interface RowFilters { excludeFlagged: boolean; excludeRedriven: boolean; markFlagged: boolean }
+interface SpreadRows { rows: HistoryRow[]; excludedFlagged: number; excludedRedriven: number; share: number }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+/** Rows by event time, ties by event id: the order trainingDataHash hashes them in. */
+const oldestFirst = <R extends HistoryRow>(rows: R[]): R[] =>
+  rows.sort((a, b) => a.event_time.getTime() - b.event_time.getTime() || compare(a.event_id, b.event_id))
+
 /** The feature history in Postgres: what the trainer learns from, partitioned by day, written with COPY. */
 export function createFeatureHistory(pool: PgPool, names: readonly string[] = currentFeatureNames) {
   const featureSet = featureSetId(names)
@@ -88,10 +108,48 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
     return table.write(entries)
   }
 
-  async function vectors(sql: string, window: TimeWindow | undefined, limit: number) {
-    const { rows } = await pool.query<{ event_id: string; event_time: Date; vector: number[]; flagged: boolean }>(
-      sql, [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity', limit])
-    return rows.reverse()
+  /**
+   * Up to `limit` rows of `window` (all history without one) that pass `filters`, oldest first: the
+   * window's first rows in SAMPLE_KEY order, which is a uniform sample of all of its event time, the
+   * same for the same history. The newest rows, as before, trained a 7-day window's model on its last
+   * minutes once traffic passed TRAIN_MAX_ROWS a week. On a big window the key's index (migration
+   * 008) reads about as many rows as the sample takes, not the window.
+   * Rows left out: the redriven ones are counted exactly (their own index); the flagged ones from
+   * the window's first CENSUS_MARGIN × `limit` rows in key order, scaled up by the share of the
+   * window they are (`share`, 1 when they are all of it).
+   */
+  async function spreadRows(window: TimeWindow | undefined, limit: number, filters: RowFilters): Promise<SpreadRows> {
+    const params = [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity']
+    const { rows } = await pool.query<HistoryRow>(
+      `SELECT h.event_id, h.event_time, h.vector${filters.markFlagged ? `, ${FLAGGED_IN_WINDOW} AS flagged` : ''} FROM feature_history h
+       WHERE ${IN_WINDOW} ${filters.excludeRedriven ? 'AND NOT h.redriven' : ''} ${filters.excludeFlagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}
+       ORDER BY ${SAMPLE_KEY}, h.event_id LIMIT $4`, [...params, limit])
+    const redriven = filters.excludeRedriven ? await excludedRedrivenRows(params, filters.excludeFlagged) : 0
+    const census = filters.excludeFlagged ? await flaggedCensus(params, CENSUS_MARGIN * limit) : { flagged: 0, share: 1 }
+    return { rows: oldestFirst(rows), excludedFlagged: census.flagged, excludedRedriven: redriven, share: census.share }
+  }
+
+  /** Redriven rows of the window (of entities not flagged in it, when those are left out too): few, read through their own index. */
+  async function excludedRedrivenRows(params: unknown[], flaggedApart: boolean): Promise<number> {
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven ${flaggedApart ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}`, params)
+    return Number(rows[0]!.n)
+  }
+
+  /**
+   * Flagged rows of the window, counted in its first `rows` rows in SAMPLE_KEY order and scaled up
+   * by the share of the key's range they cover: exact when they are the whole window.
+   */
+  async function flaggedCensus(params: unknown[], rows: number): Promise<{ flagged: number; share: number }> {
+    const { rows: [census] } = await pool.query<{ read: string; flagged: string; last_key: number | null }>(
+      `SELECT count(*) AS read, count(*) FILTER (WHERE flagged) AS flagged, max(sample_key) AS last_key FROM (
+         SELECT ${FLAGGED_IN_WINDOW} AS flagged, ${SAMPLE_KEY} AS sample_key FROM feature_history h
+         WHERE ${IN_WINDOW} ORDER BY ${SAMPLE_KEY} LIMIT $4) s`, [...params, rows])
+    const read = Number(census!.read)
+    const flagged = Number(census!.flagged)
+    if (read < rows || census!.last_key === null) return { flagged, share: 1 }
+    const share = (census!.last_key + 2 ** 31 + 1) / 2 ** 32
+    return { flagged: Math.round(flagged / share), share }
   }
 
   /**
@@ -99,19 +157,6 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
    * lines sent again, which the holdout and drift leave out): what the recent windows end at.
    */
   const newestStreamedEventTime = () => table.newestEventTime('NOT redriven')
-
-  /**
-   * The rows of `window` left out, by why: flagged (when flagged rows are left out) and redriven
-   * (when those are; a redriven row of a flagged entity counts as flagged only).
-   */
-  async function excludedRows(window: TimeWindow | undefined, flagged: boolean, redriven: boolean): Promise<{ flagged: number; redriven: number }> {
-    if (!flagged && !redriven) return { flagged: 0, redriven: 0 }
-    const { rows } = await pool.query<{ flagged: string; redriven: string }>(
-      `SELECT ${flagged ? `(SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND ${FLAGGED_IN_WINDOW})` : '0'} AS flagged,
-              ${redriven ? `(SELECT count(*) FROM feature_history h WHERE ${IN_WINDOW} AND h.redriven ${flagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''})` : '0'} AS redriven`,
-      [featureSet, window?.from ?? '-infinity', window?.to ?? 'infinity'])
-    return { flagged: Number(rows[0]!.flagged), redriven: Number(rows[0]!.redriven) }
-  }
 
   return {
     ...table,
@@ -141,44 +186,39 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
     },
 
     /**
-     * The newest `limit` rows (of the current feature names) in `window`, or in the whole history
-     * without one, leaving out what is known to be bad: every row of an entity flagged within the
+     * Up to `limit` rows (of the current feature names) spread over `window`, or over the whole
+     * history without one (see spreadRows), oldest first, leaving out what is known to be bad: every row of an entity flagged within the
      * window, and every row that came of a redriven dead letter (unless told to keep them: the
      * benchmark's "trained on everything" setting). `excludeRedriven` alone keeps the flagged rows
      * and leaves out the redriven ones (drift: traffic as it came, attacks included, but not lines
      * sent again late, whose windows were already trimmed).
      */
     async trainingSet(limit: number, window?: TimeWindow, { excludeFlagged = true, excludeRedriven = excludeFlagged }: { excludeFlagged?: boolean; excludeRedriven?: boolean } = {}): Promise<TrainingSet> {
-      const rows = await vectors(
-        `SELECT h.event_id, h.event_time, h.vector FROM feature_history h
-         WHERE ${IN_WINDOW} ${excludeRedriven ? 'AND NOT h.redriven' : ''} ${excludeFlagged ? `AND NOT ${FLAGGED_IN_WINDOW}` : ''}
-         ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
-      const excluded = await excludedRows(window, excludeFlagged, excludeRedriven)
+      const { rows, excludedFlagged, excludedRedriven, share } = await spreadRows(window, limit, { excludeFlagged, excludeRedriven, markFlagged: false })
       const set = {
         rows: rows.map((r) => r.vector.map(Number)),
         eventIds: rows.map((r) => r.event_id),
         featureNames: [...names],
         windowStart: rows[0]?.event_time ?? null,
         windowEnd: rows.at(-1)?.event_time ?? null,
-        excluded: excluded.flagged,
-        excludedRedriven: excluded.redriven,
+        excluded: excludedFlagged,
+        excludedRedriven,
+        share,
       }
       return { ...set, dataHash: trainingDataHash(set.featureNames, rows.map((r, i) => ({ eventId: r.event_id, eventTime: r.event_time, vector: set.rows[i]! }))) }
     },
 
     /**
-     * The newest `limit` rows in `window` (the most recent history, see `windows`), flagged entities
+     * Up to `limit` rows spread over `window` (the most recent history, see `windows`), flagged entities
      * included and marked; rows of redriven dead letters left out (late, on trimmed windows: they
      * would count as alerts of both versions, or as attacks ranked, for what the featurizer missed).
      */
     async holdoutSet(window: TimeWindow, limit: number): Promise<HoldoutSet> {
-      const rows = await vectors(
-        `SELECT h.event_id, h.event_time, h.vector, ${FLAGGED_IN_WINDOW} AS flagged FROM feature_history h
-         WHERE ${IN_WINDOW} AND NOT h.redriven ORDER BY h.event_time DESC, h.event_id DESC LIMIT $4`, window, limit)
+      const { rows } = await spreadRows(window, limit, { excludeFlagged: false, excludeRedriven: true, markFlagged: true })
       return {
         rows: rows.map((r) => r.vector.map(Number)),
         eventIds: rows.map((r) => r.event_id),
-        flagged: rows.map((r) => r.flagged),
+        flagged: rows.map((r) => r.flagged === true),
         featureNames: [...names],
         windowStart: rows[0]?.event_time ?? null,
         windowEnd: rows.at(-1)?.event_time ?? null,

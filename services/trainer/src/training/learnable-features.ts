@@ -8,9 +8,8 @@ const cycleMsOf = new Map<string, number>(featureDefinitions.flatMap((f) => ('cy
  * hours took every later hour for an anomaly: on the OpenSSH replay 45% of the next hour's ordinary
  * events scored over the threshold, with "hour_of_day 11, training p99 9" as their top reason. Once
  * the training rows span a day (the hour) or a week (the weekday, weekend and business hours), a
- * retrain takes them in. The rows are the window's newest TRAIN_MAX_ROWS: on a stream busier than
- * that many events a day (20,000 by default, about one every 4 s) they span less than a day, and the
- * clock features stay out. Features in `kept` stay whatever the span (those a user's ONNX member
+ * retrain takes them in. The rows are drawn from the whole training window (spreadRows),
+ * so they span what the history spans, however busy the stream. Features in `kept` stay whatever the span (those a user's ONNX member
  * reads by name: it was built on them).
  */
 export function learnableFeatures(names: readonly string[], spanMs: number, kept: ReadonlySet<string> = new Set()): string[] {

@@ -129,15 +129,21 @@ describe('feature history (COPY into day partitions)', () => {
     expect(set.eventIds).toEqual(expected.map((i) => `raw-logs/${i % 12}/${i}`)) // oldest first
     expect(ids.has('raw-logs/4/4')).toBe(false) // outside the window
     expect(set.excluded).toBe(40)
+    expect(set.share).toBe(1) // counted on the whole window
     expect(set.rows).toHaveLength(160)
     expect(set.rows[0]).toEqual(toFeatureArray(featureRecord(100, 0).vector))
     expect(set.windowStart!.getTime()).toBe(DAY0 + 100 * 60_000)
     expect(set.windowEnd!.getTime()).toBe(DAY0 + 299 * 60_000)
     expect(set.featureNames).toEqual([...featureNames])
 
-    // A limit keeps the newest rows.
-    const newest = await history.trainingSet(10, window)
-    expect(newest.eventIds).toEqual(expected.slice(-10).map((i) => `raw-logs/${i % 12}/${i}`))
+    // A limit draws its rows from the whole window, the same ones each time, oldest first; flagged ones still left out.
+    const drawn = await history.trainingSet(40, window)
+    const drawnAt = drawn.eventIds.map((id) => expected.find((i) => `raw-logs/${i % 12}/${i}` === id)!)
+    expect(drawnAt).toHaveLength(40)
+    expect(drawnAt.every((i) => i !== undefined)).toBe(true)
+    expect(drawnAt).toEqual([...drawnAt].sort((a, b) => a - b))
+    expect(new Set(drawnAt.map((i) => Math.floor((i - 100) / 50))).size).toBe(4) // each quarter of the window
+    expect((await history.trainingSet(40, window)).eventIds).toEqual(drawn.eventIds)
 
     // The hash is over the rows used: the same rows give the same hash, one more row another.
     expect((await history.trainingSet(1000, window)).dataHash).toBe(set.dataHash)
@@ -212,6 +218,51 @@ describe('feature history (COPY into day partitions)', () => {
     const windows = (await history.windows(20 * 60_000, 10 * 60_000))!
     expect(windows.holdout.to.getTime()).toBe(DAY0 + 39 * 60_000 + 1)
     expect((await history.holdoutSet(windows.holdout, 1000)).eventIds.length).toBeGreaterThan(0)
+  })
+
+  it('draws a busy window\'s rows from all of its days, the same whatever order they were written in, and estimates what it left out', async () => {
+    // 7 days, 2,000 events a day (one every 43.2 s), entity 10.4.0.3 flagged throughout: a tenth of the rows.
+    const perDay = 2000
+    const records = Array.from({ length: 7 * perDay }, (_, i) => featureRecord(i, DAY0 + i * (DAY_MS / perDay), `10.4.0.${i % 10}`))
+    const flag = (pool: TestDatabase['pool']) => pool.query(
+      `INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, reason, source) VALUES ('source.ip', '10.4.0.3', $1, 'sigma hit', 'sigma:r3')`, [new Date(DAY0)])
+    const history = createFeatureHistory(db.pool)
+    for (let day = 0; day < 7; day++) await history.write(records.slice(day * perDay, (day + 1) * perDay))
+    await flag(db.pool)
+    const window = { from: new Date(DAY0), to: new Date(DAY0 + 7 * DAY_MS) }
+    const set = await history.trainingSet(300, window)
+    expect(set.rows).toHaveLength(300)
+    const indexOf = (id: string) => Number(id.split('/')[2])
+    const rowsPerDay = Array.from({ length: 7 }, (_, day) => set.eventIds.filter((id) => Math.floor(indexOf(id) / perDay) === day).length)
+    expect(Math.min(...rowsPerDay)).toBeGreaterThan(20) // every day, not the newest minutes (300 rows were 3.6 hours)
+    const hoursOfDay = new Set(set.eventIds.map((id) => Math.floor((indexOf(id) % perDay) / (perDay / 24))))
+    expect(hoursOfDay.size).toBe(24)
+    expect(set.eventIds.map(indexOf)).toEqual(set.eventIds.map(indexOf).sort((a, b) => a - b)) // oldest first
+    expect(set.eventIds.every((id) => indexOf(id) % 10 !== 3)).toBe(true)
+    expect(set.share).toBeLessThan(1) // counted on a sample of the window
+    expect(set.excluded).toBeGreaterThan(1100) // 1,400 flagged rows
+    expect(set.excluded).toBeLessThan(1700)
+
+    // The same rows written in another order (interleaved, newest day first) give the same set.
+    const other = await freshDatabase(inject('stack').PG_URL)
+    try {
+      const reordered = [...records].reverse()
+      for (let k = 0; k < 4; k++) await createFeatureHistory(other.pool).write(reordered.filter((_, i) => i % 4 === k))
+      await flag(other.pool)
+      const again = await createFeatureHistory(other.pool).trainingSet(300, window)
+      expect(again.dataHash).toBe(set.dataHash)
+      expect(again.excluded).toBe(set.excluded)
+    } finally {
+      await other.drop()
+    }
+
+    // A holdout of one hour is spread over the hour, its flagged rows marked.
+    const hour = { from: new Date(DAY0 + 6 * DAY_MS + 10 * 3_600_000), to: new Date(DAY0 + 6 * DAY_MS + 11 * 3_600_000) }
+    const holdout = await history.holdoutSet(hour, 20)
+    expect(holdout.rows).toHaveLength(20)
+    expect(holdout.windowEnd!.getTime() - holdout.windowStart!.getTime()).toBeGreaterThan(30 * 60_000)
+    expect(holdout.flagged).toEqual(holdout.eventIds.map((id) => indexOf(id) % 10 === 3))
+    expect(holdout.flagged.some(Boolean)).toBe(true)
   })
 
   it('splits the newest history into a holdout, flagged rows kept and marked', async () => {
