@@ -19,7 +19,9 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   onShutdown(pool)
   await waitForPostgres(pool, log) // a deployment starts Postgres beside the services
   await migrateAlerterDatabase(pool, log)
-  const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE)
+  // An attack that goes on across windows stays one alert, for at most ALERT_MAX_SPAN_MS
+  const continuation = config.ALERT_MAX_SPAN_MS > 0 ? { gapMs: config.ALERT_WINDOW_MS, maxSpanMs: config.ALERT_MAX_SPAN_MS } : null
+  const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE, continuation)
   const policy = { threshold: config.ALERT_SCORE_THRESHOLD, windowMs: config.ALERT_WINDOW_MS }
   // Alerts quiet for ALERT_RETENTION_DAYS deleted, by one instance at a time
   onShutdown(startAlertRetention(pool, { retentionDays: config.ALERT_RETENTION_DAYS, intervalMs: config.ALERT_RETENTION_CHECK_MS }, { log, metrics }))

@@ -55,23 +55,62 @@ interface AlertRow {
 const needsRouting = (row: AlertRow, severityId: number) => row.published && row.status === 'open' && severityId > (row.routed_severity_id ?? 0)
 
 /**
+ * How an attack that crosses alert windows stays one alert. An event whose own window has no
+ * alert yet joins its entity's open alert of the same detector when that alert's events come
+ * within `gapMs` of it (either side) and it began less than `maxSpanMs` before it. One brute force
+ * from 10:54 to 11:04 was two alerts of the model, two of the rule and two correlated ones, split at
+ * 11:00; it is one of each. A correlated alert is its Sigma alert's (alert-join.ts) and follows it.
+ */
+export interface AlertContinuation {
+  /** ALERT_WINDOW_MS: the longest quiet between an alert's events */
+  gapMs: number
+  /** ALERT_MAX_SPAN_MS: a longer attack opens a new alert, so that it is announced again */
+  maxSpanMs: number
+}
+
+/** Detectors whose alerts continue: the model's and the rules' (a correlated alert follows its rule's). */
+const continues = (detector: string) => detector.startsWith('model:') || detector.startsWith('sigma:')
+
+/**
+ * The alert an event of alert $1 (entity $2/$3, detector $4, event time $5 ms) is folded into: its
+ * own window's when it has one, else the open alert it continues, else its own. Locked rows are
+ * not waited for: the upsert after it takes the lock.
+ */
+const CONTINUED_ALERT_SQL = `
+  SELECT coalesce(
+    (SELECT alert_id FROM alerts WHERE alert_id = $1),
+    (SELECT alert_id FROM alerts
+     WHERE entity_kind = $2 AND entity_id = $3 AND detector = $4 AND status = 'open'
+       AND first_seen <= to_timestamp(($5::float8 + $6::float8) / 1000.0) AND first_seen > to_timestamp(($5::float8 - $7::float8) / 1000.0)
+       AND last_seen >= to_timestamp(($5::float8 - $6::float8) / 1000.0)
+     ORDER BY first_seen DESC, alert_id LIMIT 1),
+    $1) AS alert_id`
+
+/**
  * Alerts in Postgres: the unique alert id and (alert, event) pairs make every write idempotent.
  * Text is stored with U+0000 replaced (storable-text.ts); a value Postgres still refuses (an event
  * time out of its range) dead-letters the input, while Postgres being away holds it (pgFailure).
  */
-export function createAlertStore(pool: PgPool, maxEvidence: number) {
+export function createAlertStore(pool: PgPool, maxEvidence: number, continuation: AlertContinuation | null = null) {
   return {
     /**
-     * Folds one event into its alert, or opens the alert. The alert's severity rises to the
+     * Folds one event into its alert, or opens the alert: its own window's, or the one it continues
+     * (AlertContinuation, when given); the alert as stored says which. The alert's severity rises to the
      * event's when that is higher, and never falls. `named`: the users the event names, where that
      * is more than its evidence cites (RaisedAlert.users). Null when this event was already counted
      * (a redelivery) and nothing is left to do for it.
      */
     async record(raised: Alert, rawEventId: string, eventTime: number, named?: readonly string[]): Promise<RecordedAlert | null> {
-      const alert = storableText(raised)
+      const own = storableText(raised)
       const eventId = storableText(rawEventId)
-      const eventUsers = storableText([...new Set(named ?? usersNamedIn(alert))])
+      const eventUsers = storableText([...new Set(named ?? usersNamedIn(own))])
       return storeFailure(() => inTransaction(pool, async (client) => {
+        let alert = own
+        if (continuation && continues(own.detector)) {
+          const { rows } = await client.query<{ alert_id: string }>(CONTINUED_ALERT_SQL,
+            [own.alertId, own.entity.kind, own.entity.id, own.detector, eventTime, continuation.gapMs, continuation.maxSpanMs])
+          alert = { ...own, alertId: rows[0]!.alert_id }
+        }
         // The upsert locks the row until commit, so the severity read here is the one the update below raises.
         const upsert = await client.query<AlertRow>(
           `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, users)

@@ -15,16 +15,20 @@ export type AlertKind = 'sigma' | 'model'
 export const kindOf = (alert: Pick<Alert, 'detector'>): AlertKind | null =>
   alert.detector.startsWith(SIGMA_DETECTOR_PREFIX) ? 'sigma' : alert.detector.startsWith(MODEL_DETECTOR_PREFIX) ? 'model' : null
 
-/** An alert as stored, with every user its events named (the alerts table's users column). */
-export type AlertWithUsers = Alert & { users: readonly string[] }
+/**
+ * An alert as stored, with every user its events named (the alerts table's users column) and,
+ * when just recorded, the event time of the latest event recorded into it (an alert that went on
+ * across windows reaches past its first).
+ */
+export type AlertWithUsers = Alert & { users: readonly string[]; seenUntil?: number }
 /** An alert that may carry those users; without them, its evidence names its users. */
 export type AlertMaybeWithUsers = Alert & Partial<Pick<AlertWithUsers, 'users'>>
 
 export interface AlertJoin {
   /**
    * The correlated alerts that just-recorded alerts complete: each Sigma alert paired with each
-   * model alert of the same entity in its window or an adjacent one (joinedWindows), and the
-   * reverse. Alerts resolved as suppressed, and those `suppressed` says an active suppression
+   * model alert of the same entity whose events reach into its windows (those from its first event
+   * to `seenUntil`) or an adjacent one (joinedWindows), and the reverse. Alerts resolved as suppressed, and those `suppressed` says an active suppression
    * covers, take part on neither side. A correlated alert names the users of both.
    */
   correlatedWith(recorded: readonly AlertWithUsers[], suppressed?: (alert: AlertWithUsers) => boolean): Promise<RaisedAlert[]>
@@ -32,8 +36,8 @@ export interface AlertJoin {
 
 /**
  * The join of rules and the model, over the alerts table. When an entity has a Sigma alert and a
- * model alert in the rule's alert window (ALERT_WINDOW_MS) or an adjacent one (one attack across a
- * window boundary), one `correlated` alert, a step
+ * model alert whose events reach into the rule's alert windows (ALERT_WINDOW_MS) or an adjacent
+ * one (one attack across a window boundary), one `correlated` alert, a step
  * more severe than the more severe of the two, cites both: their titles, reasons (the rule's
  * attribution, the model's explanations) and evidence. It is the rule's window's: id hash(entity,
  * correlated, that window), first seen when both had fired, so whichever kind arrives second (on
@@ -62,11 +66,13 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
       for (const alert of recorded) {
         const kind = kindOf(alert)
         if (kind === null || suppressed(alert)) continue
-        const [from, to] = joinedWindows(kind, bucketOf(alert.firstSeen, windowMs))
+        // An alert that went on across windows (alert-store's continuation) is joined over all of them.
+        const [from] = joinedWindows(kind, bucketOf(alert.firstSeen, windowMs))
+        const [, to] = joinedWindows(kind, bucketOf(Math.max(alert.firstSeen, alert.seenUntil ?? alert.firstSeen), windowMs))
         const { rows } = await pool.query<{ body: Alert; users: string[] }>(
           `SELECT body, ${alertUsersSql('alerts')} AS users FROM alerts
            WHERE entity_kind = $1 AND entity_id = $2 AND starts_with(detector, $3)
-             AND first_seen >= to_timestamp($4 / 1000.0) AND first_seen < to_timestamp($5 / 1000.0)
+             AND first_seen < to_timestamp($5 / 1000.0) AND last_seen >= to_timestamp($4 / 1000.0)
              AND resolution IS DISTINCT FROM 'suppressed'
            ORDER BY first_seen, alert_id`,
           [alert.entity.kind, alert.entity.id, kind === 'sigma' ? MODEL_DETECTOR_PREFIX : SIGMA_DETECTOR_PREFIX, from * windowMs, to * windowMs],

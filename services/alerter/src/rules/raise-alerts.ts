@@ -37,12 +37,15 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   const toPublish = new Map<string, Alert>()
   const toRoute = new Map<string, Alert>()
   const counted = new Map<string, Alert>()
+  // The event time of each alert's latest event recorded here: the join looks that far (alert-join.ts).
+  const seenUntil = new Map<string, number>()
   // Every user each alert's events named, its evidence's and those beyond the evidence it cites.
   const usersOf = new Map<string, string[]>()
   const record = async ({ alert, eventId, eventTime, users }: RaisedAlert) => {
     const recorded = await deps.store.record(alert, eventId, eventTime, users)
     if (recorded === null) return
     counted.set(recorded.alert.alertId, recorded.alert)
+    seenUntil.set(recorded.alert.alertId, Math.max(eventTime, seenUntil.get(recorded.alert.alertId) ?? eventTime))
     usersOf.set(recorded.alert.alertId, recorded.users)
     if (recorded.needsPublishing) toPublish.set(recorded.alert.alertId, recorded.alert)
     else if (recorded.needsRouting) toRoute.set(recorded.alert.alertId, recorded.alert)
@@ -52,7 +55,7 @@ export async function raiseAlerts(raised: readonly RaisedAlert[], deps: RaiseDep
   for (const r of raised) await record(r)
   // After the alerts above are committed: see alert-join.ts for why that order matters.
   if (deps.join && counted.size > 0) {
-    const recorded = [...counted.values()].map((a) => ({ ...a, users: usersOf.get(a.alertId) ?? [] }))
+    const recorded = [...counted.values()].map((a) => ({ ...a, users: usersOf.get(a.alertId) ?? [], seenUntil: seenUntil.get(a.alertId) }))
     for (const r of await deps.join.correlatedWith(recorded, (a) => suppressionOf(a) !== undefined)) await record(r)
   }
   // A suppressed alert is stored and resolved, and counted, but goes to no sink and not to `alerts`.

@@ -44,6 +44,43 @@ describe('alert store', () => {
     expect(await a.publishOnce([alert.alertId], slowSend('a'))).toEqual([])
   })
 
+  it('keeps an attack that goes on across alert windows one alert, until it pauses longer than a window, runs past the longest span, or is resolved', async () => {
+    const WINDOW = 600_000
+    const store = createAlertStore(pools[0]!, 10, { gapMs: WINDOW, maxSpanMs: 3_600_000 })
+    const base = Date.UTC(2025, 11, 10, 10, 54, 0) // six minutes before a window boundary
+    let n = 0
+    const raise = async (at: number, id = '10.9.3.1', eventId = `raw-logs/3/${++n}`) => {
+      const score = { entity: { kind: 'source.ip', id }, eventTime: at, score: 1, threshold: 0.99, eventId, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 3, offset: String(n), line: `l${n}` } } as unknown as Score
+      const recorded = await store.record(buildAlert(score, { windowMs: WINDOW }, at), eventId, at)
+      return recorded?.alert.alertId ?? null
+    }
+    const minute = 60_000
+    // 10:54 to 11:08, across 11:00: one alert, opened once.
+    const first = await raise(base)
+    const across = [await raise(base + 4 * minute), await raise(base + 8 * minute), await raise(base + 14 * minute)]
+    expect(new Set([first, ...across])).toEqual(new Set([first]))
+    expect(first).toBe(buildAlert({ entity: { kind: 'source.ip', id: '10.9.3.1' }, eventTime: base, score: 1 } as unknown as Score, { windowMs: WINDOW }).alertId)
+    // A redelivered event of the next window lands in the same alert, and counts once (event_count below).
+    expect(await raise(base + 8 * minute, '10.9.3.1', 'raw-logs/3/3')).toBe(first)
+    const { rows: [row] } = await pools[0]!.query<{ event_count: number; first_seen: Date; last_seen: Date }>('SELECT event_count, first_seen, last_seen FROM alerts WHERE alert_id = $1', [first])
+    expect(row).toEqual({ event_count: 4, first_seen: new Date(base), last_seen: new Date(base + 14 * minute) })
+    // Another entity, or another detector's alerts, stay apart.
+    expect(await raise(base + 9 * minute, '10.9.3.2')).not.toBe(first)
+    // A pause longer than a window: a new alert.
+    const afterPause = await raise(base + 26 * minute)
+    expect(afterPause).not.toBe(first)
+    // Every 5 minutes for 90 minutes: a new alert once the first has run an hour.
+    const steady = []
+    for (let m = 30; m <= 120; m += 5) steady.push(await raise(base + m * minute))
+    const distinct = [...new Set(steady)]
+    expect(distinct[0]).toBe(afterPause)
+    expect(distinct).toHaveLength(2)
+    // A resolved alert takes in nothing more: the next event opens its window's own.
+    const last = distinct[1]!
+    await pools[0]!.query("UPDATE alerts SET status = 'resolved', resolution = 'true_positive', resolved_at = now() WHERE alert_id = $1", [last])
+    expect(await raise(base + 124 * minute)).not.toBe(last)
+  })
+
   it('lets the publish step queue its notifications on another connection (the outbox refers to the locked alert)', async () => {
     const store = createAlertStore(pools[0]!, 10)
     const score = { entity: { kind: 'source.ip', id: '10.9.0.2' }, eventTime: T, score: 1, threshold: 0.99, eventId: 'raw-logs/0/2', family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 0, offset: '2', line: 'l' } } as unknown as Score

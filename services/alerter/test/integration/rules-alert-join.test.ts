@@ -112,4 +112,20 @@ describe('the join of Sigma and model alerts', () => {
     expect(rows.map((r) => [r.alert_id, r.event_count])).toEqual([[alertIdOf(entity(ip), CORRELATED_DETECTOR, bucketOf(RULE_FIRED, WINDOW)), 1]])
     expect(rows[0]!.first_seen.getTime()).toBe(modelAfter.eventTime) // when both had fired
   })
+
+  it.each([
+    ['the rule fires first', '185.190.58.160', true],
+    ['the model alerts first', '185.190.58.161', false],
+  ])('joins a model alert that went on from two windows before the rule\'s, with one model alert and one correlated alert (%s)', async (_order, ip, ruleFirst) => {
+    const continuing: RaiseDeps = { ...deps, store: createAlertStore(db.pool, 10, { gapMs: WINDOW, maxSpanMs: 86_400_000 }) }
+    // Every 3 minutes from 08:50 to 09:14: one model alert, first seen two windows before the rule fired.
+    const model = Array.from({ length: 9 }, (_, k) => modelRaised(ip, Date.UTC(2025, 11, 10, 8, 50 + 3 * k, 0), 0.995, k + 1))
+    const order = ruleFirst ? [sigmaRaised(ip), ...model] : [...model.slice(0, 7), sigmaRaised(ip), ...model.slice(7)]
+    for (const raised of order) await raiseAlerts([raised], continuing)
+    const { rows } = await db.pool.query<{ alert_id: string; event_count: number }>(
+      "SELECT alert_id, event_count FROM alerts WHERE detector = 'model:default' AND entity_id = $1", [ip])
+    expect(rows).toEqual([{ alert_id: model[0]!.alert.alertId, event_count: 9 }])
+    const correlated = await correlatedRows(ip)
+    expect(correlated.map((r) => r.alert_id)).toEqual([alertIdOf(entity(ip), CORRELATED_DETECTOR, bucketOf(RULE_FIRED, WINDOW))])
+  })
 })
