@@ -58,7 +58,7 @@ export const candidates: Candidate[] = [
   },
   {
     name: 'ml-isolation-forest (baseline)',
-    note: `the former model: trainForest/scoreForest, ${BASELINE_TREES} trees on the last ${BASELINE_MAX_ROWS} training rows (the trainer's default), `
+    note: `the former model: trainForest/scoreForest, ${BASELINE_TREES} trees on the last ${BASELINE_MAX_ROWS} training rows (the trainer's default then), `
       + 'Math.random seeded while it trains',
     async train(rows, _featureNames, seed) {
       const forest = withSeededMathRandom(seed, () => trainForest(rows.slice(-BASELINE_MAX_ROWS), BASELINE_TREES))

@@ -54,7 +54,7 @@ try {
     const readS = (performance.now() - t) / 1000
     const days = new Set(set.eventIds.map((id) => Math.floor(Number(id.split('/')[2]) / PER_DAY))).size
     rows.push([String(round), n[0]!.n, 'newest rows (before)', String(newest.rows.length), String(newestDays), n[0]!.flagged, beforeS.toFixed(2)])
-    rows.push([String(round), n[0]!.n, 'spread over the window', String(set.rows.length), String(days), `${set.excluded} (share ${set.share.toFixed(3)})`, readS.toFixed(2)])
+    rows.push([String(round), n[0]!.n, 'spread over the window', String(set.rows.length), String(days), `${set.excluded} (counted on ${(100 * set.flaggedCountShare).toFixed(1)}%)`, readS.toFixed(2)])
   }
   console.log(`history: ${DAYS} days × ${PER_DAY} rows written in ${writeS.toFixed(1)} s; a tenth of the sources flagged`)
   printTable(['round', 'rows in window', 'read', 'training rows', 'days they span', 'flagged rows left out', 'seconds'], rows)

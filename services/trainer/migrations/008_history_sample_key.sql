@@ -4,5 +4,8 @@
 -- and the same history gives the same rows whatever order it was written in. An index on the
 -- expression, not a column: writers (this version's and older ones, during an upgrade) store rows as
 -- before, and a read of the window's first rows in this order stops after them.
--- Built once over the history there is: minutes for tens of millions of rows.
+-- Built once over the history there is, in the trainer's migration at start-up: minutes for tens of
+-- millions of rows, and history writes (this trainer's and an older one still running) wait for it,
+-- then go on; a write that times out waiting is retried, nothing is lost. (CREATE INDEX CONCURRENTLY
+-- would not hold them, but cannot run on a partitioned table nor in the migration's transaction.)
 CREATE INDEX feature_history_sample_key ON feature_history ((('x' || substr(md5(event_id), 1, 8))::bit(32)::integer));

@@ -115,13 +115,13 @@ export async function trainCandidate(
     featureNames, trainingDataHash: set.dataHash, actor, status: 'trained', artifact: bytes, sha256,
     params: {
       ...settings, excludeFlagged: options.excludeFlagged, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven,
-      maxRows: options.maxRows, sampledShare: set.share, reason, clockFeaturesLeftOut: leftOut,
+      maxRows: options.maxRows, flaggedCountShare: set.flaggedCountShare, reason, clockFeaturesLeftOut: leftOut,
     },
     metrics: { trainSeconds, artifactBytes: bytes.length, threshold: artifact.threshold, thresholdRule: artifact.training.threshold },
   })
   await writeAudit(pool, { model, version, phase: 'load', actor, details: {
     rows: set.rows.length, excludedFlaggedRows: set.excluded, excludedRedrivenRows: set.excludedRedriven, windowStart: set.windowStart, windowEnd: set.windowEnd,
-    dataHash: set.dataHash, sampledShare: set.share, holdout: windows?.holdout ?? null, loadSeconds: loadedMs / 1000,
+    dataHash: set.dataHash, flaggedCountShare: set.flaggedCountShare, holdout: windows?.holdout ?? null, loadSeconds: loadedMs / 1000,
   } })
   log.info({ model, version, rows: set.rows.length, excluded: set.excluded, excludedRedriven: set.excludedRedriven, trainSeconds, artifactBytes: bytes.length, reason }, 'candidate trained')
   if (leftOut.length > 0) log.info({ model, version, features: leftOut, spanHours: Math.round(spanMs / 3_600_000) }, 'clock features left out: the training rows do not span their cycle')

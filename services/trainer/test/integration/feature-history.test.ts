@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,6 +24,20 @@ function delivered(record: FeatureRecord, redrivenFrom?: string): DeliveredMessa
     value: record, key: record.entity.id, topic: 'features', partition: 0, offset: record.evidence.offset, timestamp: record.receivedAt,
     headers: redrivenFrom ? { [REDRIVEN_FROM_HEADER]: redrivenFrom } : {},
   }
+}
+
+/** A row's sample key as migration 008 indexes it: the first 32 bits of md5 of its event id, signed. */
+const sampleKeyOf = (eventId: string) => createHash('md5').update(eventId).digest().readInt32BE(0)
+
+/** The `limit` of `eventIds` a uniform sample takes: the first by sample key (ties by id), oldest first (ids end in their order of time). */
+const firstByKey = (eventIds: string[], limit: number) => [...eventIds]
+  .sort((a, b) => sampleKeyOf(a) - sampleKeyOf(b) || (a < b ? -1 : 1)).slice(0, limit)
+  .sort((a, b) => Number(a.split('/')[2]) - Number(b.split('/')[2]))
+
+/** A pool that remembers the SQL it was given: which way a read went. */
+function recordingPool(pool: TestDatabase['pool']): { pool: TestDatabase['pool']; sql: string[] } {
+  const sql: string[] = []
+  return { sql, pool: { query: (text: string, values?: unknown[]) => { sql.push(text); return pool.query(text, values) } } as unknown as TestDatabase['pool'] }
 }
 
 async function redrivenIds(db: TestDatabase): Promise<string[]> {
@@ -129,7 +144,7 @@ describe('feature history (COPY into day partitions)', () => {
     expect(set.eventIds).toEqual(expected.map((i) => `raw-logs/${i % 12}/${i}`)) // oldest first
     expect(ids.has('raw-logs/4/4')).toBe(false) // outside the window
     expect(set.excluded).toBe(40)
-    expect(set.share).toBe(1) // counted on the whole window
+    expect(set.flaggedCountShare).toBe(1) // counted on the whole window
     expect(set.rows).toHaveLength(160)
     expect(set.rows[0]).toEqual(toFeatureArray(featureRecord(100, 0).vector))
     expect(set.windowStart!.getTime()).toBe(DAY0 + 100 * 60_000)
@@ -230,7 +245,9 @@ describe('feature history (COPY into day partitions)', () => {
     for (let day = 0; day < 7; day++) await history.write(records.slice(day * perDay, (day + 1) * perDay))
     await flag(db.pool)
     const window = { from: new Date(DAY0), to: new Date(DAY0 + 7 * DAY_MS) }
-    const set = await history.trainingSet(300, window)
+    const reads = recordingPool(db.pool)
+    const set = await createFeatureHistory(reads.pool).trainingSet(300, window)
+    expect(reads.sql.some((sql) => sql.includes('MATERIALIZED'))).toBe(false) // through the index
     expect(set.rows).toHaveLength(300)
     const indexOf = (id: string) => Number(id.split('/')[2])
     const rowsPerDay = Array.from({ length: 7 }, (_, day) => set.eventIds.filter((id) => Math.floor(indexOf(id) / perDay) === day).length)
@@ -239,7 +256,8 @@ describe('feature history (COPY into day partitions)', () => {
     expect(hoursOfDay.size).toBe(24)
     expect(set.eventIds.map(indexOf)).toEqual(set.eventIds.map(indexOf).sort((a, b) => a - b)) // oldest first
     expect(set.eventIds.every((id) => indexOf(id) % 10 !== 3)).toBe(true)
-    expect(set.share).toBeLessThan(1) // counted on a sample of the window
+    expect(set.eventIds).toEqual(firstByKey(records.filter((_, i) => i % 10 !== 3).map((r) => r.eventId), 300))
+    expect(set.flaggedCountShare).toBeLessThan(1) // counted on a sample of the window
     expect(set.excluded).toBeGreaterThan(1100) // 1,400 flagged rows
     expect(set.excluded).toBeLessThan(1700)
 
@@ -263,6 +281,24 @@ describe('feature history (COPY into day partitions)', () => {
     expect(holdout.windowEnd!.getTime() - holdout.windowStart!.getTime()).toBeGreaterThan(30 * 60_000)
     expect(holdout.flagged).toEqual(holdout.eventIds.map((id) => indexOf(id) % 10 === 3))
     expect(holdout.flagged.some(Boolean)).toBe(true)
+  })
+
+  it('reads a window whole when flagged entities are nearly all of it, and takes the same sample the index would', async () => {
+    // 7 days, 2,000 events a day, 49 of 50 sources flagged: 280 rows left, and the index would read through nearly all 14,000 for 200 of them.
+    const perDay = 2000
+    const records = Array.from({ length: 7 * perDay }, (_, i) => featureRecord(i, DAY0 + i * (DAY_MS / perDay), `10.5.0.${i % 50}`))
+    const history = createFeatureHistory(db.pool)
+    await history.write(records)
+    await db.pool.query(`INSERT INTO flagged_entities (entity_kind, entity_id, flagged_from, reason, source)
+      SELECT 'source.ip', '10.5.0.' || n, $1, 'sigma hit', 'sigma:r4' FROM generate_series(1, 49) n`, [new Date(DAY0)])
+    const window = { from: new Date(DAY0), to: new Date(DAY0 + 7 * DAY_MS) }
+    const reads = recordingPool(db.pool)
+    const set = await createFeatureHistory(reads.pool).trainingSet(200, window)
+    expect(reads.sql.some((sql) => sql.includes('MATERIALIZED'))).toBe(true) // read whole, not through the index
+    expect(set.eventIds).toEqual(firstByKey(records.filter((_, i) => i % 50 === 0).map((r) => r.eventId), 200))
+    expect(set.flaggedCountShare).toBeLessThan(1)
+    expect(set.excluded).toBeGreaterThan(12_000) // 13,720
+    expect(set.excluded).toBeLessThan(15_000)
   })
 
   it('splits the newest history into a holdout, flagged rows kept and marked', async () => {
