@@ -1,7 +1,7 @@
 // Generated from schemas/avro/*.avsc by schemas/scripts/generate-types.ts. Do not edit.
 /** An alert for one entity and detector. Keyed by entity. An alert whose severity rises is written again, the same alertId with its new severity: keep the latest of an alertId (severityId never falls). */
 export interface Alert {
-  /** stable: the same entity, detector and window give the same id */
+  /** stable: the same entity, detector and window give the same id; a window that continues an open alert (an attack going on) carries that alert's */
   alertId: string
   /** what raised it, e.g. model:default */
   detector: string

@@ -20,7 +20,8 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
   await waitForPostgres(pool, log) // a deployment starts Postgres beside the services
   await migrateAlerterDatabase(pool, log)
   // An attack that goes on across windows stays one alert, for at most ALERT_MAX_SPAN_MS
-  const continuation = config.ALERT_MAX_SPAN_MS > 0 ? { gapMs: config.ALERT_WINDOW_MS, maxSpanMs: config.ALERT_MAX_SPAN_MS } : null
+  // (a span shorter than a window counts as one: an alert already takes in its whole window)
+  const continuation = config.ALERT_MAX_SPAN_MS > 0 ? { gapMs: config.ALERT_WINDOW_MS, maxSpanMs: Math.max(config.ALERT_MAX_SPAN_MS, config.ALERT_WINDOW_MS) } : null
   const store = createAlertStore(pool, config.ALERT_MAX_EVIDENCE, continuation)
   const policy = { threshold: config.ALERT_SCORE_THRESHOLD, windowMs: config.ALERT_WINDOW_MS }
   // Alerts quiet for ALERT_RETENTION_DAYS deleted, by one instance at a time
@@ -44,7 +45,7 @@ await runService({ name: 'alerter', loadConfig }, async ({ config, log, metrics,
     onShutdown(redis)
     await waitForRedis(redis, log)
     sigma = createSigmaRules(
-      { ruleDirs: config.SIGMA_RULES ?? DEFAULT_RULE_DIRS, windowMs: config.ALERT_WINDOW_MS, maxEvidence: config.ALERT_MAX_EVIDENCE, correlationIdleTtlMs: config.SIGMA_CORRELATION_IDLE_TTL_MS },
+      { ruleDirs: config.SIGMA_RULES ?? DEFAULT_RULE_DIRS, windowMs: config.ALERT_WINDOW_MS, maxSpanMs: continuation?.maxSpanMs ?? 0, maxEvidence: config.ALERT_MAX_EVIDENCE, correlationIdleTtlMs: config.SIGMA_CORRELATION_IDLE_TTL_MS },
       { pool, redis, ...raise, log, metrics },
     )
     raise.join = sigma.join

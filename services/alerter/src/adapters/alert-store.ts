@@ -55,11 +55,14 @@ interface AlertRow {
 const needsRouting = (row: AlertRow, severityId: number) => row.published && row.status === 'open' && severityId > (row.routed_severity_id ?? 0)
 
 /**
- * How an attack that crosses alert windows stays one alert. An event whose own window has no
- * alert yet joins its entity's open alert of the same detector when that alert's events come
- * within `gapMs` of it (either side) and it began less than `maxSpanMs` before it. One brute force
+ * How an attack that crosses alert windows stays one alert. The first event of a window that has
+ * no alert yet joins its entity's open alert of the same detector when that alert began at or
+ * before it, less than `maxSpanMs` before, and its events came within `gapMs` of it; the window's
+ * later events and redeliveries follow it there (alert_windows, migration 015). One brute force
  * from 10:54 to 11:04 was two alerts of the model, two of the rule and two correlated ones, split at
  * 11:00; it is one of each. A correlated alert is its Sigma alert's (alert-join.ts) and follows it.
+ * Only forward: an event before an alert began opens its own window's, so an alert's first seen
+ * stays in its first window, where its correlated alert's id comes from.
  */
 export interface AlertContinuation {
   /** ALERT_WINDOW_MS: the longest quiet between an alert's events */
@@ -72,20 +75,23 @@ export interface AlertContinuation {
 const continues = (detector: string) => detector.startsWith('model:') || detector.startsWith('sigma:')
 
 /**
- * The alert an event of alert $1 (entity $2/$3, detector $4, event time $5 ms) is folded into: its
- * own window's when it has one, else the open alert it continues, else its own. Locked rows are
- * not waited for: the upsert after it takes the lock.
+ * The alert the first event of window alert $1 (entity $2/$3, detector $4, event time $5 ms) opens
+ * or joins, recorded for the window: its own when it has one (written before the window's row was
+ * kept), else the open alert it continues, else its own. Nothing when another event of the window
+ * recorded one first (the conflict waits for it to commit): then that one is read.
  */
-const CONTINUED_ALERT_SQL = `
-  SELECT coalesce(
+const WINDOW_ALERT_SQL = `
+  INSERT INTO alert_windows (window_alert_id, alert_id)
+  SELECT $1, coalesce(
     (SELECT alert_id FROM alerts WHERE alert_id = $1),
     (SELECT alert_id FROM alerts
      WHERE entity_kind = $2 AND entity_id = $3 AND detector = $4 AND status = 'open'
-       AND first_seen <= to_timestamp(($5::float8 + $6::float8) / 1000.0) AND first_seen > to_timestamp(($5::float8 - $7::float8) / 1000.0)
+       AND first_seen <= to_timestamp($5::float8 / 1000.0) AND first_seen > to_timestamp(($5::float8 - $7::float8) / 1000.0)
        AND last_seen >= to_timestamp(($5::float8 - $6::float8) / 1000.0)
      ORDER BY first_seen DESC, alert_id LIMIT 1),
-    $1) AS alert_id`
-
+    $1)
+  ON CONFLICT (window_alert_id) DO NOTHING
+  RETURNING alert_id`
 /**
  * Alerts in Postgres: the unique alert id and (alert, event) pairs make every write idempotent.
  * Text is stored with U+0000 replaced (storable-text.ts); a value Postgres still refuses (an event
@@ -107,9 +113,12 @@ export function createAlertStore(pool: PgPool, maxEvidence: number, continuation
       return storeFailure(() => inTransaction(pool, async (client) => {
         let alert = own
         if (continuation && continues(own.detector)) {
-          const { rows } = await client.query<{ alert_id: string }>(CONTINUED_ALERT_SQL,
+          const decided = await client.query<{ alert_id: string }>(WINDOW_ALERT_SQL,
             [own.alertId, own.entity.kind, own.entity.id, own.detector, eventTime, continuation.gapMs, continuation.maxSpanMs])
-          alert = { ...own, alertId: rows[0]!.alert_id }
+          // A new statement, so that it sees what a concurrent first event of the window committed.
+          const alertId = decided.rows[0]?.alert_id
+            ?? (await client.query<{ alert_id: string }>('SELECT alert_id FROM alert_windows WHERE window_alert_id = $1', [own.alertId])).rows[0]!.alert_id
+          alert = { ...own, alertId }
         }
         // The upsert locks the row until commit, so the severity read here is the one the update below raises.
         const upsert = await client.query<AlertRow>(

@@ -111,7 +111,7 @@ function analyticsOf(alert: Alert, kind: DetectorKind): { analytic: Analytic; re
       return {
         analytic: {
           uid: alert.detector, name: 'Sigma rule and anomaly model agree', ...ANALYTIC_TYPE.rule, category: 'Correlation',
-          desc: 'A Sigma alert and an anomaly model alert on the same entity, in the same or adjacent alert windows',
+          desc: 'A Sigma alert and an anomaly model alert on the same entity, at the same time or in adjacent alert windows',
         },
         // The correlated alert keeps the model's version, not the rules' (theirs is on the Sigma alert).
         related: [...rules.map((r) => ruleAnalytic(r)), modelAnalytic(modelDetector(alert.model ?? undefined), alert.modelVersion)],

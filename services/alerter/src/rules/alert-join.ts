@@ -56,8 +56,10 @@ export interface AlertJoin {
  * correlated alert stands on two alerts that each would notify, never on one an analyst silenced,
  * which would otherwise come back a step more severe. The other side still alerts on its own.
  */
-export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs: number; maxEvidence: number; now?: () => number }): AlertJoin {
+export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs: number; maxSpanMs?: number; maxEvidence: number; now?: () => number }): AlertJoin {
   const { windowMs, maxEvidence } = options
+  // The longest an alert runs: its first window, or as long as it may go on, and the window its last event opened.
+  const longestAlertMs = (options.maxSpanMs ?? 0) + windowMs
   const now = options.now ?? Date.now
   return {
     async correlatedWith(recorded, suppressed = () => false) {
@@ -73,9 +75,10 @@ export function createAlertJoin(pool: Pick<PgPool, 'query'>, options: { windowMs
           `SELECT body, ${alertUsersSql('alerts')} AS users FROM alerts
            WHERE entity_kind = $1 AND entity_id = $2 AND starts_with(detector, $3)
              AND first_seen < to_timestamp($5 / 1000.0) AND last_seen >= to_timestamp($4 / 1000.0)
+             AND first_seen >= to_timestamp(($4::float8 - $6::float8) / 1000.0)
              AND resolution IS DISTINCT FROM 'suppressed'
            ORDER BY first_seen, alert_id`,
-          [alert.entity.kind, alert.entity.id, kind === 'sigma' ? MODEL_DETECTOR_PREFIX : SIGMA_DETECTOR_PREFIX, from * windowMs, to * windowMs],
+          [alert.entity.kind, alert.entity.id, kind === 'sigma' ? MODEL_DETECTOR_PREFIX : SIGMA_DETECTOR_PREFIX, from * windowMs, to * windowMs, longestAlertMs],
         ).catch(storeFailure)
         for (const { body, users } of rows) {
           const other = { ...body, users }

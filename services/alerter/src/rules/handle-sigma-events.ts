@@ -17,7 +17,7 @@ export interface SigmaDeps extends RaiseDeps {
   flags: FlaggedEntities
   /** the rule set's version, which Sigma alerts carry as modelVersion */
   version: string
-  /** ALERT_WINDOW_MS: one alert per entity, rule and window */
+  /** ALERT_WINDOW_MS: one alert per entity, rule and window, or longer while an attack goes on (alert-store.ts) */
   windowMs: number
   /** ALERT_MAX_EVIDENCE: original lines a correlation alert starts with */
   maxEvidence: number

@@ -14,6 +14,8 @@ export interface SigmaRulesOptions {
   ruleDirs: readonly string[]
   /** ALERT_WINDOW_MS */
   windowMs: number
+  /** ALERT_MAX_SPAN_MS, when alerts go on across windows (alert-store.ts's continuation): how far back an alert's first event may lie */
+  maxSpanMs?: number
   /** ALERT_MAX_EVIDENCE */
   maxEvidence: number
   /** how long an idle correlation group's state outlives its window in Redis, ms */
@@ -58,7 +60,7 @@ export function createSigmaRules(options: SigmaRulesOptions, deps: SigmaRulesDep
   if (deps.metrics?.sigmaRules) recordRuleCounts(rules.report, deps.metrics.sigmaRules)
   const idleTtlMs = options.correlationIdleTtlMs ?? DEFAULT_IDLE_TTL_MS
   const state = createRedisCorrelationState(deps.redis, { idleTtlMs })
-  const join = createAlertJoin(deps.pool, { windowMs: options.windowMs, maxEvidence: options.maxEvidence })
+  const join = createAlertJoin(deps.pool, { windowMs: options.windowMs, maxSpanMs: options.maxSpanMs ?? 0, maxEvidence: options.maxEvidence })
   const sigma: SigmaDeps = {
     engine: createSigmaEngine(rules.set),
     correlations: createCorrelationFeed(rules.set.correlations, state),

@@ -25,7 +25,7 @@ beforeAll(async () => {
 })
 afterAll(async () => db?.drop())
 beforeEach(async () => {
-  await pool.query('TRUNCATE alerts, alert_events, sink_outbox, alert_verdicts, suppressions')
+  await pool.query('TRUNCATE alerts, alert_windows, alert_events, sink_outbox, alert_verdicts, suppressions')
 })
 
 const daysAgo = (days: number) => new Date(Date.now() - days * DAY_MS)

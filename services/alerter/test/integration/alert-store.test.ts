@@ -75,10 +75,49 @@ describe('alert store', () => {
     const distinct = [...new Set(steady)]
     expect(distinct[0]).toBe(afterPause)
     expect(distinct).toHaveLength(2)
-    // A resolved alert takes in nothing more: the next event opens its window's own.
+    // A resolved alert takes in no later window: the next one opens its own. (A later event of a
+    // window that went into it still goes there, as one of an alert's own window always did.)
     const last = distinct[1]!
     await pools[0]!.query("UPDATE alerts SET status = 'resolved', resolution = 'true_positive', resolved_at = now() WHERE alert_id = $1", [last])
-    expect(await raise(base + 124 * minute)).not.toBe(last)
+    expect(await raise(base + 124 * minute)).toBe(last) // 12:58, the window of the last event, 12:54
+    expect(await raise(base + 128 * minute)).not.toBe(last) // 13:02, the next window
+  })
+
+  it('counts a redelivered event once, in the alert it went into, however that alert changed since; an event before an alert began opens its own', async () => {
+    const WINDOW = 600_000
+    const minute = 60_000
+    const store = createAlertStore(pools[0]!, 10, { gapMs: WINDOW, maxSpanMs: 3_600_000 })
+    const base = Date.UTC(2025, 11, 11, 10, 0, 30)
+    const raise = async (at: number, eventId: string, ip = '10.9.4.1') => {
+      const score = { entity: { kind: 'source.ip', id: ip }, eventTime: at, score: 1, threshold: 0.99, eventId, family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 4, offset: eventId, line: eventId } } as unknown as Score
+      return store.record(buildAlert(score, { windowMs: WINDOW }, at), eventId, at)
+    }
+    const countOf = async (alertId: string) => (await pools[0]!.query<{ n: number }>('SELECT event_count AS n FROM alerts WHERE alert_id = $1', [alertId])).rows[0]?.n
+    const published = async (alertId: string) => { await store.publishOnce([alertId], async () => {}) }
+
+    // Resolved by an analyst after the next window's event joined it: that event delivered again stays there, counted once, and opens nothing.
+    const a = (await raise(base, 'a1'))!.alert.alertId
+    expect((await raise(base + 8 * minute, 'a2'))!.alert.alertId).toBe(a)
+    expect((await raise(base + 12 * minute, 'a3'))!.alert.alertId).toBe(a) // the next window joins it
+    await published(a)
+    await pools[0]!.query("UPDATE alerts SET status = 'resolved', resolution = 'true_positive', resolved_at = now() WHERE alert_id = $1", [a])
+    expect(await raise(base + 12 * minute, 'a3')).toBeNull() // counted and published: nothing to do
+    expect(await countOf(a)).toBe(3)
+    expect((await pools[0]!.query('SELECT 1 FROM alerts WHERE entity_id = $1', ['10.9.4.1'])).rowCount).toBe(1)
+
+    // An hour's span over: the next window opens its own alert; an event of the hour delivered again still counts once, in the first.
+    const steady: string[] = []
+    for (let m = 0; m <= 65; m += 5) steady.push((await raise(base + 2 * 3_600_000 + m * minute, `b${m}`, '10.9.4.2'))!.alert.alertId)
+    const [first, second] = [...new Set(steady)]
+    expect(second).toBeDefined()
+    expect((await raise(base + 2 * 3_600_000 + 55 * minute, 'b55', '10.9.4.2'))!.alert.alertId).toBe(first)
+    expect((await countOf(first!))! + (await countOf(second!))!).toBe(14)
+
+    // An event before an alert began, in an earlier window, is not folded in: the alert's first seen stays in its first window.
+    const c = (await raise(base + 5 * 3_600_000, 'c1', '10.9.4.3'))!.alert.alertId
+    const before = (await raise(base + 5 * 3_600_000 - 3 * minute, 'c0', '10.9.4.3'))!.alert.alertId
+    expect(before).not.toBe(c)
+    expect(await countOf(c)).toBe(1)
   })
 
   it('lets the publish step queue its notifications on another connection (the outbox refers to the locked alert)', async () => {

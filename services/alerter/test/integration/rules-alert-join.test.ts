@@ -117,7 +117,10 @@ describe('the join of Sigma and model alerts', () => {
     ['the rule fires first', '185.190.58.160', true],
     ['the model alerts first', '185.190.58.161', false],
   ])('joins a model alert that went on from two windows before the rule\'s, with one model alert and one correlated alert (%s)', async (_order, ip, ruleFirst) => {
-    const continuing: RaiseDeps = { ...deps, store: createAlertStore(db.pool, 10, { gapMs: WINDOW, maxSpanMs: 86_400_000 }) }
+    const continuing: RaiseDeps = {
+      ...deps, store: createAlertStore(db.pool, 10, { gapMs: WINDOW, maxSpanMs: 86_400_000 }),
+      join: createAlertJoin(db.pool, { windowMs: WINDOW, maxSpanMs: 86_400_000, maxEvidence: 10 }),
+    }
     // Every 3 minutes from 08:50 to 09:14: one model alert, first seen two windows before the rule fired.
     const model = Array.from({ length: 9 }, (_, k) => modelRaised(ip, Date.UTC(2025, 11, 10, 8, 50 + 3 * k, 0), 0.995, k + 1))
     const order = ruleFirst ? [sigmaRaised(ip), ...model] : [...model.slice(0, 7), sigmaRaised(ip), ...model.slice(7)]
