@@ -12,7 +12,7 @@ export const Config = baseConfig.extend({
   ...redisConfig, // Sigma correlation state
   ...alertThresholdConfig,
   ALERT_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000), // one alert per entity and detector in this much event time ...
-  ALERT_MAX_SPAN_MS: z.coerce.number().int().min(0).default(86_400_000), // ... or longer: an open alert takes in its entity's events that go on within ALERT_WINDOW_MS of each other, for at most this long (0: one alert per window)
+  ALERT_MAX_SPAN_MS: z.coerce.number().int().min(0).default(86_400_000), // ... or longer: an open alert takes in its entity's events that go on within ALERT_WINDOW_MS of each other, in windows that begin at most this long after its first (0: one alert per window)
   ALERT_MAX_EVIDENCE: z.coerce.number().int().min(1).default(10), // original lines kept on an alert
   // Retention (src/adapters/alert-retention.ts): an alert quiet this long is deleted with its events, notifications and verdict
   // 0 (the default) keeps every alert: deleting is opt-in, since an upgraded alerter would otherwise delete old history at its first start

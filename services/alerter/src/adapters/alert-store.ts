@@ -1,4 +1,4 @@
-import { inTransaction, pgFailure, type PgPool } from '@vigil/platform'
+import { inTransaction, pgFailure, type PgClient, type PgPool } from '@vigil/platform'
 import { usersNamedIn, type Alert } from '@vigil/schemas'
 import { foldedEvidence } from '../alert-evidence.ts'
 import { alertUsersSql, evidenceUsersSql, firstNamedSql, MAX_ALERT_USERS } from './alert-users.ts'
@@ -67,7 +67,7 @@ const needsRouting = (row: AlertRow, severityId: number) => row.published && row
 export interface AlertContinuation {
   /** ALERT_WINDOW_MS: the longest quiet between an alert's events */
   gapMs: number
-  /** ALERT_MAX_SPAN_MS: a longer attack opens a new alert, so that it is announced again */
+  /** ALERT_MAX_SPAN_MS: a window that begins later opens a new alert, so that a longer attack is announced again (an alert runs at most this and a window) */
   maxSpanMs: number
 }
 
@@ -75,23 +75,52 @@ export interface AlertContinuation {
 const continues = (detector: string) => detector.startsWith('model:') || detector.startsWith('sigma:')
 
 /**
+ * The alert window alert $1's events went into, locked against retention's delete (which skips
+ * locked rows) until this transaction commits: otherwise the upsert after it would bring a deleted
+ * alert back, unpublished, under its old id.
+ */
+const MAPPED_ALERT_SQL = `
+  SELECT w.alert_id FROM alert_windows w JOIN alerts a ON a.alert_id = w.alert_id
+  WHERE w.window_alert_id = $1 FOR KEY SHARE OF a`
+
+/**
  * The alert the first event of window alert $1 (entity $2/$3, detector $4, event time $5 ms) opens
- * or joins, recorded for the window: its own when it has one (written before the window's row was
- * kept), else the open alert it continues, else its own. Nothing when another event of the window
- * recorded one first (the conflict waits for it to commit): then that one is read.
+ * or joins, recorded for the window and locked as above: its own when it has one (written before
+ * the window's row was kept), else the open alert it continues, else its own. Nothing when another
+ * event of the window recorded one first (the conflict waits for it to commit): then that one is read.
  */
 const WINDOW_ALERT_SQL = `
   INSERT INTO alert_windows (window_alert_id, alert_id)
   SELECT $1, coalesce(
-    (SELECT alert_id FROM alerts WHERE alert_id = $1),
+    (SELECT alert_id FROM alerts WHERE alert_id = $1 FOR KEY SHARE),
     (SELECT alert_id FROM alerts
      WHERE entity_kind = $2 AND entity_id = $3 AND detector = $4 AND status = 'open'
        AND first_seen <= to_timestamp($5::float8 / 1000.0) AND first_seen > to_timestamp(($5::float8 - $7::float8) / 1000.0)
        AND last_seen >= to_timestamp(($5::float8 - $6::float8) / 1000.0)
-     ORDER BY first_seen DESC, alert_id LIMIT 1),
+     ORDER BY first_seen DESC, alert_id LIMIT 1 FOR KEY SHARE),
     $1)
   ON CONFLICT (window_alert_id) DO NOTHING
   RETURNING alert_id`
+
+/**
+ * The alert an event of window alert `own` goes into (AlertContinuation): the one its window went
+ * into, read first (most events are not their window's first); else decided now, when continuation
+ * is on; else its own. A window's row read while continuation is off still counts: a redelivery
+ * after turning it off lands where its event went.
+ */
+async function windowAlertOf(client: PgClient, own: Alert, eventTime: number, continuation: AlertContinuation | null): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const mapped = await client.query<{ alert_id: string }>(MAPPED_ALERT_SQL, [own.alertId])
+    if (mapped.rows[0]) return mapped.rows[0].alert_id
+    if (!continuation) return own.alertId
+    const decided = await client.query<{ alert_id: string }>(WINDOW_ALERT_SQL,
+      [own.alertId, own.entity.kind, own.entity.id, own.detector, eventTime, continuation.gapMs, continuation.maxSpanMs])
+    if (decided.rows[0]) return decided.rows[0].alert_id
+    // Another event of the window decided first; read its answer (a new statement sees its commit),
+    // unless retention deleted that alert, and the window's row with it, in between: then decide again.
+    if (attempt === 3) throw new Error(`alert window ${own.alertId}: its alert changed under three attempts to read it`)
+  }
+}
 /**
  * Alerts in Postgres: the unique alert id and (alert, event) pairs make every write idempotent.
  * Text is stored with U+0000 replaced (storable-text.ts); a value Postgres still refuses (an event
@@ -111,15 +140,7 @@ export function createAlertStore(pool: PgPool, maxEvidence: number, continuation
       const eventId = storableText(rawEventId)
       const eventUsers = storableText([...new Set(named ?? usersNamedIn(own))])
       return storeFailure(() => inTransaction(pool, async (client) => {
-        let alert = own
-        if (continuation && continues(own.detector)) {
-          const decided = await client.query<{ alert_id: string }>(WINDOW_ALERT_SQL,
-            [own.alertId, own.entity.kind, own.entity.id, own.detector, eventTime, continuation.gapMs, continuation.maxSpanMs])
-          // A new statement, so that it sees what a concurrent first event of the window committed.
-          const alertId = decided.rows[0]?.alert_id
-            ?? (await client.query<{ alert_id: string }>('SELECT alert_id FROM alert_windows WHERE window_alert_id = $1', [own.alertId])).rows[0]!.alert_id
-          alert = { ...own, alertId }
-        }
+        const alert = continues(own.detector) ? { ...own, alertId: await windowAlertOf(client, own, eventTime, continuation) } : own
         // The upsert locks the row until commit, so the severity read here is the one the update below raises.
         const upsert = await client.query<AlertRow>(
           `INSERT INTO alerts (alert_id, detector, entity_kind, entity_id, title, severity, first_seen, last_seen, max_score, model_version, body, users)

@@ -102,6 +102,9 @@ describe('alert store', () => {
     await published(a)
     await pools[0]!.query("UPDATE alerts SET status = 'resolved', resolution = 'true_positive', resolved_at = now() WHERE alert_id = $1", [a])
     expect(await raise(base + 12 * minute, 'a3')).toBeNull() // counted and published: nothing to do
+    // So too after continuation is turned off (ALERT_MAX_SPAN_MS=0): the window's event still goes where it went.
+    const score = { entity: { kind: 'source.ip', id: '10.9.4.1' }, eventTime: base + 12 * minute, score: 1, threshold: 0.99, eventId: 'a3', family: 'sshd', modelVersion: 'v1', features: {}, evidence: { topic: 'raw-logs', partition: 4, offset: 'a3', line: 'a3' } } as unknown as Score
+    expect(await createAlertStore(pools[0]!, 10).record(buildAlert(score, { windowMs: WINDOW }, base), 'a3', base + 12 * minute)).toBeNull()
     expect(await countOf(a)).toBe(3)
     expect((await pools[0]!.query('SELECT 1 FROM alerts WHERE entity_id = $1', ['10.9.4.1'])).rowCount).toBe(1)
 
