@@ -1,5 +1,5 @@
 import type { Alert, Score } from '@vigil/schemas'
-import { alertIdOf, bucketOf } from './rules/sigma-alerts.ts'
+import { alertIdOf, bucketOf, MODEL_DETECTOR_PREFIX } from './rules/sigma-alerts.ts'
 
 export interface AlertPolicy {
   /** overrides the threshold each score carries from its model version */
@@ -25,7 +25,7 @@ function reasonsOf(score: Score): string[] {
 const MEMBERS_IN_REASON = 3
 
 /** The detector name of model scores. */
-export const modelDetector = (modelName = 'default') => `model:${modelName}`
+export const modelDetector = (modelName = 'default') => `${MODEL_DETECTOR_PREFIX}${modelName}`
 
 /**
  * The alert a score over the threshold raises. Its id depends only on entity, detector and the

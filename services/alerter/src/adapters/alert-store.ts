@@ -1,6 +1,7 @@
 import { inTransaction, pgFailure, type PgClient, type PgPool } from '@vigil/platform'
 import { usersNamedIn, type Alert } from '@vigil/schemas'
 import { foldedEvidence } from '../alert-evidence.ts'
+import { MODEL_DETECTOR_PREFIX, SIGMA_DETECTOR_PREFIX } from '../rules/sigma-alerts.ts'
 import { alertUsersSql, evidenceUsersSql, firstNamedSql, MAX_ALERT_USERS } from './alert-users.ts'
 import { storableText } from './storable-text.ts'
 
@@ -72,7 +73,7 @@ export interface AlertContinuation {
 }
 
 /** Detectors whose alerts continue: the model's and the rules' (a correlated alert follows its rule's). */
-const continues = (detector: string) => detector.startsWith('model:') || detector.startsWith('sigma:')
+const continues = (detector: string) => detector.startsWith(MODEL_DETECTOR_PREFIX) || detector.startsWith(SIGMA_DETECTOR_PREFIX)
 
 /**
  * The alert window alert $1's events went into, locked against retention's delete (which skips

@@ -1,4 +1,5 @@
 import { evidenceUsersSql } from '../adapters/alert-users.ts'
+import { SIGMA_DETECTOR_PREFIX } from '../rules/sigma-alerts.ts'
 import { cidrContains, parseCidr, parseIp } from './cidr.ts'
 
 export const suppressionScopes = ['entity', 'cidr', 'user', 'rule', 'detector'] as const
@@ -22,9 +23,6 @@ export interface AlertSubject {
   /** every user the alert's events named, those beyond the events it cites too (the alerts table's users column) */
   users?: readonly string[] | undefined
 }
-
-/** Sigma rule alerts carry the detector sigma:<rule id>, as the trainer's flags name their source. */
-export const RULE_DETECTOR_PREFIX = 'sigma:'
 
 /** ECS user entities: user.name, and source.user.name and the like. */
 const isUserKind = (kind: string) => kind === 'user.name' || kind.endsWith('.user.name')
@@ -54,7 +52,7 @@ export function normalizeMatch<M extends SuppressionMatch>(match: M): M {
   if (match.entityKind != null && match.scope !== 'entity') throw new Error('entityKind applies to the entity scope only')
   if (match.scope === 'cidr') return { ...match, value: parseCidr(value).text }
   if (match.scope === 'rule') {
-    const ruleId = value.startsWith(RULE_DETECTOR_PREFIX) ? value.slice(RULE_DETECTOR_PREFIX.length) : value
+    const ruleId = value.startsWith(SIGMA_DETECTOR_PREFIX) ? value.slice(SIGMA_DETECTOR_PREFIX.length) : value
     if (ruleId === '') throw new Error('rule id must not be empty')
     return { ...match, value: ruleId }
   }
@@ -79,7 +77,7 @@ export function compileMatch(match: SuppressionMatch): (alert: AlertSubject) => 
     case 'user':
       return (a) => involvesUser(a, value)
     case 'rule': {
-      const detector = RULE_DETECTOR_PREFIX + value
+      const detector = SIGMA_DETECTOR_PREFIX + value
       return (a) => a.detector === detector
     }
     case 'detector':
@@ -100,7 +98,7 @@ export function candidateCondition(match: SuppressionMatch, first: number): { sq
     case 'cidr':
       return { sql: `entity_id ~ '^[0-9A-Fa-f:.]+$'`, params: [] }
     case 'rule':
-      return { sql: `detector = $${first}`, params: [RULE_DETECTOR_PREFIX + match.value] }
+      return { sql: `detector = $${first}`, params: [SIGMA_DETECTOR_PREFIX + match.value] }
     case 'detector':
       return { sql: `detector = $${first}`, params: [match.value] }
   }

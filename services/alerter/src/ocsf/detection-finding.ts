@@ -1,7 +1,6 @@
 import type { Alert, MatchedRule } from '@vigil/schemas'
 import { modelDetector } from '../build-alert.ts'
-import { MODEL_DETECTOR_PREFIX } from '../rules/alert-join.ts'
-import { SIGMA_DETECTOR_PREFIX } from '../rules/sigma-alerts.ts'
+import { MODEL_DETECTOR_PREFIX, SIGMA_DETECTOR_PREFIX } from '../rules/sigma-alerts.ts'
 import { anomalyAnalyses } from './anomaly-analyses.ts'
 import { detectorKind, type DetectorKind } from './detector-kind.ts'
 import { entityAttributes } from './entity-attributes.ts'

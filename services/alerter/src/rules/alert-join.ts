@@ -3,12 +3,10 @@ import { usersNamedIn, type Alert } from '@vigil/schemas'
 import { ALERT_STORE_ERRORS } from '../adapters/alert-store.ts'
 import { alertUsersSql } from '../adapters/alert-users.ts'
 import { citedEvidence } from '../alert-evidence.ts'
-import { alertIdOf, bucketOf, escalate, severityOfLevel, SEVERITY_IDS, SIGMA_DETECTOR_PREFIX, type RaisedAlert, type Severity } from './sigma-alerts.ts'
+import { alertIdOf, bucketOf, escalate, MODEL_DETECTOR_PREFIX, severityOfLevel, SEVERITY_IDS, SIGMA_DETECTOR_PREFIX, type RaisedAlert, type Severity } from './sigma-alerts.ts'
 
 /** The detector of alerts where a Sigma rule and the anomaly model agree on an entity. */
 export const CORRELATED_DETECTOR = 'correlated'
-/** Model alerts' detectors start with it (build-alert.ts: `model:<name>`). */
-export const MODEL_DETECTOR_PREFIX = 'model:'
 
 export type AlertKind = 'sigma' | 'model'
 
@@ -28,8 +26,9 @@ export interface AlertJoin {
   /**
    * The correlated alerts that just-recorded alerts complete: each Sigma alert paired with each
    * model alert of the same entity whose events reach into its windows (those from its first event
-   * to `seenUntil`) or an adjacent one (joinedWindows), and the reverse. Alerts resolved as suppressed, and those `suppressed` says an active suppression
-   * covers, take part on neither side. A correlated alert names the users of both.
+   * to `seenUntil`) or an adjacent one (joinedWindows), and the reverse. Alerts resolved as
+   * suppressed, and those `suppressed` says an active suppression covers, take part on neither
+   * side. A correlated alert names the users of both.
    */
   correlatedWith(recorded: readonly AlertWithUsers[], suppressed?: (alert: AlertWithUsers) => boolean): Promise<RaisedAlert[]>
 }

@@ -46,9 +46,11 @@ export function severityOfLevel(level: string | null): Severity {
 /** One step more severe, at most critical: for an alert where two detectors agree. */
 export const escalate = (s: Severity): Severity => SEVERITIES[Math.min(SEVERITIES.indexOf(s) + 1, SEVERITIES.length - 1)]!
 
-/** The detector name of a Sigma rule (a detection or a correlation). */
-export const sigmaDetector = (ruleId: string) => `sigma:${ruleId}`
 export const SIGMA_DETECTOR_PREFIX = 'sigma:'
+/** Model alerts' detectors start with it (build-alert.ts: `model:<name>`). */
+export const MODEL_DETECTOR_PREFIX = 'model:'
+/** The detector name of a Sigma rule (a detection or a correlation). */
+export const sigmaDetector = (ruleId: string) => `${SIGMA_DETECTOR_PREFIX}${ruleId}`
 
 /**
  * An alert's id: entity, detector and event-time window, so repeats and redeliveries land on the
