@@ -27,7 +27,9 @@ export async function startHttpServer(port: number, metrics: Metrics, health: He
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, '0.0.0.0', () => resolve())
+    // No host: Node listens on :: where the machine has IPv6 (IPv4 too, mapped), else on 0.0.0.0,
+    // so the probes answer in IPv4-only, dual-stack and IPv6-only clusters alike.
+    server.listen(port, () => resolve())
   })
   return {
     server,
