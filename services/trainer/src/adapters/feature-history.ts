@@ -81,7 +81,7 @@ const CENSUS_MARGIN = 4
 const RANDOM_READ_COST = 4
 
 interface HistoryRow { event_id: string; event_time: Date; vector: number[]; flagged?: boolean }
-/** Which rows of a window a set leaves out, and whether it marks the flagged ones. */
+/** Which rows of a window a set leaves out, and whether it marks the flagged ones (a holdout, which needs no count of what it left out). */
 interface RowFilters { excludeFlagged: boolean; excludeRedriven: boolean; markFlagged: boolean }
 interface SpreadRows { rows: HistoryRow[]; excludedFlagged: number; excludedRedriven: number; flaggedCountShare: number }
 
@@ -136,7 +136,7 @@ export function createFeatureHistory(pool: PgPool, names: readonly string[] = cu
     const { rows } = await pool.query<HistoryRow>(mostlyLeftOut
       ? `WITH kept AS MATERIALIZED (${select}) SELECT * FROM kept ORDER BY sample_key, event_id LIMIT $4`
       : `${select} ORDER BY sample_key, h.event_id LIMIT $4`, [...params, limit])
-    const redriven = filters.excludeRedriven ? await excludedRedrivenRows(params, filters.excludeFlagged) : 0
+    const redriven = filters.excludeRedriven && !filters.markFlagged ? await excludedRedrivenRows(params, filters.excludeFlagged) : 0
     return { rows: oldestFirst(rows), excludedFlagged: census?.flagged ?? 0, excludedRedriven: redriven, flaggedCountShare: census?.share ?? 1 }
   }
 
