@@ -26,7 +26,7 @@ export function renderFeatureDoc(): string {
     '',
     'Generated from `schemas/src/features.ts` by `npm run generate -w @vigil/schemas`; do not edit.',
     `Every event of every family gets every feature, in this order (the models' input order). Windows are`,
-    `per entity (source IP, else the host that logged it; an sshd line that names no client takes the address an earlier line of its connection, the same sshd process, named; not the user, whose events come from many hosts in no fixed order) over ${FEATURE_WINDOW_SECONDS} s of event time ending at the event;`,
+    `per entity (source IP, else the client's host name where the line names it only so, else the host that logged it; an sshd line that names no client takes the address an earlier line of its connection, the same sshd process, named; not the user, whose events come from many hosts in no fixed order) over ${FEATURE_WINDOW_SECONDS} s of event time ending at the event;`,
     'a feature that does not apply to an event\'s family takes its default.',
     '',
     '| # | name | group | families | unit | default | definition |',

@@ -108,7 +108,7 @@ export interface DeadLetterHeader {
   valueBase64?: null | string
 }
 
-/** One parsed event and its feature vector. Keyed by entity (source IP, else host). */
+/** One parsed event and its feature vector. Keyed by entity (source IP, else source host name, else host). */
 export interface FeatureRecord {
   /** <raw-logs topic>/<partition>/<offset>: stable across redelivery */
   eventId: string
@@ -310,6 +310,8 @@ export interface Ssh {
   invalid_user?: null | boolean
   attempts?: null | number
   repeated?: null | number
+  /** on an sshd verdict or PAM authentication failure: whether this line is the authentication attempt Vigil counts (the verdict, or the PAM failure where its host wrote no verdict in the day before it; then the verdict that follows is not); null on other lines */
+  attempt?: null | boolean
 }
 
 /** Zeek detail */

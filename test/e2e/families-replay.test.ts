@@ -115,5 +115,17 @@ describe('every family, end to end', () => {
     expect(Math.max(...burst.map((v) => v.auth_failures))).toBe(80)
     expect(Math.max(...burst.map((v) => v.auth_attempts))).toBe(80)
     expect(burst.every((v) => v.auth_failure_ratio === 1)).toBe(true)
+    // Marked so for the rules too, which count attempts as the windows do.
+    expect(features.filter((f) => f.value.event.source?.ip === '150.183.249.110').every((f) => f.value.event.ssh?.attempt === true)).toBe(true)
+  })
+
+  it('files a client that sshd\'s PAM lines name by host name under that name, with its own windows', async () => {
+    // 23 failures within two minutes from a client pam_unix wrote as rhost=n219076184117.netvigator.com:
+    // until now they joined the windows of the server, combo, with every other client named so.
+    const features = await pipeline.reader.readAll(topics.features)
+    const named = features.filter((f) => f.value.event.event.original.includes('rhost=n219076184117.netvigator.com')).map((f) => f.value)
+    expect(named).toHaveLength(23)
+    expect(named.every((f) => f.entity.kind === 'source.domain' && f.entity.id === 'n219076184117.netvigator.com')).toBe(true)
+    expect(Math.max(...named.map((f) => f.vector.auth_failures))).toBe(23)
   })
 })

@@ -45,6 +45,7 @@ export function sigmaEventOfScore(score: Score): SigmaEvent {
       module: 'vigil', dataset: 'vigil.anomaly', original: score.evidence.line,
     },
     ...(entity.kind === 'source.ip' && { source: { ip: entity.id } }),
+    ...(entity.kind === 'source.domain' && { source: { domain: entity.id } }),
     ...(entity.kind === 'user.name' && { user: { name: entity.id } }),
     ...(entity.kind === 'host.name' && { host: { name: entity.id } }),
   }

@@ -41,7 +41,8 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
 /**
  * The batch's events placed and marked for their windows: an sshd line read against its host's
  * sessions (FeatureStore.sshdSessions) may move to its connection's client address, and be, or not
- * be, the attempt it records.
+ * be, the attempt it records. A verdict or PAM failure says which in `ssh.attempt`, so rules count
+ * attempts as the windows do: once each, on hosts that log only PAM's lines too.
  */
 export async function withWindowMarks(normalized: NormalizedEvent[], featureStore: FeatureStore, geo: GeoLookup | null) {
   const sshdLines = normalized.map(sshdLineOf)
@@ -49,10 +50,15 @@ export async function withWindowMarks(normalized: NormalizedEvent[], featureStor
   return normalized.map((normalizedEvent, i) => {
     const line = sshdLines[i]
     const session = line ? sessions.get(line) : undefined
-    const event = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, geo) : normalizedEvent
-    return { event, marks: windowMarksOf(event, session?.counts) }
+    const placed = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, geo) : normalizedEvent
+    const marks = windowMarksOf(placed, session?.counts)
+    const event = line && line.kind !== 'other' ? withAttemptMark(placed, marks.authAttempt) : placed
+    return { event, marks }
   })
 }
+
+const withAttemptMark = (event: NormalizedEvent, attempt: boolean): NormalizedEvent =>
+  ({ ...event, ecs: { ...event.ecs, ssh: { ...event.ecs.ssh, attempt } } })
 
 // A line that was dead-lettered and then redriven is not taken for what normal looks like: the
 // trainer keeps it out of training, and reads only the features, so they say where the line came from.

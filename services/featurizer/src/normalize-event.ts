@@ -135,13 +135,22 @@ function safeCall<T>(read: (input: ParserInput) => T | null, input: ParserInput)
 }
 
 
+// Every host's name for itself (`rhost=localhost` on a local login): not a client of its own, and
+// as one entity it would join every host's local lines into one window.
+const LOOPBACK_NAME = /^(?:localhost|localhost\.localdomain|ip6-localhost|ip6-loopback)$|\.localhost$/
+
 /**
- * Whose window an event joins: the remote address when there is one, else the host that logged it.
+ * Whose window an event joins: the remote address when there is one, else the remote host's name
+ * when the line gives only that (pam_unix's `rhost=` where sshd resolves names, an access log with
+ * HostnameLookups on), else the host that logged it. A name is the client's, not the server's: filed
+ * under the server, every named attacker of an hour shared its window and its alert.
  * Not the user: a user's events come from many hosts, whose streams reach the featurizer on
  * different partitions in no fixed order, and windows fed that way would not be reproducible.
  */
 export function entityOf(ecs: EcsEvent): Entity {
   if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
+  const remoteName = ecs.source?.domain?.toLowerCase()
+  if (remoteName && !LOOPBACK_NAME.test(remoteName)) return { kind: 'source.domain', id: remoteName }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }
   return { kind: 'host.name', id: 'unknown' }
 }

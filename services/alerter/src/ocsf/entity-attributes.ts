@@ -15,7 +15,7 @@ export interface EntityAttributes {
 
 /**
  * The entity by its kind (the ECS field it was taken from). Detection Finding has no src_endpoint
- * of its own (none up to OCSF 1.5), so a source address is each evidence's src_endpoint; a user is the
+ * of its own (none up to OCSF 1.5), so a source address or name is each evidence's src_endpoint; a user is the
  * actor, a host the device. A kind Vigil does not know is a resource.
  */
 export function entityAttributes(entity: Entity): EntityAttributes {
@@ -24,6 +24,13 @@ export function entityAttributes(entity: Entity): EntityAttributes {
     return {
       evidence: { src_endpoint: { ip: value } },
       observable: { name: 'evidences.src_endpoint.ip', ...OBSERVABLE_TYPE.ip, value },
+      profiles: [],
+    }
+  }
+  if (entity.kind === 'source.domain') {
+    return {
+      evidence: { src_endpoint: { hostname: value } },
+      observable: { name: 'evidences.src_endpoint.hostname', ...OBSERVABLE_TYPE.hostname, value },
       profiles: [],
     }
   }

@@ -126,8 +126,10 @@ export interface Evidence {
   device?: Device
 }
 
+/** A source.ip entity's address, or a source.domain entity's name (the client's, as its lines gave it). */
 export interface NetworkEndpoint {
-  ip: string
+  ip?: string
+  hostname?: string
 }
 
 export interface Actor {

@@ -218,6 +218,11 @@ describe('alerts as OCSF 1.5.0 Detection Findings', () => {
     expect(byIp.metadata.profiles).toBeUndefined()
     expect(byIp.metadata.correlation_uid).toBe(`source.ip:${BRUTE_FORCE_IP}`)
 
+    const byName = toDetectionFinding(modelAlertAbout('source.domain', 'n219076184117.netvigator.com'))
+    expect(byName.evidences.every((e) => e.src_endpoint?.hostname === 'n219076184117.netvigator.com' && e.src_endpoint.ip === undefined)).toBe(true)
+    expect(byName.observables).toEqual([{ name: 'evidences.src_endpoint.hostname', type_id: 1, type: 'Hostname', value: 'n219076184117.netvigator.com' }])
+    expect(avroProblems(overTheWire(byName))).toEqual([])
+
     const byHost = toDetectionFinding(modelAlertAbout('host.name', 'LabSZ'))
     expect(byHost.device).toEqual({ hostname: 'LabSZ', type_id: 0, type: 'Unknown' })
     expect(byHost.observables[0]).toMatchObject({ name: 'device.hostname', type_id: 1, value: 'LabSZ' })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { TransientError } from '@vigil/platform'
 import { createMemoryCorrelationState, createSigmaEngine, type CorrelationState } from '@vigil/sigma'
-import type { Score } from '@vigil/schemas'
+import type { FeatureRecord, Score } from '@vigil/schemas'
 import { createCorrelationFeed } from '../../src/rules/correlation-feed.ts'
 import { mergeFlags } from '../../src/rules/flagged-entities.ts'
 import { handleFeatureRecords, handleScoreRecords, type SigmaDeps } from '../../src/rules/handle-sigma-events.ts'
@@ -44,8 +44,8 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(2)
-    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 1 })
+    expect(total('correlation')).toBe(3)
+    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 2 })
   })
 })
 
@@ -124,6 +124,48 @@ describe('features → Sigma alerts', () => {
     expect(await handleFeatureRecords(delivered([...batch, ...batch]), a.deps)).toEqual([])
     expect([...a.store.alerts.values()].map((r) => [r.body.alertId, r.events.size])).toEqual(before)
     expect(a.published).toHaveLength(2)
+  })
+})
+
+describe('SSH brute force counts each attempt once, as the featurizer marks it (ssh.attempt)', () => {
+  const BY_NAME = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c04'
+  const C = '150.183.249.110'
+  const NAMED = 'n219076184117.netvigator.com'
+  // loghub's Linux sample: a Red Hat /var/log/messages, sshd's PAM lines only.
+  const pamLine = (rhost: string) =>
+    `Jul 10 16:01:43 combo sshd(pam_unix)[30530]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=${rhost}  user=root`
+  const marked = (r: FeatureRecord, attempt: boolean | undefined): FeatureRecord =>
+    ({ ...r, event: { ...r.event, ...(attempt !== undefined && { ssh: { attempt } }) } })
+  const pamFailure = (i: number, seconds: number, ip: string, attempt: boolean) =>
+    marked(sshdRecord(i, seconds, ip, 'ssh_pam_auth_failure', pamLine(ip)), attempt)
+  const verdict = (i: number, seconds: number, ip: string, attempt: boolean | undefined) => marked(failedLogin(i, seconds, ip), attempt)
+  const byName = (r: FeatureRecord): FeatureRecord => {
+    const { ip: _ip, ...source } = r.event.source!
+    return { ...r, entity: { kind: 'source.domain', id: NAMED }, event: { ...r.event, source: { ...source, domain: NAMED }, message: pamLine(NAMED) } }
+  }
+  const alertsOf = async (records: FeatureRecord[]) =>
+    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id])
+
+  it('on a host that logs only PAM\'s lines, its counted failures are the attempts', async () => {
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => pamFailure(i, i, C, true)))).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', C]])
+    // A PAM failure the featurizer did not count (its host writes verdicts) is not an attempt.
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => pamFailure(i, i, C, false)))).toEqual([])
+  })
+
+  it('a verdict whose PAM line already counted is not counted again; one from before the mark counts as always', async () => {
+    // 10 verdicts, 9 of whose PAM failures counted (the tenth's PAM line is in an earlier batch): 9 attempts, under the threshold of 10.
+    const pairs = Array.from({ length: 10 }, (_, i) => [...(i > 0 ? [pamFailure(2 * i, i, A, true)] : []), verdict(2 * i + 1, i, A, false)]).flat()
+    expect(await alertsOf(pairs)).toEqual([])
+    expect(await alertsOf([...pairs, verdict(100, 20, A, true)])).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', A]])
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => verdict(i, i, A, undefined)))).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', A]])
+  })
+
+  it('a client its lines name only by host name is counted by that name, and by address when a line has one', async () => {
+    const named = Array.from({ length: 10 }, (_, i) => byName(pamFailure(i, i, C, true)))
+    expect(await alertsOf(named)).toEqual([[`sigma:${BY_NAME}`, 'source.domain', NAMED]])
+    // A line with both (placed at its connection's address) is counted by address only.
+    const both = named.map((r) => ({ ...r, entity: { kind: 'source.ip', id: C }, event: { ...r.event, source: { ...r.event.source, ip: C } } }))
+    expect(await alertsOf(both)).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', C]])
   })
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createMetrics, REDRIVEN_FROM_HEADER, type DeliveredMessage, type OutgoingRecord, type TypedProducer } from '@vigil/platform'
-import { allTopics, createCodec, topics, type RawLog } from '@vigil/schemas'
+import { allTopics, createCodec, topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from '../../src/adapters/feature-store.ts'
 import { createFeatureContext } from '../../src/compute-features.ts'
 import { createRawLogDecoder } from '../../src/decode-raw-log.ts'
@@ -15,18 +15,18 @@ const firstEvent: WindowStats = {
   httpRequestsLast10s: 0, http4xx: 0, http5xx: 0, distinctPaths: 0, distinctDestinations: 0, previousEventTime: null, lateBeyondGrace: false, user: null,
 }
 
-async function rawLog(offset: string, headers: Record<string, string>): Promise<DeliveredMessage<RawLog>> {
-  return { value: await decode(Buffer.from(LINE), headers), key: null, topic: 'raw-logs', partition: 0, offset, timestamp: 0, headers }
+async function rawLog(offset: string, headers: Record<string, string>, line = LINE): Promise<DeliveredMessage<RawLog>> {
+  return { value: await decode(Buffer.from(line), headers), key: null, topic: 'raw-logs', partition: 0, offset, timestamp: 0, headers }
 }
 
 /** The handler's outputs for a batch: what it sent to which topic. */
-async function featuresOf(messages: DeliveredMessage<RawLog>[]) {
+async function featuresOf(messages: DeliveredMessage<RawLog>[], store: Partial<FeatureStore> = {}) {
   const sent: Array<{ topic: string; record: OutgoingRecord<unknown> }> = []
   const producer: TypedProducer = {
     send: async (topic, records) => void sent.push(...records.map((record) => ({ topic: topic.name, record }))),
     close: async () => {},
   }
-  const featureStore: FeatureStore = { sshdSessions: async () => new Map(), update: async (events) => events.map(() => firstEvent) }
+  const featureStore: FeatureStore = { sshdSessions: async () => new Map(), update: async (events) => events.map(() => firstEvent), ...store }
   const context = createFeatureContext({ timeZone: 'UTC', businessHours: [8, 18], businessDays: [1, 5], sensitivePaths: [], privilegedUsers: [] })
   await handleRawLogs(messages, { featureStore, producer, geo: null, context, metrics: createMetrics('featurizer') })
   return sent
@@ -42,5 +42,23 @@ describe('handleRawLogs', () => {
     expect(sent.map((s) => (s.record.value as { eventId: string }).eventId)).toEqual(['raw-logs/0/7', 'raw-logs/0/8'])
     // Only the provenance goes on: the other headers were the raw line's business.
     expect(sent.map((s) => s.record.headers)).toEqual([undefined, { [REDRIVEN_FROM_HEADER]: 'raw-logs.dlq/3/42' }])
+  })
+
+  it('marks each sshd verdict and PAM failure with whether it is the attempt its host\'s sessions counted, and no other line', async () => {
+    const lines = [
+      'Dec 10 06:55:46 LabSZ sshd[24200]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=173.234.31.186  user=root',
+      LINE,
+      'Dec 10 06:55:48 LabSZ sshd[24200]: Connection closed by 173.234.31.186 [preauth]',
+    ]
+    const messages = await Promise.all(lines.map((line, i) => rawLog(String(i), {}, line)))
+    const attemptsOf = async (pamCounts: boolean) => {
+      const sent = await featuresOf(messages, {
+        // As a host that writes no verdicts answers: its PAM failure is the attempt, the verdict after it is not.
+        sshdSessions: async (sshdLines) => new Map(sshdLines.map((l) => [l, { sessionIp: null, counts: l.kind === 'pam-failure' ? pamCounts : !pamCounts }])),
+      })
+      return sent.map((s) => (s.record.value as FeatureRecord).event.ssh?.attempt)
+    }
+    expect(await attemptsOf(true)).toEqual([true, false, undefined])
+    expect(await attemptsOf(false)).toEqual([false, true, undefined])
   })
 })

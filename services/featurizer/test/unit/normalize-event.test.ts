@@ -66,6 +66,24 @@ describe('normalizeEvent', () => {
     expect(event).toMatchObject({ family: 'web', entity: { kind: 'source.ip', id: '198.51.100.7' }, ecs: { source: { ip: '198.51.100.7' } } })
   })
 
+  it('files a client its line names only by host name under that name, not under the host that logged it', () => {
+    // loghub's Linux sample: sshd resolved the client's name, and pam_unix wrote it as rhost.
+    const pam = (rhost: string) => normalizeEvent(delivered({
+      format: 'RFC3164', hostname: 'combo', appName: 'sshd(pam_unix)', procId: '16207', timestamp: 'Jun 22 03:17:26',
+      message: `authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=${rhost}  user=root`,
+    }))
+    expect(pam('n219076184117.netvigator.com')).toMatchObject({
+      family: 'sshd', entity: { kind: 'source.domain', id: 'n219076184117.netvigator.com' }, ecs: { source: { domain: 'n219076184117.netvigator.com' } },
+    })
+    expect(pam('Mail.Example.ORG').entity).toEqual({ kind: 'source.domain', id: 'mail.example.org' })
+    expect(pam('150.183.249.110').entity).toEqual({ kind: 'source.ip', id: '150.183.249.110' })
+    // Every host's name for itself is no client: its lines stay the host's.
+    for (const self of ['localhost', 'localhost.localdomain', 'ip6-localhost', 'db.localhost']) expect(pam(self).entity).toEqual({ kind: 'host.name', id: 'combo' })
+    // An access log written with HostnameLookups on.
+    const line = 'crawl-66-249-66-1.googlebot.com - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"'
+    expect(normalizeEvent(delivered({ appName: 'apache', timestamp: null, message: line })).entity).toEqual({ kind: 'source.domain', id: 'crawl-66-249-66-1.googlebot.com' })
+  })
+
   it('keeps a PROCID that does not fit process.pid in the line only', () => {
     expect(normalizeEvent(delivered({ procId: '24200', message: FAILED })).ecs.process).toEqual({ name: 'sshd', pid: 24200 })
     expect(normalizeEvent(delivered({ procId: '3000000000', message: FAILED })).ecs.process).toEqual({ name: 'sshd' })
