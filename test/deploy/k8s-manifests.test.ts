@@ -184,6 +184,13 @@ describe('the checks find what they guard against', () => {
     ]))
   })
 
+  it('more Postgres connections at full scale than its default max_connections', () => {
+    const problems = after('prod', check('Postgres connections'), (o) => {
+      find<IConfigMap>(o, 'ConfigMap', 'vigil-scorer-').data!.PG_POOL_SIZE = '5'
+    })
+    expect(problems).toEqual([expect.stringMatching(/up to 125 Postgres connections at full scale \(alerter 12 × 5, scorer 12 × 5, trainer 1 × 5\), over the 97/)])
+  })
+
   it('a second trainer, by replicas, rolling update or an autoscaler', () => {
     const problems = after('dev', check('one trainer'), (o) => {
       const trainer = deployment(o, 'trainer')

@@ -20,6 +20,7 @@ export const CHECKS: Record<string, Check> = {
   'ports in step with their settings and the Services': checkPorts,
   'autoscalers on existing Deployments, within the partitions, on the groups the code uses': checkAutoscalers,
   'one trainer at most': checkTrainerSingleton,
+  'Postgres connections at full scale within its default max_connections': checkPostgresConnections,
   'no secret values in the output': checkNoSecretValues,
   'a disruption budget that never blocks a drain': checkDisruptionBudgets,
   'a network policy per service that lets its traffic through': checkNetworkPolicies,
@@ -305,6 +306,37 @@ function checkAutoscalers(rendered: Rendered, facts: CodeFacts): string[] {
     }
   }
   return problems
+}
+
+// Postgres's default max_connections (100) less its superuser_reserved_connections (3).
+const PG_CONNECTIONS = 97
+
+/**
+ * Every replica an autoscaler may run, each with its full pool (PG_POOL_SIZE, or its config.ts
+ * default): past what Postgres takes, the newest pods fail at start ("sorry, too many clients") just
+ * when the load that scaled them out is highest.
+ */
+function checkPostgresConnections(rendered: Rendered, facts: CodeFacts): string[] {
+  const kinds = byKind(rendered)
+  const maxReplicas = new Map<string, number>([
+    ...kinds.hpas.map((h) => [h.spec?.scaleTargetRef.name ?? '', h.spec?.maxReplicas ?? 1] as const),
+    ...kinds.scaledObjects.map((s) => [s.spec.scaleTargetRef.name, s.spec.maxReplicaCount ?? 100] as const),
+  ])
+  const holders: string[] = []
+  let total = 0
+  for (const { deployment, service, env } of workloads(rendered, facts, kinds)) {
+    const poolSize = service?.settings.shape.PG_POOL_SIZE as { safeParse(v: unknown): { success: boolean; data?: unknown } } | undefined
+    if (!poolSize) continue
+    const parsed = poolSize.safeParse(env.values.PG_POOL_SIZE || undefined)
+    if (!parsed.success) continue // checkSettings reports it
+    const name = deployment.metadata.name
+    const replicas = maxReplicas.get(name) ?? deployment.spec?.replicas ?? 1
+    total += replicas * Number(parsed.data)
+    holders.push(`${name} ${replicas} × ${String(parsed.data)}`)
+  }
+  return total > PG_CONNECTIONS
+    ? [`${rendered.name}: up to ${total} Postgres connections at full scale (${holders.join(', ')}), over the ${PG_CONNECTIONS} of Postgres's default max_connections: lower PG_POOL_SIZE or the maxima, or raise max_connections and this bound`]
+    : []
 }
 
 function checkTrainerSingleton(rendered: Rendered, facts: CodeFacts): string[] {
