@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net'
 import type { DeliveredMessage } from '@vigil/platform'
-import type { Entity, RawLog, RawLogPosition } from '@vigil/schemas'
+import type { Entity, EntityKind, RawLog, RawLogPosition } from '@vigil/schemas'
 import { hostOfPeer, isZonelessSyslogTimestamp, parseSyslogTimestamp } from '@vigil/syslog'
 import { MAX_PID, type EcsEvent, type ParsedFields } from './ecs-event.ts'
 import { parserFor, type FamilyParser, type ParserInput } from './parsers/index.ts'
@@ -61,6 +61,7 @@ export function normalizeEvent(message: DeliveredMessage<RawLog>, timeZones: Sou
   const evidence: RawLogPosition = { topic: message.topic, partition: message.partition, offset: message.offset }
   const { event: parsedEvent, ...rest } = fields ?? { event: { category: [], type: ['info'], action: 'log', outcome: 'unknown' as const } }
   if (rest.source?.ip) rest.source.ip = canonicalIp(rest.source.ip)
+  if (rest.source?.domain) rest.source.domain = canonicalName(rest.source.domain)
   if (rest.destination?.ip) rest.destination.ip = canonicalIp(rest.destination.ip)
   const ecs: EcsEvent = {
     ...rest,
@@ -136,8 +137,9 @@ function safeCall<T>(read: (input: ParserInput) => T | null, input: ParserInput)
 
 
 // Every host's name for itself (`rhost=localhost` on a local login): not a client of its own, and
-// as one entity it would join every host's local lines into one window.
-const LOOPBACK_NAME = /^(?:localhost|localhost\.localdomain|ip6-localhost|ip6-loopback)$|\.localhost$/
+// as one entity it would join every host's local lines into one window. The named-source rules of
+// services/alerter/rules/vigil/ssh-brute-force.yml leave out the same names.
+const LOOPBACK_NAME = /^(?:localhost|localhost\.localdomain|localhost6|localhost6\.localdomain6|ip6-localhost|ip6-loopback)$|\.localhost$/
 
 /**
  * Whose window an event joins: the remote address when there is one, else the remote host's name
@@ -147,9 +149,9 @@ const LOOPBACK_NAME = /^(?:localhost|localhost\.localdomain|ip6-localhost|ip6-lo
  * Not the user: a user's events come from many hosts, whose streams reach the featurizer on
  * different partitions in no fixed order, and windows fed that way would not be reproducible.
  */
-export function entityOf(ecs: EcsEvent): Entity {
+export function entityOf(ecs: EcsEvent): Entity & { kind: EntityKind } {
   if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
-  const remoteName = ecs.source?.domain?.toLowerCase()
+  const remoteName = ecs.source?.domain
   if (remoteName && !LOOPBACK_NAME.test(remoteName)) return { kind: 'source.domain', id: remoteName }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }
   return { kind: 'host.name', id: 'unknown' }
@@ -160,6 +162,15 @@ export function entityOf(ecs: EcsEvent): Entity {
  * sockets log their IPv4 clients) as plain IPv4: one client is one entity, and the IP databases
  * look up IPv4 by its dotted form.
  */
+/**
+ * A host name as one spelling, lower case and without the root's trailing dot, so that one client is
+ * one entity and one Sigma group (DNS names are case-insensitive; `Evil.Example.COM.` is `evil.example.com`).
+ */
+function canonicalName(name: string): string {
+  const lower = name.toLowerCase()
+  return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower
+}
+
 function canonicalIp(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip)
   return mapped && isIPv4(mapped[1]!) ? mapped[1]! : ip

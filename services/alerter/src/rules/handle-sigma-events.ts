@@ -1,6 +1,6 @@
 import { canRetry, TransientError, type DeliveredMessage } from '@vigil/platform'
 import { sigmaEventOfFeatures, sigmaEventOfScore, sourceOf, type SigmaEngine, type SigmaEvent } from '@vigil/sigma'
-import { evidenceOf, type Alert, type FeatureRecord, type Score } from '@vigil/schemas'
+import { ENTITY_KINDS, evidenceOf, type Alert, type Entity, type FeatureRecord, type Score } from '@vigil/schemas'
 import type { CorrelationFeed } from './correlation-feed.ts'
 import type { Flag, FlaggedEntities } from './flagged-entities.ts'
 import { raiseAlerts, type RaiseDeps } from './raise-alerts.ts'
@@ -31,6 +31,7 @@ export interface SigmaDeps extends RaiseDeps {
  * that fired raises an alert (`sigma:<rule id>`, severity from the rule's level, its attribution
  * in the reasons), flags the entity for the trainer over the hit's event time, and goes the way
  * of every alert (raise-alerts.ts), joined with the model's alerts of the same entity and window.
+ * The entity is the event's, or a correlation's group when it is grouped by one entity field (groupEntity).
  * Returns the alerts published.
  */
 export async function handleFeatureRecords(messages: readonly DeliveredMessage<FeatureRecord>[], deps: SigmaDeps): Promise<Alert[]> {
@@ -84,9 +85,10 @@ async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitCo
         const fits = quoted !== null && (firing.type === 'value_count' || quoted.eventId === id)
         return (fits ? quoted : evidenceOf.get(id)) ?? []
       })
-      raised.push(correlationAlert(firing, hit, members, deps.version, deps.windowMs, deps.maxEvidence, now))
+      const about = groupEntity(firing.groupBy) ?? entity
+      raised.push(correlationAlert(firing, { ...hit, entity: about }, members, deps.version, deps.windowMs, deps.maxEvidence, now))
       // The correlation's window: every event it counted lies in it.
-      flags.push({ entity, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })
+      flags.push({ entity: about, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })
     }
   })
   await deps.flags.flag(flags)
@@ -94,4 +96,15 @@ async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitCo
   if (detections > 0) deps.matches?.inc({ kind: 'detection' }, detections)
   if (correlations > 0) deps.matches?.inc({ kind: 'correlation' }, correlations)
   return published
+}
+
+/**
+ * The entity a correlation grouped by one entity field alone is about: its group (many named
+ * clients failing on one host is about the host, not the client that made the count). Null for
+ * other groupings, whose alert is the completing event's entity's.
+ */
+function groupEntity(groupBy: Readonly<Record<string, string>>): Entity | null {
+  const fields = Object.keys(groupBy)
+  const kind = fields.length === 1 ? ENTITY_KINDS.find((k) => k === fields[0]) : undefined
+  return kind === undefined ? null : { kind, id: groupBy[kind]! }
 }

@@ -44,8 +44,8 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(3)
-    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 2 })
+    expect(total('correlation')).toBe(4)
+    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 3 })
   })
 })
 
@@ -129,6 +129,7 @@ describe('features → Sigma alerts', () => {
 
 describe('SSH brute force counts each attempt once, as the featurizer marks it (ssh.attempt)', () => {
   const BY_NAME = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c04'
+  const MANY_NAMES = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c05'
   const C = '150.183.249.110'
   const NAMED = 'n219076184117.netvigator.com'
   // loghub's Linux sample: a Red Hat /var/log/messages, sshd's PAM lines only.
@@ -139,9 +140,9 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
   const pamFailure = (i: number, seconds: number, ip: string, attempt: boolean) =>
     marked(sshdRecord(i, seconds, ip, 'ssh_pam_auth_failure', pamLine(ip)), attempt)
   const verdict = (i: number, seconds: number, ip: string, attempt: boolean | undefined) => marked(failedLogin(i, seconds, ip), attempt)
-  const byName = (r: FeatureRecord): FeatureRecord => {
+  const byName = (r: FeatureRecord, name = NAMED, host = 'combo'): FeatureRecord => {
     const { ip: _ip, ...source } = r.event.source!
-    return { ...r, entity: { kind: 'source.domain', id: NAMED }, event: { ...r.event, source: { ...source, domain: NAMED }, message: pamLine(NAMED) } }
+    return { ...r, entity: { kind: 'source.domain', id: name }, event: { ...r.event, source: { ...source, domain: name }, host: { name: host }, message: pamLine(name) } }
   }
   const alertsOf = async (records: FeatureRecord[]) =>
     (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id])
@@ -166,6 +167,20 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
     // A line with both (placed at its connection's address) is counted by address only.
     const both = named.map((r) => ({ ...r, entity: { kind: 'source.ip', id: C }, event: { ...r.event, source: { ...r.event.source, ip: C } } }))
     expect(await alertsOf(both)).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', C]])
+  })
+
+  it('a host\'s names for itself are no client: local failures on ten hosts are not one source\'s brute force', async () => {
+    const local = ['localhost', 'localhost.localdomain', 'localhost6', 'db.localhost']
+      .flatMap((name, n) => Array.from({ length: 10 }, (_, i) => ({ ...byName(pamFailure(10 * n + i, i, C, true), name, `host${i}`), entity: { kind: 'host.name', id: `host${i}` } })))
+    expect(await alertsOf(local)).toEqual([])
+  })
+
+  it('five named clients failing on one host within five minutes are about the host: a new name per connection is no way around the count', async () => {
+    const rotating = Array.from({ length: 5 }, (_, i) => byName(pamFailure(i, 30 * i, C, true), `h${i}.attacker.example`))
+    expect(await alertsOf(rotating)).toEqual([[`sigma:${MANY_NAMES}`, 'host.name', 'combo']])
+    // Four names, or five on five hosts, are not.
+    expect(await alertsOf(rotating.slice(1))).toEqual([])
+    expect(await alertsOf(rotating.map((r, i) => byName(r, r.entity.id, `host${i}`)))).toEqual([])
   })
 })
 

@@ -75,10 +75,13 @@ describe('normalizeEvent', () => {
     expect(pam('n219076184117.netvigator.com')).toMatchObject({
       family: 'sshd', entity: { kind: 'source.domain', id: 'n219076184117.netvigator.com' }, ecs: { source: { domain: 'n219076184117.netvigator.com' } },
     })
-    expect(pam('Mail.Example.ORG').entity).toEqual({ kind: 'source.domain', id: 'mail.example.org' })
+    // One client, one spelling, in the entity and in the event the rules group by.
+    for (const spelling of ['Mail.Example.ORG', 'mail.example.org.']) {
+      expect(pam(spelling)).toMatchObject({ entity: { kind: 'source.domain', id: 'mail.example.org' }, ecs: { source: { domain: 'mail.example.org' } } })
+    }
     expect(pam('150.183.249.110').entity).toEqual({ kind: 'source.ip', id: '150.183.249.110' })
     // Every host's name for itself is no client: its lines stay the host's.
-    for (const self of ['localhost', 'localhost.localdomain', 'ip6-localhost', 'db.localhost']) expect(pam(self).entity).toEqual({ kind: 'host.name', id: 'combo' })
+    for (const self of ['localhost', 'LOCALHOST.', 'localhost.localdomain', 'localhost6.localdomain6', 'ip6-localhost', 'db.localhost']) expect(pam(self).entity).toEqual({ kind: 'host.name', id: 'combo' })
     // An access log written with HostnameLookups on.
     const line = 'crawl-66-249-66-1.googlebot.com - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"'
     expect(normalizeEvent(delivered({ appName: 'apache', timestamp: null, message: line })).entity).toEqual({ kind: 'source.domain', id: 'crawl-66-249-66-1.googlebot.com' })
