@@ -188,7 +188,11 @@ describe('the checks find what they guard against', () => {
     const problems = after('prod', check('Postgres connections'), (o) => {
       find<IConfigMap>(o, 'ConfigMap', 'vigil-scorer-').data!.PG_POOL_SIZE = '5'
     })
-    expect(problems).toEqual([expect.stringMatching(/up to 125 Postgres connections at full scale \(alerter 12 × 5, scorer 12 × 5, trainer 1 × 5\), over the 97/)])
+    expect(problems).toEqual([expect.stringMatching(/up to 124 Postgres connections at full scale \(models CLI 2, alerter 13 × 4, scorer 13 × 5, trainer 1 × 5\), over the 97/)])
+    // The pods a rollout adds count too: 85 at one pod of surge, 101 at five.
+    expect(after('prod', check('Postgres connections'), (o) => {
+      deployment(o, 'alerter').spec!.strategy!.rollingUpdate!.maxSurge = 5
+    })).toEqual([expect.stringMatching(/up to 101 Postgres connections at full scale \(models CLI 2, alerter 17 × 4, scorer 13 × 2, trainer 1 × 5\)/)])
   })
 
   it('a second trainer, by replicas, rolling update or an autoscaler', () => {

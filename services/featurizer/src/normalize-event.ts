@@ -136,10 +136,15 @@ function safeCall<T>(read: (input: ParserInput) => T | null, input: ParserInput)
 }
 
 
-// Every host's name for itself (`rhost=localhost` on a local login): not a client of its own, and
-// as one entity it would join every host's local lines into one window. The named-source rules of
-// services/alerter/rules/vigil/ssh-brute-force.yml leave out the same names.
-const LOOPBACK_NAME = /^(?:localhost|localhost\.localdomain|localhost6|localhost6\.localdomain6|ip6-localhost|ip6-loopback)$|\.localhost$/
+/**
+ * Every host's name for itself (`rhost=localhost` on a local login), and the suffix of names that
+ * resolve to loopback (RFC 6761): not a client of its own, and as one entity it would join every
+ * host's local lines into one window. The named-source rule of
+ * services/alerter/rules/vigil/ssh-brute-force.yml leaves out the same names (a test holds the two together).
+ */
+export const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', 'localhost.localdomain', 'localhost6', 'localhost6.localdomain6', 'ip6-localhost', 'ip6-loopback'])
+export const LOOPBACK_SUFFIX = '.localhost'
+const isLoopbackName = (name: string) => LOOPBACK_NAMES.has(name) || name.endsWith(LOOPBACK_SUFFIX)
 
 /**
  * Whose window an event joins: the remote address when there is one, else the remote host's name
@@ -152,7 +157,7 @@ const LOOPBACK_NAME = /^(?:localhost|localhost\.localdomain|localhost6|localhost
 export function entityOf(ecs: EcsEvent): Entity & { kind: EntityKind } {
   if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
   const remoteName = ecs.source?.domain
-  if (remoteName && !LOOPBACK_NAME.test(remoteName)) return { kind: 'source.domain', id: remoteName }
+  if (remoteName && !isLoopbackName(remoteName)) return { kind: 'source.domain', id: remoteName }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }
   return { kind: 'host.name', id: 'unknown' }
 }

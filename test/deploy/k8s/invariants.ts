@@ -5,6 +5,7 @@ import type { ServiceName } from '@vigil/schemas'
 import { SERVICE_NAMES, topicSettings, type CodeFacts, type ServiceFacts } from './code-facts.ts'
 import type { K8sObject } from './render.ts'
 import { findSecretValues } from './secret-scan.ts'
+import { CliConfig } from '../../../services/trainer/src/cli/config.ts'
 import { byKind, containerEnv, podTemplateOf, quantity, selects, type ContainerEnv, type Kinds, type Rendered } from './workloads.ts'
 
 // The rules every render of deploy/k8s must keep. Each check returns its problems, one line each
@@ -312,9 +313,10 @@ function checkAutoscalers(rendered: Rendered, facts: CodeFacts): string[] {
 const PG_CONNECTIONS = 97
 
 /**
- * Every replica an autoscaler may run, each with its full pool (PG_POOL_SIZE, or its config.ts
- * default): past what Postgres takes, the newest pods fail at start ("sorry, too many clients") just
- * when the load that scaled them out is highest.
+ * Every replica an autoscaler may run, and the one more a rollout surges to, each with its full pool
+ * (PG_POOL_SIZE, or its config.ts default), and the models CLI that the README runs in the trainer's
+ * pod: past what Postgres takes, the newest pods fail at start ("sorry, too many clients") just when
+ * the load that scaled them out is highest.
  */
 function checkPostgresConnections(rendered: Rendered, facts: CodeFacts): string[] {
   const kinds = byKind(rendered)
@@ -322,8 +324,9 @@ function checkPostgresConnections(rendered: Rendered, facts: CodeFacts): string[
     ...kinds.hpas.map((h) => [h.spec?.scaleTargetRef.name ?? '', h.spec?.maxReplicas ?? 1] as const),
     ...kinds.scaledObjects.map((s) => [s.spec.scaleTargetRef.name, s.spec.maxReplicaCount ?? 100] as const),
   ])
-  const holders: string[] = []
-  let total = 0
+  const cliPool = Number(CliConfig.shape.PG_POOL_SIZE.parse(undefined))
+  const holders = [`models CLI ${cliPool}`]
+  let total = cliPool
   for (const { deployment, service, env } of workloads(rendered, facts, kinds)) {
     const poolSize = service?.settings.shape.PG_POOL_SIZE as { safeParse(v: unknown): { success: boolean; data?: unknown } } | undefined
     if (!poolSize) continue
@@ -331,12 +334,20 @@ function checkPostgresConnections(rendered: Rendered, facts: CodeFacts): string[
     if (!parsed.success) continue // checkSettings reports it
     const name = deployment.metadata.name
     const replicas = maxReplicas.get(name) ?? deployment.spec?.replicas ?? 1
-    total += replicas * Number(parsed.data)
-    holders.push(`${name} ${replicas} × ${String(parsed.data)}`)
+    const pods = replicas + surgeOf(deployment, replicas)
+    total += pods * Number(parsed.data)
+    holders.push(`${name} ${pods} × ${String(parsed.data)}`)
   }
   return total > PG_CONNECTIONS
     ? [`${rendered.name}: up to ${total} Postgres connections at full scale (${holders.join(', ')}), over the ${PG_CONNECTIONS} of Postgres's default max_connections: lower PG_POOL_SIZE or the maxima, or raise max_connections and this bound`]
     : []
+}
+
+/** The pods a rolling update adds above `replicas` (Kubernetes's default maxSurge is 25%, rounded up). */
+function surgeOf(deployment: IDeployment, replicas: number): number {
+  if (deployment.spec?.strategy?.type === 'Recreate') return 0
+  const surge = deployment.spec?.strategy?.rollingUpdate?.maxSurge ?? '25%'
+  return typeof surge === 'number' ? surge : Math.ceil((replicas * Number(surge.replace('%', ''))) / 100)
 }
 
 function checkTrainerSingleton(rendered: Rendered, facts: CodeFacts): string[] {

@@ -11,8 +11,11 @@ export interface MatchedEvent {
   quote?: () => string
 }
 
-/** A fired correlation, with its rule's timespan (ms): the event-time window it counted over. */
-export type FeedFiring = CorrelationMatch & { timespanMs: number }
+/**
+ * A fired correlation, with its rule's timespan (ms): the event-time window it counted over; and, for
+ * value_count, the field whose distinct values it counted (its members).
+ */
+export type FeedFiring = CorrelationMatch & { timespanMs: number; valueField: string | null }
 
 export interface CorrelationFeed {
   /** Feeds a batch's events in order to the correlations their matches name; returns each event's firings. */
@@ -28,7 +31,7 @@ export interface CorrelationFeed {
  */
 export function createCorrelationFeed(correlations: readonly CompiledCorrelation[], state: CorrelationState): CorrelationFeed {
   const correlator = createCorrelator(correlations, state)
-  const timespanOf = new Map(correlations.map((c) => [c.rule.attribution.id, c.rule.timespanMs]))
+  const ruleOf = new Map(correlations.map((c) => [c.rule.attribution.id, c.rule]))
   return {
     async observe(events) {
       const returned = new Set<string>()
@@ -39,7 +42,8 @@ export function createCorrelationFeed(correlations: readonly CompiledCorrelation
           const id = `${firing.rule.id}\u0000${JSON.stringify(firing.groupBy)}\u0000${firing.eventId}`
           if (returned.has(id)) continue
           returned.add(id)
-          firings.push({ ...firing, timespanMs: timespanOf.get(firing.rule.id)! })
+          const { timespanMs, valueField } = ruleOf.get(firing.rule.id)!
+          firings.push({ ...firing, timespanMs, valueField })
         }
         out.push(firings)
       }

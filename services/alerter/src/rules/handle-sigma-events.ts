@@ -32,6 +32,8 @@ export interface SigmaDeps extends RaiseDeps {
  * in the reasons), flags the entity for the trainer over the hit's event time, and goes the way
  * of every alert (raise-alerts.ts), joined with the model's alerts of the same entity and window.
  * The entity is the event's, or a correlation's group when it is grouped by one entity field (groupEntity).
+ * A correlation joins the model's alerts of its entity too: a host that many named clients failed on,
+ * whose own lines the model found anomalous in that window, is the pair an analyst looks at first.
  * Returns the alerts published.
  */
 export async function handleFeatureRecords(messages: readonly DeliveredMessage<FeatureRecord>[], deps: SigmaDeps): Promise<Alert[]> {
@@ -85,10 +87,16 @@ async function handleSigmaEvents(items: readonly { event: SigmaEvent; hit: HitCo
         const fits = quoted !== null && (firing.type === 'value_count' || quoted.eventId === id)
         return (fits ? quoted : evidenceOf.get(id)) ?? []
       })
-      const about = groupEntity(firing.groupBy) ?? entity
-      raised.push(correlationAlert(firing, { ...hit, entity: about }, members, deps.version, deps.windowMs, deps.maxEvidence, now))
-      // The correlation's window: every event it counted lies in it.
-      flags.push({ entity: about, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })
+      const group = groupEntity(firing.groupBy)
+      // An alert about its group (a host) is not described by the features of the event that completed the count (one client's window).
+      const about = group && (group.kind !== entity.kind || group.id !== entity.id) ? { ...hit, entity: group, features: {} } : hit
+      raised.push(correlationAlert(firing, about, members, deps.version, deps.windowMs, deps.maxEvidence, now))
+      // The correlation's window: every event it counted lies in it. What it counted is kept out of
+      // training: the entities whose distinct values a value_count counted (the clients, not the host
+      // they failed on, whose own lines are its baseline), else the alert's entity.
+      const countedKind = firing.type === 'value_count' ? ENTITY_KINDS.find((k) => k === firing.valueField) : undefined
+      const flagged = countedKind ? firing.members.map((id) => ({ kind: countedKind, id })) : [about.entity]
+      for (const e of flagged) flags.push({ entity: e, from: eventTime - firing.timespanMs, to: eventTime, reason: firing.rule.title, source: sigmaDetector(firing.rule.id) })
     }
   })
   await deps.flags.flag(flags)

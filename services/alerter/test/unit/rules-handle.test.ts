@@ -178,6 +178,16 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
   it('five named clients failing on one host within five minutes are about the host: a new name per connection is no way around the count', async () => {
     const rotating = Array.from({ length: 5 }, (_, i) => byName(pamFailure(i, 30 * i, C, true), `h${i}.attacker.example`))
     expect(await alertsOf(rotating)).toEqual([[`sigma:${MANY_NAMES}`, 'host.name', 'combo']])
+    // The clients it counted are kept out of training, not the host, whose own lines are its baseline;
+    // and the alert about the host carries no one client's window as its features.
+    const a = alerter()
+    const [alert] = await handleFeatureRecords(delivered(rotating), a.deps)
+    expect(alert!.features).toEqual({})
+    const last = rotating[4]!.eventTime
+    expect(mergeFlags(a.flags.flags)).toEqual(expect.arrayContaining(rotating.map((r) => ({
+      entity: { kind: 'source.domain', id: r.entity.id }, from: last - 300_000, to: last, reason: 'SSH brute force on one host from many host names', source: `sigma:${MANY_NAMES}`,
+    }))))
+    expect(a.flags.flags.some((f) => f.entity.kind === 'host.name')).toBe(false)
     // Four names, or five on five hosts, are not.
     expect(await alertsOf(rotating.slice(1))).toEqual([])
     expect(await alertsOf(rotating.map((r, i) => byName(r, r.entity.id, `host${i}`)))).toEqual([])

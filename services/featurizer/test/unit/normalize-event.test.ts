@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { parseAllDocuments } from 'yaml'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { RawLog, SyslogHeader } from '@vigil/schemas'
-import { carriedText, FUTURE_TOLERANCE_MS, MAX_CARRIED_LINE_BYTES, normalizeEvent } from '../../src/normalize-event.ts'
+import { carriedText, entityOf, FUTURE_TOLERANCE_MS, LOOPBACK_NAMES, LOOPBACK_SUFFIX, MAX_CARRIED_LINE_BYTES, normalizeEvent } from '../../src/normalize-event.ts'
 import { createSourceTimeZones } from '../../src/source-time-zones.ts'
 
 const ARRIVED = Date.UTC(2025, 11, 10, 12, 0, 0)
@@ -17,6 +20,8 @@ function delivered(header: Partial<SyslogHeader> & { message: string }, line = `
 }
 
 const FAILED = 'Failed password for root from 203.0.113.5 port 2222 ssh2'
+const NAMED_SOURCE_RULES = fileURLToPath(new URL('../../../alerter/rules/vigil/ssh-brute-force.yml', import.meta.url))
+const NAMED_EVENT = normalizeEvent(delivered({ message: FAILED })).ecs
 
 describe('normalizeEvent', () => {
   it('keeps a line\'s own time up to the tolerance after its arrival, and dates one later than that at its arrival', () => {
@@ -85,6 +90,16 @@ describe('normalizeEvent', () => {
     // An access log written with HostnameLookups on.
     const line = 'crawl-66-249-66-1.googlebot.com - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"'
     expect(normalizeEvent(delivered({ appName: 'apache', timestamp: null, message: line })).entity).toEqual({ kind: 'source.domain', id: 'crawl-66-249-66-1.googlebot.com' })
+  })
+
+  it('leaves out of its entities the loopback names the alerter\'s named-source rule leaves out, and no others', () => {
+    const rules = parseAllDocuments(readFileSync(NAMED_SOURCE_RULES, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
+    const [exact, suffix] = rules.find((r) => r.name === 'vigil_ssh_login_failed_named_source')!.detection!.loopback_name as [Record<string, string[]>, Record<string, string>]
+    expect(new Set(exact!['source.domain'])).toEqual(LOOPBACK_NAMES)
+    expect(suffix!['source.domain|endswith']).toBe(LOOPBACK_SUFFIX)
+    const kindOf = (name: string) => entityOf({ ...NAMED_EVENT, source: { domain: name } }).kind
+    for (const name of [...LOOPBACK_NAMES, `db${LOOPBACK_SUFFIX}`]) expect(kindOf(name)).toBe('host.name')
+    expect(kindOf('localhost.example.org')).toBe('source.domain')
   })
 
   it('keeps a PROCID that does not fit process.pid in the line only', () => {
