@@ -9,11 +9,22 @@ export function benchKafka(brokers: string): Kafka {
   return new Kafka({ clientId: `bench-${randomUUID().slice(0, 8)}`, brokers: brokers.split(','), logLevel: logLevel.WARN })
 }
 
+/**
+ * Creates the topics and waits until the broker leads every partition. kafkajs's own wait
+ * (waitForLeaders) gives up on the UNKNOWN_TOPIC_OR_PARTITION a broker started a moment ago answers,
+ * which stopped every benchmark on a fresh stack; the services wait the same way (platform's kafka.ts).
+ */
 export async function createTopics(kafka: Kafka, names: string[], partitions: number): Promise<void> {
   const admin = kafka.admin()
   await admin.connect()
-  await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions })) })
-  await admin.disconnect()
+  try {
+    await admin.createTopics({ waitForLeaders: false, topics: names.map((topic) => ({ topic, numPartitions: partitions })) })
+    for (const topic of names) {
+      await waitFor(`every partition of ${topic} led`, () => admin.fetchTopicOffsets(topic).then((o) => o.length === partitions, () => false), 30_000, 200)
+    }
+  } finally {
+    await admin.disconnect()
+  }
 }
 
 /** Writes `records` in requests of 500. */

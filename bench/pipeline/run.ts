@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { topics, type RawLog } from '@vigil/schemas'
 import { OPENSSH_SAMPLE, readLinesAsRecent, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
-import { startBareRelay } from '../lib/kafka-bench.ts'
+import { createTopics, startBareRelay } from '../lib/kafka-bench.ts'
 import { printTable, quantile } from '../lib/stats.ts'
 
 const N = Number(process.env.BENCH_LINES ?? 20_000)
@@ -22,10 +22,7 @@ async function bareRelay(): Promise<Result> {
   const prefix = uniquePrefix('bench-bare')
   const chain = [topics.rawLogs, topics.features, topics.scores, topics.alerts].map((t) => `${prefix}${t.name}`)
   const kafka = new Kafka({ clientId: 'bench', brokers: stack.KAFKA_BROKERS.split(','), logLevel: logLevel.WARN })
-  const admin = kafka.admin()
-  await admin.connect()
-  await admin.createTopics({ waitForLeaders: true, topics: chain.map((topic) => ({ topic, numPartitions: PARTITIONS })) })
-  await admin.disconnect()
+  await createTopics(kafka, chain, PARTITIONS)
   const relays: ChildProcess[] = []
   for (let hop = 0; hop < 3; hop++) {
     // Timestamps forwarded: each alert's latency runs from the producer that filled raw-logs.
