@@ -132,9 +132,20 @@ const rulesOf = (alert: Alert): readonly RuleLike[] => (alert.rules?.length ? al
 
 function reviewEvents(alert: Alert): string {
   const { kind, id } = alert.entity
-  const stoodOut = (alert.explanations ?? []).map((e) => `${e.feature} ${e.value} (training median ${e.baselineP50}, p99 ${e.baselineP99})`)
+  const stoodOut = (alert.explanations ?? []).map((e) => `${e.feature} ${e.value} (${baselineBeside(e)})`)
   const since = new Date(alert.firstSeen).toISOString()
   return `Review the recent events of ${kind} ${id} from ${since}${stoodOut.length ? `; what stood out: ${stoodOut.join(', ')}` : ''}.`
+}
+
+/**
+ * The training baseline a value stood out against, on the side it left: its p99 above it, its median
+ * below it (an alert keeps those two; a value under the median is low for its training, and its p99
+ * says nothing of that), both in between.
+ */
+function baselineBeside(e: AlertExplanation): string {
+  if (e.value > e.baselineP99) return `training p99 ${e.baselineP99}`
+  if (e.value < e.baselineP50) return `training median ${e.baselineP50}`
+  return `training median ${e.baselineP50}, p99 ${e.baselineP99}`
 }
 
 const join = (...parts: (string | undefined)[]) => parts.filter((p) => p !== undefined).join(' ')

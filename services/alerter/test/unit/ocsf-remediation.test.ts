@@ -23,8 +23,13 @@ describe('the remediation a finding recommends', () => {
     const [first, second] = alert.explanations!
     expect(remediation(alert)).toBe(
       `${actionOf('ssh-brute-force')} Review the recent events of source.ip ${BRUTE_FORCE_IP} from ${new Date(alert.firstSeen).toISOString()}; what stood out: `
-      + `${first!.feature} ${first!.value} (training median 0, p99 3), ${second!.feature} ${second!.value} (training median 0, p99 1), hour_of_day ${alert.explanations![2]!.value} (training median 14, p99 23).`,
+      + `${first!.feature} ${first!.value} (training p99 3), ${second!.feature} ${second!.value} (training p99 1), hour_of_day ${alert.explanations![2]!.value} (training median 14).`,
     )
+    // Each value beside the baseline it left: above p99, below the median, or within both.
+    const beside = (value: number) => remediation({ ...alert, explanations: [{ feature: 'seconds_since_previous', value, baselineP50: 600, baselineP99: 900, contribution: 1 }] })
+    expect(beside(0)).toMatch(/seconds_since_previous 0 \(training median 600\)\.$/)
+    expect(beside(5000)).toMatch(/seconds_since_previous 5000 \(training p99 900\)\.$/)
+    expect(beside(700)).toMatch(/seconds_since_previous 700 \(training median 600, p99 900\)\.$/)
     const timing = { ...alert, explanations: [{ feature: 'hour_of_day', value: 3, baselineP50: 14, baselineP99: 23, contribution: 1 }] }
     expect(remediation(timing)).toMatch(/^Review the recent events of source\.ip/)
   })
