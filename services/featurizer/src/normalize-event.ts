@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net'
+import { BlockList, isIPv4 } from 'node:net'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { Entity, EntityKind, RawLog, RawLogPosition } from '@vigil/schemas'
 import { hostOfPeer, isZonelessSyslogTimestamp, parseSyslogTimestamp } from '@vigil/syslog'
@@ -147,7 +147,20 @@ export const LOOPBACK_SUFFIX = '.localhost'
 const isLoopbackName = (name: string) => LOOPBACK_NAMES.has(name) || name.endsWith(LOOPBACK_SUFFIX)
 
 /**
- * Whose window an event joins: the remote address when there is one, else the remote host's name
+ * Every host's addresses for itself, likewise: a server behind a proxy on its own host logs 127.0.0.1
+ * for every client, and as one entity that would join every such host's lines into one window, and
+ * one partition. The failed-login rule of ssh-brute-force.yml leaves out the same networks.
+ */
+export const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128'] as const
+const loopbackAddresses = new BlockList()
+for (const network of LOOPBACK_NETWORKS) {
+  const [address, prefix] = network.split('/') as [string, string]
+  loopbackAddresses.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6')
+}
+const isLoopbackAddress = (ip: string) => loopbackAddresses.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6')
+
+/**
+ * Whose window an event joins: the remote address when there is one (not the host's own), else the remote host's name
  * when the line gives only that (pam_unix's `rhost=` where sshd resolves names, an access log with
  * HostnameLookups on), else the host that logged it. A name is the client's, not the server's: filed
  * under the server, every named attacker of an hour shared its window and its alert.
@@ -155,7 +168,7 @@ const isLoopbackName = (name: string) => LOOPBACK_NAMES.has(name) || name.endsWi
  * different partitions in no fixed order, and windows fed that way would not be reproducible.
  */
 export function entityOf(ecs: EcsEvent): Entity & { kind: EntityKind } {
-  if (ecs.source?.ip) return { kind: 'source.ip', id: ecs.source.ip }
+  if (ecs.source?.ip && !isLoopbackAddress(ecs.source.ip)) return { kind: 'source.ip', id: ecs.source.ip }
   const remoteName = ecs.source?.domain
   if (remoteName && !isLoopbackName(remoteName)) return { kind: 'source.domain', id: remoteName }
   if (ecs.host?.name) return { kind: 'host.name', id: ecs.host.name }

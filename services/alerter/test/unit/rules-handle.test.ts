@@ -173,6 +173,10 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
     const local = ['localhost', 'localhost.localdomain', 'localhost6', 'db.localhost']
       .flatMap((name, n) => Array.from({ length: 10 }, (_, i) => ({ ...byName(pamFailure(10 * n + i, i, C, true), name, `host${i}`), entity: { kind: 'host.name', id: `host${i}` } })))
     expect(await alertsOf(local)).toEqual([])
+    // Nor are failures from a host's own address (an SSH tunnel, a local proxy): the featurizer files them under each host.
+    const fromItself = ['127.0.0.1', '::1'].flatMap((ip, n) => Array.from({ length: 10 }, (_, i) =>
+      ({ ...verdict(10 * n + i, i, ip, true), entity: { kind: 'host.name', id: `host${i}` } })))
+    expect(await alertsOf(fromItself)).toEqual([])
   })
 
   it('five named clients failing on one host within five minutes are about the host: a new name per connection is no way around the count', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import type { DeliveredMessage } from '@vigil/platform'
 import type { RawLog, SyslogHeader } from '@vigil/schemas'
-import { carriedText, entityOf, FUTURE_TOLERANCE_MS, LOOPBACK_NAMES, LOOPBACK_SUFFIX, MAX_CARRIED_LINE_BYTES, normalizeEvent } from '../../src/normalize-event.ts'
+import { carriedText, entityOf, FUTURE_TOLERANCE_MS, LOOPBACK_NAMES, LOOPBACK_NETWORKS, LOOPBACK_SUFFIX, MAX_CARRIED_LINE_BYTES, normalizeEvent } from '../../src/normalize-event.ts'
 import { createSourceTimeZones } from '../../src/source-time-zones.ts'
 
 const ARRIVED = Date.UTC(2025, 11, 10, 12, 0, 0)
@@ -100,6 +100,17 @@ describe('normalizeEvent', () => {
     const kindOf = (name: string) => entityOf({ ...NAMED_EVENT, source: { domain: name } }).kind
     for (const name of [...LOOPBACK_NAMES, `db${LOOPBACK_SUFFIX}`]) expect(kindOf(name)).toBe('host.name')
     expect(kindOf('localhost.example.org')).toBe('source.domain')
+  })
+
+  it('files a line from the host\'s own address under the host, as the failed-login rule leaves those networks out', () => {
+    const rules = parseAllDocuments(readFileSync(NAMED_SOURCE_RULES, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
+    const loopback = rules.find((r) => r.name === 'vigil_ssh_login_failed')!.detection!.loopback_address as Record<string, string[]>
+    expect(loopback['source.ip|cidr']).toEqual([...LOOPBACK_NETWORKS])
+    // A server behind a proxy on its own host: every client is 127.0.0.1 (or ::1, or mapped).
+    const behindProxy = (client: string) => normalizeEvent(delivered({ appName: 'apache', timestamp: null, message: `${client} - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"` }))
+    for (const client of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(behindProxy(client).entity).toEqual({ kind: 'host.name', id: 'web1' })
+    expect(behindProxy('128.0.0.1').entity).toEqual({ kind: 'source.ip', id: '128.0.0.1' })
+    expect(behindProxy('::2').entity).toEqual({ kind: 'source.ip', id: '::2' })
   })
 
   it('keeps a PROCID that does not fit process.pid in the line only', () => {
