@@ -20,7 +20,12 @@ export async function createTopics(kafka: Kafka, names: string[], partitions: nu
   try {
     await admin.createTopics({ waitForLeaders: false, topics: names.map((topic) => ({ topic, numPartitions: partitions })) })
     for (const topic of names) {
-      await waitFor(`every partition of ${topic} led`, () => admin.fetchTopicOffsets(topic).then((o) => o.length === partitions, () => false), 30_000, 200)
+      // Until the broker leads them all, the offsets fail (the last failure is in the timeout's message).
+      await waitFor(`every partition of ${topic} led`, async () => {
+        const offsets = await admin.fetchTopicOffsets(topic)
+        if (offsets.length !== partitions) throw new Error(`${topic} exists with ${offsets.length} partitions, not ${partitions}`)
+        return true
+      }, 30_000, 200)
     }
   } finally {
     await admin.disconnect()

@@ -140,12 +140,13 @@ function reviewEvents(alert: Alert): string {
 /**
  * The training baseline a value stood out against, on the side it left: its p99 above it, its median
  * below it (an alert keeps those two; a value under the median is low for its training, and its p99
- * says nothing of that), both in between.
+ * says nothing of that). A value within both stood out for its rarity (the scorer names a flag set
+ * in few training rows), which its range alone would not say.
  */
 function baselineBeside(e: AlertExplanation): string {
   if (e.value > e.baselineP99) return `training p99 ${e.baselineP99}`
   if (e.value < e.baselineP50) return `training median ${e.baselineP50}`
-  return `training median ${e.baselineP50}, p99 ${e.baselineP99}`
+  return `rare in training, median ${e.baselineP50}, p99 ${e.baselineP99}`
 }
 
 const join = (...parts: (string | undefined)[]) => parts.filter((p) => p !== undefined).join(' ')

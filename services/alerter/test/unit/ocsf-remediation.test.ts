@@ -29,7 +29,7 @@ describe('the remediation a finding recommends', () => {
     const beside = (value: number) => remediation({ ...alert, explanations: [{ feature: 'seconds_since_previous', value, baselineP50: 600, baselineP99: 900, contribution: 1 }] })
     expect(beside(0)).toMatch(/seconds_since_previous 0 \(training median 600\)\.$/)
     expect(beside(5000)).toMatch(/seconds_since_previous 5000 \(training p99 900\)\.$/)
-    expect(beside(700)).toMatch(/seconds_since_previous 700 \(training median 600, p99 900\)\.$/)
+    expect(beside(700)).toMatch(/seconds_since_previous 700 \(rare in training, median 600, p99 900\)\.$/)
     const timing = { ...alert, explanations: [{ feature: 'hour_of_day', value: 3, baselineP50: 14, baselineP99: 23, contribution: 1 }] }
     expect(remediation(timing)).toMatch(/^Review the recent events of source\.ip/)
   })
