@@ -176,11 +176,6 @@ export function entityOf(ecs: EcsEvent): Entity & { kind: EntityKind } {
 }
 
 /**
- * An IPv4 address written as IPv4-mapped IPv6 (`::ffff:192.0.2.1`, as servers on dual-stack
- * sockets log their IPv4 clients) as plain IPv4: one client is one entity, and the IP databases
- * look up IPv4 by its dotted form.
- */
-/**
  * A host name as one spelling, lower case and without the root's trailing dot, so that one client is
  * one entity and one Sigma group (DNS names are case-insensitive; `Evil.Example.COM.` is `evil.example.com`).
  */
@@ -189,9 +184,19 @@ function canonicalName(name: string): string {
   return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower
 }
 
+/**
+ * An IPv4 address written as IPv4-mapped IPv6 (`::ffff:192.0.2.1`, as servers on dual-stack
+ * sockets log their IPv4 clients) as plain IPv4: one client is one entity, and the IP databases
+ * look up IPv4 by its dotted form.
+ */
 function canonicalIp(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip)
-  return mapped && isIPv4(mapped[1]!) ? mapped[1]! : ip
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!
+  // The same in hex (`::ffff:7f00:1`), as some loggers print it: the rules' cidr tests read it as IPv6.
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip)
+  if (!hex) return ip
+  const [high, low] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)]
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
 }
 
 function pidOf(procId: string | null): { pid?: number } {

@@ -44,8 +44,8 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(4)
-    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 3 })
+    expect(total('correlation')).toBe(5)
+    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 4 })
   })
 })
 
@@ -130,6 +130,7 @@ describe('features → Sigma alerts', () => {
 describe('SSH brute force counts each attempt once, as the featurizer marks it (ssh.attempt)', () => {
   const BY_NAME = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c04'
   const MANY_NAMES = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c05'
+  const FROM_ITSELF = '5b0d6c1e-7a43-4f2e-9c8b-1e6f3a2d4c07'
   const C = '150.183.249.110'
   const NAMED = 'n219076184117.netvigator.com'
   // loghub's Linux sample: a Red Hat /var/log/messages, sshd's PAM lines only.
@@ -174,9 +175,14 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
       .flatMap((name, n) => Array.from({ length: 10 }, (_, i) => ({ ...byName(pamFailure(10 * n + i, i, C, true), name, `host${i}`), entity: { kind: 'host.name', id: `host${i}` } })))
     expect(await alertsOf(local)).toEqual([])
     // Nor are failures from a host's own address (an SSH tunnel, a local proxy): the featurizer files them under each host.
-    const fromItself = ['127.0.0.1', '::1'].flatMap((ip, n) => Array.from({ length: 10 }, (_, i) =>
-      ({ ...verdict(10 * n + i, i, ip, true), entity: { kind: 'host.name', id: `host${i}` } })))
+    const onHost = (r: FeatureRecord, host: string): FeatureRecord => ({ ...r, entity: { kind: 'host.name', id: host }, event: { ...r.event, host: { name: host } } })
+    const fromItself = ['127.0.0.1', '::1'].flatMap((ip, n) => Array.from({ length: 10 }, (_, i) => onHost(verdict(10 * n + i, i, ip, true), `host${i}`)))
     expect(await alertsOf(fromItself)).toEqual([])
+    // Ten on one host are that host's: a local guess, or one through a port forward.
+    const onOneHost = [...Array.from({ length: 5 }, (_, i) => onHost(verdict(i, i, '127.0.0.1', true), 'db1')),
+      ...Array.from({ length: 5 }, (_, i) => byName(pamFailure(10 + i, 10 + i, C, true), 'localhost', 'db1'))]
+      .map((r) => ({ ...r, entity: { kind: 'host.name', id: 'db1' } }))
+    expect(await alertsOf(onOneHost)).toEqual([[`sigma:${FROM_ITSELF}`, 'host.name', 'db1']])
   })
 
   it('five named clients failing on one host within five minutes are about the host: a new name per connection is no way around the count', async () => {

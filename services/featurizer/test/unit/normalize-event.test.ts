@@ -94,9 +94,11 @@ describe('normalizeEvent', () => {
 
   it('leaves out of its entities the loopback names the alerter\'s named-source rule leaves out, and no others', () => {
     const rules = parseAllDocuments(readFileSync(NAMED_SOURCE_RULES, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
-    const [exact, suffix] = rules.find((r) => r.name === 'vigil_ssh_login_failed_named_source')!.detection!.loopback_name as [Record<string, string[]>, Record<string, string>]
-    expect(new Set(exact!['source.domain'])).toEqual(LOOPBACK_NAMES)
-    expect(suffix!['source.domain|endswith']).toBe(LOOPBACK_SUFFIX)
+    for (const name of ['vigil_ssh_login_failed_named_source', 'vigil_ssh_login_failed_loopback']) {
+      const [exact, suffix] = rules.find((r) => r.name === name)!.detection!.loopback_name as [Record<string, string[]>, Record<string, string>]
+      expect(new Set(exact!['source.domain'])).toEqual(LOOPBACK_NAMES)
+      expect(suffix!['source.domain|endswith']).toBe(LOOPBACK_SUFFIX)
+    }
     const kindOf = (name: string) => entityOf({ ...NAMED_EVENT, source: { domain: name } }).kind
     for (const name of [...LOOPBACK_NAMES, `db${LOOPBACK_SUFFIX}`]) expect(kindOf(name)).toBe('host.name')
     expect(kindOf('localhost.example.org')).toBe('source.domain')
@@ -104,11 +106,15 @@ describe('normalizeEvent', () => {
 
   it('files a line from the host\'s own address under the host, as the failed-login rule leaves those networks out', () => {
     const rules = parseAllDocuments(readFileSync(NAMED_SOURCE_RULES, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
-    const loopback = rules.find((r) => r.name === 'vigil_ssh_login_failed')!.detection!.loopback_address as Record<string, string[]>
-    expect(loopback['source.ip|cidr']).toEqual([...LOOPBACK_NETWORKS])
+    for (const name of ['vigil_ssh_login_failed', 'vigil_ssh_login_failed_loopback']) {
+      const loopback = rules.find((r) => r.name === name)!.detection!.loopback_address as Record<string, string[]>
+      expect(loopback['source.ip|cidr']).toEqual([...LOOPBACK_NETWORKS])
+    }
     // A server behind a proxy on its own host: every client is 127.0.0.1 (or ::1, or mapped).
     const behindProxy = (client: string) => normalizeEvent(delivered({ appName: 'apache', timestamp: null, message: `${client} - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"` }))
-    for (const client of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(behindProxy(client).entity).toEqual({ kind: 'host.name', id: 'web1' })
+    for (const client of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1']) expect(behindProxy(client).entity).toEqual({ kind: 'host.name', id: 'web1' })
+    // Mapped IPv4 in hex is written as the IPv4 it is, in the event the rules test too.
+    expect(behindProxy('::FFFF:c633:6407')).toMatchObject({ entity: { kind: 'source.ip', id: '198.51.100.7' }, ecs: { source: { ip: '198.51.100.7' } } })
     expect(behindProxy('128.0.0.1').entity).toEqual({ kind: 'source.ip', id: '128.0.0.1' })
     expect(behindProxy('::2').entity).toEqual({ kind: 'source.ip', id: '::2' })
   })
