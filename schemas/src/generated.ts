@@ -310,7 +310,7 @@ export interface Ssh {
   invalid_user?: null | boolean
   attempts?: null | number
   repeated?: null | number
-  /** on an sshd verdict or PAM authentication failure: whether this line is the authentication attempt Vigil counts (the verdict, or the PAM failure where its host wrote no verdict in the day before it; then the verdict that follows is not); null on other lines */
+  /** on an sshd verdict, PAM authentication failure or Invalid user line: whether this line is the authentication attempt Vigil counts (the verdict; the PAM failure where its host wrote no verdict in the day before it; the Invalid user line that names its connection, since sshd writes no verdict when the client tries no password; then the connection's verdict that follows is not); null on other lines */
   attempt?: null | boolean
 }
 
@@ -343,7 +343,7 @@ export interface RawLogPosition {
 
 /** generated from schemas/src/features.ts; edit there */
 export interface FeatureVector {
-  /** authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, or by its PAM failure line where the host wrote no verdict in the day before it (its verdict then does not count again) (count) */
+  /** authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, by its PAM failure line where the host wrote no verdict in the day before it, or by its `Invalid user` line (sshd writes no verdict when the client tries no password); its verdict then does not count again (count) */
   auth_attempts: number
   /** failed authentications by the entity in the window (count) */
   auth_failures: number

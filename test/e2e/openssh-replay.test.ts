@@ -73,7 +73,8 @@ describe('the OpenSSH sample, end to end', () => {
     const first = features.filter((f) => f.event.process?.pid === 24200)
     expect(first.length).toBeGreaterThanOrEqual(6)
     expect(new Set(first.map((f) => f.entity.id))).toEqual(new Set(['173.234.31.186']))
-    // One failed password, one attempt: its pam_unix line stood alone (the host's first) and counted it.
+    // One failed password, one attempt: its Invalid user line counted it; neither its pam_unix line,
+    // which stood alone (the host's first), nor its verdict counts again.
     expect(Math.max(...first.map((f) => f.vector.auth_attempts))).toBe(1)
     // Every line of a connection after one that named its client, the client's.
     const clientOf = new Map<number, string>()

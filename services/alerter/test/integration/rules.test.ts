@@ -38,16 +38,28 @@ const WINDOW_MS = 600_000
 const RECEIVED_AT = Date.UTC(2026, 0, 5)
 
 /**
- * From the log lines alone, when the brute-force correlation fires: per source, failed logins
- * ("Failed <method> for ... from <ip>") in time order; it fires when ten lie in (t - 5 min, t], and
+ * From the log lines alone, when the brute-force correlation fires: per source, failed login attempts
+ * in time order, each once: an "Invalid user <name> from <ip>" line, and each "Failed <method> for ...
+ * from <ip>" verdict but a connection's (sshd pid's) first after its Invalid user line, which is that
+ * attempt (sshd's LoginGraceTime, 120 s, apart at most). It fires when ten lie in (t - 5 min, t], and
  * starts counting afresh after. Times are seconds of the day (every line is of Dec 10).
  */
 function expectedFirings(lines: readonly string[]): Map<string, number[]> {
   const failures = new Map<string, number[]>()
+  const invalidUserOf = new Map<string, { ip: string; t: number }>() // by pid, until its first verdict
   for (const line of lines) {
-    const m = /^\w{3} +\d+ (\d\d):(\d\d):(\d\d) \S+ sshd\[\d+\]: Failed \S+ for .* from (\d+\.\d+\.\d+\.\d+) port/.exec(line)
+    const m = /^\w{3} +\d+ (\d\d):(\d\d):(\d\d) \S+ sshd\[(\d+)\]: (?:(Invalid|Illegal) user .* from (\d+\.\d+\.\d+\.\d+)(?: port \d+)?$|Failed \S+ for .* from (\d+\.\d+\.\d+\.\d+) port)/.exec(line)
     if (!m) continue
-    failures.set(m[4]!, [...(failures.get(m[4]!) ?? []), Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])])
+    const [t, pid, ip] = [Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]), m[4]!, (m[6] ?? m[7])!]
+    if (m[5]) invalidUserOf.set(pid, { ip, t })
+    else {
+      const invalidUser = invalidUserOf.get(pid)
+      if (invalidUser?.ip === ip && t - invalidUser.t <= 120) {
+        invalidUserOf.delete(pid)
+        continue
+      }
+    }
+    failures.set(ip, [...(failures.get(ip) ?? []), t])
   }
   const firings = new Map<string, number[]>()
   for (const [ip, times] of failures) {

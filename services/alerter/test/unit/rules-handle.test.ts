@@ -162,6 +162,20 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => verdict(i, i, A, undefined)))).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', A]])
   })
 
+  it('an Invalid user line the featurizer counted is the attempt: the honeynet\'s OpenSSH 3 wrote nothing else of 128 tries', async () => {
+    const H = '211.141.89.73'
+    const illegal = (i: number, attempt: boolean | undefined) =>
+      marked(sshdRecord(i, i, H, 'ssh_invalid_user', `Jan 31 18:22:24 combo sshd[${30159 + i}]: Illegal user jordan${i} from ${H}`), attempt)
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => illegal(i, true)))).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', H]])
+    // Unmarked (from a featurizer before the mark) or not counted: as before, its verdict is the attempt.
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => illegal(i, undefined)))).toEqual([])
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => illegal(i, false)))).toEqual([])
+    // Today's sshd: a line and its verdict, which the featurizer did not count again, are one attempt each: 9, under the threshold.
+    const connections = Array.from({ length: 9 }, (_, i) => [illegal(2 * i, true), verdict(2 * i + 1, i, H, false)]).flat()
+    expect(await alertsOf(connections)).toEqual([])
+    expect(await alertsOf([...connections, illegal(100, true)])).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', H]])
+  })
+
   it('a client its lines name only by host name is counted by that name, and by address when a line has one', async () => {
     const named = Array.from({ length: 10 }, (_, i) => byName(pamFailure(i, i, C, true)))
     expect(await alertsOf(named)).toEqual([[`sigma:${BY_NAME}`, 'source.domain', NAMED]])

@@ -54,9 +54,11 @@ export interface SshdSessionAnswer {
   /** for a line that names no client address: its connection's, when an earlier line of it named one */
   sessionIp: string | null
   /**
-   * a verdict: whether it counts as the attempt (not a failed one whose connection's PAM failure
-   * stood alone and counted for it); a PAM failure: whether it stands alone, no verdict of its host
-   * in the day before it; another line: false
+   * a verdict: whether it counts as the attempt (not the failed one whose connection's PAM failure
+   * stood alone, or whose `Invalid user` line, counted for it); a PAM failure: whether it stands
+   * alone, no verdict of its host in the day before it nor an `Invalid user` line of its connection
+   * that counted; an `Invalid user` line: whether it names its connection (a pid and an address),
+   * so that its verdict, if one follows, can be told apart; another line: false
    */
   counts: boolean
 }
@@ -65,7 +67,7 @@ export interface FeatureStore {
   /**
    * Reads the batch's sshd lines against what their hosts' sshd wrote before (sshd-sessions.lua),
    * and records them: the client address of an address-less line's connection (its process id), and
-   * whether a verdict or a PAM failure is the attempt. One round trip, none for a batch without sshd lines.
+   * whether a verdict, a PAM failure or an `Invalid user` line is the attempt. One round trip, none for a batch without sshd lines.
    */
   sshdSessions(lines: readonly SshdLine[]): Promise<ReadonlyMap<SshdLine, SshdSessionAnswer>>
   /** Adds a batch of events to their entities' windows and reads back each event's window, in one round trip. */
@@ -98,11 +100,13 @@ const SSHD_VERDICT_HORIZON_MS = 86_400_000
 const SSHD_VERDICTS_KEPT = 64
 /** the longest a PAM failure comes before its verdict (pam_faildelay, 2 s by default, lies between) */
 const SSHD_PAM_TO_VERDICT_MS = 60_000
+/** the longest an `Invalid user` line comes before its connection's first verdict: sshd's LoginGraceTime, 120 s by default */
+const SSHD_USER_TO_VERDICT_MS = 120_000
 /** wall-clock expiry of a host's hour of sessions: the hour after it reads it too */
 const SSHD_SESSION_TTL_SECONDS = 2 * 3600
 /** how long after a line named its client a line of the same sshd process with none is placed there (a reused pid is another connection) */
 const SSHD_SESSION_MS = 600_000
-const SSHD_KINDS: Record<SshdLine['kind'], string> = { 'failed-verdict': 'f', 'accepted-verdict': 'v', 'pam-failure': 'p', 'other': 'o' }
+const SSHD_KINDS: Record<SshdLine['kind'], string> = { 'failed-verdict': 'f', 'accepted-verdict': 'v', 'pam-failure': 'p', 'invalid-user': 'i', 'other': 'o' }
 /** logins remembered per user for redeliveries */
 const USER_MEMO_MAX = 1000
 
@@ -139,11 +143,11 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilSshdSessions(...args: Array<string | number>): unknown }
       for (const [host, hostLines] of byHost) {
         pipeline.vigilSshdSessions(`${hostBase(host)}:sshd-verdicts`, `${hostBase(host)}:sshd-sessions`,
-          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_SESSION_MS, SSHD_SESSION_TTL_SECONDS,
+          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_USER_TO_VERDICT_MS, SSHD_SESSION_MS, SSHD_SESSION_TTL_SECONDS,
           ...hostLines.flatMap((l) => [SSHD_KINDS[l.kind], l.time, l.pid ?? '', l.ip ?? '', l.eventId]))
       }
       const results = await execPipeline(pipeline)
-      const answers = new Map<SshdLine, SshdSessionAnswer>() // a line left out has none: a verdict counts, a PAM failure does not
+      const answers = new Map<SshdLine, SshdSessionAnswer>() // a line left out has none: a verdict counts, a PAM failure or `Invalid user` line does not
       let call = 0
       for (const hostLines of byHost.values()) {
         const values = results[call++]![1] as string[]

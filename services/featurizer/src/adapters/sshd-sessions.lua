@@ -1,24 +1,33 @@
 -- One host's sshd lines of a batch, in stream order, read against what its sshd wrote before: which
--- connection an address-less line belongs to, and whether a verdict or a PAM failure is the attempt.
+-- connection an address-less line belongs to, and whether a verdict, a PAM failure or an `Invalid
+-- user` line is the attempt.
 -- KEYS[1]: the host's recent verdict times (sorted set; score and member the event time)
 -- KEYS[2]: the base of the host's session hashes, one per hour of event time (':<hour>'), fields:
 --   's<pid>': 'time|address' of the newest line of sshd process <pid> that named its client;
 --   'a<pid>': 'time|address|consumer' of the PAM failure of <pid> that stood alone and counted, and
 --     the event id of the failed verdict found to be its attempt ('' before);
+--   'u<pid>': the same of the `Invalid user` line of <pid>, which counted;
 --   'm<event id>': the answer a line got (address and flag), given again when the line comes again;
--- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, sessionMs, sessionTtl, then 5 values per line:
---   kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'o' other), event time, pid
---   ('' none), client address ('' none), event id.
+-- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, userPairMs, sessionMs, sessionTtl, then 5 values
+--   per line: kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'i' `Invalid user`,
+--   'o' other), event time, pid ('' none), client address ('' none), event id. pairMs: how long
+--   after a PAM failure its verdict may come; userPairMs: after an `Invalid user` line.
+-- The `Invalid user` line is the attempt wherever it names its connection: sshd writes no verdict
+--   when the client tries no password (OpenSSH 3's `Illegal user`, a scanner that offers a name and
+--   goes), and when it writes one, the connection's first failed verdict does not count again. A PAM
+--   failure of the same connection is the same attempt.
 -- Returns 2 values per line: the connection's address for a line that names none ('' unknown), and
 --   for a verdict whether it counts as the attempt (0: a failed one whose PAM failure stood alone and
---   counted), for a PAM failure whether it stands alone (no verdict of the host in the horizon before
---   it; a time older than every verdict kept, when some were dropped, is taken for one beside a
---   verdict), for another line 0.
+--   counted, or whose `Invalid user` line counted), for a PAM failure whether it stands alone (no
+--   verdict of the host in the horizon before it: a time older than every verdict kept, when some
+--   were dropped, is taken for one beside a verdict; and no `Invalid user` line of its connection
+--   that counted), for an `Invalid user` line whether it names its connection (pid and address), for
+--   another line 0.
 -- A line that comes again (a retried batch) gets the answer it got the first time: later lines of
 -- the first delivery changed the verdicts and sessions it would be read against now.
 local verdicts, sessions = KEYS[1], KEYS[2]
-local verdictTtl, kept, horizon, pairMs, sessionMs, sessionTtl =
-  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local verdictTtl, kept, horizon, pairMs, userPairMs, sessionMs, sessionTtl =
+  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local HOUR = 3600000
 local touched = {}
 local verdictAdded = false
@@ -56,7 +65,25 @@ local function write(k, field, value)
   touched[k] = true
 end
 
-for i = 7, #ARGV, 5 do
+-- The line stored at a connection's field ('a' or 'u' and pid) that counted for the client within
+-- withinMs before t, and is not yet the attempt of another verdict than id; nil when there is none.
+local function unclaimed(t, field, client, withinMs, id)
+  local value, k = lookup(t, field)
+  if not value then return nil end
+  local at, from, consumer = string.match(value, '^([^|]*)|([^|]*)|(.*)$')
+  local since = t - tonumber(at)
+  if from ~= client or since < 0 or since > withinMs or (consumer ~= '' and consumer ~= id) then return nil end
+  return k, at .. '|' .. from .. '|'
+end
+-- Whether a failed verdict is the attempt such a line counted; if so, the line is its.
+local function claim(t, field, client, withinMs, id)
+  local k, stored = unclaimed(t, field, client, withinMs, id)
+  if not k then return false end
+  write(k, field, stored .. id)
+  return true
+end
+
+for i = 8, #ARGV, 5 do
   local kind, tText, pid, address, id = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local t = tonumber(tText)
   -- Only answers that later lines can change are kept: an accepted verdict always counts, and a
@@ -84,16 +111,9 @@ for i = 7, #ARGV, 5 do
     local client = address ~= '' and address or sessionAddress
     if kind == 'f' or kind == 'v' then
       flag = '1'
-      if kind == 'f' and pid ~= '' and client ~= '' then
-        local value, k = lookup(t, 'a' .. pid)
-        if value then
-          local at, from, consumer = string.match(value, '^([^|]*)|([^|]*)|(.*)$')
-          local since = t - tonumber(at)
-          if from == client and since >= 0 and since <= pairMs and (consumer == '' or consumer == id) then
-            flag = '0'
-            write(k, 'a' .. pid, at .. '|' .. from .. '|' .. id)
-          end
-        end
+      if kind == 'f' and pid ~= '' and client ~= ''
+        and (claim(t, 'a' .. pid, client, pairMs, id) or claim(t, 'u' .. pid, client, userPairMs, id)) then
+        flag = '0'
       end
       redis.call('ZADD', verdicts, tText, tText)
       verdictAdded = true
@@ -102,10 +122,15 @@ for i = 7, #ARGV, 5 do
       if alone and redis.call('ZCARD', verdicts) >= kept then
         alone = t >= tonumber(redis.call('ZRANGE', verdicts, 0, 0, 'WITHSCORES')[2])
       end
+      -- its connection's `Invalid user` line counted the attempt
+      if alone and pid ~= '' and client ~= '' and unclaimed(t, 'u' .. pid, client, userPairMs, '') then alone = false end
       if alone then
         flag = '1'
         if pid ~= '' and client ~= '' then write(bucket(t), 'a' .. pid, tText .. '|' .. client .. '|') end
       end
+    elseif kind == 'i' and pid ~= '' and client ~= '' then
+      flag = '1'
+      write(bucket(t), 'u' .. pid, tText .. '|' .. client .. '|')
     end
     if remembered then write(memoKey, memoField, sessionAddress .. '|' .. flag) end
   end

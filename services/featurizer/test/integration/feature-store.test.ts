@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createRedis } from '@vigil/platform'
 import { uniquePrefix } from '@vigil/testkit'
 import { createFeatureStore, type FeatureStore, type WindowStats } from '../../src/adapters/feature-store.ts'
-import { windowMarksOf } from '../../src/compute-features.ts'
+import { windowMarksOf, type SshdLine } from '../../src/compute-features.ts'
 import type { NormalizedEvent } from '../../src/normalize-event.ts'
 
 // The entity windows against the real Redis: counts by hand-worked expectations, the same answers
@@ -245,7 +245,7 @@ describe('entity windows in Redis', () => {
   })
   // sshd lines of one host as sshdSessions reads them
   let lineNo = 0
-  const sshdLine = (host: string, at: number, kind: 'failed-verdict' | 'accepted-verdict' | 'pam-failure' | 'other', pid: number | null = null, ip: string | null = null) =>
+  const sshdLine = (host: string, at: number, kind: SshdLine['kind'], pid: number | null = null, ip: string | null = null) =>
     ({ host, time: T0 + at * 1000, pid, ip, kind, eventId: `raw-logs/0/s${lineNo++}` })
   const counted = async (lines: Array<ReturnType<typeof sshdLine>>) => {
     const answers = await store().sshdSessions(lines)
@@ -301,7 +301,7 @@ describe('entity windows in Redis', () => {
   it('places a line that names no client at its connection\'s address, named by an earlier line of the same sshd process', async () => {
     const host = `host-session-${offset++}`
     const lines = [
-      sshdLine(host, 0, 'other', 200, '10.3.3.3'), // Invalid user webmaster from 10.3.3.3
+      sshdLine(host, 0, 'invalid-user', 200, '10.3.3.3'), // Invalid user webmaster from 10.3.3.3
       sshdLine(host, 0, 'other', 200), // input_userauth_request: invalid user webmaster [preauth]
       sshdLine(host, 1, 'pam-failure', 200), // pam_unix: authentication failure; rhost=<a host name>
       sshdLine(host, 1, 'other', 201), // another connection, which named no address
@@ -312,11 +312,50 @@ describe('entity windows in Redis', () => {
     ]
     const answers = await store().sshdSessions(lines)
     expect(lines.map((l) => answers.get(l))).toEqual([
-      { sessionIp: null, counts: false }, { sessionIp: '10.3.3.3', counts: false }, { sessionIp: '10.3.3.3', counts: true },
+      { sessionIp: null, counts: true }, { sessionIp: '10.3.3.3', counts: false }, { sessionIp: '10.3.3.3', counts: false },
       { sessionIp: null, counts: false }, { sessionIp: null, counts: false }, { sessionIp: '10.3.3.3', counts: false },
       { sessionIp: null, counts: false }, { sessionIp: '10.3.3.4', counts: false },
     ])
-    // The PAM line, placed at 10.3.3.3, stood alone (the host's first attempt): its verdict is not counted again.
+    // The Invalid user line is the attempt; the PAM line, placed at 10.3.3.3, is the same attempt,
+    // though it stood alone (the host's first), and so is the verdict.
+  })
+
+  it('takes an Invalid user line for the attempt, and not again the first failed verdict of its connection that follows', async () => {
+    const ip = '10.4.4.4'
+    // OpenSSH 3 (the sotm34 honeynet): `Illegal user jordan from 211.141.89.73`, one per connection, no verdict
+    const old = `host-illegal-${offset++}`
+    const tries = Array.from({ length: 5 }, (_, i) => sshdLine(old, i, 'invalid-user', 900 + i, ip))
+    expect(await counted(tries)).toEqual([true, true, true, true, true])
+    expect(await counted(tries)).toEqual([true, true, true, true, true]) // retried
+    // Today's sshd: the line, then the connection's failed verdicts; its second verdict is another attempt.
+    const host = `host-invalid-${offset++}`
+    const connection = [sshdLine(host, 0, 'invalid-user', 100, ip), sshdLine(host, 3, 'failed-verdict', 100, ip), sshdLine(host, 6, 'failed-verdict', 100, ip)]
+    expect(await counted(connection)).toEqual([true, false, true])
+    expect(await counted(connection)).toEqual([true, false, true]) // retried
+    // One line a batch, on a fresh host: the same.
+    const split = `host-invalid-${offset++}`
+    const answers: boolean[] = []
+    for (const l of [sshdLine(split, 0, 'invalid-user', 100, ip), sshdLine(split, 3, 'failed-verdict', 100, ip), sshdLine(split, 6, 'failed-verdict', 100, ip)]) answers.push(...await counted([l]))
+    expect(answers).toEqual([true, false, true])
+    // A verdict up to sshd's LoginGraceTime (120 s) later is the line's; not later, not another connection's or client's.
+    const [p, q, r, s] = ['p', 'q', 'r', 's'].map((h) => `host-invalid-${h}-${offset++}`) as [string, string, string, string]
+    expect(await counted([sshdLine(p, 0, 'invalid-user', 100, ip), sshdLine(p, 120, 'failed-verdict', 100, ip)])).toEqual([true, false])
+    expect(await counted([sshdLine(q, 0, 'invalid-user', 100, ip), sshdLine(q, 121, 'failed-verdict', 100, ip)])).toEqual([true, true])
+    expect(await counted([sshdLine(r, 0, 'invalid-user', 100, ip), sshdLine(r, 2, 'failed-verdict', 101, ip)])).toEqual([true, true])
+    expect(await counted([sshdLine(s, 0, 'invalid-user', 100, ip), sshdLine(s, 2, 'failed-verdict', 100, '10.4.4.5')])).toEqual([true, true])
+    // Without a pid its verdict could not be told apart: the verdict is the attempt, as before.
+    const anonymous = `host-invalid-${offset++}`
+    expect(await counted([sshdLine(anonymous, 0, 'invalid-user', null, ip), sshdLine(anonymous, 2, 'failed-verdict', null, ip)])).toEqual([false, true])
+  })
+
+  it('takes a PAM failure of a connection whose Invalid user line counted for the same attempt, on a host that logs no verdicts too', async () => {
+    const host = `host-invalid-pam-${offset++}`
+    const ip = '10.4.4.6'
+    // a host whose first line of the day is an Invalid user: its PAM line stands alone but is that attempt
+    expect(await counted([sshdLine(host, 0, 'invalid-user', 100, ip), sshdLine(host, 2, 'pam-failure', 100, ip)])).toEqual([true, false])
+    // once a verdict claimed the line, a later PAM failure of the connection is read as any other
+    const other = `host-invalid-pam-${offset++}`
+    expect(await counted([sshdLine(other, 0, 'invalid-user', 100, ip), sshdLine(other, 2, 'failed-verdict', 100, ip), sshdLine(other, 4, 'pam-failure', 100, ip)])).toEqual([true, false, false])
   })
   it('gives a batch that comes again the answers it got, however many verdicts its first delivery stored after a line', async () => {
     const host = `host-retry-${offset++}`

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createMetrics, REDRIVEN_FROM_HEADER, type DeliveredMessage, type OutgoingRecord, type TypedProducer } from '@vigil/platform'
 import { allTopics, createCodec, topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from '../../src/adapters/feature-store.ts'
-import { createFeatureContext } from '../../src/compute-features.ts'
+import { createFeatureContext, type SshdLine } from '../../src/compute-features.ts'
 import { createRawLogDecoder } from '../../src/decode-raw-log.ts'
 import { handleRawLogs } from '../../src/handle-raw-logs.ts'
 
@@ -44,21 +44,23 @@ describe('handleRawLogs', () => {
     expect(sent.map((s) => s.record.headers)).toEqual([undefined, { [REDRIVEN_FROM_HEADER]: 'raw-logs.dlq/3/42' }])
   })
 
-  it('marks each sshd verdict and PAM failure with whether it is the attempt its host\'s sessions counted, and no other line', async () => {
+  it('marks each sshd verdict, PAM failure and Invalid user line with whether it is the attempt its host\'s sessions counted, and no other line', async () => {
     const lines = [
+      'Dec 10 06:55:45 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186',
       'Dec 10 06:55:46 LabSZ sshd[24200]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=173.234.31.186  user=root',
       LINE,
       'Dec 10 06:55:48 LabSZ sshd[24200]: Connection closed by 173.234.31.186 [preauth]',
     ]
     const messages = await Promise.all(lines.map((line, i) => rawLog(String(i), {}, line)))
-    const attemptsOf = async (pamCounts: boolean) => {
+    const attemptsOf = async (countingKind: SshdLine['kind']) => {
       const sent = await featuresOf(messages, {
-        // As a host that writes no verdicts answers: its PAM failure is the attempt, the verdict after it is not.
-        sshdSessions: async (sshdLines) => new Map(sshdLines.map((l) => [l, { sessionIp: null, counts: l.kind === 'pam-failure' ? pamCounts : !pamCounts }])),
+        // The one line its host's sessions took for the attempt counts; the verdict after it does not.
+        sshdSessions: async (sshdLines) => new Map(sshdLines.map((l) => [l, { sessionIp: null, counts: l.kind === countingKind }])),
       })
       return sent.map((s) => (s.record.value as FeatureRecord).event.ssh?.attempt)
     }
-    expect(await attemptsOf(true)).toEqual([true, false, undefined])
-    expect(await attemptsOf(false)).toEqual([false, true, undefined])
+    expect(await attemptsOf('invalid-user')).toEqual([true, false, false, undefined])
+    expect(await attemptsOf('pam-failure')).toEqual([false, true, false, undefined])
+    expect(await attemptsOf('failed-verdict')).toEqual([false, false, true, undefined])
   })
 })

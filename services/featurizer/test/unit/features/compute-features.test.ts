@@ -59,6 +59,19 @@ describe('computeFeatures', () => {
     expect(sshdLineOf(event('privilege', { event: { category: ['authentication'], action: 'pam_auth_failure', outcome: 'failure' } }))).toBeNull()
   })
 
+  it('counts the Invalid user line of an sshd attempt where its sessions say so, as an attempt on a user that does not exist', () => {
+    // OpenSSH 3 on the honeynet (sotm34): nothing else is written of the attempt
+    const illegal = event('sshd', { event: { category: ['authentication'], action: 'ssh_invalid_user', outcome: 'failure' }, source: { ip: '211.141.89.73' }, host: { name: 'combo' }, user: { name: 'jordan' }, ssh: { invalid_user: true }, process: { pid: 30159 } })
+    expect(sshdLineOf(illegal)).toEqual({ host: 'combo', time: illegal.ecs.timestamp, pid: 30159, ip: '211.141.89.73', kind: 'invalid-user', eventId: illegal.eventId })
+    expect(windowMarksOf(illegal, true)).toMatchObject({ authAttempt: true, authFailure: true, invalidUser: true, user: 'jordan', login: { user: 'jordan', ip: '211.141.89.73', success: false } })
+    expect(windowMarksOf(illegal, false)).toMatchObject({ authAttempt: false, invalidUser: false, user: null })
+    expect(windowMarksOf(illegal)).toMatchObject({ authAttempt: false }) // no answer (a host without a name): its verdict counts
+    // input_userauth_request names the same user for the same connection: never the attempt
+    const request = event('sshd', { event: { category: ['authentication'], action: 'ssh_invalid_user_request', outcome: 'failure' }, host: { name: 'combo' }, user: { name: 'jordan' }, ssh: { invalid_user: true }, process: { pid: 30159 } })
+    expect(sshdLineOf(request)).toMatchObject({ kind: 'other' })
+    expect(windowMarksOf(request, true).authAttempt).toBe(false)
+  })
+
   it('takes an sshd PAM failure without a user for an unknown user, as pam_unix writes it', () => {
     const pam = event('sshd', { event: { category: ['authentication'], action: 'ssh_pam_auth_failure', outcome: 'failure' }, source: { ip: '1.2.3.4' }, host: { name: 'web1' } })
     expect(windowMarksOf(pam, true)).toMatchObject({ authAttempt: true, authFailure: true, invalidUser: true, user: null })
