@@ -44,6 +44,10 @@ export interface AlertExplanation {
   baselineP99: number
   /** share of the anomaly attributed to this feature, 0-1 */
   contribution: number
+  /** for a value usual in training, named because the training rows nearest the event all lay on one side of it: their lowest value of the feature (null: named against the training baselines) */
+  nearestLow?: null | number
+  /** their highest value of the feature */
+  nearestHigh?: null | number
 }
 
 export interface MatchedRule {
@@ -521,6 +525,10 @@ export interface Explanation {
   baselineP99: number
   /** share of the anomaly attributed to this feature, 0-1 */
   contribution: number
+  /** for a value usual in training, named because the training rows nearest the event all lay on one side of it: their lowest value of the feature (null: named against the training baselines) */
+  nearestLow?: null | number
+  /** their highest value of the feature */
+  nearestHigh?: null | number
   /** the same, in words, e.g. 'auth_failure_ratio 0.94, training p99 0.08' */
   text: string
 }

@@ -12,6 +12,12 @@ export type FeatureRow = ArrayLike<number>
 export interface FeatureContribution {
   feature: number
   weight: number
+  /**
+   * The feature's lowest and highest value among the training rows nearest the row, for members that
+   * compare a row with its neighbours: a value ordinary for training as a whole can still be far from
+   * every row otherwise like it, and this is the yardstick that says so.
+   */
+  nearest?: { low: number; high: number }
 }
 
 export interface TrainedDetector {

@@ -104,19 +104,27 @@ function createKnnDistance(state: KnnDistanceState): TrainedDetector {
       }
       return out
     },
-    /** per feature, the row's mean squared difference from its neighbours less the usual one between neighbours */
+    /**
+     * per feature, the row's mean squared difference from its neighbours less the usual one between
+     * neighbours, with the feature's range among those neighbours (as given, not scaled)
+     */
     explain(row): FeatureContribution[] {
       neighboursOf(row)
       const excess = new Float64Array(width)
+      const low = new Float64Array(width).fill(Infinity)
+      const high = new Float64Array(width).fill(-Infinity)
       for (let t = 0; t < k; t++) {
         const base = search.index[t]! * width
         for (let j = 0; j < width; j++) {
           const d = scaled[j]! - search.scaledReference[base + j]!
           excess[j]! += (d * d) / k
+          const value = state.reference[base + j]!
+          if (value < low[j]!) low[j] = value
+          if (value > high[j]!) high[j] = value
         }
       }
       for (let j = 0; j < width; j++) excess[j]! -= typicalSpread[j]!
-      return positiveContributions(excess)
+      return positiveContributions(excess).map((c) => ({ ...c, nearest: { low: low[c.feature]!, high: high[c.feature]! } }))
     },
     toJSON: () => state,
   }

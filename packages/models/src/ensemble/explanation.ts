@@ -23,7 +23,15 @@ export interface TopFeature {
   p99: number
   /** its share of the row's attributed score, 0..1 */
   share: number
-  /** e.g. "auth_failure_ratio 0.94, training p99 0.08" or "seconds_since_previous 0.5, training p1 2" */
+  /**
+   * for a value usual for training as a whole, named because it lies outside the range the nearest
+   * training rows had (see topFeatures): that range
+   */
+  nearest?: { low: number; high: number }
+  /**
+   * e.g. "auth_failure_ratio 0.94, training p99 0.08", "seconds_since_previous 0.5, training p1 2",
+   * or "bytes 40, nearest training rows 60 to 1500"
+   */
   text: string
   /** the feature's definition from @vigil/schemas, when it is one of them */
   description?: string
@@ -53,9 +61,14 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
  * The features most to blame for a row. Each member's contributions are normalised to sum to one and
  * scaled by the part of the combined surprisal that member carries (its weight times its surprisal,
  * over the weights), so the attribution adds up to the combined score and a member that found the row
- * ordinary has little say in why it is not. Only features whose values left their usual training range
- * (see standingOf) are named: a feature the members leaned on at an ordinary value is no reason an
- * analyst can check, so a row with none gets an empty list, and the alerter says which members scored it.
+ * ordinary has little say in why it is not. Only features an analyst can check are named: those whose
+ * values left their usual training range (see standingOf), and those whose values, usual for training
+ * as a whole, lie outside the range of the training rows nearest the row (a member that compares the
+ * row with its neighbours says which, FeatureContribution.nearest): a row made of values each common
+ * but never seen together (a firewall's backscatter: an ordinary packet size, port and hour) is named
+ * by what sets it apart from the rows most like it. A feature the members leaned on at a value neither
+ * yardstick finds unusual is no reason, so a row with none gets an empty list, and the alerter says
+ * which members scored it.
  */
 export function topFeatures(
   row: FeatureRow,
@@ -65,6 +78,7 @@ export function topFeatures(
   count = 3,
 ): TopFeature[] {
   const attribution = new Float64Array(featureNames.length)
+  const nearest: Array<{ low: number; high: number } | undefined> = new Array(featureNames.length)
   // A value absurdly far outside training (a forged byte count of 1e300) overflows a member's
   // surprisal or a feature's weight to Infinity, or makes their product overflow: what overflowed
   // takes the whole attribution, shared equally, and everything is summed as fractions of its
@@ -86,19 +100,28 @@ export function topFeatures(
     for (const c of member.contributions) {
       const weight = weightOf(c)
       if (weight > 0) attribution[c.feature]! += carried * (weight / largest / total)
+      if (weight > 0 && c.nearest) nearest[c.feature] ??= c.nearest
     }
   }
   let sum = 0
   for (const a of attribution) sum += a
   const ranked: number[] = []
+  // for a value usual for training, the nearest rows' range it lies outside of
+  const apartFrom = (j: number) => {
+    const range = nearest[j]
+    return range && (row[j]! < range.low || row[j]! > range.high) ? range : undefined
+  }
   for (let j = 0; j < attribution.length; j++) {
-    if (attribution[j]! > 0 && standingOf(featureNames[j]!, row[j]!, baselines[j]!) !== 'usual') ranked.push(j)
+    if (!(attribution[j]! > 0)) continue
+    if (standingOf(featureNames[j]!, row[j]!, baselines[j]!) !== 'usual' || apartFrom(j)) ranked.push(j)
   }
   ranked.sort((a, b) => attribution[b]! - attribution[a]! || a - b)
   return ranked.slice(0, count).map((index) => {
     const feature = featureNames[index]!
     const baseline = baselines[index]!
     const value = row[index]!
+    const usual = standingOf(feature, value, baseline) === 'usual'
+    const range = usual ? apartFrom(index) : undefined
     return {
       feature,
       index,
@@ -106,10 +129,17 @@ export function topFeatures(
       p50: baseline.p50,
       p99: baseline.p99,
       share: attribution[index]! / sum,
-      text: describeFeatureValue(feature, value, baseline),
+      ...(range && { nearest: range }),
+      text: range ? describeApartFromNearest(feature, value, range) : describeFeatureValue(feature, value, baseline),
       description: descriptions.get(feature),
     }
   })
+}
+
+/** "bytes 40, nearest training rows 60 to 1500", or "…, nearest training rows all 0" where they agree. */
+export function describeApartFromNearest(feature: string, value: number, range: { low: number; high: number }): string {
+  const rows = range.low === range.high ? `all ${formatNumber(range.low)}` : `${formatNumber(range.low)} to ${formatNumber(range.high)}`
+  return `${feature} ${formatNumber(value)}, nearest training rows ${rows}`
 }
 
 const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.name, f.description]))

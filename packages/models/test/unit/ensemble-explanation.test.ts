@@ -34,6 +34,39 @@ describe('topFeatures names only values outside their usual training range', () 
   })
 })
 
+describe('topFeatures names a value usual for training against the training rows nearest its row', () => {
+  const names = ['bytes', 'destination_port_entropy', 'hour_of_day']
+  const baselines: FeatureBaseline[] = [
+    { p1: 40, p50: 60, p99: 1500, min: 40, max: 9000, mean: 300 },
+    { p1: 0, p50: 1, p99: 3, min: 0, max: 4, mean: 1.2 },
+    { p1: 0, p50: 12, p99: 23, min: 0, max: 23, mean: 12 },
+  ]
+  const member = (contributions: MemberExplanation['contributions']): MemberExplanation[] => [{ contributions, carried: 1 }]
+
+  it('names one that lies outside the nearest rows\' range, with the range, and one inside it not at all', () => {
+    // backscatter: 40 bytes is common, but the rows most like this one (same hour, same ports) carried 60 to 1,500
+    const top = topFeatures([40, 1, 3], member([
+      { feature: 0, weight: 3, nearest: { low: 60, high: 1500 } },
+      { feature: 1, weight: 2, nearest: { low: 0, high: 2 } },
+      { feature: 2, weight: 1, nearest: { low: 3, high: 3 } },
+    ]), names, baselines)
+    expect(top.map((t) => [t.feature, t.text, t.nearest])).toEqual([['bytes', 'bytes 40, nearest training rows 60 to 1500', { low: 60, high: 1500 }]])
+  })
+
+  it('quotes training, not the nearest rows, for a value that left the training range too', () => {
+    const top = topFeatures([20_000, 1, 3], member([{ feature: 0, weight: 1, nearest: { low: 60, high: 1500 } }]), names, baselines)
+    expect(top.map((t) => [t.text, t.nearest])).toEqual([['bytes 20K, training p99 1500, max 9000', undefined]])
+  })
+
+  it('says "all" where the nearest rows agree, and ranks by attribution among both kinds of reason', () => {
+    const top = topFeatures([60, 4, 3], member([
+      { feature: 0, weight: 1, nearest: { low: 61, high: 61 } },
+      { feature: 1, weight: 2 },
+    ]), names, baselines)
+    expect(top.map((t) => t.text)).toEqual(['destination_port_entropy 4, training p99 3', 'bytes 60, nearest training rows all 61'])
+  })
+})
+
 describe('describeFeatureValue', () => {
   it('compares a value below the usual range with its low end', () => {
     const seconds = { p1: 2, p50: 20, p99: 600, min: 1, max: 600 }

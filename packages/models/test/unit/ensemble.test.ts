@@ -142,25 +142,41 @@ describe('loadEnsemble', () => {
     }
   })
 
-  it('does not name a value within its training range, however odd the row it sits in', async () => {
-    // A web row with an auth failure ratio: the members blame the ratio, but 0.94 is within training's p1 0 to p99 1.
+  it('names a value within its training range only against the training rows nearest its row, which all lay on one side of it', async () => {
+    // A web row with an auth failure ratio: 0.94 is within training's p1 0 to p99 1, but no web row like it had one.
     const row = [...fresh[3]!]
-    row[at('auth_failure_ratio')] = 0.94
+    const ratio = at('auth_failure_ratio')
+    row[ratio] = 0.94
+    const b = artifact.baselines[ratio]!
+    expect(0.94 >= b.p1! && 0.94 <= b.p99).toBe(true)
+    const named = (await ensemble.explain(row)).find((t) => t.feature === 'auth_failure_ratio')!
+    expect(named.nearest).toEqual({ low: 0, high: 0 })
+    expect(named.text).toBe('auth_failure_ratio 0.94, nearest training rows all 0')
+    // Its usual value, as its neighbours have it, is no reason at all.
+    row[ratio] = 0
     expect((await ensemble.explain(row)).map((t) => t.feature)).not.toContain('auth_failure_ratio')
   })
 
-  it('gives only reasons whose values left the usual training range', async () => {
+  it('gives only reasons whose values left the usual training range, or the range of the training rows nearest them', async () => {
     const rows = [...fresh.slice(0, 300), ...attacks().map((a) => a.row)]
     const { topFeatures } = await ensemble.score(rows, { explain: 'all' })
     const reasons = topFeatures.flatMap((top) => top!)
     expect(reasons.length).toBeGreaterThan(0)
+    let againstNearest = 0
     for (const t of reasons) {
+      expect(t.text, t.text).not.toMatch(/within training|as in /)
+      if (t.nearest) {
+        againstNearest++
+        expect(t.value < t.nearest.low || t.value > t.nearest.high, t.text).toBe(true)
+        expect(t.text, t.text).toMatch(/, nearest training rows /)
+        continue
+      }
       const b = artifact.baselines[t.index]!
       const share = t.value === 1 ? b.mean! : 1 - b.mean!
       const rareFlag = /, (un)?set in /.test(t.text) && share < 0.5
       expect(rareFlag || t.value < b.p1! || t.value > b.p99 || b.min === b.max, t.text).toBe(true)
-      expect(t.text, t.text).not.toMatch(/within training|as in /)
     }
+    expect(againstNearest).toBeGreaterThan(0)
   })
 
   it('explains with an artifact from before p1, the minimum marking the low end', async () => {
@@ -173,7 +189,8 @@ describe('loadEnsemble', () => {
       const { min, p1 } = artifact.baselines[seconds]!
       const row = [...fresh[3]!]
       row[seconds] = (min + p1!) / 2
-      expect((await older.explain(row)).map((t) => t.feature)).not.toContain('seconds_since_previous')
+      // not below the old artifact's low end: named, if at all, against the nearest rows only
+      expect((await older.explain(row)).find((t) => t.feature === 'seconds_since_previous')?.text ?? '').not.toMatch(/training (p1|min)/)
       row[seconds] = min / 2
       expect((await older.explain(row)).find((t) => t.feature === 'seconds_since_previous')?.text).toBe(`seconds_since_previous ${formatNumber(min / 2)}, training min ${formatNumber(min)}`)
     } finally {

@@ -3,15 +3,23 @@ import type { Anomaly, AnomalyAnalysis } from './ocsf-objects.ts'
 
 /**
  * One OCSF anomaly_analysis per model explanation: the entity as the analysis target, the feature's
- * observed value as the anomaly, and its training median and 99th percentile as two baselines.
+ * observed value as the anomaly, and its training median and 99th percentile as two baselines; for a
+ * value named against the training rows nearest the event, their lowest and highest as two more.
  */
 export function anomalyAnalyses(entity: Entity, explanations: readonly AlertExplanation[]): AnomalyAnalysis[] {
   return explanations.map((e) => ({
     analysis_targets: [{ name: entity.id, type: entity.kind }],
     anomalies: [observed(e.feature, patternOf(e), e.value)],
-    baselines: [observed(e.feature, 'P50', e.baselineP50), observed(e.feature, 'P99', e.baselineP99)],
+    baselines: [
+      observed(e.feature, 'P50', e.baselineP50), observed(e.feature, 'P99', e.baselineP99),
+      ...(isNearest(e) ? [observed(e.feature, 'NEAREST_MIN', e.nearestLow), observed(e.feature, 'NEAREST_MAX', e.nearestHigh)] : []),
+    ],
   }))
 }
+
+/** An explanation named against the training rows nearest the event (scores.avsc, nearestLow). */
+export const isNearest = (e: AlertExplanation): e is AlertExplanation & { nearestLow: number; nearestHigh: number } =>
+  typeof e.nearestLow === 'number' && typeof e.nearestHigh === 'number'
 
 // The model compares each feature with its distribution in the training data.
 const observed = (feature: string, pattern: string, value: number): Anomaly => ({
@@ -21,8 +29,9 @@ const observed = (feature: string, pattern: string, value: number): Anomaly => (
   observations: [{ value: String(value) }],
 })
 
-/** Where the observed value sits against the training distribution. */
+/** Where the observed value sits against the training distribution, or against the nearest rows' range. */
 function patternOf(e: AlertExplanation): string {
+  if (isNearest(e)) return e.value > e.nearestHigh ? 'ABOVE_NEAREST_MAX' : 'BELOW_NEAREST_MIN'
   if (e.value > e.baselineP99) return 'ABOVE_P99'
   if (e.value > e.baselineP50) return 'ABOVE_P50'
   if (e.value < e.baselineP50) return 'BELOW_P50'

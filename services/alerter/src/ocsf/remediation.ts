@@ -1,5 +1,6 @@
 import type { Alert, AlertExplanation, MatchedRule } from '@vigil/schemas'
 import type { DetectorKind } from './detector-kind.ts'
+import { isNearest } from './anomaly-analyses.ts'
 
 /**
  * A recommended action, for alerts whose Sigma rules are tagged with one of `techniques`, or (for
@@ -141,9 +142,11 @@ function reviewEvents(alert: Alert): string {
  * The training baseline a value stood out against, on the side it left: its p99 above it, its median
  * below it (an alert keeps those two; a value under the median is low for its training, and its p99
  * says nothing of that). A value within both stood out for its rarity (the scorer names a flag set
- * in few training rows), which its range alone would not say.
+ * in few training rows), which its range alone would not say, or against the training rows nearest
+ * the event, whose range it then quotes.
  */
 function baselineBeside(e: AlertExplanation): string {
+  if (isNearest(e)) return `nearest training rows ${e.nearestLow} to ${e.nearestHigh}`
   if (e.value > e.baselineP99) return `training p99 ${e.baselineP99}`
   if (e.value < e.baselineP50) return `training median ${e.baselineP50}`
   return `rare in training, median ${e.baselineP50}, p99 ${e.baselineP99}`

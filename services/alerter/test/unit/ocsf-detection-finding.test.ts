@@ -165,6 +165,13 @@ describe('alerts as OCSF 1.5.0 Detection Findings', () => {
       expect(Object.keys(finding.unmapped)).not.toContain('explanations')
       expect(finding.confidence_score).toBe(100) // 0.9996
     }
+    // A value named against the training rows nearest the event: their range as two more baselines, and the side it left.
+    const apart = toDetectionFinding({ ...modelAlert(), explanations: [
+      { feature: 'bytes', value: 40, baselineP50: 60, baselineP99: 1500, contribution: 0.7, nearestLow: 52, nearestHigh: 60 },
+      { feature: 'hour_of_day', value: 9, baselineP50: 12, baselineP99: 23, contribution: 0.3, nearestLow: 2, nearestHigh: 4 },
+    ] }).anomaly_analyses!
+    expect(apart.map((a) => a.anomalies[0]!.observed_pattern)).toEqual(['BELOW_NEAREST_MIN', 'ABOVE_NEAREST_MAX'])
+    expect(apart[0]!.baselines.map((b) => [b.observed_pattern, b.observations[0]!.value])).toEqual([['P50', '60'], ['P99', '1500'], ['NEAREST_MIN', '52'], ['NEAREST_MAX', '60']])
     for (const alert of [sigmaDetectionAlert(), sigmaCorrelationAlert()]) {
       const finding = toDetectionFinding(alert)
       expect(finding.anomaly_analyses).toBeUndefined()

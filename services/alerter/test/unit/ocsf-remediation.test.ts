@@ -30,6 +30,10 @@ describe('the remediation a finding recommends', () => {
     expect(beside(0)).toMatch(/seconds_since_previous 0 \(training median 600\)\.$/)
     expect(beside(5000)).toMatch(/seconds_since_previous 5000 \(training p99 900\)\.$/)
     expect(beside(700)).toMatch(/seconds_since_previous 700 \(rare in training, median 600, p99 900\)\.$/)
+    // A value usual for training, named against the training rows nearest the event: their range, whichever side it left.
+    const apart = (value: number) => remediation({ ...alert, explanations: [{ feature: 'bytes', value, baselineP50: 60, baselineP99: 1500, contribution: 1, nearestLow: 52, nearestHigh: 60 }] })
+    expect(apart(40)).toMatch(/bytes 40 \(nearest training rows 52 to 60\)\.$/)
+    expect(apart(700)).toMatch(/bytes 700 \(nearest training rows 52 to 60\)\.$/)
     const timing = { ...alert, explanations: [{ feature: 'hour_of_day', value: 3, baselineP50: 14, baselineP99: 23, contribution: 1 }] }
     expect(remediation(timing)).toMatch(/^Review the recent events of source\.ip/)
   })
