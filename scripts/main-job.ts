@@ -30,10 +30,12 @@ if (removed > 0) console.log(`[${elapsed()}] removed what ${removed} earlier run
 const logDir = join(REPO_ROOT, '.cache', 'run', prefix.slice(0, -1))
 console.log(`[${elapsed()}] stack ready; starting the services (topics ${prefix}*, logs in ${logDir})`)
 // A sample of a few thousand lines is a short history: alert on its top 1% rather than the production
-// default of 0.1%, which would leave only a handful of events to show; and train the first model on
-// as few as 100 rows the rules left unflagged, rather than 200: in a honeypot's log most lines are the
-// attackers' (sotm34's secure log: 1,008 of 1,187 flagged, 179 left), and a replay ends, so no more come.
-const pipeline = await startPipeline({ stack, prefix, logDir, env: { MODEL_TARGET_ALERT_RATE: '0.01', TRAIN_MIN_ROWS: '100' } })
+// default of 0.1%, which would leave only a handful of events to show. TRAIN_MIN_ROWS, when set, is the
+// trainer's: in a honeypot's log most lines are the attackers', which the rules flag and training
+// leaves out (sotm34's secure log: 1,008 of 1,187, 179 left, under the default 200), and a replay
+// ends, so no more come.
+const trainMinRows = process.env.TRAIN_MIN_ROWS
+const pipeline = await startPipeline({ stack, prefix, logDir, env: { MODEL_TARGET_ALERT_RATE: '0.01', ...(trainMinRows && { TRAIN_MIN_ROWS: trainMinRows }) } })
 
 const alertsConsumer = kafka.consumer({ groupId: `${prefix}main-job-printer` })
 // Ctrl-C stops the services too, not only this process.
@@ -71,8 +73,12 @@ try {
 } catch (err) {
   console.error(`[${elapsed()}] ${(err as Error).message}`)
   // Scores wait for a first model: when none came, the trainer's log says why (too few rows left).
-  const trainerSaid = lastWarning(pipeline.services.trainer[0]?.logFile)
-  if (trainerSaid) console.error(`[${elapsed()}] the trainer's last warning: ${trainerSaid}`)
+  if (await pipeline.reader.count(topics.scores).catch(() => 0) === 0) {
+    const trainerSaid = lastWarning(pipeline.services.trainer[0]?.logFile)
+    console.error(`[${elapsed()}] no model was trained; ${trainerSaid ? `the trainer's last warning: ${trainerSaid}`
+      : `the trainer logged no warning: its history may hold fewer rows than TRAIN_MIN_ROWS (${trainMinRows ?? 'default 200'})`}.`
+      + ' A short or mostly hostile sample trains with fewer: TRAIN_MIN_ROWS=100 SAMPLE_FILE=… npm start')
+  }
   exitCode = 1
 } finally {
   await alertsConsumer.disconnect()
@@ -89,13 +95,13 @@ function lastWarning(logFile: string | undefined): string | null {
   const WARN = 40
   const OWN_FIELDS = new Set(['level', 'time', 'service', 'instance', 'msg', 'pid', 'hostname'])
   for (const line of readFileSync(logFile, 'utf8').trimEnd().split('\n').reverse()) {
-    let entry: Record<string, unknown>
+    let entry: Record<string, unknown> | null
     try {
-      entry = JSON.parse(line) as Record<string, unknown>
+      entry = JSON.parse(line) as Record<string, unknown> | null
     } catch {
       continue // not a log record (a stack trace's line)
     }
-    if (typeof entry.level !== 'number' || entry.level < WARN || entry.component !== undefined) continue
+    if (entry === null || typeof entry.level !== 'number' || entry.level < WARN || entry.component !== undefined) continue
     const figures = Object.entries(entry).filter(([k]) => !OWN_FIELDS.has(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     return `${String(entry.msg)}${figures.length ? ` (${figures.join(', ')})` : ''}`
   }

@@ -37,7 +37,7 @@ const WEB = ['web', 'zeek']
 /** Every feature, in vector order. The order is the models' input order: append, never reorder or remove. */
 export const featureDefinitions = [
   { name: 'auth_attempts', group: 'frequency', families: AUTH, unit: 'count', defaultValue: 0,
-    description: 'authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, by its PAM failure line where the host wrote no verdict in the day before it, or by its `Invalid user` line (sshd writes no verdict when the client tries no password); its verdict then does not count again' },
+    description: 'authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, by its PAM failure line where the host wrote no verdict in the day before it, or by its `Invalid user` (or `User … not allowed`) line (sshd writes no verdict when the client tries no password); its verdict then does not count again' },
   { name: 'auth_failures', group: 'frequency', families: AUTH, unit: 'count', defaultValue: 0,
     description: 'failed authentications by the entity in the window' },
   { name: 'auth_failure_ratio', group: 'rate', families: AUTH, unit: 'ratio', defaultValue: 0,

@@ -44,7 +44,7 @@ export interface AlertExplanation {
   baselineP99: number
   /** share of the anomaly attributed to this feature, 0-1 */
   contribution: number
-  /** for a value usual in training, named because the training rows nearest the event all lay on one side of it: their lowest value of the feature (null: named against the training baselines) */
+  /** for a value usual in training, named because it lies far beyond the values of the rows nearest the event in the k-NN member's sample of training rows: their lowest value of the feature (null: named against the training baselines) */
   nearestLow?: null | number
   /** their highest value of the feature */
   nearestHigh?: null | number
@@ -314,7 +314,7 @@ export interface Ssh {
   invalid_user?: null | boolean
   attempts?: null | number
   repeated?: null | number
-  /** on an sshd verdict, PAM authentication failure or Invalid user line: whether this line is the authentication attempt Vigil counts (the verdict; the PAM failure where its host wrote no verdict in the day before it; the Invalid user line that names its connection, since sshd writes no verdict when the client tries no password; then the connection's verdict that follows is not); null on other lines */
+  /** on an sshd verdict, PAM authentication failure, Invalid user or User not allowed line: whether this line is the authentication attempt Vigil counts (the verdict; the PAM failure where its host wrote no verdict in the day before it; the Invalid user or User not allowed line that names its connection, since sshd writes no verdict when the client tries no password; then the connection's verdict that follows is not); null on other lines */
   attempt?: null | boolean
 }
 
@@ -347,7 +347,7 @@ export interface RawLogPosition {
 
 /** generated from schemas/src/features.ts; edit there */
 export interface FeatureVector {
-  /** authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, by its PAM failure line where the host wrote no verdict in the day before it, or by its `Invalid user` line (sshd writes no verdict when the client tries no password); its verdict then does not count again (count) */
+  /** authentication attempts (failed or accepted) by the entity in the window, this event included; an sshd attempt counts once: by its verdict line, by its PAM failure line where the host wrote no verdict in the day before it, or by its `Invalid user` (or `User … not allowed`) line (sshd writes no verdict when the client tries no password); its verdict then does not count again (count) */
   auth_attempts: number
   /** failed authentications by the entity in the window (count) */
   auth_failures: number
@@ -525,7 +525,7 @@ export interface Explanation {
   baselineP99: number
   /** share of the anomaly attributed to this feature, 0-1 */
   contribution: number
-  /** for a value usual in training, named because the training rows nearest the event all lay on one side of it: their lowest value of the feature (null: named against the training baselines) */
+  /** for a value usual in training, named because it lies far beyond the values of the rows nearest the event in the k-NN member's sample of training rows: their lowest value of the feature (null: named against the training baselines) */
   nearestLow?: null | number
   /** their highest value of the feature */
   nearestHigh?: null | number

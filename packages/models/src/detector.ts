@@ -14,8 +14,9 @@ export interface FeatureContribution {
   weight: number
   /**
    * The feature's lowest and highest value among the training rows nearest the row, for members that
-   * compare a row with its neighbours: a value ordinary for training as a whole can still be far from
-   * every row otherwise like it, and this is the yardstick that says so.
+   * compare a row with its neighbours, given where the row's value lies far beyond them: a value
+   * ordinary for training as a whole can still be far from every row otherwise like it, and this is
+   * the yardstick that says so.
    */
   nearest?: { low: number; high: number }
 }

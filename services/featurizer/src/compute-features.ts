@@ -27,8 +27,9 @@ export function createFeatureContext(settings: {
   }
 }
 
-// sshd writes several lines per login attempt (pam_unix, "Invalid user", the verdict); only the
-// verdict counts as the attempt, or one attempt would count several times.
+// sshd writes several lines per login attempt (pam_unix, "Invalid user", the verdict); one of them
+// counts as the attempt, or one attempt would count several times: the verdict, but for the
+// exceptions below.
 const SSHD_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded'])
 
 // Except where the verdicts are not in the stream: Red Hat's syslog sent sshd's own lines to
@@ -39,12 +40,13 @@ const SSHD_ATTEMPT_ACTIONS = new Set(['ssh_login_failed', 'ssh_login_succeeded']
 // count again (FeatureStore.sshdSessions).
 const SSHD_PAM_FAILURE_ACTION = 'ssh_pam_auth_failure'
 
-// And except where the client named a user that does not exist and tried no password: OpenSSH 3's
-// `Illegal user jordan from 211.141.89.73` is all the honeynet's secure log (sotm34) holds of 318
-// such tries, 128 of them from one address in three minutes; a scanner today that offers a name and
-// disconnects leaves `Invalid user` alone too. That line is the attempt; the connection's first
-// failed verdict, when one follows, does not count again (FeatureStore.sshdSessions).
-const SSHD_INVALID_USER_ACTION = 'ssh_invalid_user'
+// And except where the client named a user that does not exist, or one that AllowUsers or DenyUsers
+// turns away, and tried no password: OpenSSH 3's `Illegal user jordan from 211.141.89.73` is all the
+// honeynet's secure log (sotm34) holds of 318 such tries, 128 of them from one address in three
+// minutes; a scanner today that offers a name and disconnects leaves `Invalid user` (or `User root
+// from … not allowed because …`) alone too. That line is the attempt; the connection's first failed
+// verdict, when one follows, does not count again (FeatureStore.sshdSessions).
+const SSHD_INVALID_USER_ACTIONS = new Set(['ssh_invalid_user', 'ssh_user_not_allowed'])
 
 // su and sudo write their verdict themselves (`FAILED SU`, `3 incorrect password attempts`) beside
 // the PAM lines of the same attempt (one sudo prompt left with Ctrl-C wrote three); only the verdict
@@ -71,7 +73,7 @@ export function sshdLineOf(event: NormalizedEvent): SshdLine | null {
   const action = event.ecs.event.action
   const kind = SSHD_ATTEMPT_ACTIONS.has(action) ? (event.ecs.event.outcome === 'failure' ? 'failed-verdict' : 'accepted-verdict')
     : action === SSHD_PAM_FAILURE_ACTION ? 'pam-failure'
-    : action === SSHD_INVALID_USER_ACTION ? 'invalid-user'
+    : SSHD_INVALID_USER_ACTIONS.has(action) ? 'invalid-user'
     : 'other'
   return { host: event.ecs.host?.name ?? '', time: event.ecs.timestamp, pid: event.ecs.process?.pid ?? null, ip: event.ecs.source?.ip ?? null, kind, eventId: event.eventId }
 }
@@ -86,7 +88,7 @@ function isAuthAttempt(event: NormalizedEvent, sshdCounts: boolean | undefined):
   const e = event.ecs.event
   if (event.family === 'sshd') {
     if (SSHD_ATTEMPT_ACTIONS.has(e.action)) return sshdCounts ?? true
-    return (e.action === SSHD_PAM_FAILURE_ACTION || e.action === SSHD_INVALID_USER_ACTION) && sshdCounts === true
+    return (e.action === SSHD_PAM_FAILURE_ACTION || SSHD_INVALID_USER_ACTIONS.has(e.action)) && sshdCounts === true
   }
   if (!e.category.includes('authentication') || e.outcome === 'unknown') return false
   return !(e.action.startsWith('pam_') && VERDICT_WRITING_PROGRAMS.has(event.ecs.process?.name ?? ''))
@@ -100,7 +102,7 @@ function isAuthAttempt(event: NormalizedEvent, sshdCounts: boolean | undefined):
 export function windowMarksOf(event: NormalizedEvent, sshdCounts?: boolean): WindowMarks {
   const ecs = event.ecs
   const authAttempt = isAuthAttempt(event, sshdCounts)
-  // A verdict that its PAM failure counted for still names the user it tried.
+  // A verdict that its PAM failure or its `Invalid user` line counted for still names the user it tried.
   const triesUser = authAttempt || (event.family === 'sshd' && SSHD_ATTEMPT_ACTIONS.has(ecs.event.action))
   const status = ecs.http?.response?.status_code ?? null
   const ip = ecs.source?.ip ?? null

@@ -13,7 +13,7 @@ export interface FeatureBaseline {
   mean?: number
 }
 
-/** A feature that pushed a row's score up, with a value outside its usual training range. */
+/** A feature that pushed a row's score up, with a value outside its usual training range or far beyond its nearest training rows'. */
 export interface TopFeature {
   feature: string
   /** position in featureNames */
@@ -24,13 +24,13 @@ export interface TopFeature {
   /** its share of the row's attributed score, 0..1 */
   share: number
   /**
-   * for a value usual for training as a whole, named because it lies outside the range the nearest
-   * training rows had (see topFeatures): that range
+   * for a value usual for training as a whole, named because it lies far outside the range the
+   * nearest rows of the k-NN member's training sample had (see topFeatures): that range
    */
   nearest?: { low: number; high: number }
   /**
    * e.g. "auth_failure_ratio 0.94, training p99 0.08", "seconds_since_previous 0.5, training p1 2",
-   * or "bytes 40, nearest training rows 60 to 1500"
+   * or "bytes 40, nearest rows of the training sample 60 to 1500"
    */
   text: string
   /** the feature's definition from @vigil/schemas, when it is one of them */
@@ -63,8 +63,8 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
  * over the weights), so the attribution adds up to the combined score and a member that found the row
  * ordinary has little say in why it is not. Only features an analyst can check are named: those whose
  * values left their usual training range (see standingOf), and those whose values, usual for training
- * as a whole, lie outside the range of the training rows nearest the row (a member that compares the
- * row with its neighbours says which, FeatureContribution.nearest): a row made of values each common
+ * as a whole, lie far outside the range of the training rows nearest the row (a member that compares
+ * the row with its neighbours says which, FeatureContribution.nearest): a row made of values each common
  * but never seen together (a firewall's backscatter: an ordinary packet size, port and hour) is named
  * by what sets it apart from the rows most like it. A feature the members leaned on at a value neither
  * yardstick finds unusual is no reason, so a row with none gets an empty list, and the alerter says
@@ -109,7 +109,10 @@ export function topFeatures(
   // for a value usual for training, the nearest rows' range it lies outside of
   const apartFrom = (j: number) => {
     const range = nearest[j]
-    return range && (row[j]! < range.low || row[j]! > range.high) ? range : undefined
+    if (!range || !(row[j]! < range.low || row[j]! > range.high)) return undefined
+    // as written, the value must not read as one of the ends (364.4K beside 364.45K reads "364K to …")
+    const written = formatNumber(row[j]!)
+    return written === formatNumber(range.low) || written === formatNumber(range.high) ? undefined : range
   }
   for (let j = 0; j < attribution.length; j++) {
     if (!(attribution[j]! > 0)) continue
@@ -136,10 +139,17 @@ export function topFeatures(
   })
 }
 
-/** "bytes 40, nearest training rows 60 to 1500", or "…, nearest training rows all 0" where they agree. */
+/**
+ * "bytes 40, nearest rows of the training sample 60 to 1500", or "…, all 0" where they agree: the
+ * k-NN member keeps a sample of the training rows (its referenceSize), and its neighbours are the nearest of those.
+ */
 export function describeApartFromNearest(feature: string, value: number, range: { low: number; high: number }): string {
-  const rows = range.low === range.high ? `all ${formatNumber(range.low)}` : `${formatNumber(range.low)} to ${formatNumber(range.high)}`
-  return `${feature} ${formatNumber(value)}, nearest training rows ${rows}`
+  return `${feature} ${formatNumber(value)}, nearest rows of the training sample ${formatRange(range)}`
+}
+
+/** "60 to 1500", or "all 0" where the two ends agree. */
+export function formatRange(range: { low: number; high: number }): string {
+  return range.low === range.high ? `all ${formatNumber(range.low)}` : `${formatNumber(range.low)} to ${formatNumber(range.high)}`
 }
 
 const descriptions = new Map<string, string>(featureDefinitions.map((f) => [f.name, f.description]))

@@ -15,7 +15,8 @@ export interface EnsembleScores {
   members: Float64Array[]
   /**
    * per row, for the rows the `explain` option asked for: the top 3 features whose values left their
-   * usual training range; fewer, or none, when fewer did (the alerter then names the members instead)
+   * usual training range or lay far beyond the training rows nearest the row (topFeatures); fewer,
+   * or none, when fewer did (the alerter then names the members instead)
    */
   topFeatures: (TopFeature[] | undefined)[]
 }

@@ -50,7 +50,7 @@ describe('topFeatures names a value usual for training against the training rows
       { feature: 1, weight: 2, nearest: { low: 0, high: 2 } },
       { feature: 2, weight: 1, nearest: { low: 3, high: 3 } },
     ]), names, baselines)
-    expect(top.map((t) => [t.feature, t.text, t.nearest])).toEqual([['bytes', 'bytes 40, nearest training rows 60 to 1500', { low: 60, high: 1500 }]])
+    expect(top.map((t) => [t.feature, t.text, t.nearest])).toEqual([['bytes', 'bytes 40, nearest rows of the training sample 60 to 1500', { low: 60, high: 1500 }]])
   })
 
   it('quotes training, not the nearest rows, for a value that left the training range too', () => {
@@ -58,12 +58,19 @@ describe('topFeatures names a value usual for training against the training rows
     expect(top.map((t) => [t.text, t.nearest])).toEqual([['bytes 20K, training p99 1500, max 9000', undefined]])
   })
 
+  it('does not name a value that, as written, reads as an end of the range', () => {
+    const wide: FeatureBaseline[] = [{ p1: 40, p50: 60_000, p99: 1e6, min: 40, max: 2e6, mean: 1e5 }, baselines[1]!, baselines[2]!]
+    expect(topFeatures([364_400, 1, 3], member([{ feature: 0, weight: 1, nearest: { low: 364_450, high: 602_000 } }]), names, wide)).toEqual([])
+    expect(topFeatures([300_000, 1, 3], member([{ feature: 0, weight: 1, nearest: { low: 364_450, high: 602_000 } }]), names, wide).map((t) => t.text))
+      .toEqual(['bytes 300K, nearest rows of the training sample 364K to 602K'])
+  })
+
   it('says "all" where the nearest rows agree, and ranks by attribution among both kinds of reason', () => {
     const top = topFeatures([60, 4, 3], member([
       { feature: 0, weight: 1, nearest: { low: 61, high: 61 } },
       { feature: 1, weight: 2 },
     ]), names, baselines)
-    expect(top.map((t) => t.text)).toEqual(['destination_port_entropy 4, training p99 3', 'bytes 60, nearest training rows all 61'])
+    expect(top.map((t) => t.text)).toEqual(['destination_port_entropy 4, training p99 3', 'bytes 60, nearest rows of the training sample all 61'])
   })
 })
 

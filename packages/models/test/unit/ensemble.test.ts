@@ -151,7 +151,7 @@ describe('loadEnsemble', () => {
     expect(0.94 >= b.p1! && 0.94 <= b.p99).toBe(true)
     const named = (await ensemble.explain(row)).find((t) => t.feature === 'auth_failure_ratio')!
     expect(named.nearest).toEqual({ low: 0, high: 0 })
-    expect(named.text).toBe('auth_failure_ratio 0.94, nearest training rows all 0')
+    expect(named.text).toBe('auth_failure_ratio 0.94, nearest rows of the training sample all 0')
     // Its usual value, as its neighbours have it, is no reason at all.
     row[ratio] = 0
     expect((await ensemble.explain(row)).map((t) => t.feature)).not.toContain('auth_failure_ratio')
@@ -168,7 +168,7 @@ describe('loadEnsemble', () => {
       if (t.nearest) {
         againstNearest++
         expect(t.value < t.nearest.low || t.value > t.nearest.high, t.text).toBe(true)
-        expect(t.text, t.text).toMatch(/, nearest training rows /)
+        expect(t.text, t.text).toMatch(/, nearest rows of the training sample /)
         continue
       }
       const b = artifact.baselines[t.index]!

@@ -122,9 +122,13 @@ const ATTACK_TECHNIQUE = /^attack\.(t\d{4}(?:\.\d{3})?)$/i
 /** The entry for a set of rule titles: the first entry any title matches. */
 export const entryForTitles = (titles: readonly string[]) => REMEDIATIONS.find((r) => r.titles && titles.some((t) => r.titles!.test(t)))
 
-/** The entry for the model's leading explanation (explanations come largest contribution first). */
+/**
+ * The entry for the model's leading explanation (explanations come largest contribution first) that
+ * left its training range: one that stood out only against its nearest training rows (a failure
+ * ratio lower than theirs) is no ground for an entry's action.
+ */
 export function entryForFeatures(explanations: readonly AlertExplanation[]): RemediationEntry | undefined {
-  const lead = explanations[0]?.feature
+  const lead = explanations.find((e) => !isNearest(e))?.feature
   return lead === undefined ? undefined : REMEDIATIONS.find((r) => r.features?.includes(lead))
 }
 
@@ -146,7 +150,7 @@ function reviewEvents(alert: Alert): string {
  * the event, whose range it then quotes.
  */
 function baselineBeside(e: AlertExplanation): string {
-  if (isNearest(e)) return `nearest training rows ${e.nearestLow} to ${e.nearestHigh}`
+  if (isNearest(e)) return `nearest rows of the training sample ${e.nearestLow === e.nearestHigh ? `all ${e.nearestLow}` : `${e.nearestLow} to ${e.nearestHigh}`}`
   if (e.value > e.baselineP99) return `training p99 ${e.baselineP99}`
   if (e.value < e.baselineP50) return `training median ${e.baselineP50}`
   return `rare in training, median ${e.baselineP50}, p99 ${e.baselineP99}`

@@ -32,8 +32,13 @@ describe('the remediation a finding recommends', () => {
     expect(beside(700)).toMatch(/seconds_since_previous 700 \(rare in training, median 600, p99 900\)\.$/)
     // A value usual for training, named against the training rows nearest the event: their range, whichever side it left.
     const apart = (value: number) => remediation({ ...alert, explanations: [{ feature: 'bytes', value, baselineP50: 60, baselineP99: 1500, contribution: 1, nearestLow: 52, nearestHigh: 60 }] })
-    expect(apart(40)).toMatch(/bytes 40 \(nearest training rows 52 to 60\)\.$/)
-    expect(apart(700)).toMatch(/bytes 700 \(nearest training rows 52 to 60\)\.$/)
+    expect(apart(40)).toMatch(/bytes 40 \(nearest rows of the training sample 52 to 60\)\.$/)
+    expect(apart(700)).toMatch(/bytes 700 \(nearest rows of the training sample 52 to 60\)\.$/)
+    // Its feature's entry is no ground for action: a failure ratio lower than its neighbours' does not block the source.
+    const lower = remediation({ ...alert, explanations: [{ feature: 'auth_failure_ratio', value: 0.25, baselineP50: 0, baselineP99: 1, contribution: 1, nearestLow: 0.33, nearestHigh: 0.5 }] })
+    expect(lower).toMatch(/^Review the recent events of source\.ip .*auth_failure_ratio 0\.25 \(nearest rows of the training sample 0\.33 to 0\.5\)\.$/)
+    expect(remediation({ ...alert, explanations: [{ feature: 'auth_failure_ratio', value: 0.25, baselineP50: 0, baselineP99: 1, contribution: 1, nearestLow: 0.5, nearestHigh: 0.5 }] }))
+      .toMatch(/\(nearest rows of the training sample all 0\.5\)\.$/)
     const timing = { ...alert, explanations: [{ feature: 'hour_of_day', value: 3, baselineP50: 14, baselineP99: 23, contribution: 1 }] }
     expect(remediation(timing)).toMatch(/^Review the recent events of source\.ip/)
   })

@@ -174,6 +174,10 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
     const connections = Array.from({ length: 9 }, (_, i) => [illegal(2 * i, true), verdict(2 * i + 1, i, H, false)]).flat()
     expect(await alertsOf(connections)).toEqual([])
     expect(await alertsOf([...connections, illegal(100, true)])).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', H]])
+    // A user AllowUsers turns away: its own line, as the featurizer marks it.
+    const notAllowed = (i: number) =>
+      marked(sshdRecord(i, i, H, 'ssh_user_not_allowed', `Dec 10 06:55:46 LabSZ sshd[${3001 + i}]: User root from ${H} not allowed because not listed in AllowUsers`), true)
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => notAllowed(i)))).toEqual([[`sigma:${BRUTE_FORCE}`, 'source.ip', H]])
   })
 
   it('a client its lines name only by host name is counted by that name, and by address when a line has one', async () => {

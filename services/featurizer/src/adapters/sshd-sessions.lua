@@ -12,7 +12,8 @@
 --   per line: kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'i' `Invalid user`,
 --   'o' other), event time, pid ('' none), client address ('' none), event id. pairMs: how long
 --   after a PAM failure its verdict may come; userPairMs: after an `Invalid user` line.
--- The `Invalid user` line is the attempt wherever it names its connection: sshd writes no verdict
+-- The `Invalid user` line (or `User … not allowed because …`, which AllowUsers and DenyUsers write
+--   instead) is the attempt wherever it names its connection: sshd writes no verdict
 --   when the client tries no password (OpenSSH 3's `Illegal user`, a scanner that offers a name and
 --   goes), and when it writes one, the connection's first failed verdict does not count again. A PAM
 --   failure of the same connection is the same attempt.

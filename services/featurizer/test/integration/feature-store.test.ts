@@ -332,6 +332,12 @@ describe('entity windows in Redis', () => {
     const connection = [sshdLine(host, 0, 'invalid-user', 100, ip), sshdLine(host, 3, 'failed-verdict', 100, ip), sshdLine(host, 6, 'failed-verdict', 100, ip)]
     expect(await counted(connection)).toEqual([true, false, true])
     expect(await counted(connection)).toEqual([true, false, true]) // retried
+    // A retried batch leaves the line its verdict's: the connection's next verdict is another attempt.
+    const retried = `host-invalid-${offset++}`
+    const tried = [sshdLine(retried, 0, 'invalid-user', 100, ip), sshdLine(retried, 3, 'failed-verdict', 100, ip)]
+    expect(await counted(tried)).toEqual([true, false])
+    expect(await counted(tried)).toEqual([true, false])
+    expect(await counted([sshdLine(retried, 6, 'failed-verdict', 100, ip)])).toEqual([true])
     // One line a batch, on a fresh host: the same.
     const split = `host-invalid-${offset++}`
     const answers: boolean[] = []
