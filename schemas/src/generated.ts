@@ -22,7 +22,7 @@ export interface Alert {
   features: Record<string, number>
   /** why the model flagged it: its top features against their training baseline, in words */
   reasons?: Array<string>
-  /** the model's reasons, structured: its top features with observed values and training baselines (OCSF anomaly_analyses) */
+  /** the model's reasons, structured: its top features with observed values and training baselines (OCSF anomaly_analyses), in the score's order */
   explanations?: Array<AlertExplanation>
   /** the Sigma rules that matched, for rule and correlated alerts */
   rules?: Array<MatchedRule>
@@ -508,7 +508,7 @@ export interface Score {
   threshold?: number
   /** each ensemble member's calibrated score in [0,1], by member name */
   members?: Record<string, number>
-  /** the features that contributed most to the score, largest first */
+  /** the features that contributed most to the score: those whose values left their training range, then those far beyond the nearest training rows (nearestLow), each largest first */
   explanations?: Array<Explanation>
   /** the input vector by feature name */
   features: Record<string, number>

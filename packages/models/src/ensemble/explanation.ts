@@ -66,9 +66,10 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
  * as a whole, lie far outside the range of the training rows nearest the row (a member that compares
  * the row with its neighbours says which, FeatureContribution.nearest): a row made of values each common
  * but never seen together (a firewall's backscatter: an ordinary packet size, port and hour) is named
- * by what sets it apart from the rows most like it. A feature the members leaned on at a value neither
- * yardstick finds unusual is no reason, so a row with none gets an empty list, and the alerter says
- * which members scored it.
+ * by what sets it apart from the rows most like it (not a flag, whose other value is no news). Those
+ * that left the training range come first, the stronger statement, then the others, each by
+ * attribution. A feature the members leaned on at a value neither yardstick finds unusual is no
+ * reason, so a row with none gets an empty list, and the alerter says which members scored it.
  */
 export function topFeatures(
   row: FeatureRow,
@@ -107,18 +108,24 @@ export function topFeatures(
   for (const a of attribution) sum += a
   const ranked: number[] = []
   // for a value usual for training, the nearest rows' range it lies outside of
+  // Not for a flag: its value, usual for training, differs from its neighbours' by being the other of
+  // two ("geo_new_country_for_user 0, nearest … all 1" led Linux-sample alerts), which says nothing an analyst can use.
   const apartFrom = (j: number) => {
     const range = nearest[j]
-    if (!range || !(row[j]! < range.low || row[j]! > range.high)) return undefined
+    if (!range || flags.has(featureNames[j]!) || !(row[j]! < range.low || row[j]! > range.high)) return undefined
     // as written, the value must not read as one of the ends (364.4K beside 364.45K reads "364K to …")
     const written = formatNumber(row[j]!)
     return written === formatNumber(range.low) || written === formatNumber(range.high) ? undefined : range
   }
+  // Values that left their training range first, the stronger statement, then those far from the
+  // nearest rows; each by attribution.
+  const againstTraining = new Uint8Array(attribution.length)
   for (let j = 0; j < attribution.length; j++) {
     if (!(attribution[j]! > 0)) continue
-    if (standingOf(featureNames[j]!, row[j]!, baselines[j]!) !== 'usual' || apartFrom(j)) ranked.push(j)
+    if (standingOf(featureNames[j]!, row[j]!, baselines[j]!) !== 'usual') againstTraining[j] = 1
+    if (againstTraining[j] || apartFrom(j)) ranked.push(j)
   }
-  ranked.sort((a, b) => attribution[b]! - attribution[a]! || a - b)
+  ranked.sort((a, b) => againstTraining[b]! - againstTraining[a]! || attribution[b]! - attribution[a]! || a - b)
   return ranked.slice(0, count).map((index) => {
     const feature = featureNames[index]!
     const baseline = baselines[index]!

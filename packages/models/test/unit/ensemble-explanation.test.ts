@@ -65,12 +65,18 @@ describe('topFeatures names a value usual for training against the training rows
       .toEqual(['bytes 300K, nearest rows of the training sample 364K to 602K'])
   })
 
-  it('says "all" where the nearest rows agree, and ranks by attribution among both kinds of reason', () => {
+  it('says "all" where the nearest rows agree, and puts values that left the training range first, whatever their attribution', () => {
     const top = topFeatures([60, 4, 3], member([
-      { feature: 0, weight: 1, nearest: { low: 61, high: 61 } },
-      { feature: 1, weight: 2 },
+      { feature: 0, weight: 3, nearest: { low: 61, high: 61 } },
+      { feature: 1, weight: 1 },
     ]), names, baselines)
     expect(top.map((t) => t.text)).toEqual(['destination_port_entropy 4, training p99 3', 'bytes 60, nearest rows of the training sample all 61'])
+  })
+
+  it('does not name a flag against its nearest rows: its usual value differs from theirs only by being the other one', () => {
+    const withFlag = ['geo_new_country_for_user', ...names.slice(1)]
+    const flagBaselines: FeatureBaseline[] = [{ p1: 0, p50: 0, p99: 1, min: 0, max: 1, mean: 0.3 }, baselines[1]!, baselines[2]!]
+    expect(topFeatures([0, 1, 3], member([{ feature: 0, weight: 1, nearest: { low: 1, high: 1 } }]), withFlag, flagBaselines)).toEqual([])
   })
 })
 

@@ -123,8 +123,8 @@ const ATTACK_TECHNIQUE = /^attack\.(t\d{4}(?:\.\d{3})?)$/i
 export const entryForTitles = (titles: readonly string[]) => REMEDIATIONS.find((r) => r.titles && titles.some((t) => r.titles!.test(t)))
 
 /**
- * The entry for the model's leading explanation (explanations come largest contribution first) that
- * left its training range: one that stood out only against its nearest training rows (a failure
+ * The entry for the model's leading explanation that left its training range (those come first, each
+ * largest contribution first): one that stood out only against its nearest training rows (a failure
  * ratio lower than theirs) is no ground for an entry's action.
  */
 export function entryForFeatures(explanations: readonly AlertExplanation[]): RemediationEntry | undefined {
