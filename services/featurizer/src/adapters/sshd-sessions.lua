@@ -5,7 +5,9 @@
 -- KEYS[2]: the base of the host's session hashes, one per hour of event time (':<hour>'), fields:
 --   's<pid>': 'time|address' of the newest line of sshd process <pid> that named its client;
 --   'a<pid>': 'time|address|consumer' of the PAM failure of <pid> that stood alone and counted, and
---     the event id of the failed verdict found to be its attempt ('' before);
+--     the event id of the failed verdict found to be its attempt ('' before); address '' where the
+--     PAM line named its client by host name only (pam_unix's rhost under UseDNS): the connection's
+--     verdict, which names the address, is the same attempt;
 --   'u<pid>': the same of the `Invalid user` line of <pid>, which counted;
 --   'm<event id>': the answer a line got (address and flag), given again when the line comes again;
 -- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, userPairMs, sessionMs, sessionTtl, then 5 values
@@ -66,14 +68,15 @@ local function write(k, field, value)
   touched[k] = true
 end
 
--- The line stored at a connection's field ('a' or 'u' and pid) that counted for the client within
--- withinMs before t, and is not yet the attempt of another verdict than id; nil when there is none.
+-- The line stored at a connection's field ('a' or 'u' and pid) that counted for the client (or for
+-- one it named by host name only) within withinMs before t, and is not yet the attempt of another
+-- verdict than id; nil when there is none.
 local function unclaimed(t, field, client, withinMs, id)
   local value, k = lookup(t, field)
   if not value then return nil end
   local at, from, consumer = string.match(value, '^([^|]*)|([^|]*)|(.*)$')
   local since = t - tonumber(at)
-  if from ~= client or since < 0 or since > withinMs or (consumer ~= '' and consumer ~= id) then return nil end
+  if (from ~= '' and from ~= client) or since < 0 or since > withinMs or (consumer ~= '' and consumer ~= id) then return nil end
   return k, at .. '|' .. from .. '|'
 end
 -- Whether a failed verdict is the attempt such a line counted; if so, the line is its.
@@ -127,7 +130,7 @@ for i = 8, #ARGV, 5 do
       if alone and pid ~= '' and client ~= '' and unclaimed(t, 'u' .. pid, client, userPairMs, '') then alone = false end
       if alone then
         flag = '1'
-        if pid ~= '' and client ~= '' then write(bucket(t), 'a' .. pid, tText .. '|' .. client .. '|') end
+        if pid ~= '' then write(bucket(t), 'a' .. pid, tText .. '|' .. client .. '|') end
       end
     elseif kind == 'i' and pid ~= '' and client ~= '' then
       flag = '1'

@@ -298,6 +298,22 @@ describe('entity windows in Redis', () => {
     expect(await counted([sshdLine(r, 0, 'pam-failure', 100, '10.1.1.1'), sshdLine(r, 61, 'failed-verdict', 100, '10.1.1.1')])).toEqual([true, true])
   })
 
+  it('takes the verdict of a PAM failure that named its client by host name only for the same attempt (UseDNS): counted once, at the name', async () => {
+    // sotm34's honeynet after a quiet day: ten connections' PAM lines (rhost=wpc1599.host7x24.com) stand
+    // alone before the first verdict; each connection's verdict names 62.193.229.186.
+    const host = `host-named-${offset++}`
+    const pams = Array.from({ length: 10 }, (_, i) => sshdLine(host, 0, 'pam-failure', 12758 + i))
+    const verdicts = Array.from({ length: 10 }, (_, i) => sshdLine(host, 2, 'failed-verdict', 12758 + i, '62.193.229.186'))
+    expect(await counted([...pams, ...verdicts])).toEqual([...pams.map(() => true), ...verdicts.map(() => false)])
+    expect(await counted([...pams, ...verdicts])).toEqual([...pams.map(() => true), ...verdicts.map(() => false)]) // retried
+    // A connection's second try is another attempt; another connection's verdict, or one a minute later, is not the PAM line's.
+    const other = `host-named-${offset++}`
+    expect(await counted([sshdLine(other, 0, 'pam-failure', 200), sshdLine(other, 2, 'failed-verdict', 200, '10.2.2.2'), sshdLine(other, 4, 'failed-verdict', 200, '10.2.2.2')])).toEqual([true, false, true])
+    const [p, q] = ['p', 'q'].map((h) => `host-named-${h}-${offset++}`) as [string, string]
+    expect(await counted([sshdLine(p, 0, 'pam-failure', 300), sshdLine(p, 2, 'failed-verdict', 301, '10.2.2.2')])).toEqual([true, true])
+    expect(await counted([sshdLine(q, 0, 'pam-failure', 300), sshdLine(q, 61, 'failed-verdict', 300, '10.2.2.2')])).toEqual([true, true])
+  })
+
   it('places a line that names no client at its connection\'s address, named by an earlier line of the same sshd process', async () => {
     const host = `host-session-${offset++}`
     const lines = [
