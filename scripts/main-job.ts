@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { Kafka, logLevel } from 'kafkajs'
 import pg from 'pg'
 import { dlqOf, topics, type Alert } from '@vigil/schemas'
+import { Config as TrainerConfig } from '../services/trainer/src/config.ts'
 import { movedToRecentDay, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
 
 // The shared data set beside the repository, else the same file as copied into the test fixtures.
@@ -76,7 +77,7 @@ try {
   if (await pipeline.reader.count(topics.scores).catch(() => 0) === 0) {
     const trainerSaid = lastWarning(pipeline.services.trainer[0]?.logFile)
     console.error(`[${elapsed()}] no model was trained; ${trainerSaid ? `the trainer's last warning: ${trainerSaid}`
-      : `the trainer logged no warning: its history may hold fewer rows than TRAIN_MIN_ROWS (${trainMinRows ?? 'default 200'})`}.`
+      : `the trainer logged no warning: its history may hold fewer rows than TRAIN_MIN_ROWS (${trainMinRows ?? TrainerConfig.shape.TRAIN_MIN_ROWS.parse(undefined)})`}.`
       + ' A short or mostly hostile sample trains with fewer: TRAIN_MIN_ROWS=100 SAMPLE_FILE=… npm start')
   }
   exitCode = 1

@@ -45,7 +45,7 @@ export const featureDefinitions = [
   { name: 'distinct_users', group: 'frequency', families: AUTH, unit: 'count', defaultValue: 0,
     description: 'distinct user names the entity tried in the window (HyperLogLog over one-minute buckets)' },
   { name: 'invalid_user_attempts', group: 'frequency', families: ['sshd'], unit: 'count', defaultValue: 0,
-    description: 'attempts by the entity for user names that do not exist on the host, in the window' },
+    description: 'attempts by the entity for user names that do not exist on the host, or that sshd refuses as it does those (AllowUsers, DenyUsers), in the window' },
   { name: 'events_in_window', group: 'frequency', families: ALL, unit: 'count', defaultValue: 1,
     description: 'events of any kind from the entity in the window, this event included' },
   { name: 'seconds_since_previous', group: 'behaviour', families: ALL, unit: 'seconds', defaultValue: FEATURE_WINDOW_SECONDS,

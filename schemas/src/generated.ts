@@ -355,7 +355,7 @@ export interface FeatureVector {
   auth_failure_ratio: number
   /** distinct user names the entity tried in the window (HyperLogLog over one-minute buckets) (count) */
   distinct_users: number
-  /** attempts by the entity for user names that do not exist on the host, in the window (count) */
+  /** attempts by the entity for user names that do not exist on the host, or that sshd refuses as it does those (AllowUsers, DenyUsers), in the window (count) */
   invalid_user_attempts: number
   /** events of any kind from the entity in the window, this event included (count) */
   events_in_window: number

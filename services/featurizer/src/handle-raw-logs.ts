@@ -41,7 +41,7 @@ export async function handleRawLogs(messages: DeliveredMessage<RawLog>[], deps: 
 /**
  * The batch's events placed and marked for their windows: an sshd line read against its host's
  * sessions (FeatureStore.sshdSessions) may move to its connection's client address, and be, or not
- * be, the attempt it records. A verdict, PAM failure or `Invalid user` line says which in
+ * be, the attempt it records. A verdict, PAM failure or `Invalid user` (or `User … not allowed`) line says which in
  * `ssh.attempt`, so rules count attempts as the windows do: once each, on hosts that log only PAM's
  * lines, and for clients that try no password, too.
  */

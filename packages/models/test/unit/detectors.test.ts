@@ -199,6 +199,25 @@ describe('knn-distance', () => {
     expect(quotedForOrdinary).toBeLessThan(10)
   })
 
+  it('quotes a count\'s nearest range only more than two of its steps away, however seldom neighbours differ in it', () => {
+    // a count that is 1 in nine rows of ten and 2 in the tenth, beside a continuous feature: neighbours
+    // never differ in the count, so its usual difference between neighbours is 0 and its step must stand in
+    const rng = seededRandom(9)
+    const rows = Array.from({ length: 1000 }, () => [rng() < 0.9 ? 1 : 2, rng()])
+    const detector = knnDistance.train(rows, { neighbours: 5, referenceSize: 1000 }, 1)
+    const quotedFor = (row: number[]) => detector.explain!(row).find((c) => c.feature === 0)?.nearest
+    expect([1, 2].flatMap((count) => Array.from({ length: 100 }, () => [count, rng()])).filter((row) => quotedFor(row) !== undefined)).toHaveLength(0)
+    expect(quotedFor([5, 0.5])).toBeUndefined() // log1p(5) - log1p(2): under two steps of log1p(2) - log1p(1)
+    expect(quotedFor([20, 0.5])).toEqual({ low: 2, high: 2 })
+  })
+
+  it('blames a value so far out that every distance overflows by its size, having no neighbour to compare with', () => {
+    const detector = knnDistance.train(correlated, { neighbours: 5, referenceSize: 500 }, 1)
+    const explanation = detector.explain!([0.5, 0.5, 1e200])
+    expect(explanation[0]).toEqual({ feature: 2, weight: Infinity })
+    expect(explanation.every((c) => !Number.isNaN(c.weight))).toBe(true)
+  })
+
   it('keeps at most referenceSize rows', () => {
     const detector = knnDistance.train(training, { neighbours: 3, referenceSize: 100 }, 1)
     expect((detector.toJSON() as { reference: number[] }).reference).toHaveLength(100 * WIDTH)

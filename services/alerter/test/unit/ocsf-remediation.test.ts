@@ -39,6 +39,12 @@ describe('the remediation a finding recommends', () => {
     expect(lower).toMatch(/^Review the recent events of source\.ip .*auth_failure_ratio 0\.25 \(nearest rows of the training sample 0\.33 to 0\.5\)\.$/)
     expect(remediation({ ...alert, explanations: [{ feature: 'auth_failure_ratio', value: 0.25, baselineP50: 0, baselineP99: 1, contribution: 1, nearestLow: 0.5, nearestHigh: 0.5 }] }))
       .toMatch(/\(nearest rows of the training sample all 0\.5\)\.$/)
+    // Whatever the order, the action comes from a reason that left its training range.
+    const mixed = remediation({ ...alert, explanations: [
+      { feature: 'bytes', value: 40, baselineP50: 60, baselineP99: 1500, contribution: 0.6, nearestLow: 52, nearestHigh: 60 },
+      { feature: 'invalid_user_attempts', value: 9, baselineP50: 0, baselineP99: 2, contribution: 0.4 },
+    ] })
+    expect(mixed.startsWith(actionOf('ssh-brute-force'))).toBe(true)
     const timing = { ...alert, explanations: [{ feature: 'hour_of_day', value: 3, baselineP50: 14, baselineP99: 23, contribution: 1 }] }
     expect(remediation(timing)).toMatch(/^Review the recent events of source\.ip/)
   })

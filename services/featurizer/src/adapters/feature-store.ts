@@ -57,7 +57,7 @@ export interface SshdSessionAnswer {
    * a verdict: whether it counts as the attempt (not the failed one whose connection's PAM failure
    * stood alone, or whose `Invalid user` line, counted for it); a PAM failure: whether it stands
    * alone, no verdict of its host in the day before it nor an `Invalid user` line of its connection
-   * that counted; an `Invalid user` line: whether it names its connection (a pid and an address),
+   * that counted; an `Invalid user` (or `User … not allowed`) line: whether it names its connection (a pid and an address),
    * so that its verdict, if one follows, can be told apart; another line: false
    */
   counts: boolean

@@ -59,7 +59,8 @@ const rules: readonly SshdRule[] = [
     pattern: re(`^input_userauth_request: (?:invalid|illegal) user (?<user>${USER})$`),
   },
   {
-    action: 'ssh_user_not_allowed', first: ['User'], category: AUTH, type: ['info'], outcome: 'failure',
+    // sshd takes a user AllowUsers or DenyUsers turns away for one it does not know: its verdicts say "invalid user".
+    action: 'ssh_user_not_allowed', first: ['User'], category: AUTH, type: ['info'], outcome: 'failure', ssh: { invalid_user: true },
     pattern: re(`^User (?<user>${USER}) from (?<rhost>${HOST}) not allowed because .*$`),
   },
   {

@@ -67,9 +67,10 @@ describe('computeFeatures', () => {
     expect(windowMarksOf(illegal, false)).toMatchObject({ authAttempt: false, invalidUser: false, user: null })
     expect(windowMarksOf(illegal)).toMatchObject({ authAttempt: false }) // no answer (a host without a name): its verdict counts
     // AllowUsers or DenyUsers turning a user away writes its own line instead, the same attempt
-    const notAllowed = event('sshd', { event: { category: ['authentication'], action: 'ssh_user_not_allowed', outcome: 'failure' }, source: { ip: '5.188.10.180' }, host: { name: 'web1' }, user: { name: 'root' }, process: { pid: 3001 } })
+    // (sshd's verdicts then say "invalid user", and so does the parser: ssh.invalid_user)
+    const notAllowed = event('sshd', { event: { category: ['authentication'], action: 'ssh_user_not_allowed', outcome: 'failure' }, source: { ip: '5.188.10.180' }, host: { name: 'web1' }, user: { name: 'root' }, ssh: { invalid_user: true }, process: { pid: 3001 } })
     expect(sshdLineOf(notAllowed)).toMatchObject({ kind: 'invalid-user', pid: 3001, ip: '5.188.10.180' })
-    expect(windowMarksOf(notAllowed, true)).toMatchObject({ authAttempt: true, authFailure: true, invalidUser: false, user: 'root' })
+    expect(windowMarksOf(notAllowed, true)).toMatchObject({ authAttempt: true, authFailure: true, invalidUser: true, user: 'root' })
     // input_userauth_request names the same user for the same connection: never the attempt
     const request = event('sshd', { event: { category: ['authentication'], action: 'ssh_invalid_user_request', outcome: 'failure' }, host: { name: 'combo' }, user: { name: 'jordan' }, ssh: { invalid_user: true }, process: { pid: 30159 } })
     expect(sshdLineOf(request)).toMatchObject({ kind: 'other' })

@@ -227,7 +227,7 @@ describe('parseSshd on shapes beyond the sample', () => {
       event: { category: ['network'], type: ['end'], action: 'ssh_auth_timeout', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
     }],
     ['User root from 203.0.113.9 not allowed because not listed in AllowUsers', {
-      event: { ...AUTH_FAILED, action: 'ssh_user_not_allowed' }, source: { ip: '203.0.113.9' }, user: { name: 'root' },
+      event: { ...AUTH_FAILED, action: 'ssh_user_not_allowed' }, source: { ip: '203.0.113.9' }, user: { name: 'root' }, ssh: { invalid_user: true },
     }],
     ['Server listening on :: port 22.', {
       event: { category: ['process'], type: ['start'], action: 'ssh_server_listening', outcome: 'success' }, destination: { ip: '::', port: 22 },

@@ -35,7 +35,7 @@ describe('explanations on the score', () => {
   it('carry the nearest training rows\' range for a feature named against them, and none for one named against training', async () => {
     const model = fakeModel('A')
     const top: TopFeature[] = [
-      { feature: 'auth_failures', index: 0, value: 40, p50: 60, p99: 1500, share: 0.7, nearest: { low: 52, high: 60 }, text: 'auth_failures 40, nearest training rows 52 to 60' },
+      { feature: 'auth_failures', index: 0, value: 40, p50: 60, p99: 1500, share: 0.7, nearest: { low: 52, high: 60 }, text: 'auth_failures 40, nearest rows of the training sample 52 to 60' },
       { feature: 'auth_failures', index: 0, value: 2000, p50: 60, p99: 1500, share: 0.3, text: 'auth_failures 2000, training p99 1500' },
     ]
     const scoreAll = model.ensemble.score
@@ -43,7 +43,7 @@ describe('explanations on the score', () => {
     const out = memoryProducer()
     await handleFeatures(featureBatch(0, 1), { live: model, shadow: null }, out.producer, { explain: 'all' })
     expect(out.sent.get('scores')![0]!.explanations).toEqual([
-      { feature: 'auth_failures', value: 40, baselineP50: 60, baselineP99: 1500, contribution: 0.7, nearestLow: 52, nearestHigh: 60, text: 'auth_failures 40, nearest training rows 52 to 60' },
+      { feature: 'auth_failures', value: 40, baselineP50: 60, baselineP99: 1500, contribution: 0.7, nearestLow: 52, nearestHigh: 60, text: 'auth_failures 40, nearest rows of the training sample 52 to 60' },
       { feature: 'auth_failures', value: 2000, baselineP50: 60, baselineP99: 1500, contribution: 0.3, text: 'auth_failures 2000, training p99 1500' },
     ])
   })
