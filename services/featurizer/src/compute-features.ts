@@ -102,7 +102,9 @@ function isAuthAttempt(event: NormalizedEvent, sshdCounts: boolean | undefined):
 export function windowMarksOf(event: NormalizedEvent, sshdCounts?: boolean): WindowMarks {
   const ecs = event.ecs
   const authAttempt = isAuthAttempt(event, sshdCounts)
-  // A verdict that its PAM failure or its `Invalid user` line counted for still names the user it tried.
+  // A verdict that its PAM failure or its `Invalid user` line counted for still names the user it
+  // tried, and still reads that user's login history (a failure only reads it): its line may be the
+  // only one that names the address (the PAM line named the client by host name).
   const triesUser = authAttempt || (event.family === 'sshd' && SSHD_ATTEMPT_ACTIONS.has(ecs.event.action))
   const status = ecs.http?.response?.status_code ?? null
   const ip = ecs.source?.ip ?? null
@@ -118,7 +120,7 @@ export function windowMarksOf(event: NormalizedEvent, sshdCounts?: boolean): Win
     http5xx: status !== null && status >= 500,
     urlPath: ecs.url?.path ?? null,
     destination: ecs.destination?.ip ? `${ecs.destination.ip}:${ecs.destination.port ?? ''}` : null,
-    login: authAttempt && user && ip ? {
+    login: triesUser && user && ip ? {
       user, ip, country: geo?.country_iso_code ?? null, lat: geo?.location?.lat ?? null, lon: geo?.location?.lon ?? null,
       success: ecs.event.outcome === 'success',
     } : null,

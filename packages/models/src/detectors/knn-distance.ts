@@ -187,7 +187,7 @@ function checkState(state: unknown): KnnDistanceState {
   const width = checkScaling(s.scaling, s.scaling.center.length).center.length
   const n = s.reference.length / width
   if (!Number.isInteger(n) || n < 2 || s.typicalSpread.length !== width || !(s.neighbours >= 1 && s.neighbours < n)
-    || (s.typicalChange !== undefined && (s.typicalChange.length !== width || !s.typicalChange.every((c) => c >= 0)))) {
+    || (s.typicalChange !== undefined && !(Array.isArray(s.typicalChange) && s.typicalChange.length === width && s.typicalChange.every((c) => typeof c === 'number' && c >= 0)))) {
     throw new Error('knn-distance state does not fit together')
   }
   return s

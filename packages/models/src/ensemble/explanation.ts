@@ -107,9 +107,9 @@ export function topFeatures(
   let sum = 0
   for (const a of attribution) sum += a
   const ranked: number[] = []
-  // for a value usual for training, the nearest rows' range it lies outside of
-  // Not for a flag: its value, usual for training, differs from its neighbours' by being the other of
-  // two ("geo_new_country_for_user 0, nearest … all 1" led Linux-sample alerts), which says nothing an analyst can use.
+  // The nearest rows' range a value lies outside of. Not a flag's: its value, usual for training,
+  // differs from its neighbours' by being the other of two ("geo_new_country_for_user 0, nearest … all
+  // 1" led Linux-sample alerts), which says nothing an analyst can use.
   const apartFrom = (j: number) => {
     const range = nearest[j]
     if (!range || flags.has(featureNames[j]!) || !(row[j]! < range.low || row[j]! > range.high)) return undefined
@@ -130,8 +130,7 @@ export function topFeatures(
     const feature = featureNames[index]!
     const baseline = baselines[index]!
     const value = row[index]!
-    const usual = standingOf(feature, value, baseline) === 'usual'
-    const range = usual ? apartFrom(index) : undefined
+    const range = againstTraining[index] ? undefined : apartFrom(index)
     return {
       feature,
       index,
@@ -155,7 +154,7 @@ export function describeApartFromNearest(feature: string, value: number, range: 
 }
 
 /** "60 to 1500", or "all 0" where the two ends agree. */
-export function formatRange(range: { low: number; high: number }): string {
+function formatRange(range: { low: number; high: number }): string {
   return range.low === range.high ? `all ${formatNumber(range.low)}` : `${formatNumber(range.low)} to ${formatNumber(range.high)}`
 }
 

@@ -218,6 +218,15 @@ describe('knn-distance', () => {
     expect(explanation.every((c) => !Number.isNaN(c.weight))).toBe(true)
   })
 
+  it('refuses a state whose typical steps are not one non-negative number per feature, and loads one from before them', () => {
+    const state = knnDistance.train(correlated, { neighbours: 5, referenceSize: 200 }, 1).toJSON() as Record<string, unknown> & { typicalChange: number[] }
+    for (const typicalChange of [null, [null, 1, 1], [1, 1], ['1', 1, 1], [-1, 1, 1]]) {
+      expect(() => knnDistance.load(JSON.parse(JSON.stringify({ ...state, typicalChange }))), JSON.stringify(typicalChange)).toThrow(/does not fit together/)
+    }
+    const { typicalChange: _, ...older } = state
+    expect(knnDistance.load(older).explain!(unseenPair).every((c) => c.nearest === undefined)).toBe(true)
+  })
+
   it('keeps at most referenceSize rows', () => {
     const detector = knnDistance.train(training, { neighbours: 3, referenceSize: 100 }, 1)
     expect((detector.toJSON() as { reference: number[] }).reference).toHaveLength(100 * WIDTH)

@@ -51,7 +51,7 @@ describe('computeFeatures', () => {
     // A verdict is the attempt unless its PAM failure stood alone and counted; either way it names the user tried.
     const verdict = event('sshd', { event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, user: { name: 'root' } })
     expect(windowMarksOf(verdict)).toMatchObject({ authAttempt: true, authFailure: true, user: 'root' })
-    expect(windowMarksOf(verdict, false)).toMatchObject({ authAttempt: false, authFailure: false, user: 'root', login: null })
+    expect(windowMarksOf(verdict, false)).toMatchObject({ authAttempt: false, authFailure: false, user: 'root', login: { user: 'root', ip: '1.2.3.4', success: false } })
     // Other sshd lines are never the attempt.
     const closed = event('sshd', { event: { category: ['session'], action: 'ssh_connection_closed', outcome: 'unknown' }, host: { name: 'web1' } })
     expect(windowMarksOf(closed, true).authAttempt).toBe(false)
