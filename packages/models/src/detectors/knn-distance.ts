@@ -130,7 +130,7 @@ function createKnnDistance(state: KnnDistanceState): TrainedDetector {
   const width = scaling.center.length
   const search = searchOf(scaling, state.reference, k)
   const scaled = new Float64Array(width)
-  const neighboursOf = (row: FeatureRow) => search.find(scaleRow(scaling, row, scaled), -1, SEARCH_SLACK)
+  const neighboursOf = (row: FeatureRow, slack = SEARCH_SLACK) => search.find(scaleRow(scaling, row, scaled), -1, slack)
   return {
     kind: KNN_DISTANCE,
     score(rows) {
@@ -151,7 +151,7 @@ function createKnnDistance(state: KnnDistanceState): TrainedDetector {
      * an alert quotes them.
      */
     explain(row): FeatureContribution[] {
-      search.find(scaleRow(scaling, row, scaled), -1, 0)
+      neighboursOf(row, 0)
       // A value so far out that every distance overflowed finds no neighbour: it is to blame by its size.
       if (search.index[0]! < 0) return positiveContributions(scaled.map((v) => v * v))
       const excess = new Float64Array(width)

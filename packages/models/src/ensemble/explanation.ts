@@ -120,17 +120,19 @@ export function topFeatures(
   // Values that left their training range first, the stronger statement, then those far from the
   // nearest rows; each by attribution.
   const againstTraining = new Uint8Array(attribution.length)
+  const quotedRange: Array<{ low: number; high: number } | undefined> = new Array(attribution.length)
   for (let j = 0; j < attribution.length; j++) {
     if (!(attribution[j]! > 0)) continue
     if (standingOf(featureNames[j]!, row[j]!, baselines[j]!) !== 'usual') againstTraining[j] = 1
-    if (againstTraining[j] || apartFrom(j)) ranked.push(j)
+    else quotedRange[j] = apartFrom(j)
+    if (againstTraining[j] || quotedRange[j]) ranked.push(j)
   }
   ranked.sort((a, b) => againstTraining[b]! - againstTraining[a]! || attribution[b]! - attribution[a]! || a - b)
   return ranked.slice(0, count).map((index) => {
     const feature = featureNames[index]!
     const baseline = baselines[index]!
     const value = row[index]!
-    const range = againstTraining[index] ? undefined : apartFrom(index)
+    const range = quotedRange[index]
     return {
       feature,
       index,
