@@ -48,6 +48,8 @@ export interface AlertExplanation {
   nearestLow?: null | number
   /** their highest value of the feature */
   nearestHigh?: null | number
+  /** for a value usual by the training range and by the nearest rows, named because no feature was by either and it lies in an outer tenth of the training data: the feature's 90th percentile, which the value exceeds, or its 10th, which it falls below (null otherwise) */
+  outerTenth?: null | number
 }
 
 export interface MatchedRule {
@@ -508,7 +510,7 @@ export interface Score {
   threshold?: number
   /** each ensemble member's calibrated score in [0,1], by member name */
   members?: Record<string, number>
-  /** the features that contributed most to the score: those whose values left their training range, then those far beyond the nearest training rows (nearestLow), each largest first */
+  /** the features that contributed most to the score: those whose values left their training range, then those far beyond the nearest training rows (nearestLow), each largest first; where neither names one, those in an outer tenth of training (outerTenth) */
   explanations?: Array<Explanation>
   /** the input vector by feature name */
   features: Record<string, number>
@@ -529,6 +531,8 @@ export interface Explanation {
   nearestLow?: null | number
   /** their highest value of the feature */
   nearestHigh?: null | number
+  /** for a value usual by the training range and by the nearest rows, named because no feature was by either and it lies in an outer tenth of the training data: the feature's 90th percentile, which the value exceeds, or its 10th, which it falls below (null otherwise) */
+  outerTenth?: null | number
   /** the same, in words, e.g. 'auth_failure_ratio 0.94, training p99 0.08' */
   text: string
 }

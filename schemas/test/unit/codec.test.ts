@@ -136,7 +136,7 @@ describe('codec: NaN and Infinity in float and double fields', () => {
     eventId: 'NaN', entity: { kind: 'host', id: 'Infinity' }, eventTime: 1, receivedAt: 2, scoredAt: 3, family: 'sshd', action: 'a',
     score: 0.5, rawScore: Number.NaN, modelVersion: 'v', model: 'default', threshold: Number.POSITIVE_INFINITY,
     members: { iforest: Number.NEGATIVE_INFINITY, hbos: 0.25 },
-    explanations: [{ feature: 'bytes', value: Number.POSITIVE_INFINITY, baselineP50: Number.NaN, baselineP99: 1, contribution: 1, nearestLow: Number.NEGATIVE_INFINITY, nearestHigh: Number.NaN, text: '-Infinity' }],
+    explanations: [{ feature: 'bytes', value: Number.POSITIVE_INFINITY, baselineP50: Number.NaN, baselineP99: 1, contribution: 1, nearestLow: Number.NEGATIVE_INFINITY, nearestHigh: Number.NaN, outerTenth: Number.POSITIVE_INFINITY, text: '-Infinity' }],
     features: { bytes: Number.POSITIVE_INFINITY, duration_seconds: Number.NaN, url_entropy: -0.5 },
     evidence: { topic: 'raw-logs', partition: 0, offset: '1', line: 'l', users: ['NaN'] },
   }

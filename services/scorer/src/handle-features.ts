@@ -40,7 +40,8 @@ async function scoresOf(records: FeatureRecord[], model: RunningModel, explain: 
       members: Object.fromEntries(memberNames.map((name, m) => [name, scored.members[m]![i]!])),
       explanations: (scored.topFeatures[i] ?? []).map((t) => ({
         feature: t.feature, value: t.value, baselineP50: t.p50, baselineP99: t.p99, contribution: t.share,
-        ...(t.nearest && { nearestLow: t.nearest.low, nearestHigh: t.nearest.high }), text: t.text,
+        ...(t.nearest && { nearestLow: t.nearest.low, nearestHigh: t.nearest.high }),
+        ...(t.outerTenth !== undefined && { outerTenth: t.outerTenth }), text: t.text,
       })),
       features: { ...f.vector },
       evidence: evidenceOf(f),

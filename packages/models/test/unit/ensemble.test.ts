@@ -49,6 +49,8 @@ describe('trainEnsemble', () => {
     expect(hour.max).toBe(23)
     expect(hour.p50).toBeGreaterThanOrEqual(hour.min)
     expect(hour.p99).toBeGreaterThanOrEqual(hour.p50)
+    expect([hour.p1, hour.p10, hour.p50, hour.p90, hour.p99]).toEqual([...[hour.p1, hour.p10, hour.p50, hour.p90, hour.p99]].sort((a, b) => a! - b!))
+    expect(hour.p90).toBeGreaterThan(hour.p10!)
     expect(artifact.training).toMatchObject({ rows: 3000, excludedRows: 0, weighted: false, trainingRows: 2400, calibrationRows: 600, seed: 7, threshold: { targetAlertRate: 0.05 } })
   })
 
@@ -157,14 +159,28 @@ describe('loadEnsemble', () => {
     expect((await ensemble.explain(row)).map((t) => t.feature)).not.toContain('auth_failure_ratio')
   })
 
-  it('gives only reasons whose values left the usual training range, or the range of the training rows nearest them', async () => {
+  it('gives only reasons whose values left the usual training range, or the range of the training rows nearest them, else an outer tenth of training', async () => {
     const rows = [...fresh.slice(0, 300), ...attacks().map((a) => a.row)]
     const { topFeatures } = await ensemble.score(rows, { explain: 'all' })
     const reasons = topFeatures.flatMap((top) => top!)
     expect(reasons.length).toBeGreaterThan(0)
     let againstNearest = 0
+    let outerTenths = 0
+    for (const top of topFeatures) {
+      // the outer tenths only where neither of the others named anything
+      const tenths = top!.filter((t) => t.outerTenth !== undefined).length
+      expect(tenths === 0 || tenths === top!.length, top!.map((t) => t.text).join('; ')).toBe(true)
+    }
     for (const t of reasons) {
       expect(t.text, t.text).not.toMatch(/within training|as in /)
+      if (t.outerTenth !== undefined) {
+        outerTenths++
+        const b = artifact.baselines[t.index]!
+        expect(t.outerTenth === b.p90 ? t.value > b.p90 : t.outerTenth === b.p10 && t.value < b.p10!, t.text).toBe(true)
+        expect(t.value >= b.p1! && t.value <= b.p99 && !t.nearest, t.text).toBe(true)
+        expect(t.text, t.text).toMatch(/, training p(90|10) /)
+        continue
+      }
       if (t.nearest) {
         againstNearest++
         expect(t.value < t.nearest.low || t.value > t.nearest.high, t.text).toBe(true)
@@ -177,10 +193,12 @@ describe('loadEnsemble', () => {
       expect(rareFlag || t.value < b.p1! || t.value > b.p99 || b.min === b.max, t.text).toBe(true)
     }
     expect(againstNearest).toBeGreaterThan(0)
+    expect(outerTenths).toBeGreaterThan(0)
   })
 
   it('explains with an artifact from before p1, the minimum marking the low end', async () => {
-    const { bytes } = encodeEnsembleArtifact({ ...artifact, baselines: artifact.baselines.map(({ p1: _, ...b }) => b) })
+    // such an artifact has no p10 and p90 either
+    const { bytes } = encodeEnsembleArtifact({ ...artifact, baselines: artifact.baselines.map(({ p1: _p1, p10: _p10, p90: _p90, ...b }) => b) })
     const older = await loadEnsemble(decodeEnsembleArtifact(bytes), registry)
     try {
       const [bruteForce] = attacks()

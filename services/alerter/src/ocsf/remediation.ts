@@ -1,6 +1,6 @@
 import type { Alert, AlertExplanation, MatchedRule } from '@vigil/schemas'
 import type { DetectorKind } from './detector-kind.ts'
-import { isNearest } from './anomaly-analyses.ts'
+import { isNearest, isOuterTenth } from './anomaly-analyses.ts'
 
 /**
  * A recommended action, for alerts whose Sigma rules are tagged with one of `techniques`, or (for
@@ -125,10 +125,10 @@ export const entryForTitles = (titles: readonly string[]) => REMEDIATIONS.find((
 /**
  * The entry for the model's leading explanation that left its training range (those come first, each
  * largest contribution first): one that stood out only against its nearest training rows (a failure
- * ratio lower than theirs) is no ground for an entry's action.
+ * ratio lower than theirs), or only by lying in an outer tenth of training, is no ground for an entry's action.
  */
 export function entryForFeatures(explanations: readonly AlertExplanation[]): RemediationEntry | undefined {
-  const lead = explanations.find((e) => !isNearest(e))?.feature
+  const lead = explanations.find((e) => !isNearest(e) && !isOuterTenth(e))?.feature
   return lead === undefined ? undefined : REMEDIATIONS.find((r) => r.features?.includes(lead))
 }
 
@@ -146,11 +146,12 @@ function reviewEvents(alert: Alert): string {
  * The training baseline a value stood out against, on the side it left: its p99 above it, its median
  * below it (an alert keeps those two; a value under the median is low for its training, and its p99
  * says nothing of that). A value within both stood out for its rarity (the scorer names a flag set
- * in few training rows), which its range alone would not say, or against the training rows nearest
- * the event, whose range it then quotes.
+ * in few training rows), which its range alone would not say, against the training rows nearest
+ * the event, whose range it then quotes, or in an outer tenth of training, whose p90 or p10 it quotes.
  */
 function baselineBeside(e: AlertExplanation): string {
   if (isNearest(e)) return `nearest rows of the training sample ${e.nearestLow === e.nearestHigh ? `all ${e.nearestLow}` : `${e.nearestLow} to ${e.nearestHigh}`}`
+  if (isOuterTenth(e)) return `training ${e.value > e.outerTenth ? 'p90' : 'p10'} ${e.outerTenth}`
   if (e.value > e.baselineP99) return `training p99 ${e.baselineP99}`
   if (e.value < e.baselineP50) return `training median ${e.baselineP50}`
   return `rare in training, median ${e.baselineP50}, p99 ${e.baselineP99}`

@@ -172,6 +172,15 @@ describe('alerts as OCSF 1.5.0 Detection Findings', () => {
     ] }).anomaly_analyses!
     expect(apart.map((a) => a.anomalies[0]!.observed_pattern)).toEqual(['BELOW_NEAREST_MIN', 'ABOVE_NEAREST_MAX'])
     expect(apart[0]!.baselines.map((b) => [b.observed_pattern, b.observations[0]!.value])).toEqual([['P50', '60'], ['P99', '1500'], ['NEAREST_MIN', '52'], ['NEAREST_MAX', '60']])
+    // One named for lying in an outer tenth of training: that tenth's bound as a third baseline, and the side it passed.
+    const tenth = toDetectionFinding({ ...modelAlert(), explanations: [
+      { feature: 'bytes', value: 364, baselineP50: 48, baselineP99: 404, contribution: 0.7, outerTenth: 60 },
+      { feature: 'bytes', value: 40, baselineP50: 48, baselineP99: 404, contribution: 0.3, outerTenth: 44 },
+    ] }).anomaly_analyses!
+    expect(tenth.map((a) => a.anomalies[0]!.observed_pattern)).toEqual(['ABOVE_P90', 'BELOW_P10'])
+    expect(tenth.map((a) => a.baselines.map((b) => [b.observed_pattern, b.observations[0]!.value]))).toEqual([
+      [['P50', '48'], ['P99', '404'], ['P90', '60']], [['P50', '48'], ['P99', '404'], ['P10', '44']],
+    ])
     for (const alert of [sigmaDetectionAlert(), sigmaCorrelationAlert()]) {
       const finding = toDetectionFinding(alert)
       expect(finding.anomaly_analyses).toBeUndefined()
