@@ -39,6 +39,12 @@ export const REMEDIATIONS: readonly RemediationEntry[] = [
     action: 'Confirm with the account owner that the login (account, source address, time) was theirs; if not, end the session, reset the credentials and block the source address.',
   },
   {
+    name: 'ssh-scan',
+    techniques: ['t1046'], // Network Service Discovery
+    titles: /ssh scan/i,
+    action: 'Block the source address at the firewall; a scanner that found sshd answering often comes back to guess passwords, so check the auth log for failed or accepted logins from it, and consider limiting who can reach the SSH port.',
+  },
+  {
     name: 'sshd-exploit',
     titles: /\bssh/i,
     action: 'Check that OpenSSH on the host is patched against what the rule names, block the source address at the firewall and look for a successful login from it.',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { loadRuleSet } from '@vigil/sigma'
 import type { Alert } from '@vigil/schemas'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 import { entryForTags, entryForTitles, REMEDIATIONS } from '../../src/ocsf/remediation.ts'
@@ -80,6 +81,14 @@ describe('the remediation a finding recommends', () => {
     expect(entryForTags(sigmaCorrelationAlert().rules!.flatMap((r) => r.tags ?? []))?.name).toBe('ssh-brute-force')
     expect(entryForTags(['attack.t1110', 'attack.T1110.003'])?.name).toBe('ssh-brute-force')
     expect(entryForTags(['attack.t11100', 'attack.credential-access', 'cve.2021-41773', 'attack.g0032', 'attack.t1505.001'])).toBeUndefined()
+  })
+
+  it('for an SSH scan: block the source and look for the logins that often follow, by the rule\'s tag or, untagged, its title', () => {
+    const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/ssh-scan.yml', import.meta.url))])
+    const { id, title, level, author, tags } = correlations[0]!.rule.attribution
+    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('ssh-scan'))
+    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author }))).toBe(actionOf('ssh-scan'))
+    expect(actionOf('ssh-scan')).toMatch(/^Block the source address at the firewall.*logins from it/)
   })
 
   it('lists each technique under one entry at most', () => {

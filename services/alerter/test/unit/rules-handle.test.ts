@@ -44,8 +44,8 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(5)
-    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 4 })
+    expect(total('correlation')).toBe(6)
+    expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 5 })
   })
 })
 
@@ -219,6 +219,36 @@ describe('SSH brute force counts each attempt once, as the featurizer marks it (
     // Four names, or five on five hosts, are not.
     expect(await alertsOf(rotating.slice(1))).toEqual([])
     expect(await alertsOf(rotating.map((r, i) => byName(r, r.entity.id, `host${i}`)))).toEqual([])
+  })
+})
+
+// The sotm34 honeynet's secure log: 200.120.71.160 opened 19 connections in four seconds and sent
+// sshd nothing; 217.74.112.2 ran SSH_Version_Mapper. Neither tried a password, and no rule said a word.
+describe('features → the SSH scan alert', () => {
+  const SCAN = '7ec9937e-b2c4-47db-9ea4-9d4193e557cc'
+  const S = '200.120.71.160'
+  const noIdentification = (i: number, seconds: number, ip = S) =>
+    sshdRecord(i, seconds, ip, 'ssh_no_identification', `Feb 11 13:37:51 combo sshd[${1200 + i}]: Did not receive identification string from ${ip}`)
+  const alertsOf = async (records: FeatureRecord[]) =>
+    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
+
+  it('fires for ten connections from one source within five minutes that never began the protocol, whichever way each ended', async () => {
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i % 4)))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+    const V = '217.74.112.2'
+    const mixed = [
+      ...Array.from({ length: 4 }, (_, i) => noIdentification(i, i, V)),
+      ...Array.from({ length: 3 }, (_, i) => sshdRecord(10 + i, 2 + i, V, 'ssh_version_scan', `Feb 27 10:18:17 combo sshd[${7078 + i}]: scanned from ${V} with SSH-1.0-SSH_Version_Mapper.  Don't panic.`)),
+      sshdRecord(20, 6, V, 'ssh_bad_protocol_version', `Feb 27 10:18:19 combo sshd[7090]: Bad protocol version identification 'GET / HTTP/1.0' from ${V}`),
+      sshdRecord(21, 7, V, 'ssh_negotiation_failed', `Feb 27 10:18:20 combo sshd[7091]: Unable to negotiate with ${V} port 4242: no matching key exchange method found.`),
+      sshdRecord(22, 8, V, 'ssh_negotiation_failed', `Feb 27 10:18:20 combo sshd[7092]: Unable to negotiate with ${V} port 4243: no matching key exchange method found.`),
+    ]
+    expect(await alertsOf(mixed)).toEqual([[`sigma:${SCAN}`, 'source.ip', V, 'medium']])
+  })
+
+  it('does not fire for nine, for ten spread over more than five minutes, nor for a host\'s own address', async () => {
+    expect(await alertsOf(Array.from({ length: 9 }, (_, i) => noIdentification(i, i)))).toEqual([])
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i * 40)))).toEqual([])
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i, '127.0.0.1')))).toEqual([])
   })
 })
 
