@@ -119,7 +119,9 @@ export function windowMarksOf(event: NormalizedEvent, sshdCounts?: boolean): Win
     http4xx: status !== null && status >= 400 && status < 500,
     http5xx: status !== null && status >= 500,
     urlPath: ecs.url?.path ?? null,
-    destination: ecs.destination?.ip ? `${ecs.destination.ip}:${ecs.destination.port ?? ''}` : null,
+    // A daemon's own event reaches no destination: sshd's "Server listening on 0.0.0.0 port 22" names
+    // the address it listens on, which counted as a host's destination at every restart.
+    destination: ecs.destination?.ip && !ecs.event.category.includes('process') ? `${ecs.destination.ip}:${ecs.destination.port ?? ''}` : null,
     login: triesUser && user && ip ? {
       user, ip, country: geo?.country_iso_code ?? null, lat: geo?.location?.lat ?? null, lon: geo?.location?.lon ?? null,
       success: ecs.event.outcome === 'success',

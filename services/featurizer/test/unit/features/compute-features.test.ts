@@ -103,6 +103,14 @@ describe('computeFeatures', () => {
     expect(auth('login', 'pam_auth_failure')).toBe(true)
   })
 
+  it('counts the destination a connection reached, not the address a daemon listens on', () => {
+    const connection = event('sshd', { event: { category: ['network'], action: 'ssh_connection' }, source: { ip: '1.2.3.4' }, destination: { ip: '10.0.0.5', port: 22 } })
+    expect(windowMarksOf(connection).destination).toBe('10.0.0.5:22')
+    // Dec 10 06:55:46 LabSZ sshd[24200]: Server listening on 0.0.0.0 port 22.
+    const listening = event('sshd', { event: { category: ['process'], type: ['start'], action: 'ssh_server_listening' }, destination: { ip: '0.0.0.0', port: 22 } })
+    expect(windowMarksOf(listening).destination).toBeNull()
+  })
+
   it('counts a repeated message at most a hundred times in the windows', () => {
     const repeated = (n: number) => windowMarksOf(event('sshd', {
       event: { category: ['authentication'], action: 'ssh_login_failed', outcome: 'failure' }, source: { ip: '1.2.3.4' }, ssh: { repeated: n },
