@@ -245,6 +245,16 @@ describe('features → the SSH scan alert', () => {
     expect(await alertsOf(mixed)).toEqual([[`sigma:${SCAN}`, 'source.ip', V, 'medium']])
   })
 
+  it('counts today\'s kex_exchange_identification line where the featurizer placed it at its connection\'s address, and not without one', async () => {
+    const kex = (i: number) => sshdRecord(i, i, S, 'ssh_kex_failed', `Apr 20 03:59:36 web1 sshd[${22186 + i}]: error: kex_exchange_identification: Connection closed by remote host`)
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => kex(i)))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+    const unplaced = Array.from({ length: 10 }, (_, i) => {
+      const { source: _source, ...event } = kex(i).event
+      return { ...kex(i), entity: { kind: 'host.name', id: 'web1' }, event }
+    })
+    expect(await alertsOf(unplaced)).toEqual([])
+  })
+
   it('does not fire for nine, for ten spread over more than five minutes, nor for a host\'s own address', async () => {
     expect(await alertsOf(Array.from({ length: 9 }, (_, i) => noIdentification(i, i)))).toEqual([])
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i * 40)))).toEqual([])
