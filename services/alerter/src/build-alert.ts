@@ -12,8 +12,8 @@ export const thresholdFor = (score: Score, policy: AlertPolicy) => policy.thresh
 
 /**
  * An alert's reasons in words: the score's top features. A score without them (its model's members
- * that explain saw nothing unusual, e.g. a user's ONNX member alone pushed it over) says which
- * members scored it high, so that no model alert goes out without a reason.
+ * that explain saw nothing unusual, or a user's ONNX member, which cannot explain, carried most of
+ * the score) says which members scored it high, so that no model alert goes out without a reason.
  */
 function reasonsOf(score: Score): string[] {
   const explained = (score.explanations ?? []).map((e) => e.text)

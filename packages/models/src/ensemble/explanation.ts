@@ -16,7 +16,10 @@ export interface FeatureBaseline {
   mean?: number
 }
 
-/** A feature that pushed a row's score up, with a value outside its usual training range or far beyond its nearest training rows'. */
+/**
+ * A feature that pushed a row's score up, with a value outside its usual training range or far beyond
+ * its nearest training rows'; where no feature was either, one in an outer tenth of training.
+ */
 export interface TopFeature {
   feature: string
   /** position in featureNames */
@@ -38,7 +41,7 @@ export interface TopFeature {
   outerTenth?: number
   /**
    * e.g. "auth_failure_ratio 0.94, training p99 0.08", "seconds_since_previous 0.5, training p1 2",
-   * "bytes 40, nearest rows of the training sample 60 to 1500", or "bytes 364, training p90 60"
+   * "bytes 40, nearest rows of the training sample 60 to 1500", or "bytes 364, above 90% of training rows (p90 60)"
    */
   text: string
   /** the feature's definition from @vigil/schemas, when it is one of them */
@@ -78,8 +81,9 @@ export function trainingBaselines(rows: readonly FeatureRow[], width: number): F
  * but never seen together (a firewall's backscatter: an ordinary packet size, port and hour) is named
  * by what sets it apart from the rows most like it (not a flag, whose other value is no news). Those
  * that left the training range come first, the stronger statement, then the others, each by
- * attribution. Where neither yardstick names a feature, those the members leaned on at values in an
- * outer tenth of training are named against its p90 or p10 (outerTenthBound). A feature the members
+ * attribution. Where neither yardstick names a feature, those the members leaned on most (a tenth of
+ * the attribution or more) at values in an outer tenth of training are named against its p90 or p10
+ * (outerTenthBound), unless members that cannot explain carried most of the score. A feature the members
  * leaned on at a value none of these finds unusual is no reason, so a row with none gets an empty
  * list, and the alerter says which members scored it.
  */
@@ -88,7 +92,17 @@ export function topFeatures(
   members: readonly MemberExplanation[],
   featureNames: readonly string[],
   baselines: readonly FeatureBaseline[],
-  count = 3,
+  {
+    count = 3,
+    explainedPart = 1,
+  }: {
+    count?: number
+    /**
+     * the part of the row's combined surprisal that `members` carry, 0..1: members that cannot explain
+     * (a user's ONNX model) carry the rest
+     */
+    explainedPart?: number
+  } = {},
 ): TopFeature[] {
   const attribution = new Float64Array(featureNames.length)
   const nearest: Array<{ low: number; high: number } | undefined> = new Array(featureNames.length)
@@ -142,12 +156,15 @@ export function topFeatures(
   ranked.sort((a, b) => againstTraining[b]! - againstTraining[a]! || attribution[b]! - attribution[a]! || a - b)
   // Neither yardstick named anything (on the sotm34 honeywall's firewall log, 82 of 123 model alerts):
   // then the values the members leaned on that lie in an outer tenth of training are the reasons, a
-  // weaker statement, but one an analyst can check ("bytes 364, training p90 60": the Messenger spam's
-  // packets, larger than nine in ten of training's), rather than none.
+  // weaker statement, but one an analyst can check ("bytes 364, above 90% of training rows (p90 60)":
+  // the Messenger spam's packets), rather than none. Only a feature with a real part of the
+  // attribution (a fifth of a row's features lie in an outer tenth by chance), and only where the
+  // members that explain carried most of the score: where a member that cannot explain pushed the row
+  // over, the alerter names the members instead.
   const outerTenth: Array<number | undefined> = new Array(attribution.length)
-  if (ranked.length === 0) {
+  if (ranked.length === 0 && explainedPart >= OUTER_TENTH_MIN_EXPLAINED) {
     for (let j = 0; j < attribution.length; j++) {
-      if (!(attribution[j]! > 0)) continue
+      if (!(attribution[j]! > 0 && attribution[j]! >= OUTER_TENTH_MIN_SHARE * sum)) continue
       outerTenth[j] = outerTenthBound(featureNames[j]!, row[j]!, baselines[j]!)
       if (outerTenth[j] !== undefined) ranked.push(j)
     }
@@ -169,21 +186,28 @@ export function topFeatures(
       ...(range && { nearest: range }),
       ...(tenth !== undefined && { outerTenth: tenth }),
       text: range ? describeApartFromNearest(feature, value, range)
-        : tenth !== undefined ? `${feature} ${formatNumber(value)}, training ${value > tenth ? 'p90' : 'p10'} ${formatNumber(tenth)}`
+        : tenth !== undefined ? `${feature} ${formatNumber(value)}, ${value > tenth ? 'above' : 'below'} 90% of training rows (${value > tenth ? 'p90' : 'p10'} ${formatNumber(tenth)})`
         : describeFeatureValue(feature, value, baseline),
       description: descriptions.get(feature),
     }
   })
 }
 
+/** The least share of a row's attribution a feature named against an outer tenth carries. */
+const OUTER_TENTH_MIN_SHARE = 0.1
+/** The least part of the combined surprisal the explaining members carry for the outer tenths to be named. */
+const OUTER_TENTH_MIN_EXPLAINED = 0.5
+
 /**
- * The training p90 a value exceeds, or the p10 it falls under; undefined within them, for an artifact
+ * The training p90 a value exceeds, or the p10 it falls under (nearest rank: above p90 is above at
+ * least 90% of training rows, below p10 below at least 90%); undefined within them, for an artifact
  * from before they were kept, and for what an outer tenth says nothing of: a flag (two values, no
- * tails) and a clock feature, whose ends meet (hour 23 lies beside hour 0, not far above it). A value
- * that reads as its bound when written (61 beside 60.7) is not named against it.
+ * tails), a clock feature, whose ends meet (hour 23 lies beside hour 0, not far above it), and a
+ * feature the definitions do not know, which could be either. A value that reads as its bound when
+ * written (61 beside 60.7) is not named against it.
  */
 function outerTenthBound(feature: string, value: number, b: FeatureBaseline): number | undefined {
-  if (b.p10 === undefined || b.p90 === undefined || flags.has(feature) || cyclic.has(feature)) return undefined
+  if (typeof b.p10 !== 'number' || typeof b.p90 !== 'number' || !descriptions.has(feature) || flags.has(feature) || cyclic.has(feature)) return undefined
   const bound = value > b.p90 ? b.p90 : value < b.p10 ? b.p10 : undefined
   return bound === undefined || formatNumber(value) === formatNumber(bound) ? undefined : bound
 }

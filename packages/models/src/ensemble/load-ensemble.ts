@@ -15,8 +15,9 @@ export interface EnsembleScores {
   members: Float64Array[]
   /**
    * per row, for the rows the `explain` option asked for: the top 3 features whose values left their
-   * usual training range or lay far beyond the training rows nearest the row (topFeatures); fewer,
-   * or none, when fewer did (the alerter then names the members instead)
+   * usual training range or lay far beyond the training rows nearest the row, or where none did, that
+   * lay in an outer tenth of training (topFeatures); fewer, or none, when fewer did (the alerter then
+   * names the members instead)
    */
   topFeatures: (TopFeature[] | undefined)[]
 }
@@ -83,7 +84,11 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     const explained = explaining.map((m) => detectors[m]!.explain!(row))
     const rank = (contributions: readonly FeatureContribution[][]) => {
       const members: MemberExplanation[] = contributions.map((c, e) => ({ contributions: c, carried: (weights[explaining[e]!]! * memberSurprisals[explaining[e]!]![i]!) / total }))
-      return topFeatures(row, members, featureNames, baselines)
+      let combined = 0
+      for (let m = 0; m < detectors.length; m++) combined += (weights[m]! * memberSurprisals[m]![i]!) / total
+      let carried = 0
+      for (const m of members) carried += m.carried
+      return topFeatures(row, members, featureNames, baselines, { explainedPart: combined > 0 ? carried / combined : 1 })
     }
     return explained.some((c) => c instanceof Promise) ? Promise.all(explained).then(rank) : rank(explained as FeatureContribution[][])
   }

@@ -83,39 +83,59 @@ describe('topFeatures names a value usual for training against the training rows
 // The sotm34 honeywall's firewall log: 82 of 123 model alerts had no reason by either yardstick, such as
 // 218.83.155.77's Messenger spam, 364-byte packets to 13 hosts in a second, each value inside training's range.
 describe('topFeatures falls back on the outer tenths of training where neither yardstick names a feature', () => {
-  const names = ['bytes', 'distinct_destinations', 'hour_of_day', 'is_business_hours', 'seconds_since_previous']
+  const names = ['bytes', 'distinct_destinations', 'hour_of_day', 'is_privileged_user', 'seconds_since_previous']
   const baselines: FeatureBaseline[] = [
     { p1: 32, p10: 44, p50: 48, p90: 60, p99: 404, min: 28, max: 1500, mean: 70 },
     { p1: 1, p10: 1, p50: 1, p90: 24, p99: 76, min: 1, max: 200, mean: 6 },
     { p1: 0, p10: 2, p50: 13, p90: 21, p99: 23, min: 0, max: 23, mean: 12 },
-    { p1: 0, p10: 0, p50: 0, p90: 1, p99: 1, min: 0, max: 1, mean: 0.4 },
+    // a flag set in 7% of rows: its p90 is 0, so a 1 lies above it, and is no rarer than usual for it
+    { p1: 0, p10: 0, p50: 0, p90: 0, p99: 1, min: 0, max: 1, mean: 0.07 },
     { p1: 0, p10: 0, p50: 1, p90: 600, p99: 600, min: 0, max: 600, mean: 200 },
   ]
   const blaming = (...weights: number[]): MemberExplanation[] => [{ contributions: weights.map((weight, feature) => ({ feature, weight })), carried: 1 }]
 
   it('names the values in an outer tenth, by attribution, against the p90 or p10 they passed', () => {
     const top = topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines)
-    expect(top.map((t) => [t.text, t.outerTenth, t.nearest])).toEqual([['bytes 364, training p90 60', 60, undefined]])
+    expect(top.map((t) => [t.text, t.outerTenth, t.nearest])).toEqual([['bytes 364, above 90% of training rows (p90 60)', 60, undefined]])
     const low = topFeatures([40, 30, 12, 0, 5], blaming(1, 2, 1, 1, 1), names, baselines)
-    expect(low.map((t) => t.text)).toEqual(['distinct_destinations 30, training p90 24', 'bytes 40, training p10 44'])
+    expect(low.map((t) => t.text)).toEqual(['distinct_destinations 30, above 90% of training rows (p90 24)', 'bytes 40, below 90% of training rows (p10 44)'])
   })
 
   it('names no clock feature nor flag, however far out, and no value the members did not lean on', () => {
-    // hour 1 lies below p10 2, but beside hour 23 on the clock; a flag has no tails
+    // hour 1 lies below p10 2, but beside hour 23 on the clock; the flag's 1 lies above its p90 0
     expect(topFeatures([48, 1, 1, 1, 0], blaming(0, 1, 5, 5, 1), names, baselines)).toEqual([])
     expect(topFeatures([364, 1, 12, 0, 0], blaming(0, 1, 1, 1, 1), names, baselines)).toEqual([])
   })
 
-  it('is not used where a stronger reason exists, nor for an artifact from before p10 and p90', () => {
+  it('names only a feature with a tenth of the attribution or more', () => {
+    // bytes 61 lies above p90 60, but the members leaned on the hour and the flag
+    expect(topFeatures([61, 1, 1, 1, 0], blaming(1, 0, 50, 50, 0), names, baselines)).toEqual([])
+    expect(topFeatures([61, 1, 1, 1, 0], blaming(12, 0, 50, 50, 0), names, baselines).map((t) => t.feature)).toEqual(['bytes'])
+  })
+
+  it('names none where members that cannot explain carried most of the score: the alerter names the members', () => {
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.3 })).toEqual([])
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.6 })).toHaveLength(1)
+    // a stronger reason stands whoever carried the score
+    expect(topFeatures([364, 100, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.3 }).map((t) => t.feature)).toEqual(['distinct_destinations'])
+  })
+
+  it('is not used where a stronger reason exists, nor for an artifact from before p10 and p90, nor for a feature the definitions do not know', () => {
     const top = topFeatures([364, 100, 12, 0, 0], blaming(3, 1, 1, 1, 1), names, baselines)
     expect(top.map((t) => t.text)).toEqual(['distinct_destinations 100, training p99 76'])
     const old = baselines.map(({ p10: _p10, p90: _p90, ...rest }) => rest)
     expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, old)).toEqual([])
+    // written as null (a NaN through JSON): as absent, not a crash
+    const nulls = baselines.map((b) => ({ ...b, p90: null as unknown as number }))
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, nulls)).toEqual([])
+    // a user's own feature could be a flag or a clock: not named against an outer tenth
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), ['packet_bytes', ...names.slice(1)], baselines)).toEqual([])
   })
 
   it('does not name a value that, as written, reads as its bound', () => {
     const fine: FeatureBaseline[] = [{ ...baselines[0]!, p90: 60.04 }, ...baselines.slice(1)]
-    expect(topFeatures([60.01, 1, 12, 0, 0], blaming(1, 1, 1, 1, 1), names, fine)).toEqual([])
+    expect(topFeatures([60.041, 1, 12, 0, 0], blaming(1, 1, 1, 1, 1), names, fine)).toEqual([])
+    expect(topFeatures([60.1, 1, 12, 0, 0], blaming(1, 1, 1, 1, 1), names, fine).map((t) => t.text)).toEqual(['bytes 60.1, above 90% of training rows (p90 60)'])
   })
 })
 

@@ -175,10 +175,11 @@ describe('loadEnsemble', () => {
       expect(t.text, t.text).not.toMatch(/within training|as in /)
       if (t.outerTenth !== undefined) {
         outerTenths++
+        expect(t.share, t.text).toBeGreaterThanOrEqual(0.1)
         const b = artifact.baselines[t.index]!
         expect(t.outerTenth === b.p90 ? t.value > b.p90 : t.outerTenth === b.p10 && t.value < b.p10!, t.text).toBe(true)
         expect(t.value >= b.p1! && t.value <= b.p99 && !t.nearest, t.text).toBe(true)
-        expect(t.text, t.text).toMatch(/, training p(90|10) /)
+        expect(t.text, t.text).toMatch(/, (above|below) 90% of training rows \(p(90|10) /)
         continue
       }
       if (t.nearest) {
@@ -325,6 +326,41 @@ describe('asynchronous members', () => {
     await Promise.all([loaded.close(), loaded.close()])
     await loaded.close()
     expect(closes).toBe(2)
+  })
+})
+
+describe('a member that cannot explain', () => {
+  // A user's ONNX model scores and says nothing of why: where it carried most of a row's score, the
+  // members that explain name no outer tenth for it (the alerter names the members instead).
+  const mute: EnsembleMemberKind = {
+    kind: 'mute-hbos',
+    defaults: hbos.defaults,
+    train: (rows, params, seed) => silenced(hbos.train(rows, params, seed)),
+    load: (state) => silenced(hbos.load(state)),
+  }
+  const silenced = (d: ReturnType<typeof hbos.train>) => ({ kind: 'mute-hbos', score: (rows: readonly ArrayLike<number>[]) => d.score(rows), toJSON: () => d.toJSON() })
+
+  it('leaves the outer tenths unnamed on rows it carried', async () => {
+    const withMute = { ...registry, 'mute-hbos': mute }
+    const members = [{ kind: 'mute-hbos', weight: 3 }, { kind: 'knn-distance', weight: 1 }]
+    const loaded = await loadEnsemble(await trainEnsemble(training, names, { ...config, members }, withMute), withMute)
+    const rows = [...fresh.slice(0, 1000), ...attacks().map((a) => a.row)]
+    const scored = await loaded.score(rows, { explain: 'all' })
+    const surprisal = (p: number) => -Math.log1p(-Math.min(p, 1 - 1e-12))
+    let carriedByMute = 0
+    let tenthsNamed = 0
+    rows.forEach((_, i) => {
+      const [muteScore, knnScore] = scored.members.map((m) => surprisal(m[i]!))
+      const explained = knnScore! / (3 * muteScore! + knnScore!)
+      const tenths = scored.topFeatures[i]!.filter((t) => t.outerTenth !== undefined).length
+      if (explained < 0.5) {
+        carriedByMute++
+        expect(tenths, scored.topFeatures[i]!.map((t) => t.text).join('; ')).toBe(0)
+      } else tenthsNamed += tenths
+    })
+    expect(carriedByMute).toBeGreaterThan(0)
+    expect(tenthsNamed).toBeGreaterThan(0)
+    await loaded.close()
   })
 })
 

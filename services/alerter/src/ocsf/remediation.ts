@@ -153,11 +153,12 @@ function reviewEvents(alert: Alert): string {
  * below it (an alert keeps those two; a value under the median is low for its training, and its p99
  * says nothing of that). A value within both stood out for its rarity (the scorer names a flag set
  * in few training rows), which its range alone would not say, against the training rows nearest
- * the event, whose range it then quotes, or in an outer tenth of training, whose p90 or p10 it quotes.
+ * the event, whose range it then quotes, or, where nothing else stood out, in an outer tenth of
+ * training, beyond its p90 or p10, which it quotes.
  */
 function baselineBeside(e: AlertExplanation): string {
   if (isNearest(e)) return `nearest rows of the training sample ${e.nearestLow === e.nearestHigh ? `all ${e.nearestLow}` : `${e.nearestLow} to ${e.nearestHigh}`}`
-  if (isOuterTenth(e)) return `training ${e.value > e.outerTenth ? 'p90' : 'p10'} ${e.outerTenth}`
+  if (isOuterTenth(e)) return e.value > e.outerTenth ? `above 90% of training rows, p90 ${e.outerTenth}` : `below 90% of training rows, p10 ${e.outerTenth}`
   if (e.value > e.baselineP99) return `training p99 ${e.baselineP99}`
   if (e.value < e.baselineP50) return `training median ${e.baselineP50}`
   return `rare in training, median ${e.baselineP50}, p99 ${e.baselineP99}`

@@ -42,9 +42,9 @@ describe('the remediation a finding recommends', () => {
       .toMatch(/\(nearest rows of the training sample all 0\.5\)\.$/)
     // A value named only for lying in an outer tenth of training: its p90 or p10, and no entry's action.
     const tenth = (feature: string, value: number, outerTenth: number) => remediation({ ...alert, explanations: [{ feature, value, baselineP50: 48, baselineP99: 404, contribution: 1, outerTenth }] })
-    expect(tenth('bytes', 364, 60)).toMatch(/^Review the recent events of source\.ip .*bytes 364 \(training p90 60\)\.$/)
-    expect(tenth('bytes', 40, 44)).toMatch(/bytes 40 \(training p10 44\)\.$/)
-    expect(tenth('invalid_user_attempts', 2, 1)).toMatch(/^Review the recent events of source\.ip .*invalid_user_attempts 2 \(training p90 1\)\.$/)
+    expect(tenth('bytes', 364, 60)).toMatch(/^Review the recent events of source\.ip .*bytes 364 \(above 90% of training rows, p90 60\)\.$/)
+    expect(tenth('bytes', 40, 44)).toMatch(/bytes 40 \(below 90% of training rows, p10 44\)\.$/)
+    expect(tenth('invalid_user_attempts', 2, 1)).toMatch(/^Review the recent events of source\.ip .*invalid_user_attempts 2 \(above 90% of training rows, p90 1\)\.$/)
     // Whatever the order, the action comes from a reason that left its training range.
     const mixed = remediation({ ...alert, explanations: [
       { feature: 'bytes', value: 40, baselineP50: 60, baselineP99: 1500, contribution: 0.6, nearestLow: 52, nearestHigh: 60 },

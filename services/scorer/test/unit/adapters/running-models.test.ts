@@ -37,7 +37,7 @@ describe('explanations on the score', () => {
     const top: TopFeature[] = [
       { feature: 'auth_failures', index: 0, value: 40, p50: 60, p99: 1500, share: 0.7, nearest: { low: 52, high: 60 }, text: 'auth_failures 40, nearest rows of the training sample 52 to 60' },
       { feature: 'auth_failures', index: 0, value: 2000, p50: 60, p99: 1500, share: 0.3, text: 'auth_failures 2000, training p99 1500' },
-      { feature: 'bytes', index: 1, value: 364, p50: 48, p99: 404, share: 0.2, outerTenth: 60, text: 'bytes 364, training p90 60' },
+      { feature: 'bytes', index: 1, value: 364, p50: 48, p99: 404, share: 0.2, outerTenth: 60, text: 'bytes 364, above 90% of training rows (p90 60)' },
     ]
     const scoreAll = model.ensemble.score
     Object.assign(model.ensemble, { score: async (rows: FeatureRow[], options?: ScoreOptions) => ({ ...await scoreAll(rows, options), topFeatures: rows.map(() => top) }) })
@@ -46,7 +46,7 @@ describe('explanations on the score', () => {
     expect(out.sent.get('scores')![0]!.explanations).toEqual([
       { feature: 'auth_failures', value: 40, baselineP50: 60, baselineP99: 1500, contribution: 0.7, nearestLow: 52, nearestHigh: 60, text: 'auth_failures 40, nearest rows of the training sample 52 to 60' },
       { feature: 'auth_failures', value: 2000, baselineP50: 60, baselineP99: 1500, contribution: 0.3, text: 'auth_failures 2000, training p99 1500' },
-      { feature: 'bytes', value: 364, baselineP50: 48, baselineP99: 404, contribution: 0.2, outerTenth: 60, text: 'bytes 364, training p90 60' },
+      { feature: 'bytes', value: 364, baselineP50: 48, baselineP99: 404, contribution: 0.2, outerTenth: 60, text: 'bytes 364, above 90% of training rows (p90 60)' },
     ])
   })
 })
