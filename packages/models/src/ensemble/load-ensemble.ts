@@ -85,10 +85,10 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     const rank = (contributions: readonly FeatureContribution[][]) => {
       const members: MemberExplanation[] = contributions.map((c, e) => ({ contributions: c, carried: (weights[explaining[e]!]! * memberSurprisals[explaining[e]!]![i]!) / total }))
       let combined = 0
-      for (let m = 0; m < detectors.length; m++) combined += (weights[m]! * memberSurprisals[m]![i]!) / total
+      for (let m = 0; m < detectors.length; m++) if (weights[m]! > 0) combined += (weights[m]! * memberSurprisals[m]![i]!) / total
       let carried = 0
       for (const m of members) carried += m.carried
-      return topFeatures(row, members, featureNames, baselines, { explainedPart: combined > 0 ? carried / combined : 1 })
+      return topFeatures(row, members, featureNames, baselines, { explainedPart: explainedPartOf(carried, combined) })
     }
     return explained.some((c) => c instanceof Promise) ? Promise.all(explained).then(rank) : rank(explained as FeatureContribution[][])
   }
@@ -102,6 +102,17 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     explain: async (row) => (await score([row], { explain: 'all' })).topFeatures[0]!,
     close: () => (closed ??= closeAll(detectors)),
   }
+}
+
+/**
+ * The part of a row's combined surprisal the explaining members carried: all of it where they
+ * overflowed, none where only the others did (Infinity / Infinity would be NaN), all of a row no
+ * member found surprising.
+ */
+export function explainedPartOf(carried: number, combined: number): number {
+  if (carried === Infinity) return 1
+  if (combined === Infinity) return 0
+  return combined > 0 ? carried / combined : 1
 }
 
 /** A member's raw scores as surprisals under its calibration. */

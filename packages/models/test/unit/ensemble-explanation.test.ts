@@ -111,11 +111,15 @@ describe('topFeatures falls back on the outer tenths of training where neither y
     // bytes 61 lies above p90 60, but the members leaned on the hour and the flag
     expect(topFeatures([61, 1, 1, 1, 0], blaming(1, 0, 50, 50, 0), names, baselines)).toEqual([])
     expect(topFeatures([61, 1, 1, 1, 0], blaming(12, 0, 50, 50, 0), names, baselines).map((t) => t.feature)).toEqual(['bytes'])
+    expect(topFeatures([61, 1, 1, 1, 0], blaming(1, 0, 4.5, 4.5, 0), names, baselines).map((t) => t.share)).toEqual([0.1])
+    expect(topFeatures([61, 1, 1, 1, 0], blaming(0.99, 0, 4.5, 4.5, 0), names, baselines)).toEqual([])
   })
 
   it('names none where members that cannot explain carried most of the score: the alerter names the members', () => {
     expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.3 })).toEqual([])
-    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.6 })).toHaveLength(1)
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.5 })).toHaveLength(1)
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.49 })).toEqual([])
+    expect(topFeatures([364, 13, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: Number.NaN })).toEqual([])
     // a stronger reason stands whoever carried the score
     expect(topFeatures([364, 100, 20, 0, 0], blaming(1, 3, 2, 1, 1), names, baselines, { explainedPart: 0.3 }).map((t) => t.feature)).toEqual(['distinct_destinations'])
   })

@@ -8,6 +8,7 @@ import {
   describeFeatureValue,
   encodeEnsembleArtifact,
   ensembleMembers,
+  explainedPartOf,
   formatNumber,
   loadEnsemble,
   trainEnsemble,
@@ -339,6 +340,13 @@ describe('a member that cannot explain', () => {
     load: (state) => silenced(hbos.load(state)),
   }
   const silenced = (d: ReturnType<typeof hbos.train>) => ({ kind: 'mute-hbos', score: (rows: readonly ArrayLike<number>[]) => d.score(rows), toJSON: () => d.toJSON() })
+
+  it('is counted as carrying all of a score it overflowed, none of one only the others overflowed', () => {
+    expect(explainedPartOf(Infinity, Infinity)).toBe(1)
+    expect(explainedPartOf(3, Infinity)).toBe(0)
+    expect(explainedPartOf(1, 4)).toBe(0.25)
+    expect(explainedPartOf(0, 0)).toBe(1)
+  })
 
   it('leaves the outer tenths unnamed on rows it carried', async () => {
     const withMute = { ...registry, 'mute-hbos': mute }

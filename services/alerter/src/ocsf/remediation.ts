@@ -40,7 +40,7 @@ export const REMEDIATIONS: readonly RemediationEntry[] = [
   },
   {
     name: 'ssh-scan',
-    techniques: ['t1046'], // Network Service Discovery
+    // by title only: a rule tagged T1046 Network Service Discovery (pnscan, auditd's scanning rules) may not be about sshd
     titles: /ssh scan/i,
     action: 'Block the source address at the firewall; a scanner that found sshd answering often comes back to guess passwords, so check the auth log for failed or accepted logins from it, and consider limiting who can reach the SSH port.',
   },

@@ -83,7 +83,7 @@ describe('the remediation a finding recommends', () => {
     expect(entryForTags(['attack.t11100', 'attack.credential-access', 'cve.2021-41773', 'attack.g0032', 'attack.t1505.001'])).toBeUndefined()
   })
 
-  it('for an SSH scan: block the source and look for the logins that often follow, by the rule\'s tag or, untagged, its title', () => {
+  it('for an SSH scan: block the source and look for the logins that often follow, by its title, whatever its tags', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/ssh-scan.yml', import.meta.url))])
     const { id, title, level, author, tags } = correlations[0]!.rule.attribution
     expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('ssh-scan'))

@@ -236,17 +236,34 @@ describe('features → the SSH scan alert', () => {
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i % 4)))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
     const V = '217.74.112.2'
     const mixed = [
-      ...Array.from({ length: 4 }, (_, i) => noIdentification(i, i, V)),
+      ...Array.from({ length: 5 }, (_, i) => noIdentification(i, i, V)),
       ...Array.from({ length: 3 }, (_, i) => sshdRecord(10 + i, 2 + i, V, 'ssh_version_scan', `Feb 27 10:18:17 combo sshd[${7078 + i}]: scanned from ${V} with SSH-1.0-SSH_Version_Mapper.  Don't panic.`)),
       sshdRecord(20, 6, V, 'ssh_bad_protocol_version', `Feb 27 10:18:19 combo sshd[7090]: Bad protocol version identification 'GET / HTTP/1.0' from ${V}`),
-      sshdRecord(21, 7, V, 'ssh_negotiation_failed', `Feb 27 10:18:20 combo sshd[7091]: Unable to negotiate with ${V} port 4242: no matching key exchange method found.`),
-      sshdRecord(22, 8, V, 'ssh_negotiation_failed', `Feb 27 10:18:20 combo sshd[7092]: Unable to negotiate with ${V} port 4243: no matching key exchange method found.`),
+      sshdRecord(21, 7, V, 'ssh_version_scan', `Feb 27 10:18:20 combo sshd[7091]: probed from ${V} port 4242 with SSH-2.0-Probe.  Don't panic.`),
     ]
+    expect(await alertsOf(mixed.slice(0, 9))).toEqual([])
     expect(await alertsOf(mixed)).toEqual([[`sigma:${SCAN}`, 'source.ip', V, 'medium']])
   })
 
+  it('does not count a client that began the protocol and offered no algorithm in common: an old client more often than a scanner', async () => {
+    const legacy = Array.from({ length: 12 }, (_, i) => sshdRecord(i, i * 20, S, 'ssh_negotiation_failed',
+      `Feb 27 10:18:20 combo sshd[${7091 + i}]: Unable to negotiate with ${S} port ${4242 + i}: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]`))
+    expect(await alertsOf(legacy)).toEqual([])
+  })
+
+  it('counts a connection once where today\'s sshd writes two lines of its bad identification', async () => {
+    // error: kex_exchange_identification: client sent invalid protocol identifier "MGLNDD_…", then banner exchange: … invalid format (one pid)
+    const probe = (i: number) => [
+      sshdRecord(2 * i, i, S, 'ssh_kex_failed', `Nov 20 10:00:00 web1 sshd[${900 + i}]: error: kex_exchange_identification: client sent invalid protocol identifier "MGLNDD_192.0.2.10_22"`),
+      sshdRecord(2 * i + 1, i, S, 'ssh_bad_protocol_version', `Nov 20 10:00:00 web1 sshd[${900 + i}]: banner exchange: Connection from ${S} port ${40000 + i}: invalid format`),
+    ]
+    expect(await alertsOf(Array.from({ length: 9 }, (_, i) => probe(i)).flat())).toEqual([])
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => probe(i)).flat())).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+  })
+
   it('counts today\'s kex_exchange_identification line where the featurizer placed it at its connection\'s address, and not without one', async () => {
-    const kex = (i: number) => sshdRecord(i, i, S, 'ssh_kex_failed', `Apr 20 03:59:36 web1 sshd[${22186 + i}]: error: kex_exchange_identification: Connection closed by remote host`)
+    const kex = (i: number, why = 'Connection closed by remote host') => sshdRecord(i, i, S, 'ssh_kex_failed', `Apr 20 03:59:36 web1 sshd[${22186 + i}]: error: kex_exchange_identification: ${why}`)
+    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => kex(i, 'read: Connection reset by peer')))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => kex(i)))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
     const unplaced = Array.from({ length: 10 }, (_, i) => {
       const { source: _source, ...event } = kex(i).event

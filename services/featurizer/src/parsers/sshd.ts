@@ -159,10 +159,10 @@ const rules: readonly SshdRule[] = [
     action: 'ssh_negotiation_failed', first: ['Unable', 'fatal:'], category: NETWORK, type: ['info'], outcome: 'failure',
     pattern: re(`^(?:fatal: )?Unable to negotiate with (?<ip>${HOST}) port (?<port>${PORT}): .*$`),
   },
-  // sshd knows some scanners by their version string (SSH_Version_Mapper) and drops them after the banner.
+  // sshd knows some scanners by their version string (SSH_Version_Mapper, "scanned"; a probe, "probed") and drops them after the banner.
   {
-    action: 'ssh_version_scan', first: ['scanned'], category: NETWORK, type: ['info'], outcome: 'failure',
-    pattern: re(`^scanned from (?<ip>${HOST})(?: port (?<port>${PORT}))? with .*\\.  Don't panic\\.$`),
+    action: 'ssh_version_scan', first: ['scanned', 'probed'], category: NETWORK, type: ['info'], outcome: 'failure',
+    pattern: re(`^(?:scanned|probed) from (?<ip>${HOST})(?: port (?<port>${PORT}))? with .*\\.  Don't panic\\.$`),
   },
   // LoginGraceTime ran out: the client connected and did not finish authenticating.
   {

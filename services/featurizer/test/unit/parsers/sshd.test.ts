@@ -219,6 +219,9 @@ describe('parseSshd on shapes beyond the sample', () => {
     ['Unable to negotiate with 203.0.113.9 port 51234: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]', {
       event: { category: ['network'], type: ['info'], action: 'ssh_negotiation_failed', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
     }],
+    ["probed from 203.0.113.9 port 51234 with SSH-2.0-Probe.  Don't panic.", {
+      event: { category: ['network'], type: ['info'], action: 'ssh_version_scan', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
+    }],
     // Newer sshd writes the port too.
     ["scanned from 203.0.113.9 port 51234 with SSH-1.0-SSH_Version_Mapper.  Don't panic.", {
       event: { category: ['network'], type: ['info'], action: 'ssh_version_scan', outcome: 'failure' }, source: { ip: '203.0.113.9', port: 51234 },
