@@ -91,6 +91,12 @@ describe('the remediation a finding recommends', () => {
     expect(actionOf('ssh-scan')).toMatch(/^Block the source address at the firewall.*logins from it/)
   })
 
+  it('for a web scan: block or rate-limit the source at the proxy, and check what it got', () => {
+    const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/web-scan.yml', import.meta.url))])
+    const { id, title, level, author, tags } = correlations[0]!.rule.attribution
+    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('web-scanner'))
+  })
+
   it('lists each technique under one entry at most', () => {
     const techniques = REMEDIATIONS.flatMap((r) => r.techniques ?? [])
     expect(new Set(techniques).size).toBe(techniques.length)

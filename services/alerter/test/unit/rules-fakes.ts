@@ -93,6 +93,24 @@ export function sshdRecord(i: number, seconds: number, ip: string, action: strin
   }
 }
 
+/** A `features` record of an access log line: `ip` asked for `target` and got `status`, `seconds` after T0. */
+export function webRecord(i: number, seconds: number, ip: string, status: number, target: string): FeatureRecord {
+  const eventTime = T0 + seconds * 1000
+  const line = `${ip} - - [10/Dec/2025:06:55:46 +0000] "GET ${target} HTTP/1.0" ${status} 1041 "-" "-"`
+  const [path, query] = target.split('?', 2) as [string, string | undefined]
+  return {
+    eventId: `raw-logs/0/${i}`, entity: { kind: 'source.ip', id: ip }, eventTime, receivedAt: eventTime + 5, family: 'web',
+    event: {
+      timestamp: eventTime, message: line, source: { ip },
+      event: { kind: 'event', category: ['web'], type: ['access'], action: 'http_request', outcome: status < 400 ? 'success' : 'failure', module: 'web', dataset: 'web.access', original: line },
+      http: { request: { method: 'GET' }, response: { status_code: status, bytes: 1041 }, version: '1.0' },
+      url: { original: target, path, ...(query !== undefined && { query }) },
+    },
+    evidence: { topic: 'raw-logs', partition: 0, offset: String(i) },
+    vector: Object.fromEntries(featureNames.map((n) => [n, 0])) as unknown as FeatureRecord['vector'],
+  }
+}
+
 export const failedLogin = (i: number, seconds: number, ip: string) =>
   sshdRecord(i, seconds, ip, 'ssh_login_failed', `Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from ${ip} port ${40000 + i} ssh2`)
 

@@ -7,7 +7,7 @@ import { mergeFlags } from '../../src/rules/flagged-entities.ts'
 import { handleFeatureRecords, handleScoreRecords, type SigmaDeps } from '../../src/rules/handle-sigma-events.ts'
 import { quoteOf } from '../../src/rules/sigma-alerts.ts'
 import { DEFAULT_RULE_DIRS, loadRules, ruleCounts } from '../../src/rules/rule-set.ts'
-import { delivered, failedLogin, memoryFlags, memoryRaiseDeps, sshdRecord } from './rules-fakes.ts'
+import { delivered, failedLogin, memoryFlags, memoryRaiseDeps, sshdRecord, webRecord } from './rules-fakes.ts'
 
 const quiet = { info: () => {}, debug: () => {} }
 const rules = loadRules(DEFAULT_RULE_DIRS, quiet)
@@ -44,7 +44,7 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(6)
+    expect(total('correlation')).toBe(7)
     expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 5 })
   })
 })
@@ -276,6 +276,36 @@ describe('features → the SSH scan alert', () => {
     expect(await alertsOf(Array.from({ length: 9 }, (_, i) => noIdentification(i, i)))).toEqual([])
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i * 40)))).toEqual([])
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i, '127.0.0.1')))).toEqual([])
+  })
+})
+
+// The sotm34 honeynet's Apache access logs: Nimda-infected hosts asked for cmd.exe through a dozen
+// encodings of a path traversal within seconds, all refused, and no rule said a word.
+describe('features → the web scan alert', () => {
+  const SCAN = '8c311d30-ee39-44ce-bf4e-91dcc49c83bb'
+  const N = '211.59.0.204'
+  const NIMDA = ['/scripts/root.exe?/c+dir', '/MSADC/root.exe?/c+dir', '/c/winnt/system32/cmd.exe?/c+dir', '/d/winnt/system32/cmd.exe?/c+dir',
+    '/scripts/..%255c../winnt/system32/cmd.exe?/c+dir', '/_vti_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir',
+    '/_mem_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir', '/scripts/..%c1%1c../winnt/system32/cmd.exe?/c+dir',
+    '/scripts/..%c0%af../winnt/system32/cmd.exe?/c+dir', '/scripts/..%c0%2f../winnt/system32/cmd.exe?/c+dir', '/scripts/..%c1%9c../winnt/system32/cmd.exe?/c+dir',
+    '/scripts/..%%35%63../winnt/system32/cmd.exe?/c+dir', '/scripts/..%%35c../winnt/system32/cmd.exe?/c+dir', '/scripts/..%25%35%63../winnt/system32/cmd.exe?/c+dir',
+    '/scripts/..%252f../winnt/system32/cmd.exe?/c+dir', '/msadc/..%255c../..%255c../..%255c/..%c1%1c../..%c1%1c../..%c1%1c../winnt/system32/cmd.exe?/c+dir']
+  const probe = (n: number, { ip = N, status = (i: number): number => (i < 2 ? 404 : 400), spacing = 1 } = {}) =>
+    Array.from({ length: n }, (_, i) => webRecord(i, i * spacing, ip, status(i), NIMDA[i % NIMDA.length]!))
+  const alertsOf = async (records: FeatureRecord[]) =>
+    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
+
+  it('fires for fifteen refused requests from one source within two minutes', async () => {
+    expect(await alertsOf(probe(15))).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
+    expect(await alertsOf(probe(14))).toEqual([])
+    expect(await alertsOf(probe(15, { spacing: 9 }))).toEqual([]) // 126 s from first to last
+  })
+
+  it('counts neither answers nor requests for credentials, nor a host\'s own address', async () => {
+    // 14 refused, and 6 that are no client error of this kind: never fifteen
+    for (const other of [200, 302, 500, 503, 401, 407]) expect(await alertsOf(probe(20, { status: (i) => (i < 14 ? 404 : other) })), String(other)).toEqual([])
+    expect(await alertsOf(probe(20, { status: (i) => (i < 14 ? 404 : 403) }))).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
+    expect(await alertsOf(probe(20, { ip: '127.0.0.1' }))).toEqual([])
   })
 })
 
