@@ -95,6 +95,7 @@ describe('the remediation a finding recommends', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/web-scan.yml', import.meta.url))])
     const { id, title, level, author, tags } = correlations[0]!.rule.attribution
     expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('web-scanner'))
+    expect(entryForTags(tags ?? [])?.name).toBe('web-scanner') // by its tag, whatever its title
   })
 
   it('lists each technique under one entry at most', () => {

@@ -290,22 +290,29 @@ describe('features → the web scan alert', () => {
     '/scripts/..%c0%af../winnt/system32/cmd.exe?/c+dir', '/scripts/..%c0%2f../winnt/system32/cmd.exe?/c+dir', '/scripts/..%c1%9c../winnt/system32/cmd.exe?/c+dir',
     '/scripts/..%%35%63../winnt/system32/cmd.exe?/c+dir', '/scripts/..%%35c../winnt/system32/cmd.exe?/c+dir', '/scripts/..%25%35%63../winnt/system32/cmd.exe?/c+dir',
     '/scripts/..%252f../winnt/system32/cmd.exe?/c+dir', '/msadc/..%255c../..%255c../..%255c/..%c1%1c../..%c1%1c../..%c1%1c../winnt/system32/cmd.exe?/c+dir']
-  const probe = (n: number, { ip = N, status = (i: number): number => (i < 2 ? 404 : 400), spacing = 1 } = {}) =>
-    Array.from({ length: n }, (_, i) => webRecord(i, i * spacing, ip, status(i), NIMDA[i % NIMDA.length]!))
+  const probe = (n: number, { ip = N, status = (i: number): number => (i < 2 ? 404 : 400), spacing = 1, paths = NIMDA } = {}) =>
+    Array.from({ length: n }, (_, i) => webRecord(i, i * spacing, ip, status(i), paths[i % paths.length]!))
   const alertsOf = async (records: FeatureRecord[]) =>
     (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
 
-  it('fires for fifteen refused requests from one source within two minutes', async () => {
-    expect(await alertsOf(probe(15))).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
-    expect(await alertsOf(probe(14))).toEqual([])
-    expect(await alertsOf(probe(15, { spacing: 9 }))).toEqual([]) // 126 s from first to last
+  it('fires for ten different paths from one source refused within two minutes', async () => {
+    expect(await alertsOf(probe(10))).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
+    expect(await alertsOf(probe(9))).toEqual([])
+    expect(await alertsOf(probe(10, { spacing: 14 }))).toEqual([]) // 126 s from first to last
   })
 
-  it('counts neither answers nor requests for credentials, nor a host\'s own address', async () => {
-    // 14 refused, and 6 that are no client error of this kind: never fifteen
-    for (const other of [200, 302, 500, 503, 401, 407]) expect(await alertsOf(probe(20, { status: (i) => (i < 14 ? 404 : other) })), String(other)).toEqual([])
-    expect(await alertsOf(probe(20, { status: (i) => (i < 14 ? 404 : 403) }))).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
-    expect(await alertsOf(probe(20, { ip: '127.0.0.1' }))).toEqual([])
+  it('counts paths, not requests: a health check on a missing path, or one exploit sent again and again, is no scan', async () => {
+    expect(await alertsOf(probe(40, { paths: ['/_vti_bin/_vti_aut/fp30reg.dll'] }))).toEqual([])
+    expect(await alertsOf(probe(40, { paths: NIMDA.slice(0, 9) }))).toEqual([])
+  })
+
+  it('counts refusals a probe gets, not answers, requests for credentials, nor what ordinary clients get; nor a host\'s own address', async () => {
+    // 9 refused paths, and a tenth answered otherwise: never ten
+    for (const other of [200, 302, 500, 401, 407, 408, 409, 422, 429, 499]) expect(await alertsOf(probe(10, { status: (i) => (i < 9 ? 404 : other) })), String(other)).toEqual([])
+    for (const refused of [403, 405, 410, 414]) expect(await alertsOf(probe(10, { status: (i) => (i < 9 ? 404 : refused) })), String(refused)).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
+    // a proxy on the server's own host logs 127.0.0.1 for every client; the featurizer files its lines under the host
+    const local = probe(20, { ip: '127.0.0.1' }).map((r) => ({ ...r, entity: { kind: 'host.name', id: 'web1' } }))
+    expect(await alertsOf(local)).toEqual([])
   })
 })
 
