@@ -186,7 +186,7 @@ export function topFeatures(
       ...(range && { nearest: range }),
       ...(tenth !== undefined && { outerTenth: tenth }),
       text: range ? describeApartFromNearest(feature, value, range)
-        : tenth !== undefined ? `${feature} ${formatNumber(value)}, ${value > tenth ? 'above' : 'below'} 90% of training rows (${value > tenth ? 'p90' : 'p10'} ${formatNumber(tenth)})`
+        : tenth !== undefined ? describeOuterTenth(feature, value, tenth)
         : describeFeatureValue(feature, value, baseline),
       description: descriptions.get(feature),
     }
@@ -210,6 +210,12 @@ function outerTenthBound(feature: string, value: number, b: FeatureBaseline): nu
   if (typeof b.p10 !== 'number' || typeof b.p90 !== 'number' || !descriptions.has(feature) || flags.has(feature) || cyclic.has(feature)) return undefined
   const bound = value > b.p90 ? b.p90 : value < b.p10 ? b.p10 : undefined
   return bound === undefined || formatNumber(value) === formatNumber(bound) ? undefined : bound
+}
+
+/** "bytes 364, above 90% of training rows (p90 60)", or "bytes 40, below 90% of training rows (p10 44)". */
+export function describeOuterTenth(feature: string, value: number, bound: number): string {
+  const [side, percentile] = value > bound ? ['above', 'p90'] : ['below', 'p10']
+  return `${feature} ${formatNumber(value)}, ${side} 90% of training rows (${percentile} ${formatNumber(bound)})`
 }
 
 /**
