@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 // In-memory doubles of the alert path's adapters for the rules' unit tests: the same contracts as
 // the Postgres store (unique alert ids, an event counted once per alert, published once), the
 // outbox and the producer.
@@ -93,15 +94,16 @@ export function sshdRecord(i: number, seconds: number, ip: string, action: strin
   }
 }
 
-/** A `features` record of an access log line: `ip` asked for `target` and got `status`, `seconds` after T0. */
-export function webRecord(i: number, seconds: number, ip: string, status: number, target: string): FeatureRecord {
+/** A `features` record of an access log line: `client` (an address, or a name) asked for `target` and got `status`, `seconds` after T0. */
+export function webRecord(i: number, seconds: number, client: string, status: number, target: string): FeatureRecord {
+  const byName = isIP(client) === 0
   const eventTime = T0 + seconds * 1000
-  const line = `${ip} - - [10/Dec/2025:06:55:46 +0000] "GET ${target} HTTP/1.0" ${status} 1041 "-" "-"`
+  const line = `${client} - - [10/Dec/2025:06:55:46 +0000] "GET ${target} HTTP/1.0" ${status} 1041 "-" "-"`
   const [path, query] = target.split('?', 2) as [string, string | undefined]
   return {
-    eventId: `raw-logs/0/${i}`, entity: { kind: 'source.ip', id: ip }, eventTime, receivedAt: eventTime + 5, family: 'web',
+    eventId: `raw-logs/0/${i}`, entity: { kind: byName ? 'source.domain' : 'source.ip', id: client }, eventTime, receivedAt: eventTime + 5, family: 'web',
     event: {
-      timestamp: eventTime, message: line, source: { ip },
+      timestamp: eventTime, message: line, source: byName ? { domain: client } : { ip: client },
       event: { kind: 'event', category: ['web'], type: ['access'], action: 'http_request', outcome: status < 400 ? 'success' : 'failure', module: 'web', dataset: 'web.access', original: line },
       http: { request: { method: 'GET' }, response: { status_code: status, bytes: 1041 }, version: '1.0' },
       url: { original: target, path, ...(query !== undefined && { query }) },

@@ -44,7 +44,7 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(7)
+    expect(total('correlation')).toBe(8)
     expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 5 })
   })
 })
@@ -283,6 +283,7 @@ describe('features → the SSH scan alert', () => {
 // encodings of a path traversal within seconds, all refused, and no rule said a word.
 describe('features → the web scan alert', () => {
   const SCAN = '8c311d30-ee39-44ce-bf4e-91dcc49c83bb'
+  const NAMED_SCAN = '34c14309-3bc5-4f8e-9d23-de1bfe860aaf'
   const N = '211.59.0.204'
   const NIMDA = ['/scripts/root.exe?/c+dir', '/MSADC/root.exe?/c+dir', '/c/winnt/system32/cmd.exe?/c+dir', '/d/winnt/system32/cmd.exe?/c+dir',
     '/scripts/..%255c../winnt/system32/cmd.exe?/c+dir', '/_vti_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir',
@@ -313,6 +314,15 @@ describe('features → the web scan alert', () => {
     // a proxy on the server's own host logs 127.0.0.1 for every client; the featurizer files its lines under the host
     const local = probe(20, { ip: '127.0.0.1' }).map((r) => ({ ...r, entity: { kind: 'host.name', id: 'web1' } }))
     expect(await alertsOf(local)).toEqual([])
+  })
+
+  it('counts a client the access log names by host name (HostnameLookups On) by that name; not a host\'s names for itself', async () => {
+    const NAMED = 'pc-211-59-0-204.example.net'
+    expect(await alertsOf(probe(10, { ip: NAMED }))).toEqual([[`sigma:${NAMED_SCAN}`, 'source.domain', NAMED, 'medium']])
+    expect(await alertsOf(probe(9, { ip: NAMED }))).toEqual([])
+    for (const self of ['localhost', 'web1.localhost']) {
+      expect(await alertsOf(probe(20, { ip: self }).map((r) => ({ ...r, entity: { kind: 'host.name', id: 'web1' } }))), self).toEqual([])
+    }
   })
 })
 
