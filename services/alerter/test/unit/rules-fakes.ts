@@ -1,7 +1,7 @@
-import { isIP } from 'node:net'
 // In-memory doubles of the alert path's adapters for the rules' unit tests: the same contracts as
 // the Postgres store (unique alert ids, an event counted once per alert, published once), the
 // outbox and the producer.
+import { isIP } from 'node:net'
 import type { DeliveredMessage, TypedProducer } from '@vigil/platform'
 import { featureNames, usersNamedIn, type Alert, type FeatureRecord } from '@vigil/schemas'
 import { foldedInto, type RecordedAlert } from '../../src/adapters/alert-store.ts'

@@ -20,8 +20,10 @@ function delivered(header: Partial<SyslogHeader> & { message: string }, line = `
 }
 
 const FAILED = 'Failed password for root from 203.0.113.5 port 2222 ssh2'
-const NAMED_SOURCE_RULES = fileURLToPath(new URL('../../../alerter/rules/vigil/ssh-brute-force.yml', import.meta.url))
-const SCAN_RULES = ['ssh-scan.yml', 'web-scan.yml'].map((file) => fileURLToPath(new URL(`../../../alerter/rules/vigil/${file}`, import.meta.url)))
+/** Vigil's rules of one file of services/alerter/rules/vigil, as parsed YAML. */
+const vigilRules = (file: string) => parseAllDocuments(readFileSync(fileURLToPath(new URL(`../../../alerter/rules/vigil/${file}`, import.meta.url)), 'utf8'))
+  .map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
+const detectionOf = (file: string, name: string) => vigilRules(file).find((r) => r.name === name)!.detection!
 const NAMED_EVENT = normalizeEvent(delivered({ message: FAILED })).ecs
 
 describe('normalizeEvent', () => {
@@ -94,10 +96,11 @@ describe('normalizeEvent', () => {
   })
 
   it('leaves out of its entities the loopback names the alerter\'s named-source rule leaves out, and no others', () => {
-    const rules = parseAllDocuments(readFileSync(NAMED_SOURCE_RULES, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
-    const webRules = parseAllDocuments(readFileSync(SCAN_RULES[1]!, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
-    for (const [name, file] of [['vigil_ssh_login_failed_named_source', rules], ['vigil_ssh_login_failed_loopback', rules], ['vigil_web_client_error', webRules]] as const) {
-      const [exact, suffix] = file.find((r) => r.name === name)!.detection!.loopback_name as [Record<string, string[]>, Record<string, string>]
+    const rules = vigilRules('ssh-brute-force.yml')
+    const named = [...['vigil_ssh_login_failed_named_source', 'vigil_ssh_login_failed_loopback'].map((name) => rules.find((r) => r.name === name)!.detection!),
+      detectionOf('web-scan.yml', 'vigil_web_client_error')]
+    for (const detection of named) {
+      const [exact, suffix] = detection.loopback_name as [Record<string, string[]>, Record<string, string>]
       expect(new Set(exact!['source.domain'])).toEqual(LOOPBACK_NAMES)
       expect(suffix!['source.domain|endswith']).toBe(LOOPBACK_SUFFIX)
     }
@@ -107,15 +110,14 @@ describe('normalizeEvent', () => {
   })
 
   it('files a line from the host\'s own address under the host, as the failed-login rule leaves those networks out', () => {
-    const rules = parseAllDocuments(readFileSync(NAMED_SOURCE_RULES, 'utf8')).map((d) => d.toJS() as { name?: string; detection?: Record<string, unknown> })
+    const rules = vigilRules('ssh-brute-force.yml')
     for (const name of ['vigil_ssh_login_failed', 'vigil_ssh_login_failed_loopback']) {
       const loopback = rules.find((r) => r.name === name)!.detection!.loopback_address as Record<string, string[]>
       expect(loopback['source.ip|cidr']).toEqual([...LOOPBACK_NETWORKS])
     }
     // and the scan rules
-    for (const file of SCAN_RULES) {
-      const detection = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { detection?: Record<string, unknown> })[0]!.detection!
-      expect((detection.loopback_address as Record<string, string[]>)['source.ip|cidr'], file).toEqual([...LOOPBACK_NETWORKS])
+    for (const [file, name] of [['ssh-scan.yml', 'vigil_ssh_no_handshake'], ['web-scan.yml', 'vigil_web_client_error']] as const) {
+      expect((detectionOf(file, name).loopback_address as Record<string, string[]>)['source.ip|cidr'], file).toEqual([...LOOPBACK_NETWORKS])
     }
     // A server behind a proxy on its own host: every client is 127.0.0.1 (or ::1, or mapped).
     const behindProxy = (client: string) => normalizeEvent(delivered({ appName: 'apache', timestamp: null, message: `${client} - - [10/Dec/2025:11:59:00 +0000] "GET / HTTP/1.1" 200 5 "-" "-"` }))
