@@ -140,8 +140,7 @@ export function topFeatures(
     const range = nearest[j]
     if (!range || flags.has(featureNames[j]!) || !(row[j]! < range.low || row[j]! > range.high)) return undefined
     // as written, the value must not read as one of the ends (364.4K beside 364.45K reads "364K to …")
-    const written = formatNumber(row[j]!)
-    return written === formatNumber(range.low) || written === formatNumber(range.high) ? undefined : range
+    return readsAs(row[j]!, range.low, range.high) ? undefined : range
   }
   // Values that left their training range first, the stronger statement, then those far from the
   // nearest rows; each by attribution.
@@ -209,7 +208,7 @@ const OUTER_TENTH_MIN_EXPLAINED = 0.5
 function outerTenthBound(feature: string, value: number, b: FeatureBaseline): number | undefined {
   if (typeof b.p10 !== 'number' || typeof b.p90 !== 'number' || !descriptions.has(feature) || flags.has(feature) || cyclic.has(feature)) return undefined
   const bound = value > b.p90 ? b.p90 : value < b.p10 ? b.p10 : undefined
-  return bound === undefined || formatNumber(value) === formatNumber(bound) ? undefined : bound
+  return bound === undefined || readsAs(value, bound) ? undefined : bound
 }
 
 /** "bytes 364, above 90% of training rows (p90 60)", or "bytes 40, below 90% of training rows (p10 44)". */
@@ -313,6 +312,12 @@ function formatShare(share: number): string {
 }
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 3 })
+
+/** Whether `value`, written as explanations write numbers, reads as one of `ends`: it is then not named against them. */
+function readsAs(value: number, ...ends: number[]): boolean {
+  const written = formatNumber(value)
+  return ends.some((end) => formatNumber(end) === written)
+}
 
 /** Integers as they are, large numbers compact (12.3K, 5B), others to three significant digits. */
 export function formatNumber(v: number): string {

@@ -57,10 +57,12 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     const n = rows.length
     const raw = await Promise.all(detectors.map((d) => d.score(rows)))
     const memberSurprisals = raw.map((r, m) => surprisalsOf(r, specs[m]!, n))
-    const surprisal = combineSurprisals(memberSurprisals, weights, n)
+    // The weighted mean of the members' surprisals, before it is calibrated: what an explanation weighs each member's part against.
+    const combined = combineSurprisals(memberSurprisals, weights, n)
+    const surprisal = new Float64Array(n)
     const final = new Float64Array(n)
     for (let i = 0; i < n; i++) {
-      const s = surprisalOf(combination, surprisal[i]!)
+      const s = surprisalOf(combination, combined[i]!)
       surprisal[i] = s
       final[i] = -Math.expm1(-s)
     }
@@ -70,7 +72,7 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
     if (explain !== 'none') {
       for (let i = 0; i < n; i++) {
         if (explain !== 'all' && final[i]! < explainFrom) continue
-        const top = explainRow(rows[i]!, memberSurprisals, i)
+        const top = explainRow(rows[i]!, memberSurprisals, combined[i]!, i)
         topFeaturesOf[i] = top instanceof Promise ? await top : top
       }
     }
@@ -80,12 +82,10 @@ export async function loadEnsemble(artifact: EnsembleArtifact, registry: Detecto
   // Members that have a say in explanations.
   const explaining = detectors.flatMap((d, m) => (d.explain && weights[m]! > 0 ? [m] : []))
   /** Synchronous unless a member explains asynchronously: an await per row adds up over a batch of alerts. */
-  const explainRow = (row: FeatureRow, memberSurprisals: readonly Float64Array[], i: number): TopFeature[] | Promise<TopFeature[]> => {
+  const explainRow = (row: FeatureRow, memberSurprisals: readonly Float64Array[], combined: number, i: number): TopFeature[] | Promise<TopFeature[]> => {
     const explained = explaining.map((m) => detectors[m]!.explain!(row))
     const rank = (contributions: readonly FeatureContribution[][]) => {
       const members: MemberExplanation[] = contributions.map((c, e) => ({ contributions: c, carried: (weights[explaining[e]!]! * memberSurprisals[explaining[e]!]![i]!) / total }))
-      let combined = 0
-      for (let m = 0; m < detectors.length; m++) if (weights[m]! > 0) combined += (weights[m]! * memberSurprisals[m]![i]!) / total
       let carried = 0
       for (const m of members) carried += m.carried
       return topFeatures(row, members, featureNames, baselines, { explainedPart: explainedPartOf(carried, combined) })
