@@ -45,6 +45,13 @@ export const REMEDIATIONS: readonly RemediationEntry[] = [
     action: 'Block the source address at the firewall; a scanner that found sshd answering often comes back to guess passwords, so check the auth log for failed or accepted logins from it, and consider limiting who can reach the SSH port.',
   },
   {
+    name: 'network-scan',
+    // by title: T1046 Network Service Discovery also tags rules about a scanner run on a host (pnscan,
+    // auditd's), and the web scanner's title pattern (below) would take "port scan"
+    titles: /network sweep|port scan/i,
+    action: 'What matters is which probed hosts and ports answered: look in the firewall or Zeek conn log for connections from the source that succeeded, and close or restrict what should not be reachable. A source outside your network: block it at the firewall. One of your own hosts: treat it as possibly compromised (a worm, or an intruder looking for the next host), find the process that opened the connections and isolate the host.',
+  },
+  {
     name: 'sshd-exploit',
     titles: /\bssh/i,
     action: 'Check that OpenSSH on the host is patched against what the rule names, block the source address at the firewall and look for a successful login from it.',

@@ -98,6 +98,16 @@ describe('the remediation a finding recommends', () => {
     expect(entryForTags(tags ?? [])?.name).toBe('web-scanner') // by its tag, whatever its title
   })
 
+  it('for a network sweep or port scan: check what answered; block an outside source, isolate an inside one; not the web scanner\'s proxy', () => {
+    const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/network-scan.yml', import.meta.url))])
+    expect(correlations).toHaveLength(2)
+    for (const { rule } of correlations) {
+      const { id, title, level, author, tags } = rule.attribution
+      expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags })), title).toBe(actionOf('network-scan'))
+    }
+    expect(actionOf('network-scan')).toMatch(/which probed hosts and ports answered.*block it at the firewall.*isolate the host/)
+  })
+
   it('lists each technique under one entry at most', () => {
     const techniques = REMEDIATIONS.flatMap((r) => r.techniques ?? [])
     expect(new Set(techniques).size).toBe(techniques.length)

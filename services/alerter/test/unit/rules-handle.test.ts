@@ -1,13 +1,18 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { TransientError } from '@vigil/platform'
 import { createMemoryCorrelationState, createSigmaEngine, type CorrelationState } from '@vigil/sigma'
 import type { FeatureRecord, Score } from '@vigil/schemas'
+import { REPO_ROOT } from '@vigil/testkit'
 import { createCorrelationFeed } from '../../src/rules/correlation-feed.ts'
 import { mergeFlags } from '../../src/rules/flagged-entities.ts'
 import { handleFeatureRecords, handleScoreRecords, type SigmaDeps } from '../../src/rules/handle-sigma-events.ts'
 import { quoteOf } from '../../src/rules/sigma-alerts.ts'
 import { DEFAULT_RULE_DIRS, loadRules, ruleCounts } from '../../src/rules/rule-set.ts'
 import { delivered, failedLogin, memoryFlags, memoryRaiseDeps, sshdRecord, webRecord } from './rules-fakes.ts'
+import { syslogRecords, zeekRecords } from './real-records.ts'
 
 const quiet = { info: () => {}, debug: () => {} }
 const rules = loadRules(DEFAULT_RULE_DIRS, quiet)
@@ -44,7 +49,7 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(8)
+    expect(total('correlation')).toBe(10)
     expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 5 })
   })
 })
@@ -323,6 +328,95 @@ describe('features → the web scan alert', () => {
     for (const self of ['localhost', 'web1.localhost']) {
       expect(await alertsOf(probe(20, { ip: self }).map((r) => ({ ...r, entity: { kind: 'host.name', id: 'web1' } }))), self).toEqual([])
     }
+  })
+})
+
+// Worms sweeping the sotm34 honeynet's addresses (its honeywall's firewall log) and Nmap in the
+// Stratosphere captures (Zeek) raised only model alerts, most of the firewall's without a reason.
+// Real lines, read by the ingestor's and the featurizer's code (real-records.ts).
+describe('features → the network scan alerts', () => {
+  const SWEEP = '2d7b4f19-5e8a-4c36-a1f0-9b3e6d2c8a54'
+  const PORT_SCAN = '9e4a2c6d-1b7f-4d58-8c3e-5f0a7b9d2e16'
+  const fixtures = join(REPO_ROOT, 'test', 'fixtures')
+  const zeek = (file: string) => zeekRecords(readFileSync(join(fixtures, 'stratosphere-zeek', file), 'utf8'), 'conn', Date.UTC(2026, 0, 5))
+  const HONEYWALL_RECEIVED = Date.UTC(2005, 2, 7)
+  const honeywall = gunzipSync(readFileSync(join(fixtures, 'sotm34-honeynet', 'iptables', 'iptablesyslog-sample.gz'))).toString('utf8').split('\n').filter(Boolean)
+  const alertsOf = async (records: FeatureRecord[]) =>
+    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
+  const sourcesAlertedBy = async (rule: string, records: FeatureRecord[]) =>
+    new Set((await alertsOf(records)).filter(([detector]) => detector === `sigma:${rule}`).map(([, , id]) => id))
+  /** A honeywall line from SRC to DST:DPT with another prefix, `seconds` after 10:00:00. */
+  const firewallLine = (prefix: string, src: string, dst: string, dpt: number, seconds = 0) =>
+    `Mar  1 10:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')} bridge kernel: ${prefix}IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=${src} DST=${dst} LEN=48 TOS=0x00 PREC=0x00 TTL=113 ID=5085 DF PROTO=TCP SPT=3485 DPT=${dpt} WINDOW=8760 RES=0x00 SYN URGP=0`
+  const W = '63.158.248.63'
+  const sweep = (prefix: string, hosts: number, { spacing = 1, port = 135, first = 1 } = {}) =>
+    syslogRecords(Array.from({ length: hosts }, (_, i) => firewallLine(prefix, W, `11.11.79.${first + i}`, port, i * spacing)), HONEYWALL_RECEIVED)
+
+  it('fires a sweep for each source the honeywall log shows reaching twenty addresses on one port within five minutes, and no port scan', async () => {
+    // An independent reading of the log: per source and port, the most distinct addresses in any five
+    // minutes (t - 300 s, t], of the lines the firewall refused or logged coming in.
+    const MONTHS = ['Jan', 'Feb', 'Mar']
+    const probes = new Map<string, Array<[number, string]>>()
+    for (const line of honeywall) {
+      const m = /^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) \S+ kernel: (.*?)IN=.* SRC=(\S+) DST=(\S+) .*?DPT=(\d+)/.exec(line)
+      if (!m || m[6]!.toUpperCase().includes('OUTBOUND') || !/INBOUND|BLOCK|DROP|REJECT|DENY|DENIED|DISCARD/i.test(m[6]!)) continue
+      if (Number(m[8]!.split('.')[0]) >= 224) continue // multicast, broadcast
+      const t = Date.UTC(2005, MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]))
+      const key = `${m[7]} ${m[9]}`
+      probes.set(key, [...(probes.get(key) ?? []), [t, m[8]!]])
+    }
+    const sweepers = new Set<string>()
+    for (const [key, seen] of probes) {
+      seen.sort((a, b) => a[0] - b[0])
+      for (const [t] of seen) if (new Set(seen.filter(([u]) => u > t - 300_000 && u <= t).map(([, dst]) => dst)).size >= 20) sweepers.add(key.split(' ')[0]!)
+    }
+    const records = syslogRecords(honeywall, HONEYWALL_RECEIVED)
+    expect(sweepers.size).toBeGreaterThan(10)
+    expect(await sourcesAlertedBy(SWEEP, records)).toEqual(sweepers)
+    expect(await sourcesAlertedBy(PORT_SCAN, records)).toEqual(new Set())
+  })
+
+  it('counts what a firewall refused in either direction, or logged coming in; not what it let out, multicast, nor one address spread over more than five minutes', async () => {
+    expect(await alertsOf(sweep('INBOUND TCP: ', 20))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+    expect(await alertsOf(sweep('INBOUND TCP: ', 19))).toEqual([])
+    expect(await alertsOf(sweep('[UFW BLOCK] ', 20))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+    expect(await alertsOf(sweep('OUTBOUND DROP: ', 20))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+    expect(await alertsOf(sweep('OUTBOUND CONN TCP: ', 40))).toEqual([])
+    expect(await alertsOf(sweep('[UFW ALLOW] ', 40))).toEqual([])
+    expect(await alertsOf(syslogRecords(Array.from({ length: 25 }, (_, i) => firewallLine('INBOUND UDP: ', W, `239.255.255.${i + 1}`, 1900, i)), HONEYWALL_RECEIVED))).toEqual([])
+    expect(await alertsOf(sweep('INBOUND TCP: ', 20, { spacing: 16 }))).toEqual([]) // 304 s from first to last
+    // twenty addresses on twenty ports: no sweep of one port
+    const scattered = syslogRecords(Array.from({ length: 20 }, (_, i) => firewallLine('INBOUND TCP: ', W, `11.11.79.${i + 1}`, 1000 + i, i)), HONEYWALL_RECEIVED)
+    expect(await alertsOf(scattered)).toEqual([])
+  })
+
+  it('fires a port scan for fifteen ports of one host within five minutes: Nmap\'s in Zeek\'s conn log, and a firewall\'s', async () => {
+    const NMAP = '172.16.1.11'
+    const nmap = zeek('002-zeek-scenario-port-scanning/conn.port-scan.log') // 100 ports of 10.0.2.13 refused (REJ)
+    expect(await alertsOf(nmap)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', NMAP, 'medium']])
+    const refused = nmap.filter((r) => r.event.zeek?.conn_state === 'REJ')
+    expect(await alertsOf(refused.slice(0, 14))).toEqual([])
+    expect(await alertsOf(refused.slice(0, 15))).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', NMAP, 'medium']])
+    // answered connections are no probe
+    expect(await alertsOf(refused.map((r) => ({ ...r, event: { ...r.event, zeek: { ...r.event.zeek!, conn_state: 'SF' } } })))).toEqual([])
+    const ports = syslogRecords(Array.from({ length: 15 }, (_, i) => firewallLine('INBOUND TCP: ', W, '11.11.79.84', 1000 + i, i)), HONEYWALL_RECEIVED)
+    expect(await alertsOf(ports)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', W, 'medium']])
+    expect(await alertsOf(ports.slice(1))).toEqual([])
+  })
+
+  it('fires a sweep for Nmap\'s host discovery in Zeek\'s conn log: failed TCP attempts on one port', async () => {
+    expect(await sourcesAlertedBy(SWEEP, zeek('002-zeek-scenario-port-scanning/conn.log'))).toEqual(new Set(['172.16.1.11']))
+  })
+
+  it('counts unanswered UDP towards a port scan (an Internet scanner in a Stratosphere capture), never towards a sweep', async () => {
+    const SCANNER = '104.152.52.193' // 8 TCP and 27 UDP ports of 147.32.81.167, all unanswered
+    const scan = zeek('008-zeek-mixed/data/conn.udp-scan.log.labeled')
+    expect(await alertsOf(scan)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', SCANNER, 'medium']])
+    const udp = scan.filter((r) => r.event.network?.transport === 'udp')
+    expect(await alertsOf(udp)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', SCANNER, 'medium']])
+    // the same datagrams to as many hosts on one port: no sweep
+    const spread = udp.map((r, i) => ({ ...r, event: { ...r.event, destination: { ...r.event.destination, ip: `147.32.81.${i + 1}`, port: 53 } } }))
+    expect(await alertsOf(spread)).toEqual([])
   })
 })
 
