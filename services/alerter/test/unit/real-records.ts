@@ -7,7 +7,10 @@ import { normalizeEvent } from '../../../featurizer/src/normalize-event.ts'
 import { handleInput, type ReceivedInput } from '../../../ingestor/src/handle-input.ts'
 import { createZeekHeaderTracker } from '../../../ingestor/src/zeek/zeek-header-tracker.ts'
 
-/** Syslog lines (with or without `<PRI>`: a file's lines are sent with one), received at `receivedAt` (a year-less date reads in its year). */
+/**
+ * Syslog lines (with or without `<PRI>`: a file's lines are sent with one), received at `receivedAt` (a
+ * year-less date reads in its year). Event ids are the lines' positions: one call's records are one stream.
+ */
 export function syslogRecords(lines: readonly string[], receivedAt: number): FeatureRecord[] {
   return lines.map((line, i) => recordOf({ bytes: Buffer.from(line.startsWith('<') ? line : `<13>${line}`), transport: 'syslog-tcp', peer: '192.0.2.1:514', receivedAt }, i))
 }

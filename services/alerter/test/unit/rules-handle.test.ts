@@ -266,15 +266,39 @@ describe('features → the SSH scan alert', () => {
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => probe(i)).flat())).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
   })
 
-  it('counts today\'s kex_exchange_identification line where the featurizer placed it at its connection\'s address, and not without one', async () => {
-    const kex = (i: number, why = 'Connection closed by remote host') => sshdRecord(i, i, S, 'ssh_kex_failed', `Apr 20 03:59:36 web1 sshd[${22186 + i}]: error: kex_exchange_identification: ${why}`)
-    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => kex(i, 'read: Connection reset by peer')))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
-    expect(await alertsOf(Array.from({ length: 10 }, (_, i) => kex(i)))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
-    const unplaced = Array.from({ length: 10 }, (_, i) => {
-      const { source: _source, ...event } = kex(i).event
-      return { ...kex(i), entity: { kind: 'host.name', id: 'web1' }, event }
-    })
-    expect(await alertsOf(unplaced)).toEqual([])
+  // OpenSSH 8 on, as sshd-session from 9.8: the banner exchange's error names no client, and the line
+  // that ends the connection (sshpkt_fatal) does, without [preauth] and without a user.
+  const TODAY = Date.UTC(2026, 10, 21)
+  /** The lines of one connection, i seconds after 10:00. */
+  const closedBeforeIdentification = (i: number, { verbose = false, ending = 'Connection closed by', why = 'Connection closed by remote host' } = {}) => [
+    ...(verbose ? [`Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: Connection from ${S} port ${40000 + i} on 192.0.2.5 port 22 rdomain ""`] : []),
+    `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: error: kex_exchange_identification: ${why}`,
+    `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: ${ending} ${S} port ${40000 + i}`,
+  ]
+  const placed = (records: FeatureRecord[]) =>
+    records.map((r) => (r.event.event.action === 'ssh_kex_failed' ? { ...r, entity: { kind: 'source.ip', id: S }, event: { ...r.event, source: { ip: S } } } : r))
+
+  it('counts the line that ends today\'s banner exchange that never began (closed or reset by the client), once a connection', async () => {
+    const connections = (n: number, options?: Parameters<typeof closedBeforeIdentification>[1]) =>
+      syslogRecords(Array.from({ length: n }, (_, i) => closedBeforeIdentification(i, options)).flat(), TODAY)
+    expect(await alertsOf(connections(10))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+    expect(await alertsOf(connections(9))).toEqual([])
+    expect(await alertsOf(connections(10, { ending: 'Connection reset by', why: 'read: Connection reset by peer' }))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+    // At LogLevel VERBOSE the featurizer places the kex_exchange_identification line at its connection's
+    // address ("Connection from" comes first): nine connections are still nine.
+    expect(await alertsOf(placed(connections(9, { verbose: true })))).toEqual([])
+    expect(await alertsOf(placed(connections(10, { verbose: true })))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+  })
+
+  it('does not count a client that left after the protocol began ([preauth]) or while authenticating, as many a client does', async () => {
+    const left = syslogRecords(Array.from({ length: 12 }, (_, i) => [
+      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: Connection closed by ${S} port ${40000 + i} [preauth]`,
+      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${950 + i}]: Connection closed by authenticating user git ${S} port ${41000 + i} [preauth]`,
+      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${980 + i}]: Connection reset by invalid user admin ${S} port ${42000 + i} [preauth]`,
+      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd[${990 + i}]: fatal: Read from socket failed: Connection reset by peer [preauth]`,
+    ]).flat(), TODAY)
+    expect(left.every((r) => r.family === 'sshd')).toBe(true)
+    expect(await alertsOf(left)).toEqual([])
   })
 
   it('does not fire for nine, for ten spread over more than five minutes, nor for a host\'s own address', async () => {

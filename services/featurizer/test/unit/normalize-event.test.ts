@@ -74,6 +74,14 @@ describe('normalizeEvent', () => {
     expect(event).toMatchObject({ family: 'web', entity: { kind: 'source.ip', id: '198.51.100.7' }, ecs: { source: { ip: '198.51.100.7' } } })
   })
 
+  it('reads the lines of OpenSSH 9.8 on, which logs each connection as sshd-session (10.0\'s authentication as sshd-auth), as sshd\'s', () => {
+    for (const appName of ['sshd-session', 'sshd-auth']) {
+      expect(normalizeEvent(delivered({ appName, procId: '4711', message: FAILED }))).toMatchObject({
+        family: 'sshd', entity: { kind: 'source.ip', id: '203.0.113.5' }, ecs: { event: { action: 'ssh_login_failed' }, process: { name: appName, pid: 4711 } },
+      })
+    }
+  })
+
   it('files a client its line names only by host name under that name, not under the host that logged it', () => {
     // loghub's Linux sample: sshd resolved the client's name, and pam_unix wrote it as rhost.
     const pam = (rhost: string) => normalizeEvent(delivered({
