@@ -1,5 +1,6 @@
 // Vigil's main job: start the stack and the five services, replay the real OpenSSH sample through
-// syslog TCP, and print the alerts as they arrive. Run with `npm start`.
+// syslog TCP (or a Zeek log through the ingestor's Zeek TCP listener), and print the alerts as they
+// arrive. Run with `npm start`.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -7,7 +8,9 @@ import { Kafka, logLevel } from 'kafkajs'
 import pg from 'pg'
 import { dlqOf, topics, type Alert } from '@vigil/schemas'
 import { Config as TrainerConfig } from '../services/trainer/src/config.ts'
-import { movedToRecentDay, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, stackFromEnv, startNativeStack, startPipeline, waitFor } from '@vigil/testkit'
+import {
+  freePort, isZeekFile, movedToRecentDay, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, sendTcpBytes, stackFromEnv, startNativeStack, startPipeline, waitFor, zeekStreamOf,
+} from '@vigil/testkit'
 
 // The shared data set beside the repository, else the same file as copied into the test fixtures.
 const SHARED_SAMPLE = join(REPO_ROOT, '..', 'shared', 'data', 'loghub', 'OpenSSH', 'OpenSSH_2k.log')
@@ -16,10 +19,14 @@ const TIMEOUT_MS = 120_000
 
 const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
-// A sample of one year-less day (the OpenSSH sample's Dec 10) is replayed as a recent Wednesday's: as
-// written, it would read as this year's, hours ahead of its arrival, around its day each year (movedToRecentDay).
-const sampleLines = readLogLines(SAMPLE)
+// A Zeek log (TSV or JSON lines, gzipped too) goes to the ingestor's Zeek listener as a Zeek host streams
+// it; anything else is syslog. A sample of one year-less day (the OpenSSH sample's Dec 10) is replayed
+// as a recent Wednesday's: as written, it would read as this year's, hours ahead of its arrival, around
+// its day each year (movedToRecentDay).
+const zeek = isZeekFile(SAMPLE) ? zeekStreamOf(SAMPLE) : null
+const sampleLines = zeek ? [] : readLogLines(SAMPLE)
 const lines = movedToRecentDay(sampleLines) ?? sampleLines
+const records = zeek?.records ?? lines.length
 const stack = stackFromEnv() ?? startNativeStack()
 const RUN_LABEL = 'demo-'
 const prefix = `${RUN_LABEL}${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-`
@@ -36,7 +43,11 @@ console.log(`[${elapsed()}] stack ready; starting the services (topics ${prefix}
 // leaves out (sotm34's secure log: 1,008 of 1,187, 179 left, under the default 200), and a replay
 // ends, so no more come.
 const trainMinRows = process.env.TRAIN_MIN_ROWS
-const pipeline = await startPipeline({ stack, prefix, logDir, env: { MODEL_TARGET_ALERT_RATE: '0.01', ...(trainMinRows && { TRAIN_MIN_ROWS: trainMinRows }) } })
+const zeekPort = await freePort()
+const pipeline = await startPipeline({
+  stack, prefix, logDir,
+  env: { MODEL_TARGET_ALERT_RATE: '0.01', ZEEK_TCP_PORT: String(zeekPort), ZEEK_TCP_BIND: '127.0.0.1', ...(trainMinRows && { TRAIN_MIN_ROWS: trainMinRows }) },
+})
 
 const alertsConsumer = kafka.consumer({ groupId: `${prefix}main-job-printer` })
 // Ctrl-C stops the services too, not only this process.
@@ -54,13 +65,18 @@ try {
   await alertsConsumer.run({
     eachMessage: async ({ message }) => printAlert(await reader.codec.decode(topics.alerts, message.value)),
   })
-  console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE}${lines === sampleLines ? '' : ' (its day moved to a recent Wednesday, as it was in 2025)'} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
-  await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines)
+  if (zeek) {
+    console.log(`[${elapsed()}] services up; replaying ${records} records of ${SAMPLE} to zeek tcp 127.0.0.1:${zeekPort}`)
+    await sendTcpBytes('127.0.0.1', zeekPort, zeek.bytes)
+  } else {
+    console.log(`[${elapsed()}] services up; replaying ${lines.length} lines of ${SAMPLE}${lines === sampleLines ? '' : ' (its day moved to a recent Wednesday, as it was in 2025)'} to syslog tcp 127.0.0.1:${pipeline.syslogTcpPort}`)
+    await replayOverTcp('127.0.0.1', pipeline.syslogTcpPort, lines)
+  }
   console.log(`[${elapsed()}] replay sent; the trainer trains a first model on the history, then the scorer catches up`)
   await waitFor('every line to be scored', async () => {
     const [raw, rawDlq, features, scores] = await Promise.all([
       reader.count(topics.rawLogs), reader.count(dlqOf(topics.rawLogs)), reader.count(topics.features), reader.count(topics.scores)])
-    return raw + rawDlq >= lines.length && features + (await reader.count(dlqOf(topics.features))) >= raw && scores >= features
+    return raw + rawDlq >= records && features + (await reader.count(dlqOf(topics.features))) >= raw && scores >= features
   }, TIMEOUT_MS, 500)
   // The alerter trails the scorer: every alert is out once its groups on scores and features have
   // handled all there is (a fixed wait once printed the count before the last alerts were raised).
@@ -69,7 +85,7 @@ try {
   const alerts = await reader.count(topics.alerts)
   await waitFor(`the ${alerts} alerts (and rises) to be printed`, () => printed >= alerts, TIMEOUT_MS, 100)
   const counts = await Promise.all([topics.rawLogs, dlqOf(topics.rawLogs), topics.features, topics.scores, topics.alerts].map((t) => reader.count(t)))
-  console.log(`[${elapsed()}] done: ${lines.length} lines replayed, raw-logs ${counts[0]}, dead-lettered ${counts[1]}, features ${counts[2]}, scores ${counts[3]}, alerts ${severityOf.size}, severity rises ${rises}`)
+  console.log(`[${elapsed()}] done: ${records} ${zeek ? 'records' : 'lines'} replayed, raw-logs ${counts[0]}, dead-lettered ${counts[1]}, features ${counts[2]}, scores ${counts[3]}, alerts ${severityOf.size}, severity rises ${rises}`)
   console.log(`[${elapsed()}] the alerts stay in Postgres: psql "${pipeline.env.PG_URL}" -c 'SELECT * FROM alerts'`)
 } catch (err) {
   console.error(`[${elapsed()}] ${(err as Error).message}`)

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { dlqOf, topics } from '@vigil/schemas'
-import { freePort, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, sendTcpBytes, startPipeline, uniquePrefix, waitFor } from '@vigil/testkit'
+import { freePort, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, sendTcpBytes, startPipeline, uniquePrefix, waitFor, zeekStreamOf } from '@vigil/testkit'
 
 // Every family's real samples (test/fixtures, each folder with its source and license) end to end
 // through the ingestor (syslog TCP, Zeek TCP) or written to raw-logs as a shipper would (web logs as
@@ -16,7 +16,6 @@ const filesUnder = (dir: string): string[] => readdirSync(dir).flatMap((name) =>
   return /README|LICENSE/.test(name) ? [] : [path]
 })
 const zeekFiles = [...filesUnder(join(fixtures, 'stratosphere-zeek')), ...filesUnder(join(fixtures, 'zeek-wrccdc2018'))]
-const zeekDataLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).length
 const webFiles = [
   ...filesUnder(join(fixtures, 'sotm34-honeynet', 'http')),
   join(fixtures, 'loghub', 'Apache_2k.log'),
@@ -54,10 +53,9 @@ describe('every family, end to end', () => {
     // Zeek: one connection per file, as a Zeek host streams a log: TSV with its headers, or JSON
     // lines, whose log type the sender announces first (Zeek's JSON lines carry no _path by default).
     for (const file of zeekFiles) {
-      const bytes = readFileSync(file)
-      const announce = bytes[0] === 0x7b ? `#path\t${basename(file).split('.')[0]}\n` : ''
-      await sendTcpBytes('127.0.0.1', zeekPort, Buffer.concat([Buffer.from(announce), bytes]))
-      sent += zeekDataLines(file)
+      const { bytes, records } = zeekStreamOf(file)
+      await sendTcpBytes('127.0.0.1', zeekPort, bytes)
+      sent += records
     }
     // Web logs: plain lines on raw-logs, as kcat or rsyslog's imfile would write them.
     const producer = pipeline.reader.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
