@@ -86,7 +86,11 @@ export interface Firing {
 
 /** Correlation state shared by every alerter instance (Redis), or one process's (memory, for tests). */
 export interface CorrelationState {
-  /** Records the observation and, atomically with it, decides whether the correlation fires. */
+  /**
+   * Records the observation and, atomically with it, decides whether the correlation fires.
+   * Observations take effect in the order of the calls, whether or not the earlier ones have
+   * settled: a caller may hand over a whole batch before awaiting any.
+   */
   observe(o: Observation): Promise<Firing | null>
   close(): Promise<void>
 }
@@ -171,6 +175,8 @@ export interface Correlator {
   /**
    * Feeds one event's detection matches to every correlation that names a matched rule; returns
    * those that fired. `quote` gives the event's quote, asked for only when a correlation observes it.
+   * The observations are handed to the state before the call returns its promise, so the events of
+   * a batch may be observed one after the other without awaiting each.
    */
   observe(event: SigmaEvent, source: EventSource, matches: readonly DetectionMatch[], quote?: () => string): Promise<CorrelationMatch[]>
 }
@@ -190,7 +196,10 @@ export function createCorrelator(correlations: readonly CompiledCorrelation[], s
       for (const m of matches) {
         for (const { correlation, step } of byRule.get(m.rule.id) ?? []) steps.set(correlation, [...(steps.get(correlation) ?? []), step])
       }
-      const fired: CorrelationMatch[] = []
+      // Every observation is handed to the state before any is awaited: the state applies them in the
+      // order they are given (Redis: one connection, commands run as sent), so the calls of a batch's
+      // events go out back to back instead of one round trip each.
+      const observed: Array<Promise<CorrelationMatch | null>> = []
       let quoted: string | null | undefined
       for (const [correlation, matched] of steps) {
         const { rule } = correlation
@@ -199,18 +208,16 @@ export function createCorrelator(correlations: readonly CompiledCorrelation[], s
         if (group === null) continue
         const value = rule.type === 'value_count' ? correlation.valueOf(matched[0]!, event, source) : null
         if (rule.type === 'value_count' && value === null) continue
-        const firing = await state.observe({
+        observed.push(state.observe({
           correlationId: rule.attribution.id, type: rule.type, groupKey: group.key, steps: matched, stepCount: correlation.steps.length,
           eventId: event.eventId, time: event.eventTime, timespanMs: rule.timespanMs, condition: rule.condition, value,
           quote: quoted === undefined ? (quoted = quote?.() ?? null) : quoted,
-        })
-        if (firing === null) continue
-        fired.push({
+        }).then((firing) => firing && {
           kind: 'correlation', rule: rule.attribution, type: rule.type, correlated: correlation.steps.map((s) => s.rule.attribution),
           groupBy: group.values, count: firing.count, members: firing.members, quotes: firing.quotes, eventId: event.eventId, eventTime: event.eventTime,
-        })
+        }))
       }
-      return fired
+      return (await Promise.all(observed)).filter((f) => f !== null)
     },
   }
 }

@@ -83,6 +83,21 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     await state.close()
   })
 
+  it('takes a batch handed over without awaiting each event in the order of the calls (the alerter\'s correlation feed)', async () => {
+    const { state, set, engine } = await setup()
+    const correlator = createCorrelator(set.correlations, state)
+    // Eleven events with one time: only the order of the calls tells which three fire together.
+    const events = Array.from({ length: 11 }, (_, i) => fail(50_000, '4.4.4.4', `user${i % 4}`, `batch${i}`))
+    const results = await Promise.all(events.map((e) => correlator.observe(e, sourceOf(e), engine.match(e))))
+    const firedAt = (rule: string) => results.flatMap((r, i) => (r.some((m) => m.rule.id === rule) ? [i] : []))
+    expect(firedAt('count')).toEqual([2, 5, 8])
+    expect(results[2]!.find((m) => m.rule.id === 'count')!.members.sort()).toEqual(['batch0', 'batch1', 'batch2'])
+    expect(results[5]!.find((m) => m.rule.id === 'count')!.members.sort()).toEqual(['batch3', 'batch4', 'batch5'])
+    // value_count (three users): user0, user1, user2 by the third call; then user3, user0, user1.
+    expect(firedAt('users')).toEqual([2, 5, 8])
+    await state.close()
+  })
+
   it('event_count forgets events older than the timespan, and counts a redelivered event once', async () => {
     const { feed, state } = await setup()
     expect(await feed([fail(0, '3.3.3.3'), fail(30_000, '3.3.3.3'), fail(91_000, '3.3.3.3')], 'count')).toHaveLength(0)
