@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { loadRuleSet } from '@vigil/sigma'
+import { loadRuleSet, type Attribution } from '@vigil/sigma'
 import type { Alert } from '@vigil/schemas'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 import { entryForTags, entryForTitles, REMEDIATIONS } from '../../src/ocsf/remediation.ts'
@@ -101,9 +101,11 @@ describe('the remediation a finding recommends', () => {
   it('for a network sweep or port scan: check what answered; block an outside source, isolate an inside one; not the web scanner\'s proxy', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/network-scan.yml', import.meta.url))])
     expect(correlations).toHaveLength(2)
-    for (const { rule } of correlations) {
-      const { id, title, level, author, tags } = rule.attribution
-      expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags })), title).toBe(actionOf('network-scan'))
+    // As the alerter lists them: the correlation, then every detection it names (sigma-alerts.ts correlationAlert).
+    const matched = (a: Attribution, kind: 'correlation' | 'detection') => ({ id: a.id, title: a.title, level: a.level ?? 'medium', kind, author: a.author, tags: a.tags })
+    for (const { rule, steps } of correlations) {
+      const alert = sigmaAlertBy(matched(rule.attribution, 'correlation'), ...steps.map((s) => matched(s.rule.attribution, 'detection')))
+      expect(remediation(alert), rule.attribution.title).toBe(actionOf('network-scan'))
     }
     expect(actionOf('network-scan')).toMatch(/which probed hosts and ports answered.*block it at the firewall.*isolate the host/)
   })

@@ -364,40 +364,69 @@ describe('features → the network scan alerts', () => {
   const fixtures = join(REPO_ROOT, 'test', 'fixtures')
   const zeek = (file: string) => zeekRecords(readFileSync(join(fixtures, 'stratosphere-zeek', file), 'utf8'), 'conn', Date.UTC(2026, 0, 5))
   const HONEYWALL_RECEIVED = Date.UTC(2005, 2, 7)
-  const honeywall = gunzipSync(readFileSync(join(fixtures, 'sotm34-honeynet', 'iptables', 'iptablesyslog-sample.gz'))).toString('utf8').split('\n').filter(Boolean)
+  const iptables = (file: string) => {
+    const bytes = readFileSync(join(fixtures, 'sotm34-honeynet', 'iptables', file))
+    return (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8').split('\n').filter(Boolean)
+  }
   const alertsOf = async (records: FeatureRecord[]) =>
     (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
   const sourcesAlertedBy = async (rule: string, records: FeatureRecord[]) =>
     new Set((await alertsOf(records)).filter(([detector]) => detector === `sigma:${rule}`).map(([, , id]) => id))
-  /** A honeywall line from SRC to DST:DPT with another prefix, `seconds` after 10:00:00. */
-  const firewallLine = (prefix: string, src: string, dst: string, dpt: number, seconds = 0) =>
-    `Mar  1 10:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')} bridge kernel: ${prefix}IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=${src} DST=${dst} LEN=48 TOS=0x00 PREC=0x00 TTL=113 ID=5085 DF PROTO=TCP SPT=3485 DPT=${dpt} WINDOW=8760 RES=0x00 SYN URGP=0`
+  /** A honeywall line from SRC to DST:DPT with another prefix (and protocol, flags), `seconds` after 10:00:00. */
+  const firewallLine = (prefix: string, src: string, dst: string, dpt: number, seconds = 0, { proto = 'TCP', flags = 'SYN' } = {}) =>
+    `Mar  1 10:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')} bridge kernel: ${prefix}IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=${src} DST=${dst} LEN=48 TOS=0x00 PREC=0x00 TTL=113 ID=5085 DF PROTO=${proto} SPT=3485 DPT=${dpt}`
+    + (proto === 'TCP' ? ` WINDOW=8760 RES=0x00 ${flags} URGP=0` : ' LEN=28')
   const W = '63.158.248.63'
-  const sweep = (prefix: string, hosts: number, { spacing = 1, port = 135, first = 1 } = {}) =>
-    syslogRecords(Array.from({ length: hosts }, (_, i) => firewallLine(prefix, W, `11.11.79.${first + i}`, port, i * spacing)), HONEYWALL_RECEIVED)
+  const sweep = (prefix: string, hosts: number, { spacing = 1, port = 135, ...line }: { spacing?: number; port?: number; proto?: string; flags?: string } = {}) =>
+    syslogRecords(Array.from({ length: hosts }, (_, i) => firewallLine(prefix, W, `11.11.79.${1 + i}`, port, i * spacing, line)), HONEYWALL_RECEIVED)
+  const portScan = (n: number, line: { proto?: string; flags?: string } = {}, first = 1000) =>
+    syslogRecords(Array.from({ length: n }, (_, i) => firewallLine('INBOUND TCP: ', W, '11.11.79.84', first + i, i, line)), HONEYWALL_RECEIVED)
 
-  it('fires a sweep for each source the honeywall log shows reaching twenty addresses on one port within five minutes, and no port scan', async () => {
-    // An independent reading of the log: per source and port, the most distinct addresses in any five
-    // minutes (t - 300 s, t], of the lines the firewall refused or logged coming in.
+  /**
+   * An independent reading of a honeywall log: per source, port and protocol, the most distinct
+   * addresses in any five minutes (t - 300 s, t] of the attempts the rule counts: refused, or logged
+   * coming in; TCP only when it opens a connection; not traceroute's UDP ports nor a group address.
+   */
+  function honeywallSweepers(lines: readonly string[]): Set<string> {
     const MONTHS = ['Jan', 'Feb', 'Mar']
     const probes = new Map<string, Array<[number, string]>>()
-    for (const line of honeywall) {
-      const m = /^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) \S+ kernel: (.*?)IN=.* SRC=(\S+) DST=(\S+) .*?DPT=(\d+)/.exec(line)
-      if (!m || m[6]!.toUpperCase().includes('OUTBOUND') || !/INBOUND|BLOCK|DROP|REJECT|DENY|DENIED|DISCARD/i.test(m[6]!)) continue
-      if (Number(m[8]!.split('.')[0]) >= 224) continue // multicast, broadcast
-      const t = Date.UTC(2005, MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]))
-      const key = `${m[7]} ${m[9]}`
-      probes.set(key, [...(probes.get(key) ?? []), [t, m[8]!]])
+    for (const line of lines) {
+      const head = /^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) \S+ kernel: (.*?)IN=(.*)$/.exec(line)
+      if (!head) continue
+      const prefix = head[6]!.toUpperCase()
+      const packet = head[7]!.split('[')[0]! // an ICMP error's quoted packet is not this one
+      const field = (k: string) => new RegExp(`(?:^| )${k}=(\\S+)`).exec(packet)?.[1]
+      const [src, dst, dpt, proto] = [field('SRC'), field('DST'), field('DPT'), field('PROTO')]
+      const inbound = prefix.includes('INBOUND') && !prefix.includes('OUTBOUND')
+      if (!src || !dst || !dpt || !(inbound || /BLOCK|DROP|REJECT|DENY|DENIED|DISCARD/.test(prefix))) continue
+      const flags = / RES=0x\S+((?: [A-Z]{3})*) URGP=/.exec(packet)?.[1]?.trim().split(' ') ?? []
+      if (proto === 'TCP' && !(flags.includes('SYN') && !flags.includes('ACK'))) continue
+      if (proto === 'UDP' && Number(dpt) >= 33434 && Number(dpt) <= 33534) continue
+      const first = Number(dst.split('.')[0])
+      if (first === 0 || first >= 224) continue // 0.0.0.0/8, multicast, broadcast
+      const t = Date.UTC(2005, MONTHS.indexOf(head[1]!), Number(head[2]), Number(head[3]), Number(head[4]), Number(head[5]))
+      const key = `${src} ${dpt} ${proto}`
+      probes.set(key, [...(probes.get(key) ?? []), [t, dst]])
     }
     const sweepers = new Set<string>()
     for (const [key, seen] of probes) {
-      seen.sort((a, b) => a[0] - b[0])
       for (const [t] of seen) if (new Set(seen.filter(([u]) => u > t - 300_000 && u <= t).map(([, dst]) => dst)).size >= 20) sweepers.add(key.split(' ')[0]!)
     }
-    const records = syslogRecords(honeywall, HONEYWALL_RECEIVED)
-    expect(sweepers.size).toBeGreaterThan(10)
-    expect(await sourcesAlertedBy(SWEEP, records)).toEqual(sweepers)
-    expect(await sourcesAlertedBy(PORT_SCAN, records)).toEqual(new Set())
+    return sweepers
+  }
+
+  it('fires a sweep for each source the honeywall log shows reaching twenty addresses on one port within five minutes, and no port scan', async () => {
+    // The sample keeps every line but one in twenty of INBOUND TCP: its sweeps are UDP (NetBIOS 137,
+    // Messenger 1026); tcp-sweeps.log has three worms' TCP sweeps whole.
+    for (const file of ['iptablesyslog-sample.gz', 'tcp-sweeps.log']) {
+      const lines = iptables(file)
+      const records = syslogRecords(lines, HONEYWALL_RECEIVED)
+      const sweepers = honeywallSweepers(lines)
+      expect(sweepers.size, file).toBeGreaterThanOrEqual(3)
+      expect(await sourcesAlertedBy(SWEEP, records), file).toEqual(sweepers)
+      expect(await sourcesAlertedBy(PORT_SCAN, records), file).toEqual(new Set())
+    }
+    expect(honeywallSweepers(iptables('tcp-sweeps.log'))).toEqual(new Set(['219.150.13.166', '62.129.189.120', '61.100.5.143']))
   })
 
   it('counts what a firewall refused in either direction, or logged coming in; not what it let out, multicast, nor one address spread over more than five minutes', async () => {
@@ -405,42 +434,62 @@ describe('features → the network scan alerts', () => {
     expect(await alertsOf(sweep('INBOUND TCP: ', 19))).toEqual([])
     expect(await alertsOf(sweep('[UFW BLOCK] ', 20))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
     expect(await alertsOf(sweep('OUTBOUND DROP: ', 20))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+    expect(await alertsOf(sweep('INBOUND UDP: ', 20, { proto: 'UDP', port: 137 }))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
     expect(await alertsOf(sweep('OUTBOUND CONN TCP: ', 40))).toEqual([])
     expect(await alertsOf(sweep('[UFW ALLOW] ', 40))).toEqual([])
-    expect(await alertsOf(syslogRecords(Array.from({ length: 25 }, (_, i) => firewallLine('INBOUND UDP: ', W, `239.255.255.${i + 1}`, 1900, i)), HONEYWALL_RECEIVED))).toEqual([])
-    expect(await alertsOf(sweep('INBOUND TCP: ', 20, { spacing: 16 }))).toEqual([]) // 304 s from first to last
+    expect(await alertsOf(syslogRecords(Array.from({ length: 25 }, (_, i) => firewallLine('INBOUND UDP: ', W, `239.255.255.${i + 1}`, 1900, i, { proto: 'UDP' })), HONEYWALL_RECEIVED))).toEqual([])
+    // The window is (t - 5 min, t]: a twentieth address 300 s after the first leaves nineteen, 299 s after it twenty.
+    const twentiethAt = (seconds: number) => syslogRecords(Array.from({ length: 20 }, (_, i) => firewallLine('INBOUND TCP: ', W, `11.11.79.${i + 1}`, 135, i < 19 ? i : seconds)), HONEYWALL_RECEIVED)
+    expect(await alertsOf(twentiethAt(300))).toEqual([])
+    expect(await alertsOf(twentiethAt(299))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
     // twenty addresses on twenty ports: no sweep of one port
     const scattered = syslogRecords(Array.from({ length: 20 }, (_, i) => firewallLine('INBOUND TCP: ', W, `11.11.79.${i + 1}`, 1000 + i, i)), HONEYWALL_RECEIVED)
     expect(await alertsOf(scattered)).toEqual([])
   })
 
+  it('counts a TCP packet that opens a connection, not a reply, a reset or a late packet a firewall blocks (a web server\'s answers to one client are no scan)', async () => {
+    for (const flags of ['ACK SYN', 'ACK RST', 'RST', 'ACK FIN', 'ACK PSH']) {
+      expect(await alertsOf(sweep('[UFW BLOCK] ', 25, { flags })), flags).toEqual([])
+      expect(await alertsOf(portScan(20, { flags })), flags).toEqual([])
+    }
+    expect(await alertsOf(sweep('[UFW BLOCK] ', 20, { flags: 'CWR ECE SYN' }))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+  })
+
   it('fires a port scan for fifteen ports of one host within five minutes: Nmap\'s in Zeek\'s conn log, and a firewall\'s', async () => {
     const NMAP = '172.16.1.11'
-    const nmap = zeek('002-zeek-scenario-port-scanning/conn.port-scan.log') // 100 ports of 10.0.2.13 refused (REJ)
+    const nmap = zeek('002-zeek-scenario-port-scanning/conn.port-scan.log') // 99 ports of 10.0.2.13 refused (REJ)
     expect(await alertsOf(nmap)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', NMAP, 'medium']])
     const refused = nmap.filter((r) => r.event.zeek?.conn_state === 'REJ')
+    expect(new Set(refused.slice(0, 15).map((r) => r.event.destination?.port)).size).toBe(15)
     expect(await alertsOf(refused.slice(0, 14))).toEqual([])
     expect(await alertsOf(refused.slice(0, 15))).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', NMAP, 'medium']])
-    // answered connections are no probe
-    expect(await alertsOf(refused.map((r) => ({ ...r, event: { ...r.event, zeek: { ...r.event.zeek!, conn_state: 'SF' } } })))).toEqual([])
-    const ports = syslogRecords(Array.from({ length: 15 }, (_, i) => firewallLine('INBOUND TCP: ', W, '11.11.79.84', 1000 + i, i)), HONEYWALL_RECEIVED)
-    expect(await alertsOf(ports)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', W, 'medium']])
-    expect(await alertsOf(ports.slice(1))).toEqual([])
+    // answered connections are no probe; a SYN scan's hit on an open port (answered, then reset before any data) is
+    const answered = (state: string, history?: string) => refused.map((r) => ({ ...r, event: { ...r.event, zeek: { ...r.event.zeek!, conn_state: state, ...(history && { history }) } } }))
+    expect(await alertsOf(answered('SF'))).toEqual([])
+    expect(await alertsOf(answered('RSTO', 'ShADadR'))).toEqual([])
+    expect(await alertsOf(answered('RSTO', 'ShR'))).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', NMAP, 'medium']])
+    expect(await alertsOf(portScan(15))).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', W, 'medium']])
+    expect(await alertsOf(portScan(14))).toEqual([])
   })
 
   it('fires a sweep for Nmap\'s host discovery in Zeek\'s conn log: failed TCP attempts on one port', async () => {
     expect(await sourcesAlertedBy(SWEEP, zeek('002-zeek-scenario-port-scanning/conn.log'))).toEqual(new Set(['172.16.1.11']))
   })
 
-  it('counts unanswered UDP towards a port scan (an Internet scanner in a Stratosphere capture), never towards a sweep', async () => {
+  it('counts unanswered UDP (an Internet scanner in a Stratosphere capture), as Zeek or a firewall saw it; not traceroute\'s ports', async () => {
     const SCANNER = '104.152.52.193' // 8 TCP and 27 UDP ports of 147.32.81.167, all unanswered
     const scan = zeek('008-zeek-mixed/data/conn.udp-scan.log.labeled')
     expect(await alertsOf(scan)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', SCANNER, 'medium']])
     const udp = scan.filter((r) => r.event.network?.transport === 'udp')
     expect(await alertsOf(udp)).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', SCANNER, 'medium']])
-    // the same datagrams to as many hosts on one port: no sweep
-    const spread = udp.map((r, i) => ({ ...r, event: { ...r.event, destination: { ...r.event.destination, ip: `147.32.81.${i + 1}`, port: 53 } } }))
-    expect(await alertsOf(spread)).toEqual([])
+    // the same datagrams to as many hosts on one port: a sweep
+    const spread = udp.map((r, i) => ({ ...r, event: { ...r.event, destination: { ...r.event.destination, ip: `147.32.81.${i + 1}`, port: 137 } } }))
+    expect(await alertsOf(spread)).toEqual([[`sigma:${SWEEP}`, 'source.ip', SCANNER, 'medium']])
+    // traceroute sends one datagram a port from 33434 up
+    const traceroute = udp.map((r, i) => ({ ...r, event: { ...r.event, destination: { ...r.event.destination, port: 33434 + i } } }))
+    expect(await alertsOf(traceroute)).toEqual([])
+    expect(await alertsOf(portScan(20, { proto: 'UDP' }, 33434))).toEqual([])
+    expect(await alertsOf(portScan(15, { proto: 'UDP' }))).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', W, 'medium']])
   })
 })
 

@@ -56,15 +56,18 @@ export function parseFirewall(message: string): FirewallFields | null {
   if (f.IN) observer.ingress_interface = f.IN
   if (f.OUT) observer.egress_interface = f.OUT
   const { verdict } = prefix
+  const proto = f.PROTO
+  const transport = proto ? (TRANSPORTS.get(proto) ?? proto.toLowerCase()) : undefined
+  // A TCP packet with SYN and without ACK opens a connection (ECS event.type `start`): what a probe
+  // sends. A reply (SYN ACK), a reset or a late packet of a connection the firewall forgot is none.
+  const opens = transport === 'tcp' && opensConnection(message, start)
   const fields: FirewallFields = {
-    event: { category: ['network'], type: [verdict.type], action: verdict.action, outcome: verdict.outcome, dataset: 'firewall.netfilter' },
+    event: { category: ['network'], type: opens ? [verdict.type, 'start'] : [verdict.type], action: verdict.action, outcome: verdict.outcome, dataset: 'firewall.netfilter' },
     source,
     destination,
     observer,
   }
 
-  const proto = f.PROTO
-  const transport = proto ? (TRANSPORTS.get(proto) ?? proto.toLowerCase()) : undefined
   const bytes = f.LEN !== undefined && f.LEN.length <= 15 && isDigits(f.LEN) ? Number(f.LEN) : undefined
   if (transport !== undefined || bytes !== undefined || prefix.direction !== undefined) {
     const network: NonNullable<FirewallFields['network']> = {}
@@ -138,6 +141,27 @@ function readFields(message: string, start: number): Fields {
     pos = end
   }
   return out
+}
+
+/**
+ * Whether netfilter's TCP flags (bare words after `RES=0x..`, up to `URGP=`: `CWR ECE URG ACK PSH RST
+ * SYN FIN`, in that order) hold SYN and not ACK. Only the packet's own: an ICMP error's quoted packet,
+ * in brackets, is not this one (and this is asked only of TCP packets, which quote none).
+ */
+function opensConnection(message: string, start: number): boolean {
+  const res = message.indexOf(' RES=0x', start)
+  if (res === -1 || message.lastIndexOf('[', res) >= start) return false
+  let syn = false
+  let pos = message.indexOf(' ', res + 1)
+  while (pos !== -1) {
+    const next = message.indexOf(' ', pos + 1)
+    const word = message.slice(pos + 1, next === -1 ? message.length : next)
+    if (word.includes('=')) break
+    if (word === 'ACK') return false
+    if (word === 'SYN') syn = true
+    pos = next
+  }
+  return syn
 }
 
 /** The field named by `message[pos, eq)`, compared in place: most keys on a line are skipped, and this slices none of them. */

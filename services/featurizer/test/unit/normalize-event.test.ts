@@ -82,6 +82,14 @@ describe('normalizeEvent', () => {
     }
   })
 
+  it('writes IPv6 in its short form, as Zeek does and netfilter does not, so one address is one entity and one Sigma group', () => {
+    const message = '[UFW BLOCK] IN=eth0 OUT= SRC=2001:0DB8:0000:0000:0000:0000:0000:0007 DST=2001:0718:0002:1663:0000:0000:0000:01ce LEN=80 PROTO=TCP SPT=40000 DPT=22 WINDOW=1 RES=0x00 SYN URGP=0'
+    const event = normalizeEvent(delivered({ appName: 'kernel', message }))
+    expect(event).toMatchObject({ family: 'firewall', entity: { kind: 'source.ip', id: '2001:db8::7' }, ecs: { source: { ip: '2001:db8::7' }, destination: { ip: '2001:718:2:1663::1ce' } } })
+    const mapped = '[UFW BLOCK] IN=eth0 OUT= SRC=0000:0000:0000:0000:0000:ffff:c000:0201 DST=::1 LEN=80 PROTO=UDP SPT=1 DPT=2'
+    expect(normalizeEvent(delivered({ appName: 'kernel', message: mapped })).ecs.source).toEqual({ ip: '192.0.2.1', port: 1 })
+  })
+
   it('files a client its line names only by host name under that name, not under the host that logged it', () => {
     // loghub's Linux sample: sshd resolved the client's name, and pam_unix wrote it as rhost.
     const pam = (rhost: string) => normalizeEvent(delivered({

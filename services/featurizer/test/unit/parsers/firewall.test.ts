@@ -29,6 +29,8 @@ const LOGGED = { category: ['network'], type: ['connection'], action: 'firewall_
 const BLOCKED = { category: ['network'], type: ['denied'], action: 'firewall_block', outcome: 'failure' as const, dataset: 'firewall.netfilter' }
 const ALLOWED = { category: ['network'], type: ['allowed'], action: 'firewall_allow', outcome: 'success' as const, dataset: 'firewall.netfilter' }
 const BRIDGE = { type: 'firewall', ingress_interface: 'br0', egress_interface: 'br0' }
+/** The event of a TCP packet that opens a connection (SYN without ACK). */
+const opening = <T extends { type: string[] }>(event: T): T => ({ ...event, type: [...event.type, 'start'] })
 
 
 
@@ -63,7 +65,7 @@ describe('parseFirewall on the SotM34 honeywall log', () => {
 
   it.each<[string, FirewallFields]>([
     ['Feb 25 12:17:10 bridge kernel: INBOUND TCP: IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=213.55.94.49 DST=11.11.79.73 LEN=48 TOS=0x00 PREC=0x00 TTL=108 ID=60299 DF PROTO=TCP SPT=44281 DPT=139 WINDOW=64240 RES=0x00 SYN URGP=0  ', {
-      event: LOGGED, source: { ip: '213.55.94.49', port: 44281 }, destination: { ip: '11.11.79.73', port: 139 }, observer: BRIDGE,
+      event: opening(LOGGED), source: { ip: '213.55.94.49', port: 44281 }, destination: { ip: '11.11.79.73', port: 139 }, observer: BRIDGE,
       network: { transport: 'tcp', bytes: 48, direction: 'inbound' }, rule: { name: 'INBOUND TCP' },
     }],
     ['Feb 25 12:21:33 bridge kernel: INBOUND ICMP: IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=70.81.243.88 DST=11.11.79.100 LEN=92 TOS=0x00 PREC=0x00 TTL=111 ID=21687 PROTO=ICMP TYPE=8 CODE=0 ID=512 SEQ=62893  ', {
@@ -77,7 +79,7 @@ describe('parseFirewall on the SotM34 honeywall log', () => {
     }],
     // The honeywall's rate-limit prefix has no trailing space.
     ['Feb 26 19:02:37 bridge kernel: Drop TCP after 17 attemptsIN=br0 PHYSIN=eth1 OUT=br0 PHYSOUT=eth0 SRC=11.11.79.67 DST=129.27.3.14 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=57325 DF PROTO=TCP SPT=1068 DPT=6667 WINDOW=5840 RES=0x00 SYN URGP=0  ', {
-      event: BLOCKED, source: { ip: '11.11.79.67', port: 1068 }, destination: { ip: '129.27.3.14', port: 6667 }, observer: BRIDGE,
+      event: opening(BLOCKED), source: { ip: '11.11.79.67', port: 1068 }, destination: { ip: '129.27.3.14', port: 6667 }, observer: BRIDGE,
       network: { transport: 'tcp', bytes: 60 }, rule: { name: 'Drop TCP after 17 attempts' },
     }],
   ])('reads %j', (line, expected) => {
@@ -92,11 +94,11 @@ describe('parseFirewall on ufw, iptables and nftables prefixes', () => {
   const MAC = 'MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00'
   it.each<[string, string, FirewallFields]>([
     ['ufw block', `[UFW BLOCK] IN=eth0 OUT= ${MAC} SRC=198.51.100.23 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=54321 DF PROTO=TCP SPT=40512 DPT=22 WINDOW=29200 RES=0x00 SYN URGP=0`, {
-      event: BLOCKED, source: { ip: '198.51.100.23', port: 40512 }, destination: { ip: '192.0.2.10', port: 22 },
+      event: opening(BLOCKED), source: { ip: '198.51.100.23', port: 40512 }, destination: { ip: '192.0.2.10', port: 22 },
       observer: { type: 'firewall', ingress_interface: 'eth0' }, network: { transport: 'tcp', bytes: 60 }, rule: { name: 'UFW BLOCK' },
     }],
     ['ufw allow after a kernel time', `[ 1234.567890] [UFW ALLOW] IN=eth0 OUT= ${MAC} SRC=203.0.113.8 DST=192.0.2.10 LEN=52 TOS=0x00 PREC=0x00 TTL=57 ID=1 DF PROTO=TCP SPT=51000 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0`, {
-      event: ALLOWED, source: { ip: '203.0.113.8', port: 51000 }, destination: { ip: '192.0.2.10', port: 443 },
+      event: opening(ALLOWED), source: { ip: '203.0.113.8', port: 51000 }, destination: { ip: '192.0.2.10', port: 443 },
       observer: { type: 'firewall', ingress_interface: 'eth0' }, network: { transport: 'tcp', bytes: 52 }, rule: { name: 'UFW ALLOW' },
     }],
     ['ufw audit', `[UFW AUDIT] IN= OUT=lo SRC=127.0.0.1 DST=127.0.0.53 LEN=71 TOS=0x00 PREC=0x00 TTL=64 ID=3 DF PROTO=UDP SPT=41000 DPT=53 LEN=51`, {
@@ -108,15 +110,15 @@ describe('parseFirewall on ufw, iptables and nftables prefixes', () => {
       observer: { type: 'firewall', ingress_interface: 'eth0' }, network: { transport: 'ipv6-icmp', bytes: 104 }, rule: { name: 'UFW LIMIT BLOCK' },
     }],
     ['iptables --log-prefix', `INBOUND DROP: IN=eth1 OUT= ${MAC} SRC=198.51.100.99 DST=192.0.2.1 LEN=40 TOS=0x00 PREC=0x00 TTL=243 ID=54321 PROTO=TCP SPT=44555 DPT=3389 WINDOW=1024 RES=0x00 SYN URGP=0`, {
-      event: BLOCKED, source: { ip: '198.51.100.99', port: 44555 }, destination: { ip: '192.0.2.1', port: 3389 },
+      event: opening(BLOCKED), source: { ip: '198.51.100.99', port: 44555 }, destination: { ip: '192.0.2.1', port: 3389 },
       observer: { type: 'firewall', ingress_interface: 'eth1' }, network: { transport: 'tcp', bytes: 40, direction: 'inbound' }, rule: { name: 'INBOUND DROP' },
     }],
     ['Shorewall', `Shorewall:net2all:DROP:IN=eth0 OUT= ${MAC} SRC=203.0.113.77 DST=192.0.2.1 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=0 PROTO=TCP SPT=51234 DPT=23 WINDOW=5840 RES=0x00 SYN URGP=0`, {
-      event: BLOCKED, source: { ip: '203.0.113.77', port: 51234 }, destination: { ip: '192.0.2.1', port: 23 },
+      event: opening(BLOCKED), source: { ip: '203.0.113.77', port: 51234 }, destination: { ip: '192.0.2.1', port: 23 },
       observer: { type: 'firewall', ingress_interface: 'eth0' }, network: { transport: 'tcp', bytes: 44 }, rule: { name: 'Shorewall:net2all:DROP' },
     }],
     ['firewalld', `FINAL_REJECT: IN=ens3 OUT= ${MAC} SRC=198.51.100.4 DST=192.0.2.7 LEN=44 TOS=0x00 PREC=0x00 TTL=240 ID=1 PROTO=TCP SPT=55000 DPT=5900 WINDOW=1024 RES=0x00 SYN URGP=0 MARK=0x100`, {
-      event: BLOCKED, source: { ip: '198.51.100.4', port: 55000 }, destination: { ip: '192.0.2.7', port: 5900 },
+      event: opening(BLOCKED), source: { ip: '198.51.100.4', port: 55000 }, destination: { ip: '192.0.2.7', port: 5900 },
       observer: { type: 'firewall', ingress_interface: 'ens3' }, network: { transport: 'tcp', bytes: 44 }, rule: { name: 'FINAL_REJECT' },
     }],
     ['an accepted echo request going out', 'ACCEPT-OUT: IN= OUT=eth0 SRC=192.0.2.10 DST=203.0.113.5 LEN=84 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=ICMP TYPE=8 CODE=0 ID=7 SEQ=1 UID=1000 GID=1000', {
@@ -143,6 +145,19 @@ describe('parseFirewall on ufw, iptables and nftables prefixes', () => {
   ])('reads %s', (_name, message, expected) => {
     expect(firewallParser.claims({ message, appName: 'kernel', line: message, zeek: null })).toBe(true)
     expect(parseFirewall(message)).toEqual(expected)
+  })
+
+  it('marks a TCP packet that opens a connection (SYN without ACK), and no other, as a start', () => {
+    const tcp = (flags: string, extra = '') => `[UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.23 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=1 DF PROTO=TCP SPT=443 DPT=40512 ${extra}WINDOW=29200 RES=0x00 ${flags} URGP=0`
+    const typeOf = (message: string) => parseFirewall(message)!.event.type
+    expect(typeOf(tcp('SYN'))).toEqual(['denied', 'start'])
+    expect(typeOf(tcp('CWR ECE SYN'))).toEqual(['denied', 'start']) // an ECN-capable SYN
+    expect(typeOf(tcp('SYN', 'SEQ=1 ACK=0 '))).toEqual(['denied', 'start']) // --log-tcp-sequence: ACK= is a number, not the flag
+    // a reply, a reset and the late packets of a connection the firewall no longer knows
+    for (const flags of ['ACK SYN', 'ACK RST', 'RST', 'ACK FIN', 'ACK PSH', 'ACK']) expect(typeOf(tcp(flags)), flags).toEqual(['denied'])
+    expect(typeOf('[UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.1 DST=192.0.2.1 LEN=40 PROTO=TCP SPT=1 DPT=2')).toEqual(['denied']) // no flags written
+    // an ICMP error about a SYN is no SYN
+    expect(typeOf('IN=eth0 OUT= SRC=192.0.2.1 DST=198.51.100.2 LEN=88 PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.2 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=5353 DPT=80 WINDOW=1 RES=0x00 SYN URGP=0 ] ')).toEqual(['connection'])
   })
 
   it('claims kernel and header-less lines with SRC= and DST=, nothing else', () => {
