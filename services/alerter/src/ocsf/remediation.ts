@@ -48,7 +48,7 @@ export const REMEDIATIONS: readonly RemediationEntry[] = [
     name: 'network-scan',
     // by title: T1046 Network Service Discovery also tags rules about a scanner run on a host (pnscan,
     // auditd's), and the web scanner's title pattern (below) would take "port scan"
-    titles: /network sweep|port scan/i,
+    titles: /network sweep|network scan|port scan/i,
     action: 'What matters is which probed hosts and ports answered: look in the firewall or Zeek conn log for connections from the source that succeeded, and close or restrict what should not be reachable. A source outside your network: block it at the firewall. One of your own hosts: treat it as possibly compromised (a worm, or an intruder looking for the next host), find the process that opened the connections and isolate the host.',
   },
   {

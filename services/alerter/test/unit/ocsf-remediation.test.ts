@@ -110,6 +110,18 @@ describe('the remediation a finding recommends', () => {
     expect(actionOf('network-scan')).toMatch(/which probed hosts and ports answered.*block it at the firewall.*isolate the host/)
   })
 
+  it('for Zeek\'s notices: a scan as Vigil\'s own, password guessing as brute force, an attack as an exploit, malware as malware', () => {
+    const { detections } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/zeek-notice.yml', import.meta.url))])
+    const actionFor = (title: string) => {
+      const { id, level, author, tags } = detections.find((d) => d.rule.attribution.title === title)!.rule.attribution
+      return remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'detection', author, tags }))
+    }
+    expect(actionFor('Network scan Zeek reported')).toBe(actionOf('network-scan'))
+    expect(actionFor('Password guessing Zeek reported')).toBe(actionOf('ssh-brute-force'))
+    expect(actionFor('Attack Zeek reported')).toBe(actionOf('web-exploit'))
+    expect(actionFor('Malware download Zeek reported')).toBe(actionOf('malware-c2'))
+  })
+
   it('lists each technique under one entry at most', () => {
     const techniques = REMEDIATIONS.flatMap((r) => r.techniques ?? [])
     expect(new Set(techniques).size).toBe(techniques.length)

@@ -493,6 +493,41 @@ describe('features → the network scan alerts', () => {
   })
 })
 
+// Zeek's own detections (notice.log) raised nothing: a user running Zeek's scan or brute-force
+// policy, or its intelligence framework, saw none of it in Vigil.
+describe('features → Zeek\'s notices', () => {
+  const rule = {
+    scan: '3c6f0b2e-9a41-4d7c-8e15-6b2a9f4d1c80', guessing: '8d2e7a51-4f6b-4c93-b0a8-1e5c7d9f2b46', attack: '5a9c3e17-2b8d-4f61-a7e4-0d6b8c2f9e53',
+    malware: 'e4b1d8c6-7f2a-4e39-9c05-8a3f6d1b2e74', intel: '7f3a9d2c-6e1b-4a85-b4c7-2d9e0f6a1b38',
+  }
+  const alertsOf = async (records: FeatureRecord[]) =>
+    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
+  /** One notice as Zeek's JSON writer puts it (json-streaming-logs: _path), from 198.51.100.7 to 192.0.2.20. */
+  const notice = (note: string, msg = 'a message') => zeekRecords(JSON.stringify({
+    _path: 'notice', ts: 1_700_000_000.5, uid: 'CHhAvVGS1DHFjwGM9', 'id.orig_h': '198.51.100.7', 'id.orig_p': 51234, 'id.resp_h': '192.0.2.20', 'id.resp_p': 22,
+    proto: 'tcp', note, msg, src: '198.51.100.7', dst: '192.0.2.20', p: 22, actions: ['Notice::ACTION_LOG'], suppress_for: 3600,
+  }), 'notice', Date.UTC(2026, 0, 5))
+
+  it('raises Zeek\'s scan notices, as the RAT-infected host of a Stratosphere capture shows them, and not its certificate notices', async () => {
+    const records = zeekRecords(readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'stratosphere-zeek', '009-zeek-malicious', 'data', 'notice.log.labeled'), 'utf8'), 'notice', Date.UTC(2026, 0, 5))
+    expect(new Set(records.map((r) => r.event.zeek?.note))).toEqual(new Set(['Scan::Address_Scan', 'SSL::Invalid_Server_Cert']))
+    const alerts = await alertsOf(records)
+    expect(alerts.length).toBeGreaterThan(0)
+    expect(new Set(alerts.map((a) => a.join(' ')))).toEqual(new Set([`sigma:${rule.scan} source.ip 192.168.1.113 medium`]))
+  })
+
+  it('raises each kind of attack Zeek notices at its level, and none of its other notices', async () => {
+    for (const [note, id, severity] of [
+      ['Scan::Port_Scan', rule.scan, 'medium'], ['SSH::Password_Guessing', rule.guessing, 'medium'], ['FTP::Bruteforcing', rule.guessing, 'medium'],
+      ['HTTP::SQL_Injection_Attacker', rule.attack, 'medium'], ['Heartbleed::SSL_Heartbeat_Attack_Success', rule.attack, 'medium'],
+      ['Signatures::Sensitive_Signature', rule.attack, 'medium'], ['TeamCymruMalwareHashRegistry::Match', rule.malware, 'high'], ['Intel::Notice', rule.intel, 'high'],
+    ] as const) expect(await alertsOf(notice(note)), note).toEqual([[`sigma:${id}`, 'source.ip', '198.51.100.7', severity]])
+    for (const note of ['SSL::Invalid_Server_Cert', 'ProtocolDetector::Protocol_Found', 'CaptureLoss::Too_Much_Loss', 'Weird::Activity', 'Software::Vulnerable_Version', 'Traceroute::Detected', 'Scanner::Something']) {
+      expect(await alertsOf(notice(note)), note).toEqual([])
+    }
+  })
+})
+
 describe('scores → Sigma alerts (rules over ML anomalies)', () => {
   const score = (at: number): Score => ({
     eventId: 'raw-logs/0/500', entity: { kind: 'source.ip', id: A }, eventTime: at, receivedAt: at, scoredAt: at, family: 'sshd', action: 'ssh_login_failed',
