@@ -5,6 +5,7 @@ import { loadRuleSet, type Attribution } from '@vigil/sigma'
 import type { Alert } from '@vigil/schemas'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 import { entryForTags, entryForTitles, REMEDIATIONS } from '../../src/ocsf/remediation.ts'
+import { DEFAULT_RULE_DIRS, loadRules } from '../../src/rules/rule-set.ts'
 import {
   BRUTE_FORCE_IP, correlatedFixture, modelAlert, sigmaAlertBy, sigmahqRule, sigmaCorrelationAlert, sigmaDetectionAlert,
 } from './ocsf-fixtures.ts'
@@ -151,5 +152,20 @@ describe('the remediation a finding recommends', () => {
       for (const t of entry.techniques ?? []) expect(row, `${entry.name} ${t}`).toContain(`T${t.slice(1)}`)
     }
     expect(entryForTitles(['nothing we know'])).toBeUndefined()
+  })
+
+  it('is documented: the README counts the default rules by how they get their action, as they are', () => {
+    const { set } = loadRules(DEFAULT_RULE_DIRS, { info: () => {}, debug: () => {} })
+    const rules = [...set.detections, ...set.correlations].map(({ rule }) => rule)
+    const byTag = rules.filter((r) => entryForTags(r.attribution.tags ?? []))
+    const byTitle = rules.filter((r) => !byTag.includes(r) && entryForTitles([r.attribution.title]))
+    const generic = rules.filter((r) => !byTag.includes(r) && !byTitle.includes(r))
+    // A detection a correlation names raises no alert of its own (Sigma's generate: false).
+    const fed = new Set(set.correlations.flatMap((c) => c.steps.map((s) => s.rule.attribution.id)))
+    const feedsOnly = generic.filter((r) => fed.has(r.attribution.id))
+    const readme = readFileSync(fileURLToPath(new URL('../../src/ocsf/README.md', import.meta.url)), 'utf8').replace(/\s+/g, ' ')
+    expect(readme).toContain(`Of the ${rules.length} rules the alerter loads by default (${set.detections.length} detections, ${set.correlations.length} correlations), `
+      + `${byTag.length} get their action by tag, ${byTitle.length} by title and ${generic.length} the generic action, ${feedsOnly.length} of them Vigil's detections `
+      + `that only feed a scan correlation and raise no alert of their own (by titles alone, ${rules.filter((r) => entryForTitles([r.attribution.title])).length} got one).`)
   })
 })
