@@ -86,11 +86,7 @@ export interface Firing {
 
 /** Correlation state shared by every alerter instance (Redis), or one process's (memory, for tests). */
 export interface CorrelationState {
-  /**
-   * Records the observation and, atomically with it, decides whether the correlation fires.
-   * Observations take effect in the order of the calls, whether or not the earlier ones have
-   * settled: a caller may hand over a whole batch before awaiting any.
-   */
+  /** Records the observation and, atomically with it, decides whether the correlation fires. */
   observe(o: Observation): Promise<Firing | null>
   close(): Promise<void>
 }
@@ -175,8 +171,10 @@ export interface Correlator {
   /**
    * Feeds one event's detection matches to every correlation that names a matched rule; returns
    * those that fired. `quote` gives the event's quote, asked for only when a correlation observes it.
-   * The observations are handed to the state before the call returns its promise, so the events of
-   * a batch may be observed one after the other without awaiting each.
+   * A batch's events may be observed one after the other without awaiting each: one group's
+   * observations still reach the state in the order of the calls, each once the one before it
+   * settled, and none after one that failed (a retried batch then applies it before them); different
+   * groups' go out together.
    */
   observe(event: SigmaEvent, source: EventSource, matches: readonly DetectionMatch[], quote?: () => string): Promise<CorrelationMatch[]>
 }
@@ -190,15 +188,29 @@ export function createCorrelator(correlations: readonly CompiledCorrelation[], s
       byRule.set(id, [...(byRule.get(id) ?? []), { correlation, step }])
     })
   }
+  // Per group (correlation and group key): the last observation handed over and not yet settled.
+  // A group's window is one sequence: its observations go one after another, each after the one
+  // before it settled (a Redis client may run a command again after its connection came back, or
+  // after the script cache lost the script, behind commands sent later). Groups are independent, so
+  // a batch's observations of different groups go out together, not one round trip each.
+  const pending = new Map<string, Promise<unknown>>()
+  const inGroupOrder = (o: Observation): Promise<Firing | null> => {
+    const key = `${o.correlationId}\u0000${o.groupKey}`
+    const before = pending.get(key)
+    const observed = before ? before.then(() => state.observe(o)) : state.observe(o)
+    pending.set(key, observed)
+    const forget = () => {
+      if (pending.get(key) === observed) pending.delete(key)
+    }
+    observed.then(forget, forget)
+    return observed
+  }
   return {
     async observe(event, source, matches, quote) {
       const steps = new Map<CompiledCorrelation, number[]>()
       for (const m of matches) {
         for (const { correlation, step } of byRule.get(m.rule.id) ?? []) steps.set(correlation, [...(steps.get(correlation) ?? []), step])
       }
-      // Every observation is handed to the state before any is awaited: the state applies them in the
-      // order they are given (Redis: one connection, commands run as sent), so the calls of a batch's
-      // events go out back to back instead of one round trip each.
       const observed: Array<Promise<CorrelationMatch | null>> = []
       let quoted: string | null | undefined
       for (const [correlation, matched] of steps) {
@@ -208,7 +220,7 @@ export function createCorrelator(correlations: readonly CompiledCorrelation[], s
         if (group === null) continue
         const value = rule.type === 'value_count' ? correlation.valueOf(matched[0]!, event, source) : null
         if (rule.type === 'value_count' && value === null) continue
-        observed.push(state.observe({
+        observed.push(inGroupOrder({
           correlationId: rule.attribution.id, type: rule.type, groupKey: group.key, steps: matched, stepCount: correlation.steps.length,
           eventId: event.eventId, time: event.eventTime, timespanMs: rule.timespanMs, condition: rule.condition, value,
           quote: quoted === undefined ? (quoted = quote?.() ?? null) : quoted,

@@ -83,7 +83,7 @@ export function correlationStateConformance(makeState: () => Promise<Correlation
     await state.close()
   })
 
-  it('takes a batch handed over without awaiting each event in the order of the calls (the alerter\'s correlation feed)', async () => {
+  it('takes a batch handed over without awaiting each event in the order of the calls (the alerter\'s correlation feed), through the correlator', async () => {
     const { state, set, engine } = await setup()
     const correlator = createCorrelator(set.correlations, state)
     // Eleven events with one time: only the order of the calls tells which three fire together.

@@ -53,6 +53,17 @@ const SSHD_INVALID_USER_ACTIONS = new Set(['ssh_invalid_user', 'ssh_user_not_all
 // counts for them, as for sshd. Other programs' PAM lines (login, vsftpd) are their attempts' only record.
 const VERDICT_WRITING_PROGRAMS = new Set(['su', 'sudo'])
 
+// OpenSSH 8 on writes a client that closed (or reset) before sending its identification in two
+// lines of one process: `error: kex_exchange_identification: Connection closed by remote host` (or
+// `read: Connection reset by peer`), which names no client, then `Connection closed by ADDRESS port
+// PORT` (or reset), which does and is written at LogLevel INFO for other reasons too (a known
+// scanner's version string, and at VERBOSE a client leaving its session). Read together
+// (FeatureStore.sshdSessions), the second line is what older sshd wrote in one:
+// `Did not receive identification string from ADDRESS`, and takes its action.
+const SSHD_KEX_UNIDENTIFIED = /^(?:error: )?kex_exchange_identification: (?:Connection closed by remote host|read: Connection reset by peer)$/
+const SSHD_CLOSING_ACTIONS = new Set(['ssh_connection_closed', 'ssh_connection_reset'])
+export const SSHD_NO_IDENTIFICATION_ACTION = 'ssh_no_identification'
+
 /** An sshd line as its host's sessions read it (FeatureStore.sshdSessions). */
 export interface SshdLine {
   /** the host that wrote it (syslog hostname) */
@@ -63,7 +74,11 @@ export interface SshdLine {
   pid: number | null
   /** the client address the line names, if it names one */
   ip: string | null
-  kind: 'failed-verdict' | 'accepted-verdict' | 'pam-failure' | 'invalid-user' | 'other'
+  /**
+   * 'kex-unidentified': sshd's error that the client closed or reset before its identification;
+   * 'closing': a line that ends a connection, naming its client, neither [preauth] nor a user's
+   */
+  kind: 'failed-verdict' | 'accepted-verdict' | 'pam-failure' | 'invalid-user' | 'kex-unidentified' | 'closing' | 'other'
   eventId: string
 }
 
@@ -74,6 +89,8 @@ export function sshdLineOf(event: NormalizedEvent): SshdLine | null {
   const kind = SSHD_ATTEMPT_ACTIONS.has(action) ? (event.ecs.event.outcome === 'failure' ? 'failed-verdict' : 'accepted-verdict')
     : action === SSHD_PAM_FAILURE_ACTION ? 'pam-failure'
     : SSHD_INVALID_USER_ACTIONS.has(action) ? 'invalid-user'
+    : action === 'ssh_kex_failed' && SSHD_KEX_UNIDENTIFIED.test(event.ecs.message.trimEnd()) ? 'kex-unidentified'
+    : SSHD_CLOSING_ACTIONS.has(action) && event.ecs.source?.ip && !event.ecs.user?.name && !event.ecs.message.trimEnd().endsWith('[preauth]') ? 'closing'
     : 'other'
   return { host: event.ecs.host?.name ?? '', time: event.ecs.timestamp, pid: event.ecs.process?.pid ?? null, ip: event.ecs.source?.ip ?? null, kind, eventId: event.eventId }
 }

@@ -2,7 +2,7 @@ import { REDRIVEN_FROM_HEADER, type DeliveredMessage, type Metrics, type Outgoin
 import { topics, type FeatureRecord, type RawLog } from '@vigil/schemas'
 import type { FeatureStore, WindowStats } from './adapters/feature-store.ts'
 import type { GeoLookup } from './adapters/geo.ts'
-import { computeFeatures, sshdLineOf, windowMarksOf, type FeatureContext } from './compute-features.ts'
+import { computeFeatures, SSHD_NO_IDENTIFICATION_ACTION, sshdLineOf, windowMarksOf, type FeatureContext, type SshdLine } from './compute-features.ts'
 import { atSessionAddress, enrichEvent } from './enrich-event.ts'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.ts'
 import type { SourceTimeZones } from './source-time-zones.ts'
@@ -52,11 +52,19 @@ export async function withWindowMarks(normalized: NormalizedEvent[], featureStor
     const line = sshdLines[i]
     const session = line ? sessions.get(line) : undefined
     const placed = session?.sessionIp ? atSessionAddress(normalizedEvent, session.sessionIp, geo) : normalizedEvent
+    // The line that ends a connection whose client sent no identification is that connection's record (compute-features.ts).
+    if (line?.kind === 'closing') return { event: session?.counts ? asNoIdentification(placed) : placed, marks: windowMarksOf(placed) }
     const marks = windowMarksOf(placed, session?.counts)
-    const event = line && line.kind !== 'other' ? withAttemptMark(placed, marks.authAttempt) : placed
+    const event = line && ATTEMPT_KINDS.has(line.kind) ? withAttemptMark(placed, marks.authAttempt) : placed
     return { event, marks }
   })
 }
+
+/** The lines whose event says whether it is the attempt the windows count (`ssh.attempt`). */
+const ATTEMPT_KINDS: ReadonlySet<SshdLine['kind']> = new Set(['failed-verdict', 'accepted-verdict', 'pam-failure', 'invalid-user'])
+
+const asNoIdentification = (event: NormalizedEvent): NormalizedEvent =>
+  ({ ...event, ecs: { ...event.ecs, event: { ...event.ecs.event, action: SSHD_NO_IDENTIFICATION_ACTION, outcome: 'failure' } } })
 
 const withAttemptMark = (event: NormalizedEvent, attempt: boolean): NormalizedEvent =>
   ({ ...event, ecs: { ...event.ecs, ssh: { ...event.ecs.ssh, attempt } } })

@@ -34,8 +34,8 @@ export function createCorrelationFeed(correlations: readonly CompiledCorrelation
   const ruleOf = new Map(correlations.map((c) => [c.rule.attribution.id, c.rule]))
   return {
     async observe(events) {
-      // In stream order, each event's observations handed over before the next event's, and none
-      // awaited on its own: one round trip for the batch rather than one per event.
+      // In stream order, none awaited on its own: the correlator keeps each group's observations in
+      // order, and sends different groups' together, rather than one round trip per event.
       const observed = await Promise.all(events.map(({ event, source, matches, quote }) => correlator.observe(event, source, matches, quote)))
       const returned = new Set<string>()
       const out: FeedFiring[][] = []

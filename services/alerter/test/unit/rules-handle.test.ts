@@ -267,38 +267,44 @@ describe('features → the SSH scan alert', () => {
   })
 
   // OpenSSH 8 on, as sshd-session from 9.8: the banner exchange's error names no client, and the line
-  // that ends the connection (sshpkt_fatal) does, without [preauth] and without a user.
+  // that ends the connection does; the featurizer reads the two together and writes the second as
+  // ssh_no_identification (handle-raw-logs.ts, its tests and the feature store's). Here, as it does.
   const TODAY = Date.UTC(2026, 10, 21)
   /** The lines of one connection, i seconds after 10:00. */
-  const closedBeforeIdentification = (i: number, { verbose = false, ending = 'Connection closed by', why = 'Connection closed by remote host' } = {}) => [
-    ...(verbose ? [`Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: Connection from ${S} port ${40000 + i} on 192.0.2.5 port 22 rdomain ""`] : []),
+  const closedBeforeIdentification = (i: number, { ending = 'Connection closed by', why = 'Connection closed by remote host' } = {}) => [
     `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: error: kex_exchange_identification: ${why}`,
     `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: ${ending} ${S} port ${40000 + i}`,
   ]
-  const placed = (records: FeatureRecord[]) =>
-    records.map((r) => (r.event.event.action === 'ssh_kex_failed' ? { ...r, entity: { kind: 'source.ip', id: S }, event: { ...r.event, source: { ip: S } } } : r))
+  const pairedAsTheFeaturizerDoes = (records: FeatureRecord[]) => records.map((r, i) =>
+    (i > 0 && records[i - 1]!.event.event.action === 'ssh_kex_failed' && r.event.process?.pid === records[i - 1]!.event.process?.pid
+      ? { ...r, event: { ...r.event, event: { ...r.event.event, action: 'ssh_no_identification', outcome: 'failure' as const } } } : r))
 
-  it('counts the line that ends today\'s banner exchange that never began (closed or reset by the client), once a connection', async () => {
+  it('counts a connection today\'s sshd ended before the client\'s identification once, by the closing line the featurizer paired with the kex error', async () => {
     const connections = (n: number, options?: Parameters<typeof closedBeforeIdentification>[1]) =>
-      syslogRecords(Array.from({ length: n }, (_, i) => closedBeforeIdentification(i, options)).flat(), TODAY)
+      pairedAsTheFeaturizerDoes(syslogRecords(Array.from({ length: n }, (_, i) => closedBeforeIdentification(i, options)).flat(), TODAY))
     expect(await alertsOf(connections(10))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
     expect(await alertsOf(connections(9))).toEqual([])
     expect(await alertsOf(connections(10, { ending: 'Connection reset by', why: 'read: Connection reset by peer' }))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
-    // At LogLevel VERBOSE the featurizer places the kex_exchange_identification line at its connection's
-    // address ("Connection from" comes first): nine connections are still nine.
-    expect(await alertsOf(placed(connections(9, { verbose: true })))).toEqual([])
-    expect(await alertsOf(placed(connections(10, { verbose: true })))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
+    // At LogLevel VERBOSE the featurizer places the kex error at its connection's address too ("Connection from" first): still one count a connection.
+    const placed = connections(9).map((r) => (r.event.event.action === 'ssh_kex_failed' ? { ...r, entity: { kind: 'source.ip', id: S }, event: { ...r.event, source: { ip: S } } } : r))
+    expect(await alertsOf(placed)).toEqual([])
   })
 
-  it('does not count a client that left after the protocol began ([preauth]) or while authenticating, as many a client does', async () => {
+  it('counts no closing line alone: after a known scanner\'s version string (counted by that line), a session left at VERBOSE, a client that left after the protocol began', async () => {
+    const at = (i: number) => `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]:`
+    const scanned = syslogRecords(Array.from({ length: 5 }, (_, i) => [
+      `${at(i)} scanned from ${S} with SSH-1.0-SSH_Version_Mapper.  Don't panic.`, `${at(i)} Connection closed by ${S} port ${40000 + i}`,
+    ]).flat(), TODAY)
+    expect(await alertsOf(scanned)).toEqual([]) // five connections, not ten
     const left = syslogRecords(Array.from({ length: 12 }, (_, i) => [
-      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${900 + i}]: Connection closed by ${S} port ${40000 + i} [preauth]`,
-      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${950 + i}]: Connection closed by authenticating user git ${S} port ${41000 + i} [preauth]`,
-      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd-session[${980 + i}]: Connection reset by invalid user admin ${S} port ${42000 + i} [preauth]`,
-      `Nov 20 10:00:${String(i).padStart(2, '0')} web1 sshd[${990 + i}]: fatal: Read from socket failed: Connection reset by peer [preauth]`,
+      `${at(i)} Accepted publickey for deploy from ${S} port ${40000 + i} ssh2: ED25519 SHA256:abc`,
+      `${at(i)} Connection closed by ${S} port ${40000 + i}`, // serverloop.c, at VERBOSE: the client dropped its session
+      `${at(i)} Connection closed by ${S} port ${41000 + i} [preauth]`,
+      `${at(i)} Connection closed by authenticating user git ${S} port ${42000 + i} [preauth]`,
+      `${at(i)} Connection reset by invalid user admin ${S} port ${43000 + i} [preauth]`,
     ]).flat(), TODAY)
     expect(left.every((r) => r.family === 'sshd')).toBe(true)
-    expect(await alertsOf(left)).toEqual([])
+    expect((await alertsOf(left)).filter(([detector]) => detector === `sigma:${SCAN}`)).toEqual([])
   })
 
   it('does not fire for nine, for ten spread over more than five minutes, nor for a host\'s own address', async () => {

@@ -58,7 +58,9 @@ export interface SshdSessionAnswer {
    * stood alone, or whose `Invalid user` line, counted for it); a PAM failure: whether it stands
    * alone, no verdict of its host in the day before it nor an `Invalid user` line of its connection
    * that counted; an `Invalid user` (or `User … not allowed`) line: whether it names its connection (a pid and an address),
-   * so that its verdict, if one follows, can be told apart; another line: false
+   * so that its verdict, if one follows, can be told apart; a line that ends a connection: whether
+   * its process wrote just before it that the client sent no identification (it is then that
+   * connection's record); another line: false
    */
   counts: boolean
 }
@@ -106,7 +108,11 @@ const SSHD_USER_TO_VERDICT_MS = 120_000
 const SSHD_SESSION_TTL_SECONDS = 2 * 3600
 /** how long after a line named its client a line of the same sshd process with none is placed there (a reused pid is another connection) */
 const SSHD_SESSION_MS = 600_000
-const SSHD_KINDS: Record<SshdLine['kind'], string> = { 'failed-verdict': 'f', 'accepted-verdict': 'v', 'pam-failure': 'p', 'invalid-user': 'i', 'other': 'o' }
+/** how long after its kex_exchange_identification error the line that ends the connection comes (the same call of sshd, at once) */
+const SSHD_KEX_TO_CLOSE_MS = 10_000
+const SSHD_KINDS: Record<SshdLine['kind'], string> = {
+  'failed-verdict': 'f', 'accepted-verdict': 'v', 'pam-failure': 'p', 'invalid-user': 'i', 'kex-unidentified': 'k', 'closing': 'c', 'other': 'o',
+}
 /** logins remembered per user for redeliveries */
 const USER_MEMO_MAX = 1000
 
@@ -143,7 +149,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilSshdSessions(...args: Array<string | number>): unknown }
       for (const [host, hostLines] of byHost) {
         pipeline.vigilSshdSessions(`${hostBase(host)}:sshd-verdicts`, `${hostBase(host)}:sshd-sessions`,
-          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_USER_TO_VERDICT_MS, SSHD_SESSION_MS, SSHD_SESSION_TTL_SECONDS,
+          options.userTtlSeconds, SSHD_VERDICTS_KEPT, SSHD_VERDICT_HORIZON_MS, SSHD_PAM_TO_VERDICT_MS, SSHD_USER_TO_VERDICT_MS, SSHD_SESSION_MS, SSHD_SESSION_TTL_SECONDS, SSHD_KEX_TO_CLOSE_MS,
           ...hostLines.flatMap((l) => [SSHD_KINDS[l.kind], l.time, l.pid ?? '', l.ip ?? '', l.eventId]))
       }
       const results = await execPipeline(pipeline)

@@ -9,11 +9,15 @@
 --     PAM line named its client by host name only (pam_unix's rhost under UseDNS): the connection's
 --     verdict, which names the address, is the same attempt;
 --   'u<pid>': the same of the `Invalid user` line of <pid>, which counted;
+--   'k<pid>': the time of <pid>'s kex_exchange_identification error that the client closed or reset
+--     before its identification (a line without the client);
 --   'm<event id>': the answer a line got (address and flag), given again when the line comes again;
--- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, userPairMs, sessionMs, sessionTtl, then 5 values
---   per line: kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'i' `Invalid user`,
+-- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, userPairMs, sessionMs, sessionTtl, kexPairMs,
+--   then 5 values per line: kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'i'
+--   `Invalid user`, 'k' the kex error above, 'c' a line that ends a connection and names its client,
 --   'o' other), event time, pid ('' none), client address ('' none), event id. pairMs: how long
---   after a PAM failure its verdict may come; userPairMs: after an `Invalid user` line.
+--   after a PAM failure its verdict may come; userPairMs: after an `Invalid user` line; kexPairMs:
+--   after the kex error, the line that ends its connection.
 -- The `Invalid user` line (or `User … not allowed because …`, which AllowUsers and DenyUsers write
 --   instead) is the attempt wherever it names its connection: sshd writes no verdict
 --   when the client tries no password (OpenSSH 3's `Illegal user`, a scanner that offers a name and
@@ -25,12 +29,13 @@
 --   verdict of the host in the horizon before it: a time older than every verdict kept, when some
 --   were dropped, is taken for one beside a verdict; and no `Invalid user` line of its connection
 --   that counted), for an `Invalid user` line whether it names its connection (pid and address), for
---   another line 0.
+--   a line that ends a connection whether its process's kex error came just before it, for another
+--   line 0.
 -- A line that comes again (a retried batch) gets the answer it got the first time: later lines of
 -- the first delivery changed the verdicts and sessions it would be read against now.
 local verdicts, sessions = KEYS[1], KEYS[2]
-local verdictTtl, kept, horizon, pairMs, userPairMs, sessionMs, sessionTtl =
-  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local verdictTtl, kept, horizon, pairMs, userPairMs, sessionMs, sessionTtl, kexPairMs =
+  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local HOUR = 3600000
 local touched = {}
 local verdictAdded = false
@@ -87,7 +92,7 @@ local function claim(t, field, client, withinMs, id)
   return true
 end
 
-for i = 8, #ARGV, 5 do
+for i = 9, #ARGV, 5 do
   local kind, tText, pid, address, id = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local t = tonumber(tText)
   -- Only answers that later lines can change are kept: an accepted verdict always counts, and a
@@ -135,6 +140,12 @@ for i = 8, #ARGV, 5 do
     elseif kind == 'i' and pid ~= '' and client ~= '' then
       flag = '1'
       write(bucket(t), 'u' .. pid, tText .. '|' .. client .. '|')
+    elseif kind == 'k' and pid ~= '' then
+      write(bucket(t), 'k' .. pid, tText)
+    elseif kind == 'c' and pid ~= '' then
+      local at = lookup(t, 'k' .. pid)
+      local since = at and t - tonumber(at)
+      if since and since >= 0 and since <= kexPairMs then flag = '1' end
     end
     if remembered then write(memoKey, memoField, sessionAddress .. '|' .. flag) end
   end

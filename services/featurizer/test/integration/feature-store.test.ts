@@ -404,6 +404,23 @@ describe('entity windows in Redis', () => {
     expect(await placed()).toEqual(['10.8.8.1', null, null, '10.8.8.2']) // retried, the newer naming line stored
   })
 
+  it('pairs the line that ends a connection with its process\'s kex error just before it (a client that sent no identification), and no other', async () => {
+    const host = `host-kex-${offset++}`
+    const ip = '203.0.113.7'
+    // In one batch: pid 901 errs and closes; 902 closes with no error before it (a known scanner's
+    // version string, a session at VERBOSE); 903 closes 11 s after its error.
+    expect(await counted([
+      sshdLine(host, 0, 'kex-unidentified', 901), sshdLine(host, 0, 'closing', 901, ip),
+      sshdLine(host, 1, 'closing', 902, ip),
+      sshdLine(host, 2, 'kex-unidentified', 903), sshdLine(host, 13, 'closing', 903, ip),
+    ])).toEqual([false, true, false, false, false])
+    // Across batches, and another process's error is not this one's.
+    await store().sshdSessions([sshdLine(host, 20, 'kex-unidentified', 904)])
+    const [closing904, closing905] = [sshdLine(host, 21, 'closing', 904, ip), sshdLine(host, 21, 'closing', 905, ip)]
+    expect(await counted([closing904, closing905])).toEqual([true, false])
+    expect(await counted([closing904, closing905])).toEqual([true, false]) // retried
+  })
+
   it('leaves out lines of hosts without a name: they would share one host\'s sessions', async () => {
     const named = { host: '', time: T0, pid: 700, ip: '10.9.9.1', kind: 'other' as const, eventId: 'raw-logs/0/anon-1' }
     const unnamed = { host: '', time: T0 + 1000, pid: 700, ip: null, kind: 'other' as const, eventId: 'raw-logs/0/anon-2' }

@@ -63,4 +63,31 @@ describe('handleRawLogs', () => {
     expect(await attemptsOf('pam-failure')).toEqual([false, true, false, undefined])
     expect(await attemptsOf('failed-verdict')).toEqual([false, false, true, undefined])
   })
+
+  it('writes the line that ends a connection whose client sent no identification (OpenSSH 8 on) as that, where its host\'s sessions pair it with the kex error', async () => {
+    const lines = [
+      'Nov 20 10:00:00 web1 sshd-session[901]: error: kex_exchange_identification: Connection closed by remote host',
+      'Nov 20 10:00:00 web1 sshd-session[901]: Connection closed by 203.0.113.7 port 40001',
+      'Nov 20 10:00:01 web1 sshd-session[902]: error: kex_exchange_identification: read: Connection reset by peer',
+      'Nov 20 10:00:01 web1 sshd-session[902]: Connection reset by 203.0.113.7 port 40002',
+      'Nov 20 10:00:02 web1 sshd-session[903]: Connection closed by 203.0.113.7 port 40003 [preauth]',
+      'Nov 20 10:00:03 web1 sshd-session[904]: Connection closed by authenticating user git 203.0.113.7 port 40004',
+      'Nov 20 10:00:04 web1 sshd-session[905]: error: kex_exchange_identification: banner line contains invalid characters',
+    ]
+    const messages = await Promise.all(lines.map((line, i) => rawLog(String(i), {}, `<38>${line}`)))
+    const seen: Array<SshdLine['kind']> = []
+    const actionsWhen = async (paired: boolean) => {
+      const sent = await featuresOf(messages, {
+        sshdSessions: async (sshdLines) => {
+          seen.splice(0, seen.length, ...sshdLines.map((l) => l.kind))
+          return new Map(sshdLines.map((l) => [l, { sessionIp: null, counts: paired && l.kind === 'closing' }]))
+        },
+      })
+      return sent.map((s) => (s.record.value as FeatureRecord).event.event.action)
+    }
+    expect(await actionsWhen(true)).toEqual(['ssh_kex_failed', 'ssh_no_identification', 'ssh_kex_failed', 'ssh_no_identification', 'ssh_connection_closed', 'ssh_connection_closed', 'ssh_kex_failed'])
+    expect(seen).toEqual(['kex-unidentified', 'closing', 'kex-unidentified', 'closing', 'other', 'other', 'other'])
+    // Unpaired (a known scanner's version string before it, a session left at VERBOSE), it stays as sshd wrote it.
+    expect(await actionsWhen(false)).toEqual(['ssh_kex_failed', 'ssh_connection_closed', 'ssh_kex_failed', 'ssh_connection_reset', 'ssh_connection_closed', 'ssh_connection_closed', 'ssh_kex_failed'])
+  })
 })
