@@ -1,9 +1,9 @@
 // The alerter's Sigma path with its correlations: events/s of handleFeatureRecords (rules, correlation
 // state, alerts raised into an in-memory store) over a real firewall log, in batches of 500 as the
 // alerter consumes them. Nearly every line of it feeds the network scan correlations, one
-// observation each in Redis. Beside it, in the same run: the state in memory (no Redis), and Redis
-// with each observation awaited before the next is handed over (the feed before it handed a batch
-// over at once; the correlator keeps each group's in order).
+// observation each in Redis, the correlator sending each group's in order and different groups'
+// together. Beside it, in the same run: the state in memory (no Redis), and Redis with every
+// observation awaited before the next is handed over, one round trip each (the feed before).
 // Run with the stack up: set -a; . .cache/stack/stack.env; set +a; npx tsx bench/sigma/correlations.ts [log file]
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -46,7 +46,7 @@ function oneAtATime(state: CorrelationState): CorrelationState {
 
 const variants: Record<string, (round: number) => CorrelationState> = {
   'memory state': () => createMemoryCorrelationState(),
-  'redis, batch handed over at once': (round) => createRedisCorrelationState(redis, { keyPrefix: `batch${round}:` }),
+  'redis, groups side by side': (round) => createRedisCorrelationState(redis, { keyPrefix: `batch${round}:` }),
   'redis, one observation at a time': (round) => oneAtATime(createRedisCorrelationState(redis, { keyPrefix: `single${round}:` })),
 }
 const rates: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((v) => [v, []]))
