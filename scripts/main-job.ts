@@ -9,7 +9,7 @@ import pg from 'pg'
 import { dlqOf, topics, type Alert } from '@vigil/schemas'
 import { Config as TrainerConfig } from '../services/trainer/src/config.ts'
 import {
-  freePort, isZeekFile, movedToRecentDay, OPENSSH_SAMPLE, readLogLines, replayOverTcp, REPO_ROOT, sendTcpBytes, stackFromEnv, startNativeStack, startPipeline, waitFor, zeekStreamOf,
+  freePort, movedToRecentDay, OPENSSH_SAMPLE, readLogLines, readZeekStream, replayOverTcp, REPO_ROOT, sendTcpBytes, stackFromEnv, startNativeStack, startPipeline, waitFor,
 } from '@vigil/testkit'
 
 // The shared data set beside the repository, else the same file as copied into the test fixtures.
@@ -23,7 +23,7 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
 // it; anything else is syslog. A sample of one year-less day (the OpenSSH sample's Dec 10) is replayed
 // as a recent Wednesday's: as written, it would read as this year's, hours ahead of its arrival, around
 // its day each year (movedToRecentDay).
-const zeek = isZeekFile(SAMPLE) ? zeekStreamOf(SAMPLE) : null
+const zeek = readZeekStream(SAMPLE)
 const sampleLines = zeek ? [] : readLogLines(SAMPLE)
 const lines = movedToRecentDay(sampleLines) ?? sampleLines
 const records = zeek?.records ?? lines.length

@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { dlqOf, topics } from '@vigil/schemas'
-import { freePort, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, sendTcpBytes, startPipeline, uniquePrefix, waitFor, zeekStreamOf } from '@vigil/testkit'
+import { freePort, type Pipeline, readLogLines, replayOverTcp, REPO_ROOT, sendTcpBytes, startPipeline, uniquePrefix, waitFor, readZeekStream } from '@vigil/testkit'
 
 // Every family's real samples (test/fixtures, each folder with its source and license) end to end
 // through the ingestor (syslog TCP, Zeek TCP) or written to raw-logs as a shipper would (web logs as
@@ -53,7 +53,9 @@ describe('every family, end to end', () => {
     // Zeek: one connection per file, as a Zeek host streams a log: TSV with its headers, or JSON
     // lines, whose log type the sender announces first (Zeek's JSON lines carry no _path by default).
     for (const file of zeekFiles) {
-      const { bytes, records } = zeekStreamOf(file)
+      const stream = readZeekStream(file)
+      if (!stream) throw new Error(`${file} is not read as Zeek output`)
+      const { bytes, records } = stream
       await sendTcpBytes('127.0.0.1', zeekPort, bytes)
       sent += records
     }

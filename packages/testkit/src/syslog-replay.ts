@@ -46,5 +46,9 @@ export async function sendTcpBytes(host: string, port: number, bytes: Buffer): P
     socket.once('connect', resolve)
     socket.once('error', reject)
   })
-  await new Promise<void>((resolve) => socket.end(bytes, () => resolve()))
+  // A reset from the listener is an error of this call, not an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject)
+    socket.end(bytes, () => resolve())
+  })
 }

@@ -5,34 +5,79 @@ import { gunzipSync } from 'node:zlib'
 /** A Zeek log file as a Zeek host streams it over TCP, and how many records it holds. */
 export interface ZeekStream {
   bytes: Buffer
-  /** data lines: what the ingestor turns into raw-logs records (header lines are not) */
+  /** data lines: what the ingestor turns into raw-logs records (header lines and blank lines are not) */
   records: number
 }
 
+const NEWLINE = 0x0a
+const CR = 0x0d
+const HASH = 0x23
+const OPEN_BRACE = 0x7b
+const BOM = '\ufeff'
+// Fields only Zeek's JSON records have, whichever log: a connection's uid or endpoints (dotted names),
+// a file's fuid, a notice's note, a weird's or stats' peer, known_hosts' and software's host.
+const ZEEK_JSON_FIELDS = ['uid', 'fuid', 'note', 'peer', 'host']
+// Zeek's logs by file name (conn.log, dns.04:00:00-05:00:00.log.gz, conn.json): a JSON log whose first
+// record carries none of the fields above (a weird not tied to a connection) is still Zeek's by its name.
+const ZEEK_LOG_NAMES = new Set([
+  'conn', 'dns', 'http', 'ssl', 'ssh', 'notice', 'weird', 'files', 'x509', 'smtp', 'ftp', 'rdp', 'smb_files', 'smb_mapping', 'dce_rpc',
+  'kerberos', 'ntlm', 'dhcp', 'ntp', 'snmp', 'sip', 'tunnel', 'dpd', 'software', 'known_hosts', 'known_services', 'known_certs', 'pe',
+  'ocsp', 'modbus', 'rfb', 'mysql', 'radius', 'irc', 'socks', 'analyzer', 'capture_loss', 'stats', 'reporter', 'packet_filter',
+])
+
 /**
- * Reads a Zeek log (`.gz` too, as Zeek archives its logs): TSV with its `#` headers as it is, JSON
- * lines with their log type announced first (`#path conn`, from the file name up to its first dot:
- * Zeek's JSON lines carry no `_path` by default).
+ * Reads a Zeek log (`.gz` too, as Zeek archives its logs) as a Zeek host streams it, or returns null
+ * for a file that is not Zeek output: TSV with its `#` headers as it is; JSON lines with their log
+ * type announced first (`#path conn`, from the file name up to its first dot: Zeek's JSON lines
+ * carry no `_path` by default). Decided on the first line: a `#separator` header, or a JSON record
+ * naming its log (`_path`), or with Zeek's `ts` and a field only Zeek's records have, or any JSON
+ * record in a file named as a Zeek log is.
  */
-export function zeekStreamOf(file: string): ZeekStream {
+export function readZeekStream(file: string): ZeekStream | null {
   const raw = readFileSync(file)
-  const bytes = file.endsWith('.gz') ? gunzipSync(raw) : raw
-  const announce = bytes[0] === 0x7b ? `#path\t${basename(file).split('.')[0]}\n` : ''
-  const records = bytes.toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).length
-  return { bytes: Buffer.concat([Buffer.from(announce), bytes]), records }
+  let bytes = file.endsWith('.gz') ? gunzipSync(raw) : raw
+  // A byte-order mark is no part of the first line (an editor's save of a log).
+  if (bytes.subarray(0, 3).toString('utf8') === BOM) bytes = bytes.subarray(3)
+  const log = basename(file).split('.')[0]!
+  const first = firstLine(bytes)
+  if (first.startsWith('#')) {
+    if (!first.startsWith('#separator')) return null
+  } else if (!isZeekJson(first, ZEEK_LOG_NAMES.has(log))) {
+    return null
+  }
+  const announce = bytes[0] === OPEN_BRACE ? `#path\t${log}\n` : ''
+  return { bytes: Buffer.concat([Buffer.from(announce), bytes]), records: dataLines(bytes) }
 }
 
-/** Whether a file holds Zeek output: a TSV header, or a first line that is a JSON record with Zeek's `ts` and a connection or log field. */
-export function isZeekFile(file: string): boolean {
-  const raw = readFileSync(file)
-  const head = (file.endsWith('.gz') ? gunzipSync(raw) : raw).subarray(0, 64 * 1024).toString('utf8')
-  if (head.startsWith('#separator')) return true
-  const first = head.split('\n', 1)[0]!
-  if (!first.startsWith('{')) return false
+function firstLine(bytes: Buffer): string {
+  const end = bytes.indexOf(NEWLINE)
+  return bytes.subarray(0, end === -1 ? Math.min(bytes.length, 64 * 1024) : Math.min(end, 64 * 1024)).toString('utf8').trim()
+}
+
+function isZeekJson(line: string, namedAsZeekLog: boolean): boolean {
+  if (!line.startsWith('{')) return false
+  let record: unknown
   try {
-    const record = JSON.parse(first) as Record<string, unknown>
-    return 'ts' in record && ('uid' in record || '_path' in record || 'id.orig_h' in record)
+    record = JSON.parse(line)
   } catch {
     return false
   }
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return false
+  if (namedAsZeekLog) return true
+  const keys = Object.keys(record)
+  // json-streaming-logs names the log in every record; Zeek's own JSON writer does not.
+  return keys.includes('_path') || (keys.includes('ts') && keys.some((k) => ZEEK_JSON_FIELDS.includes(k) || k.includes('.')))
+}
+
+/** Lines that are neither headers nor blank (a trailing CR is the line's end, as the ingestor splits them), counted on the bytes: a log may be larger than a string can be. */
+function dataLines(bytes: Buffer): number {
+  let count = 0
+  for (let start = 0; start < bytes.length;) {
+    let end = bytes.indexOf(NEWLINE, start)
+    if (end === -1) end = bytes.length
+    const last = end > start && bytes[end - 1] === CR ? end - 1 : end
+    if (last > start && bytes[start] !== HASH) count++
+    start = end + 1
+  }
+  return count
 }

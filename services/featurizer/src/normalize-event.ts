@@ -1,6 +1,6 @@
-import { BlockList, isIPv4, isIPv6 } from 'node:net'
+import { BlockList, isIPv4 } from 'node:net'
 import type { DeliveredMessage } from '@vigil/platform'
-import type { Entity, EntityKind, RawLog, RawLogPosition } from '@vigil/schemas'
+import { canonicalIp, type Entity, type EntityKind, type RawLog, type RawLogPosition } from '@vigil/schemas'
 import { hostOfPeer, isZonelessSyslogTimestamp, parseSyslogTimestamp } from '@vigil/syslog'
 import { MAX_PID, type EcsEvent, type ParsedFields } from './ecs-event.ts'
 import { parserFor, type FamilyParser, type ParserInput } from './parsers/index.ts'
@@ -182,34 +182,6 @@ export function entityOf(ecs: EcsEvent): Entity & { kind: EntityKind } {
 function canonicalName(name: string): string {
   const lower = name.toLowerCase()
   return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower
-}
-
-/**
- * An address as one spelling, so that one client is one entity, one Sigma group and one suppression
- * whichever log named it: IPv6 in its short form (RFC 5952: lower case, the longest run of zeros
- * as `::`), as Zeek, sshd and web servers write it, where netfilter writes every digit
- * (`2001:0db8:0000:…`); and an IPv4 address written as IPv4-mapped IPv6 (`::ffff:192.0.2.1`, as
- * servers on dual-stack sockets log their IPv4 clients) as plain IPv4, the form the IP databases
- * look IPv4 up by.
- */
-function canonicalIp(written: string): string {
-  const ip = isIPv6(written) ? shortIpv6(written) : written
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip)
-  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!
-  // The same in hex (`::ffff:7f00:1`), as some loggers print it: the rules' cidr tests read it as IPv6.
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip)
-  if (!hex) return ip
-  const [high, low] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)]
-  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
-}
-
-/** The WHATWG URL parser's serialisation of an IPv6 host is RFC 5952's; a zone (`fe80::1%eth0`), which it refuses, stays as written. */
-function shortIpv6(ip: string): string {
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1)
-  } catch {
-    return ip
-  }
 }
 
 function pidOf(procId: string | null): { pid?: number } {

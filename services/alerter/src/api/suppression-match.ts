@@ -1,3 +1,4 @@
+import { canonicalIp } from '@vigil/schemas'
 import { evidenceUsersSql } from '../adapters/alert-users.ts'
 import { SIGMA_DETECTOR_PREFIX } from '../rules/sigma-alerts.ts'
 import { cidrContains, parseCidr, parseIp } from './cidr.ts'
@@ -56,7 +57,8 @@ export function normalizeMatch<M extends SuppressionMatch>(match: M): M {
     if (ruleId === '') throw new Error('rule id must not be empty')
     return { ...match, value: ruleId }
   }
-  return { ...match, value }
+  // An address as the featurizer writes entities (a firewall's IPv6 with every digit is the same host).
+  return { ...match, value: match.scope === 'entity' ? canonicalIp(value) : value }
 }
 
 /** The test of whether a suppression covers an alert: the one definition of each scope. */
@@ -64,8 +66,10 @@ export function compileMatch(match: SuppressionMatch): (alert: AlertSubject) => 
   const { value } = match
   switch (match.scope) {
     case 'entity': {
+      // A suppression stored before entities were written one way may spell its address otherwise.
+      const id = canonicalIp(value)
       const kind = match.entityKind ?? null
-      return (a) => a.entity.id === value && (kind === null || a.entity.kind === kind)
+      return (a) => a.entity.id === id && (kind === null || a.entity.kind === kind)
     }
     case 'cidr': {
       const cidr = parseCidr(value)
@@ -92,7 +96,7 @@ export function compileMatch(match: SuppressionMatch): (alert: AlertSubject) => 
 export function candidateCondition(match: SuppressionMatch, first: number): { sql: string; params: string[] } {
   switch (match.scope) {
     case 'entity':
-      return { sql: `entity_id = $${first}`, params: [match.value] }
+      return { sql: `entity_id = $${first}`, params: [canonicalIp(match.value)] }
     case 'user':
       return { sql: userInvolvedSql(`$${first}`), params: [match.value] }
     case 'cidr':

@@ -80,6 +80,15 @@ describe('suppression scopes', () => {
     expect(covers({ scope: 'entity', value: '10.0.0.5' }, alert('source.ip', '10.0.0.50'))).toBe(false)
   })
 
+  it('entity: an address pasted as a firewall writes it, every digit, covers the entity the featurizer wrote short; so does one stored so', () => {
+    const full = '2001:0DB8:0000:0000:0000:0000:0000:0007'
+    expect(normalizeMatch({ scope: 'entity', value: full }).value).toBe('2001:db8::7')
+    expect(covers({ scope: 'entity', value: full }, alert('source.ip', '2001:db8::7'))).toBe(true)
+    expect(compileMatch({ scope: 'entity', value: full })(alert('source.ip', '2001:db8::7'))).toBe(true)
+    expect(covers({ scope: 'entity', value: '::ffff:10.0.0.5' }, alert('source.ip', '10.0.0.5'))).toBe(true)
+    expect(covers({ scope: 'entity', value: 'web1' }, alert('host.name', 'web1'))).toBe(true)
+  })
+
   it('cidr: entities whose id is an address in the network, whatever their kind', () => {
     const m: SuppressionMatch = { scope: 'cidr', value: '10.0.0.0/24' }
     expect(covers(m, alert('source.ip', '10.0.0.200'))).toBe(true)

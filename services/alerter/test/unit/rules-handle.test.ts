@@ -379,19 +379,20 @@ describe('features → the network scan alerts', () => {
   const sourcesAlertedBy = async (rule: string, records: FeatureRecord[]) =>
     new Set((await alertsOf(records)).filter(([detector]) => detector === `sigma:${rule}`).map(([, , id]) => id))
   /** A honeywall line from SRC to DST:DPT with another prefix (and protocol, flags), `seconds` after 10:00:00. */
-  const firewallLine = (prefix: string, src: string, dst: string, dpt: number, seconds = 0, { proto = 'TCP', flags = 'SYN' } = {}) =>
-    `Mar  1 10:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')} bridge kernel: ${prefix}IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=${src} DST=${dst} LEN=48 TOS=0x00 PREC=0x00 TTL=113 ID=5085 DF PROTO=${proto} SPT=3485 DPT=${dpt}`
-    + (proto === 'TCP' ? ` WINDOW=8760 RES=0x00 ${flags} URGP=0` : ' LEN=28')
+  const firewallLine = (prefix: string, src: string, dst: string, dpt: number, seconds = 0, { proto = 'TCP', flags = 'SYN', spt = 3485 } = {}) =>
+    `Mar  1 10:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')} bridge kernel: ${prefix}IN=br0 PHYSIN=eth0 OUT=br0 PHYSOUT=eth1 SRC=${src} DST=${dst} LEN=48 TOS=0x00 PREC=0x00 TTL=113 ID=5085 DF PROTO=${proto} SPT=${spt} DPT=${dpt}`
+    + (proto === 'TCP' ? ` WINDOW=8760 RES=0x00 ${flags}${flags ? ' ' : ''}URGP=0` : ' LEN=28')
   const W = '63.158.248.63'
-  const sweep = (prefix: string, hosts: number, { spacing = 1, port = 135, ...line }: { spacing?: number; port?: number; proto?: string; flags?: string } = {}) =>
+  const sweep = (prefix: string, hosts: number, { spacing = 1, port = 135, ...line }: { spacing?: number; port?: number; proto?: string; flags?: string; spt?: number } = {}) =>
     syslogRecords(Array.from({ length: hosts }, (_, i) => firewallLine(prefix, W, `11.11.79.${1 + i}`, port, i * spacing, line)), HONEYWALL_RECEIVED)
-  const portScan = (n: number, line: { proto?: string; flags?: string } = {}, first = 1000) =>
+  const portScan = (n: number, line: { proto?: string; flags?: string; spt?: number } = {}, first = 1000) =>
     syslogRecords(Array.from({ length: n }, (_, i) => firewallLine('INBOUND TCP: ', W, '11.11.79.84', first + i, i, line)), HONEYWALL_RECEIVED)
 
   /**
    * An independent reading of a honeywall log: per source, port and protocol, the most distinct
    * addresses in any five minutes (t - 300 s, t] of the attempts the rule counts: refused, or logged
-   * coming in; TCP only when it opens a connection; not traceroute's UDP ports nor a group address.
+   * coming in; TCP only when it tries to open a connection (no ACK, no RST); not traceroute's UDP
+   * ports, UDP answers from DNS, NTP or QUIC ports, nor a group address.
    */
   function honeywallSweepers(lines: readonly string[]): Set<string> {
     const MONTHS = ['Jan', 'Feb', 'Mar']
@@ -402,12 +403,12 @@ describe('features → the network scan alerts', () => {
       const prefix = head[6]!.toUpperCase()
       const packet = head[7]!.split('[')[0]! // an ICMP error's quoted packet is not this one
       const field = (k: string) => new RegExp(`(?:^| )${k}=(\\S+)`).exec(packet)?.[1]
-      const [src, dst, dpt, proto] = [field('SRC'), field('DST'), field('DPT'), field('PROTO')]
+      const [src, dst, spt, dpt, proto] = [field('SRC'), field('DST'), field('SPT'), field('DPT'), field('PROTO')]
       const inbound = prefix.includes('INBOUND') && !prefix.includes('OUTBOUND')
       if (!src || !dst || !dpt || !(inbound || /BLOCK|DROP|REJECT|DENY|DENIED|DISCARD/.test(prefix))) continue
-      const flags = / RES=0x\S+((?: [A-Z]{3})*) URGP=/.exec(packet)?.[1]?.trim().split(' ') ?? []
-      if (proto === 'TCP' && !(flags.includes('SYN') && !flags.includes('ACK'))) continue
-      if (proto === 'UDP' && Number(dpt) >= 33434 && Number(dpt) <= 33534) continue
+      const flags = / (?:RES=0x\S+|WINDOW=\d+)((?: [A-Z]{3})*) URGP=/.exec(packet)?.[1]
+      if (proto === 'TCP' && (flags === undefined || / (?:ACK|RST)\b/.test(flags))) continue
+      if (proto === 'UDP' && ((Number(dpt) >= 33434 && Number(dpt) <= 33534) || (['53', '123', '443'].includes(spt ?? '') && Number(dpt) >= 1024))) continue
       const first = Number(dst.split('.')[0])
       if (first === 0 || first >= 224) continue // 0.0.0.0/8, multicast, broadcast
       const t = Date.UTC(2005, MONTHS.indexOf(head[1]!), Number(head[2]), Number(head[3]), Number(head[4]), Number(head[5]))
@@ -453,12 +454,17 @@ describe('features → the network scan alerts', () => {
     expect(await alertsOf(scattered)).toEqual([])
   })
 
-  it('counts a TCP packet that opens a connection, not a reply, a reset or a late packet a firewall blocks (a web server\'s answers to one client are no scan)', async () => {
+  it('counts a TCP packet that tries to open a connection, not a reply, a reset or a late packet a firewall blocks (a web server\'s answers to one client are no scan), nor UDP answers', async () => {
     for (const flags of ['ACK SYN', 'ACK RST', 'RST', 'ACK FIN', 'ACK PSH']) {
       expect(await alertsOf(sweep('[UFW BLOCK] ', 25, { flags })), flags).toEqual([])
       expect(await alertsOf(portScan(20, { flags })), flags).toEqual([])
     }
-    expect(await alertsOf(sweep('[UFW BLOCK] ', 20, { flags: 'CWR ECE SYN' }))).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+    // an ECN-capable SYN, and a stealth scan's FIN, NULL and Xmas packets, which refused or not tell what listens
+    for (const flags of ['CWR ECE SYN', 'FIN', '', 'URG PSH FIN']) {
+      expect(await alertsOf(sweep('[UFW BLOCK] ', 20, { flags })), `"${flags}"`).toEqual([[`sigma:${SWEEP}`, 'source.ip', W, 'medium']])
+    }
+    // a resolver's, a time server's or a QUIC server's late answers to one client's many ports
+    for (const spt of [53, 123, 443]) expect(await alertsOf(portScan(20, { proto: 'UDP', spt }, 40000)), String(spt)).toEqual([])
   })
 
   it('fires a port scan for fifteen ports of one host within five minutes: Nmap\'s in Zeek\'s conn log, and a firewall\'s', async () => {

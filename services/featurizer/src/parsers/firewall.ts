@@ -58,9 +58,10 @@ export function parseFirewall(message: string): FirewallFields | null {
   const { verdict } = prefix
   const proto = f.PROTO
   const transport = proto ? (TRANSPORTS.get(proto) ?? proto.toLowerCase()) : undefined
-  // A TCP packet with SYN and without ACK opens a connection (ECS event.type `start`): what a probe
-  // sends. A reply (SYN ACK), a reset or a late packet of a connection the firewall forgot is none.
-  const opens = transport === 'tcp' && opensConnection(message, start)
+  // A TCP packet without ACK and without RST tries to open a connection (ECS event.type `start`): a
+  // SYN, or a stealth scan's FIN, NULL or Xmas packet. A reply (SYN ACK), a reset or a late packet of
+  // a connection the firewall forgot is none.
+  const opens = transport === 'tcp' && triesToOpen(message, start)
   const fields: FirewallFields = {
     event: { category: ['network'], type: opens ? [verdict.type, 'start'] : [verdict.type], action: verdict.action, outcome: verdict.outcome, dataset: 'firewall.netfilter' },
     source,
@@ -144,24 +145,25 @@ function readFields(message: string, start: number): Fields {
 }
 
 /**
- * Whether netfilter's TCP flags (bare words after `RES=0x..`, up to `URGP=`: `CWR ECE URG ACK PSH RST
- * SYN FIN`, in that order) hold SYN and not ACK. Only the packet's own: an ICMP error's quoted packet,
- * in brackets, is not this one (and this is asked only of TCP packets, which quote none).
+ * Whether netfilter's TCP flags (bare words after `RES=0x..`, or after `WINDOW=` where ulogd leaves
+ * RES out, up to `URGP=`: `CWR ECE URG ACK PSH RST SYN FIN`) hold neither ACK nor RST. Only the
+ * packet's own: an ICMP error's quoted packet, in brackets, is not this one (and this is asked only
+ * of TCP packets, which quote none). A line without either field tells nothing, and is no attempt.
  */
-function opensConnection(message: string, start: number): boolean {
-  const res = message.indexOf(' RES=0x', start)
-  if (res === -1 || message.lastIndexOf('[', res) >= start) return false
-  let syn = false
-  let pos = message.indexOf(' ', res + 1)
-  while (pos !== -1) {
+function triesToOpen(message: string, start: number): boolean {
+  const bracket = message.indexOf('[', start)
+  const before = (at: number) => at !== -1 && (bracket === -1 || at < bracket)
+  let at = message.indexOf(' RES=0x', start)
+  if (!before(at)) at = message.indexOf(' WINDOW=', start)
+  if (!before(at)) return false
+  for (let pos = message.indexOf(' ', at + 1); pos !== -1;) {
     const next = message.indexOf(' ', pos + 1)
     const word = message.slice(pos + 1, next === -1 ? message.length : next)
     if (word.includes('=')) break
-    if (word === 'ACK') return false
-    if (word === 'SYN') syn = true
+    if (word === 'ACK' || word === 'RST') return false
     pos = next
   }
-  return syn
+  return true
 }
 
 /** The field named by `message[pos, eq)`, compared in place: most keys on a line are skipped, and this slices none of them. */

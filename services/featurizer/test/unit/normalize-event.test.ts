@@ -88,6 +88,9 @@ describe('normalizeEvent', () => {
     expect(event).toMatchObject({ family: 'firewall', entity: { kind: 'source.ip', id: '2001:db8::7' }, ecs: { source: { ip: '2001:db8::7' }, destination: { ip: '2001:718:2:1663::1ce' } } })
     const mapped = '[UFW BLOCK] IN=eth0 OUT= SRC=0000:0000:0000:0000:0000:ffff:c000:0201 DST=::1 LEN=80 PROTO=UDP SPT=1 DPT=2'
     expect(normalizeEvent(delivered({ appName: 'kernel', message: mapped })).ecs.source).toEqual({ ip: '192.0.2.1', port: 1 })
+    // sshd writes a link-local client with its zone, Zeek without: the zone is the logging host's interface
+    const zoned = normalizeEvent(delivered({ message: 'Failed password for root from FE80::0001%eth0 port 2222 ssh2' }))
+    expect(zoned.entity).toEqual({ kind: 'source.ip', id: 'fe80::1' })
   })
 
   it('files a client its line names only by host name under that name, not under the host that logged it', () => {

@@ -147,14 +147,18 @@ describe('parseFirewall on ufw, iptables and nftables prefixes', () => {
     expect(parseFirewall(message)).toEqual(expected)
   })
 
-  it('marks a TCP packet that opens a connection (SYN without ACK), and no other, as a start', () => {
+  it('marks a TCP packet that tries to open a connection (no ACK, no RST: a SYN, or a FIN, NULL or Xmas scan), and no other, as a start', () => {
     const tcp = (flags: string, extra = '') => `[UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.23 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=1 DF PROTO=TCP SPT=443 DPT=40512 ${extra}WINDOW=29200 RES=0x00 ${flags} URGP=0`
     const typeOf = (message: string) => parseFirewall(message)!.event.type
     expect(typeOf(tcp('SYN'))).toEqual(['denied', 'start'])
     expect(typeOf(tcp('CWR ECE SYN'))).toEqual(['denied', 'start']) // an ECN-capable SYN
     expect(typeOf(tcp('SYN', 'SEQ=1 ACK=0 '))).toEqual(['denied', 'start']) // --log-tcp-sequence: ACK= is a number, not the flag
+    for (const stealth of ['FIN', '', 'URG PSH FIN']) expect(typeOf(tcp(stealth).replace('  ', ' ')), `scan "${stealth}"`).toEqual(['denied', 'start']) // nmap -sF, -sN, -sX
+    // ulogd's packet printer writes no RES=
+    expect(typeOf('[UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.23 DST=192.0.2.10 LEN=60 TOS=00 PREC=0x00 TTL=52 ID=1 DF PROTO=TCP SPT=40512 DPT=22 SEQ=1 ACK=0 WINDOW=29200 SYN URGP=0')).toEqual(['denied', 'start'])
+    expect(typeOf('[UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.23 DST=192.0.2.10 LEN=60 TOS=00 PREC=0x00 TTL=52 ID=1 DF PROTO=TCP SPT=443 DPT=40512 SEQ=1 ACK=9 WINDOW=29200 ACK SYN URGP=0')).toEqual(['denied'])
     // a reply, a reset and the late packets of a connection the firewall no longer knows
-    for (const flags of ['ACK SYN', 'ACK RST', 'RST', 'ACK FIN', 'ACK PSH', 'ACK']) expect(typeOf(tcp(flags)), flags).toEqual(['denied'])
+    for (const flags of ['ACK SYN', 'ACK RST', 'RST', 'RST SYN', 'ACK FIN', 'ACK PSH', 'ACK']) expect(typeOf(tcp(flags)), flags).toEqual(['denied'])
     expect(typeOf('[UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.1 DST=192.0.2.1 LEN=40 PROTO=TCP SPT=1 DPT=2')).toEqual(['denied']) // no flags written
     // an ICMP error about a SYN is no SYN
     expect(typeOf('IN=eth0 OUT= SRC=192.0.2.1 DST=198.51.100.2 LEN=88 PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.2 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=5353 DPT=80 WINDOW=1 RES=0x00 SYN URGP=0 ] ')).toEqual(['connection'])
