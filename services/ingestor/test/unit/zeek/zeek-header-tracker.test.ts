@@ -1,13 +1,12 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { basename } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { handleInput } from '../../../src/handle-input.ts'
 import { createLineDeframer } from '../../../src/zeek/line-deframer.ts'
 import { createZeekHeaderTracker, sendZeekFrame, type ZeekLineVerdict } from '../../../src/zeek/zeek-header-tracker.ts'
 import { createFakeSink } from './fake-sink.ts'
+import { zeekSampleFiles } from './zeek-samples.ts'
 
-const FIXTURES = fileURLToPath(new URL('../../../../../test/fixtures/', import.meta.url))
 const HEADER = [
   '#separator \\x09',
   '#set_separator\t,',
@@ -109,11 +108,7 @@ describe('Zeek lines through handleInput', () => {
   })
 
   it('every data line of the Zeek samples becomes a record; no header line does', async () => {
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => {
-      const p = join(dir, n)
-      return statSync(p).isDirectory() ? files(p) : /\.(log|json|labeled)$/.test(n) ? [p] : []
-    })
-    const all = [...files(join(FIXTURES, 'stratosphere-zeek')), ...files(join(FIXTURES, 'zeek-wrccdc2018'))]
+    const all = zeekSampleFiles()
     expect(all.length).toBeGreaterThan(50)
     for (const path of all) {
       const bytes = readFileSync(path)

@@ -1,18 +1,16 @@
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { readZeekStream } from '@vigil/testkit'
 import { createLineDeframer } from '../../../src/zeek/line-deframer.ts'
 import { createZeekHeaderTracker, sendZeekFrame } from '../../../src/zeek/zeek-header-tracker.ts'
 import { createFakeSink } from './fake-sink.ts'
+import { zeekSampleFiles } from './zeek-samples.ts'
 
 // npm start replays a Zeek log as a Zeek host streams it (testkit's readZeekStream) and waits for as
 // many raw-logs records as it counted: the count must be what this listener makes of the stream.
-
-const FIXTURES = fileURLToPath(new URL('../../../../../test/fixtures/', import.meta.url))
 
 /** The records the Zeek TCP listener makes of a stream, and what it refused. */
 async function ingested(bytes: Buffer) {
@@ -33,11 +31,7 @@ describe('readZeekStream', () => {
   }
 
   it('reads every Zeek sample as the listener does: one record a data line, in TSV or JSON, gzipped too', async () => {
-    const files = (d: string): string[] => readdirSync(d).flatMap((n) => {
-      const p = join(d, n)
-      return statSync(p).isDirectory() ? files(p) : /\.(log|json|labeled)$/.test(n) ? [p] : []
-    })
-    const samples = [...files(join(FIXTURES, 'stratosphere-zeek')), ...files(join(FIXTURES, 'zeek-wrccdc2018'))]
+    const samples = zeekSampleFiles()
     expect(samples.length).toBeGreaterThan(50)
     for (const path of samples) {
       const stream = readZeekStream(path)
