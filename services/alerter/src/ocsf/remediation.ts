@@ -27,9 +27,9 @@ export const REMEDIATIONS: readonly RemediationEntry[] = [
   {
     name: 'ssh-brute-force',
     techniques: ['t1110'], // Brute Force
-    titles: /brute.?force|failed ssh login|password guess/i,
+    titles: /brute.?force|failed ssh login|password guess/i, // SSH, RDP, FTP and others
     features: ['auth_failures', 'auth_failure_ratio', 'invalid_user_attempts', 'auth_attempts', 'auth_attempts_per_minute', 'distinct_users'],
-    action: 'Block the source address at the firewall (or with fail2ban; for a source named only by host name, the addresses that name resolves to), then check the auth log for any successful login from it ("Accepted password" or "Accepted publickey" from that address, or PAM\'s "session opened" on a host that logs only PAM\'s lines); if there is one, treat that account as compromised.',
+    action: 'Block the source address at the firewall (or with fail2ban; for a source named only by host name, the addresses that name resolves to), then look for any successful login from it (sshd\'s "Accepted password" or "Accepted publickey" from that address, PAM\'s "session opened" on a host that logs only PAM\'s lines, a Windows logon, event 4624, on the hosts its Remote Desktop connections reached, or the service\'s own log); if there is one, treat that account as compromised.',
   },
   {
     name: 'ssh-login',

@@ -123,6 +123,13 @@ describe('the remediation a finding recommends', () => {
     expect(actionFor('Malware download Zeek reported')).toBe(actionOf('malware-c2'))
   })
 
+  it('for an RDP brute force: block the source, look for a Windows logon it made', () => {
+    const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/rdp-brute-force.yml', import.meta.url))])
+    const { id, title, level, author, tags } = correlations[0]!.rule.attribution
+    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('ssh-brute-force'))
+    expect(actionOf('ssh-brute-force')).toMatch(/Block the source address at the firewall.*Windows logon, event 4624/)
+  })
+
   it('lists each technique under one entry at most', () => {
     const techniques = REMEDIATIONS.flatMap((r) => r.techniques ?? [])
     expect(new Set(techniques).size).toBe(techniques.length)
@@ -166,6 +173,6 @@ describe('the remediation a finding recommends', () => {
     const readme = readFileSync(fileURLToPath(new URL('../../src/ocsf/README.md', import.meta.url)), 'utf8').replace(/\s+/g, ' ')
     expect(readme).toContain(`Of the ${rules.length} rules the alerter loads by default (${set.detections.length} detections, ${set.correlations.length} correlations), `
       + `${byTag.length} get their action by tag, ${byTitle.length} by title and ${generic.length} the generic action, ${feedsOnly.length} of them Vigil's detections `
-      + `that only feed a scan correlation and raise no alert of their own (by titles alone, ${rules.filter((r) => entryForTitles([r.attribution.title])).length} got one).`)
+      + `that only feed a correlation and raise no alert of their own (by titles alone, ${rules.filter((r) => entryForTitles([r.attribution.title])).length} got one).`)
   })
 })

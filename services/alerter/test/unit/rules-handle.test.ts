@@ -49,7 +49,7 @@ describe('the default rule set', () => {
     const counts = ruleCounts(rules.report)
     const total = (state: string) => counts.filter((c) => c.state === state).reduce((n, c) => n + c.rules, 0)
     expect(total('loaded')).toBe(rules.set.detections.length)
-    expect(total('correlation')).toBe(10)
+    expect(total('correlation')).toBe(11)
     expect(counts).toContainEqual({ ruleSet: 'vigil/linux', state: 'correlation', rules: 5 })
   })
 })
@@ -502,6 +502,32 @@ describe('features → the network scan alerts', () => {
     expect(await alertsOf(traceroute)).toEqual([])
     expect(await alertsOf(portScan(20, { proto: 'UDP' }, 33434))).toEqual([])
     expect(await alertsOf(portScan(15, { proto: 'UDP' }))).toEqual([[`sigma:${PORT_SCAN}`, 'source.ip', W, 'medium']])
+  })
+})
+
+// The WRCCDC 2018 red team opened 4,116 Remote Desktop connections from one address in 16 minutes,
+// and only the model said anything (4 alerts).
+describe('features → the RDP brute-force alert', () => {
+  const RDP_BRUTE_FORCE = '7caab0aa-4495-44b9-90c4-37205c71e4d3'
+  const RED_TEAM = '10.164.94.120'
+  const alertsOf = async (records: FeatureRecord[]) =>
+    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
+  // The capture's first 30 RDP connections (4 s, all the red team's), as Zeek writes them by default and as JSON.
+  const sample = (encoding: 'zeek-default/rdp.log' | 'zeek-json/rdp.json') =>
+    zeekRecords(readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'zeek-wrccdc2018', encoding), 'utf8'), 'rdp', Date.UTC(2026, 0, 5))
+
+  it('fires for twenty RDP connections from one source within five minutes, whichever encoding Zeek wrote', async () => {
+    for (const encoding of ['zeek-default/rdp.log', 'zeek-json/rdp.json'] as const) {
+      const records = sample(encoding)
+      expect(records, encoding).toHaveLength(30)
+      expect(await alertsOf(records.slice(0, 20)), encoding).toEqual([[`sigma:${RDP_BRUTE_FORCE}`, 'source.ip', RED_TEAM, 'medium']])
+      expect(await alertsOf(records.slice(0, 19)), encoding).toEqual([])
+    }
+  })
+
+  it('does not fire for twenty connections spread over more than five minutes (a person reconnecting through the day)', async () => {
+    const spread = sample('zeek-json/rdp.json').slice(0, 20).map((r, i) => ({ ...r, eventTime: Date.UTC(2026, 0, 5) + i * 16_000 }))
+    expect(await alertsOf(spread)).toEqual([])
   })
 })
 
