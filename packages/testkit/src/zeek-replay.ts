@@ -31,7 +31,8 @@ const ZEEK_LOG_NAMES = new Set([
  * type announced first (`#path conn`, from the file name up to its first dot: Zeek's JSON lines
  * carry no `_path` by default). Decided on the first line: a `#separator` header, or a JSON record
  * naming its log (`_path`), or with Zeek's `ts` and a field only Zeek's records have, or any JSON
- * record in a file named as a Zeek log is.
+ * record in a file named as a Zeek log is. (An application's JSON log with `ts` and a dotted name,
+ * or named like a Zeek log, would be taken for Zeek's: the listener then reads what it can of it.)
  */
 export function readZeekStream(file: string): ZeekStream | null {
   const raw = readFileSync(file)
@@ -39,19 +40,24 @@ export function readZeekStream(file: string): ZeekStream | null {
   // A byte-order mark is no part of the first line (an editor's save of a log).
   if (bytes.subarray(0, 3).toString('utf8') === BOM) bytes = bytes.subarray(3)
   const log = basename(file).split('.')[0]!
-  const first = firstLine(bytes)
+  // The first line that is not blank decides.
+  let start = 0
+  while (start < bytes.length && WHITESPACE.has(bytes[start]!)) start++
+  const first = firstLine(bytes, start)
   if (first.startsWith('#')) {
     if (!first.startsWith('#separator')) return null
   } else if (!isZeekJson(first, ZEEK_LOG_NAMES.has(log))) {
     return null
   }
-  const announce = bytes[0] === OPEN_BRACE ? `#path\t${log}\n` : ''
+  const announce = bytes[start] === OPEN_BRACE ? `#path\t${log}\n` : ''
   return { bytes: Buffer.concat([Buffer.from(announce), bytes]), records: dataLines(bytes) }
 }
 
-function firstLine(bytes: Buffer): string {
-  const end = bytes.indexOf(NEWLINE)
-  return bytes.subarray(0, end === -1 ? Math.min(bytes.length, 64 * 1024) : Math.min(end, 64 * 1024)).toString('utf8').trim()
+const WHITESPACE = new Set([0x20, 0x09, CR, NEWLINE])
+
+function firstLine(bytes: Buffer, start: number): string {
+  const end = bytes.indexOf(NEWLINE, start)
+  return bytes.subarray(start, Math.min(end === -1 ? bytes.length : end, start + 64 * 1024)).toString('utf8').trim()
 }
 
 function isZeekJson(line: string, namedAsZeekLog: boolean): boolean {

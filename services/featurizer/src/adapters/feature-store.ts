@@ -108,7 +108,7 @@ const SSHD_USER_TO_VERDICT_MS = 120_000
 const SSHD_SESSION_TTL_SECONDS = 2 * 3600
 /** how long after a line named its client a line of the same sshd process with none is placed there (a reused pid is another connection) */
 const SSHD_SESSION_MS = 600_000
-/** how long after its kex_exchange_identification error the line that ends the connection comes (the same call of sshd, at once) */
+/** how far from its kex_exchange_identification error the line that ends the connection comes (the same call of sshd, at once; a relay may swap them) */
 const SSHD_KEX_TO_CLOSE_MS = 10_000
 const SSHD_KINDS: Record<SshdLine['kind'], string> = {
   'failed-verdict': 'f', 'accepted-verdict': 'v', 'pam-failure': 'p', 'invalid-user': 'i', 'kex-unidentified': 'k', 'closing': 'c', 'other': 'o',
@@ -145,7 +145,9 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
         if (host) host.push(line)
         else byHost.set(line.host, [line])
       }
-      if (byHost.size === 0) return new Map()
+      // a line left out has none: a verdict counts, a PAM failure or `Invalid user` line does not
+      const answers = new Map<SshdLine, SshdSessionAnswer>(kexPairsOfUnnamedHosts(lines).map((line) => [line, { sessionIp: null, counts: true }]))
+      if (byHost.size === 0) return answers
       const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { vigilSshdSessions(...args: Array<string | number>): unknown }
       for (const [host, hostLines] of byHost) {
         pipeline.vigilSshdSessions(`${hostBase(host)}:sshd-verdicts`, `${hostBase(host)}:sshd-sessions`,
@@ -153,7 +155,6 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
           ...hostLines.flatMap((l) => [SSHD_KINDS[l.kind], l.time, l.pid ?? '', l.ip ?? '', l.eventId]))
       }
       const results = await execPipeline(pipeline)
-      const answers = new Map<SshdLine, SshdSessionAnswer>() // a line left out has none: a verdict counts, a PAM failure or `Invalid user` line does not
       let call = 0
       for (const hostLines of byHost.values()) {
         const values = results[call++]![1] as string[]
@@ -240,6 +241,24 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions): 
       })
     },
   }
+}
+
+/**
+ * For lines of hosts without a name, which keep no sessions: the lines that end a connection whose
+ * kex error (the client sent no identification) came in the same batch from the same process, as
+ * sshd-sessions.lua pairs them for a named host.
+ */
+function kexPairsOfUnnamedHosts(lines: readonly SshdLine[]): SshdLine[] {
+  const unnamed = lines.filter((l) => l.host === '' && l.pid !== null)
+  const errors = unnamed.filter((l) => l.kind === 'kex-unidentified')
+  const paired: SshdLine[] = []
+  for (const closing of unnamed.filter((l) => l.kind === 'closing')) {
+    const at = errors.findIndex((e) => e.pid === closing.pid && Math.abs(e.time - closing.time) <= SSHD_KEX_TO_CLOSE_MS)
+    if (at === -1) continue
+    errors.splice(at, 1)
+    paired.push(closing)
+  }
+  return paired
 }
 
 /** Runs a pipeline; Redis away, or a command of it failing, is a TransientError, which holds the batch. */

@@ -10,7 +10,7 @@
 --     verdict, which names the address, is the same attempt;
 --   'u<pid>': the same of the `Invalid user` line of <pid>, which counted;
 --   'k<pid>': the time of <pid>'s kex_exchange_identification error that the client closed or reset
---     before its identification (a line without the client);
+--     before its identification (a line without the client), until a closing line of <pid> takes it;
 --   'm<event id>': the answer a line got (address and flag), given again when the line comes again;
 -- ARGV: verdictTtl, verdictsKept, horizonMs, pairMs, userPairMs, sessionMs, sessionTtl, kexPairMs,
 --   then 5 values per line: kind ('f' failed verdict, 'v' accepted verdict, 'p' PAM failure, 'i'
@@ -72,6 +72,10 @@ local function write(k, field, value)
   known[k .. ' ' .. field] = value
   touched[k] = true
 end
+local function forget(k, field)
+  redis.call('HDEL', k, field)
+  known[k .. ' ' .. field] = false
+end
 
 -- The line stored at a connection's field ('a' or 'u' and pid) that counted for the client (or for
 -- one it named by host name only) within withinMs before t, and is not yet the attempt of another
@@ -90,6 +94,15 @@ local function claim(t, field, client, withinMs, id)
   if not k then return false end
   write(k, field, stored .. id)
   return true
+end
+
+-- The kex errors of the batch first: a relay may deliver the line that ends a connection before
+-- the error its process wrote just before it. (Across batches, a closing line that came first stays
+-- unpaired.) A line answered before is left out: its pairing is done.
+for i = 9, #ARGV, 5 do
+  local kind, tText, pid, id = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4]
+  local t = tonumber(tText)
+  if kind == 'k' and pid ~= '' and not read(bucket(t), 'm' .. id) then write(bucket(t), 'k' .. pid, tText) end
 end
 
 for i = 9, #ARGV, 5 do
@@ -140,12 +153,15 @@ for i = 9, #ARGV, 5 do
     elseif kind == 'i' and pid ~= '' and client ~= '' then
       flag = '1'
       write(bucket(t), 'u' .. pid, tText .. '|' .. client .. '|')
-    elseif kind == 'k' and pid ~= '' then
-      write(bucket(t), 'k' .. pid, tText)
     elseif kind == 'c' and pid ~= '' then
-      local at = lookup(t, 'k' .. pid)
-      local since = at and t - tonumber(at)
-      if since and since >= 0 and since <= kexPairMs then flag = '1' end
+      -- Its process's kex error within kexPairMs either side (a relay may swap them), taken once: a
+      -- later connection of a reused pid, or of another host with the same name, finds none.
+      local at, k = lookup(t, 'k' .. pid)
+      local apart = at and math.abs(t - tonumber(at))
+      if apart and apart <= kexPairMs then
+        flag = '1'
+        forget(k, 'k' .. pid)
+      end
     end
     if remembered then write(memoKey, memoField, sessionAddress .. '|' .. flag) end
   end

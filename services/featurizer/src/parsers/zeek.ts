@@ -203,15 +203,14 @@ function notice(r: ZeekRecord): ZeekFields | null {
   const note = r.str('note')
   if (!note) return null
   const fields = base(r, ['intrusion_detection'], ['info'], { needsConnection: false })!
-  // Notices about a host rather than a connection (scans) carry src/dst/p instead of id.*.
-  if (fields.source === undefined) {
-    const source = endpoint(r.str('src'), null)
-    if (source) fields.source = source
-  }
-  if (fields.destination === undefined) {
-    const destination = endpoint(r.str('dst'), r.num('p'))
-    if (destination) fields.destination = destination
-  }
+  // The script that raised the notice names its actor in src (and what it acted on in dst), with or
+  // without a connection: a notice about a host (a scan) has no id.*, and one about a connection may
+  // name its responder (a signature matched in the responder's payload). The connection's orig
+  // comes second.
+  const source = endpoint(r.str('src'), null)
+  if (source && (!fields.source || (source.ip && source.ip !== fields.source.ip))) fields.source = source
+  const destination = endpoint(r.str('dst'), r.num('p'))
+  if (destination && (!fields.destination || (destination.ip && destination.ip !== fields.destination.ip))) fields.destination = destination
   fields.related = relatedOf(fields)
   fields.zeek!.note = note
   fields.rule = { name: note }

@@ -419,6 +419,10 @@ describe('entity windows in Redis', () => {
     const [closing904, closing905] = [sshdLine(host, 21, 'closing', 904, ip), sshdLine(host, 21, 'closing', 905, ip)]
     expect(await counted([closing904, closing905])).toEqual([true, false])
     expect(await counted([closing904, closing905])).toEqual([true, false]) // retried
+    // An error pairs once: a later connection of a reused pid (or of another host by the same name) finds none.
+    expect(await counted([sshdLine(host, 22, 'closing', 904, ip)])).toEqual([false])
+    // A relay that delivers the closing line before the error: paired within the batch.
+    expect(await counted([sshdLine(host, 31, 'closing', 906, ip), sshdLine(host, 30, 'kex-unidentified', 906)])).toEqual([true, false])
   })
 
   it('leaves out lines of hosts without a name: they would share one host\'s sessions', async () => {
@@ -426,5 +430,9 @@ describe('entity windows in Redis', () => {
     const unnamed = { host: '', time: T0 + 1000, pid: 700, ip: null, kind: 'other' as const, eventId: 'raw-logs/0/anon-2' }
     const answers = await store().sshdSessions([named, unnamed])
     expect([answers.get(named), answers.get(unnamed)]).toEqual([undefined, undefined])
+    // A kex error and the line that ends its connection, of one process, still pair within the batch.
+    const batch = [sshdLine('', 0, 'kex-unidentified', 901), sshdLine('', 0, 'closing', 901, '203.0.113.7'), sshdLine('', 1, 'closing', 901, '203.0.113.7'), sshdLine('', 1, 'closing', 902, '203.0.113.7')]
+    const paired = await store().sshdSessions(batch)
+    expect(batch.map((l) => paired.get(l)?.counts)).toEqual([undefined, true, undefined, undefined])
   })
 })

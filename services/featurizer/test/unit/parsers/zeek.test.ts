@@ -377,6 +377,18 @@ const CONN_JSON = {
 }
 
 describe('parseZeek on shapes beyond the samples', () => {
+  it('takes a notice\'s actor from its src, where the script names one, before its connection\'s originator', () => {
+    // signatures/main.zeek: a match in the responder's payload names the responder as src.
+    const responderSignature = parseZeek(jsonInput({
+      _path: 'notice', ts: 1_700_000_000.5, uid: 'C1', 'id.orig_h': '192.0.2.20', 'id.orig_p': 51234, 'id.resp_h': '198.51.100.7', 'id.resp_p': 80,
+      note: 'Signatures::Sensitive_Signature', msg: 'exploit response', src: '198.51.100.7', dst: '192.0.2.20', p: 51234,
+    }))!
+    expect(responderSignature).toMatchObject({ source: { ip: '198.51.100.7' }, destination: { ip: '192.0.2.20' } })
+    // A notice without src keeps its connection's ends.
+    const plain = parseZeek(jsonInput({ _path: 'notice', ts: 1.5, uid: 'C2', 'id.orig_h': '192.0.2.1', 'id.orig_p': 1, 'id.resp_h': '192.0.2.2', 'id.resp_p': 22, note: 'SSH::Password_Guessing' }))!
+    expect(plain).toMatchObject({ source: { ip: '192.0.2.1', port: 1 }, destination: { ip: '192.0.2.2', port: 22 } })
+  })
+
   it('claims JSON by _path or by a Zeek log wrapper key, and nothing else without Zeek context', () => {
     expect(claimsZeek(jsonInput({ _path: 'conn', ...CONN_JSON }))).toBe(true)
     expect(claimsZeek(jsonInput({ conn: CONN_JSON }))).toBe(true)

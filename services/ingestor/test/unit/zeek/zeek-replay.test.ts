@@ -44,7 +44,7 @@ describe('readZeekStream', () => {
   })
 
   it('counts as the listener does where lines end in CRLF, blank lines come between, and an editor left a byte-order mark', async () => {
-    const stream = readZeekStream(file('conn.json', '\ufeff{"ts":1.5,"uid":"C1","id.orig_h":"192.0.2.1"}\r\n\r\n{"ts":2.5,"uid":"C2","id.orig_h":"192.0.2.1"}\r\n'))
+    const stream = readZeekStream(file('conn.json', '\ufeff\r\n{"ts":1.5,"uid":"C1","id.orig_h":"192.0.2.1"}\r\n\r\n{"ts":2.5,"uid":"C2","id.orig_h":"192.0.2.1"}\r\n'))
     expect(stream?.records).toBe(2)
     expect(await ingested(stream!.bytes)).toEqual({ records: 2, rejected: [] })
   })
