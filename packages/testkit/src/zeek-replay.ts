@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 
@@ -35,22 +35,38 @@ const ZEEK_LOG_NAMES = new Set([
  * or named like a Zeek log, would be taken for Zeek's: the listener then reads what it can of it.)
  */
 export function readZeekStream(file: string): ZeekStream | null {
-  const raw = readFileSync(file)
-  let bytes = file.endsWith('.gz') ? gunzipSync(raw) : raw
+  const log = basename(file).split('.')[0]!
+  const gzipped = file.endsWith('.gz')
+  // A plain file is told by its head: a syslog sample, which npm start reads next, is not read twice.
+  if (!gzipped && firstRecordAt(readHead(file), log) === null) return null
+  let bytes = gzipped ? gunzipSync(readFileSync(file)) : readFileSync(file)
   // A byte-order mark is no part of the first line (an editor's save of a log).
   if (bytes.subarray(0, 3).toString('utf8') === BOM) bytes = bytes.subarray(3)
-  const log = basename(file).split('.')[0]!
-  // The first line that is not blank decides.
-  let start = 0
-  while (start < bytes.length && WHITESPACE.has(bytes[start]!)) start++
-  const first = firstLine(bytes, start)
-  if (first.startsWith('#')) {
-    if (!first.startsWith('#separator')) return null
-  } else if (!isZeekJson(first, ZEEK_LOG_NAMES.has(log))) {
-    return null
-  }
+  const start = firstRecordAt(bytes, log)
+  if (start === null) return null
   const announce = bytes[start] === OPEN_BRACE ? `#path\t${log}\n` : ''
   return { bytes: Buffer.concat([Buffer.from(announce), bytes]), records: dataLines(bytes) }
+}
+
+const HEAD_BYTES = 128 * 1024
+
+function readHead(file: string): Buffer {
+  const fd = openSync(file, 'r')
+  try {
+    const head = Buffer.alloc(HEAD_BYTES)
+    return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Where the first line that is not blank starts, when it says the file is Zeek's (see readZeekStream); else null. */
+function firstRecordAt(bytes: Buffer, log: string): number | null {
+  let start = bytes.subarray(0, 3).toString('utf8') === BOM ? 3 : 0
+  while (start < bytes.length && WHITESPACE.has(bytes[start]!)) start++
+  const first = firstLine(bytes, start)
+  const zeek = first.startsWith('#') ? first.startsWith('#separator') : isZeekJson(first, ZEEK_LOG_NAMES.has(log))
+  return zeek ? start : null
 }
 
 const WHITESPACE = new Set([0x20, 0x09, CR, NEWLINE])

@@ -148,7 +148,7 @@ export function evidenceOfQuote(quote: string | null): AlertEvidence | null {
 }
 
 /** A rule as an alert names it, with the author the Detection Rule License asks alerts to keep. */
-const matchedRule = (rule: Attribution, kind: 'detection' | 'correlation'): MatchedRule => ({
+export const matchedRule = (rule: Attribution, kind: 'detection' | 'correlation'): MatchedRule => ({
   id: rule.id, title: rule.title, level: rule.level ?? 'medium', kind, author: rule.author ?? null, tags: rule.tags,
 })
 

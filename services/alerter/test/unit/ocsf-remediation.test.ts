@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { loadRuleSet, type Attribution } from '@vigil/sigma'
+import { loadRuleSet } from '@vigil/sigma'
 import type { Alert } from '@vigil/schemas'
 import { toDetectionFinding } from '../../src/ocsf/detection-finding.ts'
 import { entryForTags, entryForTitles, REMEDIATIONS } from '../../src/ocsf/remediation.ts'
 import { DEFAULT_RULE_DIRS, loadRules } from '../../src/rules/rule-set.ts'
+import { matchedRule } from '../../src/rules/sigma-alerts.ts'
 import {
   BRUTE_FORCE_IP, correlatedFixture, modelAlert, sigmaAlertBy, sigmahqRule, sigmaCorrelationAlert, sigmaDetectionAlert,
 } from './ocsf-fixtures.ts'
@@ -86,26 +87,25 @@ describe('the remediation a finding recommends', () => {
 
   it('for an SSH scan: block the source and look for the logins that often follow, by its title, whatever its tags', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/ssh-scan.yml', import.meta.url))])
-    const { id, title, level, author, tags } = correlations[0]!.rule.attribution
-    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('ssh-scan'))
-    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author }))).toBe(actionOf('ssh-scan'))
+    const { attribution } = correlations[0]!.rule
+    expect(remediation(sigmaAlertBy(matchedRule(attribution, 'correlation')))).toBe(actionOf('ssh-scan'))
+    expect(remediation(sigmaAlertBy({ ...matchedRule(attribution, 'correlation'), tags: undefined }))).toBe(actionOf('ssh-scan'))
     expect(actionOf('ssh-scan')).toMatch(/^Block the source address at the firewall.*logins from it/)
   })
 
   it('for a web scan: block or rate-limit the source at the proxy, and check what it got', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/web-scan.yml', import.meta.url))])
-    const { id, title, level, author, tags } = correlations[0]!.rule.attribution
-    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('web-scanner'))
-    expect(entryForTags(tags ?? [])?.name).toBe('web-scanner') // by its tag, whatever its title
+    const { attribution } = correlations[0]!.rule
+    expect(remediation(sigmaAlertBy(matchedRule(attribution, 'correlation')))).toBe(actionOf('web-scanner'))
+    expect(entryForTags(attribution.tags ?? [])?.name).toBe('web-scanner') // by its tag, whatever its title
   })
 
   it('for a network sweep or port scan: check what answered; block an outside source, isolate an inside one; not the web scanner\'s proxy', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/network-scan.yml', import.meta.url))])
     expect(correlations).toHaveLength(2)
     // As the alerter lists them: the correlation, then every detection it names (sigma-alerts.ts correlationAlert).
-    const matched = (a: Attribution, kind: 'correlation' | 'detection') => ({ id: a.id, title: a.title, level: a.level ?? 'medium', kind, author: a.author, tags: a.tags })
     for (const { rule, steps } of correlations) {
-      const alert = sigmaAlertBy(matched(rule.attribution, 'correlation'), ...steps.map((s) => matched(s.rule.attribution, 'detection')))
+      const alert = sigmaAlertBy(matchedRule(rule.attribution, 'correlation'), ...steps.map((s) => matchedRule(s.rule.attribution, 'detection')))
       expect(remediation(alert), rule.attribution.title).toBe(actionOf('network-scan'))
     }
     expect(actionOf('network-scan')).toMatch(/which probed hosts and ports answered.*block it at the firewall.*isolate the host/)
@@ -113,10 +113,7 @@ describe('the remediation a finding recommends', () => {
 
   it('for Zeek\'s notices: a scan as Vigil\'s own, password guessing as brute force, an attack as an exploit, malware as malware', () => {
     const { detections } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/zeek-notice.yml', import.meta.url))])
-    const actionFor = (title: string) => {
-      const { id, level, author, tags } = detections.find((d) => d.rule.attribution.title === title)!.rule.attribution
-      return remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'detection', author, tags }))
-    }
+    const actionFor = (title: string) => remediation(sigmaAlertBy(matchedRule(detections.find((d) => d.rule.attribution.title === title)!.rule.attribution, 'detection')))
     expect(actionFor('Network scan Zeek reported')).toBe(actionOf('network-scan'))
     expect(actionFor('Password guessing Zeek reported')).toBe(actionOf('ssh-brute-force'))
     expect(actionFor('Attack Zeek reported')).toBe(actionOf('web-exploit'))
@@ -125,8 +122,7 @@ describe('the remediation a finding recommends', () => {
 
   it('for an RDP brute force: block the source, look for a Windows logon it made', () => {
     const { correlations } = loadRuleSet([fileURLToPath(new URL('../../rules/vigil/rdp-brute-force.yml', import.meta.url))])
-    const { id, title, level, author, tags } = correlations[0]!.rule.attribution
-    expect(remediation(sigmaAlertBy({ id, title, level: level ?? 'medium', kind: 'correlation', author, tags }))).toBe(actionOf('ssh-brute-force'))
+    expect(remediation(sigmaAlertBy(matchedRule(correlations[0]!.rule.attribution, 'correlation')))).toBe(actionOf('ssh-brute-force'))
     expect(actionOf('ssh-brute-force')).toMatch(/Block the source address at the firewall.*Windows logon, event 4624/)
   })
 

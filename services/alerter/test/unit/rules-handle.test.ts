@@ -35,6 +35,10 @@ function alerter() {
   return { ...raise, deps, flags, counted }
 }
 
+/** The alerts a fresh alerter raises for a batch: detector, entity kind and id, severity. */
+const alertsOf = async (records: FeatureRecord[]) =>
+  (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
+
 const A = '183.62.140.253'
 const B = '5.36.59.76'
 const batch = [
@@ -234,8 +238,6 @@ describe('features → the SSH scan alert', () => {
   const S = '200.120.71.160'
   const noIdentification = (i: number, seconds: number, ip = S) =>
     sshdRecord(i, seconds, ip, 'ssh_no_identification', `Feb 11 13:37:51 combo sshd[${1200 + i}]: Did not receive identification string from ${ip}`)
-  const alertsOf = async (records: FeatureRecord[]) =>
-    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
 
   it('fires for ten connections from one source within five minutes that never began the protocol, whichever way each ended', async () => {
     expect(await alertsOf(Array.from({ length: 10 }, (_, i) => noIdentification(i, i % 4)))).toEqual([[`sigma:${SCAN}`, 'source.ip', S, 'medium']])
@@ -328,8 +330,6 @@ describe('features → the web scan alert', () => {
     '/scripts/..%252f../winnt/system32/cmd.exe?/c+dir', '/msadc/..%255c../..%255c../..%255c/..%c1%1c../..%c1%1c../..%c1%1c../winnt/system32/cmd.exe?/c+dir']
   const probe = (n: number, { ip = N, status = (i: number): number => (i < 2 ? 404 : 400), spacing = 1, paths = NIMDA } = {}) =>
     Array.from({ length: n }, (_, i) => webRecord(i, i * spacing, ip, status(i), paths[i % paths.length]!))
-  const alertsOf = async (records: FeatureRecord[]) =>
-    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
 
   it('fires for ten different paths from one source refused within two minutes', async () => {
     expect(await alertsOf(probe(10))).toEqual([[`sigma:${SCAN}`, 'source.ip', N, 'medium']])
@@ -374,8 +374,6 @@ describe('features → the network scan alerts', () => {
     const bytes = readFileSync(join(fixtures, 'sotm34-honeynet', 'iptables', file))
     return (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8').split('\n').filter(Boolean)
   }
-  const alertsOf = async (records: FeatureRecord[]) =>
-    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
   const sourcesAlertedBy = async (rule: string, records: FeatureRecord[]) =>
     new Set((await alertsOf(records)).filter(([detector]) => detector === `sigma:${rule}`).map(([, , id]) => id))
   /** A honeywall line from SRC to DST:DPT with another prefix (and protocol, flags), `seconds` after 10:00:00. */
@@ -512,8 +510,6 @@ describe('features → the network scan alerts', () => {
 describe('features → the RDP brute-force alert', () => {
   const RDP_BRUTE_FORCE = '7caab0aa-4495-44b9-90c4-37205c71e4d3'
   const RED_TEAM = '10.164.94.120'
-  const alertsOf = async (records: FeatureRecord[]) =>
-    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
   // The capture's first 30 RDP connections (4 s, all the red team's), as Zeek writes them by default and as JSON.
   const sample = (encoding: 'zeek-default/rdp.log' | 'zeek-json/rdp.json') =>
     zeekRecords(readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'zeek-wrccdc2018', encoding), 'utf8'), 'rdp', Date.UTC(2026, 0, 5))
@@ -540,8 +536,6 @@ describe('features → Zeek\'s notices', () => {
     scan: '3c6f0b2e-9a41-4d7c-8e15-6b2a9f4d1c80', guessing: '8d2e7a51-4f6b-4c93-b0a8-1e5c7d9f2b46', attack: '5a9c3e17-2b8d-4f61-a7e4-0d6b8c2f9e53',
     malware: 'e4b1d8c6-7f2a-4e39-9c05-8a3f6d1b2e74', intel: '7f3a9d2c-6e1b-4a85-b4c7-2d9e0f6a1b38',
   }
-  const alertsOf = async (records: FeatureRecord[]) =>
-    (await handleFeatureRecords(delivered(records), alerter().deps)).map((x) => [x.detector, x.entity.kind, x.entity.id, x.severity])
   /** One notice as Zeek's JSON writer puts it (json-streaming-logs: _path), from 198.51.100.7 to 192.0.2.20. */
   const notice = (note: string, msg = 'a message') => zeekRecords(JSON.stringify({
     _path: 'notice', ts: 1_700_000_000.5, uid: 'CHhAvVGS1DHFjwGM9', 'id.orig_h': '198.51.100.7', 'id.orig_p': 51234, 'id.resp_h': '192.0.2.20', 'id.resp_p': 22,
